@@ -1,0 +1,1 @@
+"""The ``draftgate`` command line."""

@@ -1,0 +1,3 @@
+from draftgate.cli import entry
+
+entry()

@@ -1,0 +1,73 @@
+"""``draftgate``: the command line that wires ingestion, generation, review, export and audit.
+
+Each command lives in its own module with a ``register(subparsers)`` function; this module
+owns the parser, the global options, and turning user-caused errors into one stderr line and
+a documented exit code (never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from draftgate import cmd_core
+from draftgate.config import UserInputError
+from draftgate.context import CommandError
+from draftgate.exit_codes import ExitCode, exit_code_help
+from ledger import LedgerError
+
+COMMAND_MODULES: list[ModuleType] = [cmd_core]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="draftgate",
+        description=(
+            "Turn product docs into fine-tuning data that a human has signed off: "
+            "ingest -> generate -> review -> export -> audit."
+        ),
+        epilog=exit_code_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--ledger",
+        metavar="PATH",
+        help="ledger file (default: $DRAFTGATE_LEDGER, else the config's, "
+        "else outputs/ledger.sqlite)",
+    )
+    parser.add_argument(
+        "--config", metavar="PATH", help="config file (default: ./draftgate.toml if present)"
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = args.run(args)
+    except (UserInputError, CommandError) as exc:
+        return _fail(str(exc), getattr(exc, "code", ExitCode.BAD_INPUT))
+    except LedgerError as exc:
+        return _fail(str(exc), ExitCode.LEDGER)
+    except KeyboardInterrupt:
+        return _fail("interrupted; finished work is kept in the ledger", ExitCode.INTERRUPTED)
+    return int(code)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"draftgate: error: {message}", file=sys.stderr)
+    return int(code)
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

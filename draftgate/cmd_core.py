@@ -1,0 +1,102 @@
+"""``draftgate ingest``, ``status`` and ``verify``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from draftgate.context import CommandError, config_of, open_ledger
+from draftgate.exit_codes import ExitCode
+from generator.ingest import DocsFolderError, ingest_folder
+from ledger import DraftStatus, verify
+
+
+def register(subparsers: Any) -> None:
+    ingest = subparsers.add_parser(
+        "ingest",
+        help="read a docs folder into the ledger (Markdown and .txt)",
+        description="Read Markdown and plain-text files into the ledger, chunked by heading. "
+        "Unchanged files are skipped; a changed file's old drafts become stale. Binary, empty, "
+        "non-UTF-8 and oversized files are skipped with one warning each.",
+    )
+    ingest.add_argument("docs_dir", nargs="?", help="docs folder (default: product_docs)")
+    ingest.set_defaults(run=run_ingest)
+
+    status = subparsers.add_parser("status", help="counts of documents, chunks, drafts, decisions")
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.set_defaults(run=run_status)
+
+    verify_parser = subparsers.add_parser(
+        "verify",
+        help="recompute every hash and walk the decision chain",
+        description="Exit 0 when the ledger is intact; otherwise exit 1 with one line per break.",
+    )
+    verify_parser.set_defaults(run=run_verify)
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    config = config_of(args)
+    docs_dir = args.docs_dir or config.docs
+    err = Console(stderr=True)
+    with open_ledger(args, config) as ledger:
+        try:
+            with err.status("ingesting…") as spinner:
+                report = ingest_folder(
+                    ledger, docs_dir, on_file=lambda rel: spinner.update(f"ingesting {rel}")
+                )
+        except DocsFolderError as exc:
+            raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc
+    for warning in report.warnings:
+        print(f"draftgate: warning: {warning}", file=sys.stderr)
+    chunks = sum(o.chunk_count for o in report.outcomes)
+    print(
+        f"ingested {len(report.outcomes)} documents ({chunks} chunks): "
+        f"{report.count('new')} new, {report.count('changed')} changed, "
+        f"{report.count('unchanged')} unchanged, {len(report.removed)} removed, "
+        f"{len(report.warnings)} skipped"
+    )
+    return ExitCode.OK
+
+
+def run_status(args: argparse.Namespace) -> int:
+    config = config_of(args)
+    with open_ledger(args, config) as ledger:
+        report = ledger.status()
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
+        return ExitCode.OK
+    console = Console()
+    console.print(
+        f"[bold]{report.documents}[/] documents ({report.documents_removed} removed), "
+        f"[bold]{report.chunks}[/] chunks, [bold]{report.drafts}[/] drafts "
+        f"([yellow]{report.stale}[/] stale, {report.stale_pending} of them pending)"
+    )
+    statuses = [s.value for s in DraftStatus]
+    table = Table("kind", *statuses, "total", title="drafts by kind and status")
+    for kind, counts in sorted(report.drafts_by_kind.items()):
+        table.add_row(kind, *(str(counts.get(s, 0)) for s in statuses), str(sum(counts.values())))
+    console.print(table)
+    decisions = ", ".join(f"{v} {k}" for k, v in sorted(report.decisions.items())) or "none"
+    calls = ", ".join(f"{v} {k}" for k, v in sorted(report.calls.items())) or "none"
+    console.print(f"decisions: {decisions}; chain head #{report.head_seq} {report.head_hash}")
+    console.print(f"generation calls: {calls}")
+    return ExitCode.OK
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    config = config_of(args)
+    with open_ledger(args, config) as ledger:
+        breaks = verify(ledger)
+        head = ledger.head()
+    if breaks:
+        for item in breaks:
+            print(item.line())
+        print(f"draftgate: ledger has {len(breaks)} break(s)", file=sys.stderr)
+        return ExitCode.INTEGRITY
+    print(f"ledger intact: {head.seq} decisions, chain head {head.hash}")
+    return ExitCode.OK

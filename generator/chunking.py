@@ -1,0 +1,212 @@
+"""Split a document's text into chunks by heading, within size bounds.
+
+Rules (documented in the README):
+- A chunk starts at an ATX heading (``#`` .. ``######``, outside fenced code) and carries the
+  heading path above it, e.g. ["Billing", "Invoices"].
+- A section longer than ``max_chars`` is split at paragraph (blank-line) boundaries; a single
+  paragraph longer than that at line boundaries; a single line longer than that at spaces.
+- A section shorter than ``min_chars`` (a bare heading, a one-line note) is merged into the next
+  section, or into the previous one at the end of the document, as long as the result stays
+  within ``max_chars``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ledger import ChunkIn
+
+MAX_CHUNK_CHARS = 2400
+MIN_CHUNK_CHARS = 200
+
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
+_FENCE = re.compile(r"^[ \t]{0,3}(```|~~~)")
+
+
+@dataclass
+class _Piece:
+    heading_path: list[str]
+    start_line: int  # 1-based, inclusive
+    end_line: int
+    lines: list[str]
+
+    @property
+    def size(self) -> int:
+        return sum(len(line) + 1 for line in self.lines)
+
+    def to_chunk(self) -> ChunkIn:
+        return ChunkIn(
+            heading_path=self.heading_path,
+            start_line=self.start_line,
+            end_line=self.end_line,
+            text="\n".join(self.lines).strip("\n"),
+        )
+
+
+def document_title(text: str, fallback: str) -> str:
+    for line in text.splitlines():
+        match = _HEADING.match(line)
+        if match and len(match.group(1)) == 1:
+            return match.group(2).strip()
+    return fallback
+
+
+def chunk_text(
+    text: str,
+    *,
+    markdown: bool = True,
+    root_heading: str = "",
+    max_chars: int = MAX_CHUNK_CHARS,
+    min_chars: int = MIN_CHUNK_CHARS,
+) -> list[ChunkIn]:
+    sections = _sections(text.splitlines(), markdown=markdown, root_heading=root_heading)
+    pieces: list[_Piece] = []
+    for section in sections:
+        pieces.extend(_split_long(section, max_chars))
+    merged = _merge_small(pieces, min_chars, max_chars)
+    return [p.to_chunk() for p in merged if "".join(p.lines).strip()]
+
+
+def _sections(lines: list[str], *, markdown: bool, root_heading: str) -> list[_Piece]:
+    stack: list[tuple[int, str]] = []
+    base = [root_heading] if root_heading else []
+    current = _Piece(list(base), 1, 0, [])
+    sections: list[_Piece] = []
+    in_fence = False
+    for number, line in enumerate(lines, start=1):
+        if markdown and _FENCE.match(line):
+            in_fence = not in_fence
+        match = _HEADING.match(line) if markdown and not in_fence else None
+        if match:
+            if current.lines:
+                sections.append(current)
+            level = len(match.group(1))
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, match.group(2).strip()))
+            current = _Piece([title for _, title in stack] or list(base), number, number, [line])
+        else:
+            if not current.lines:
+                current.start_line = number
+            current.lines.append(line)
+            current.end_line = number
+    if current.lines:
+        sections.append(current)
+    return sections
+
+
+def _split_long(section: _Piece, max_chars: int) -> list[_Piece]:
+    if section.size <= max_chars:
+        return [section]
+    # Units that must not be broken further unless they alone exceed the bound: paragraphs
+    # (runs of lines separated by blank lines), each with its first line number.
+    units: list[tuple[int, list[str]]] = []
+    start = section.start_line
+    block: list[str] = []
+    for offset, line in enumerate(section.lines):
+        number = section.start_line + offset
+        if not block:
+            start = number
+        block.append(line)
+        if not line.strip():
+            units.append((start, block))
+            block = []
+    if block:
+        units.append((start, block))
+    # A heading stays with the paragraph under it rather than becoming a piece of its own.
+    if len(units) > 1 and sum(1 for x in units[0][1] if x.strip()) == 1:
+        units[1] = (units[0][0], units[0][1] + units[1][1])
+        units.pop(0)
+
+    pieces: list[_Piece] = []
+    current: _Piece | None = None
+    for unit_start, unit_lines in units:
+        for sub_start, sub_lines in _split_unit(unit_start, unit_lines, max_chars):
+            sub_size = sum(len(x) + 1 for x in sub_lines)
+            if current is not None and current.size + sub_size <= max_chars:
+                current.lines.extend(sub_lines)
+                current.end_line = sub_start + len(sub_lines) - 1
+                continue
+            if current is not None:
+                pieces.append(current)
+            current = _Piece(
+                list(section.heading_path), sub_start, sub_start + len(sub_lines) - 1, sub_lines
+            )
+    if current is not None:
+        pieces.append(current)
+    for piece in pieces:
+        _trim_blank_edges(piece)
+    return pieces
+
+
+def _split_unit(start: int, lines: list[str], max_chars: int) -> list[tuple[int, list[str]]]:
+    """A paragraph within the bound stays whole; a longer one goes line by line."""
+    if sum(len(x) + 1 for x in lines) <= max_chars:
+        return [(start, lines)]
+    out: list[tuple[int, list[str]]] = []
+    for offset, line in enumerate(lines):
+        if len(line) + 1 <= max_chars:
+            out.append((start + offset, [line]))
+            continue
+        # One overlong line: cut at spaces (or hard, if there are none). All parts keep the
+        # line's number, since they come from that line.
+        out.extend((start + offset, [part]) for part in _cut_line(line, max_chars - 1))
+    return out
+
+
+def _cut_line(line: str, width: int) -> list[str]:
+    parts = []
+    while len(line) > width:
+        cut = line.rfind(" ", 0, width)
+        if cut <= 0:
+            cut = width
+        parts.append(line[:cut])
+        line = line[cut:].lstrip(" ")
+    if line:
+        parts.append(line)
+    return parts
+
+
+def _trim_blank_edges(piece: _Piece) -> None:
+    while len(piece.lines) > 1 and not piece.lines[-1].strip():
+        piece.lines.pop()
+        piece.end_line -= 1
+    while len(piece.lines) > 1 and not piece.lines[0].strip():
+        piece.lines.pop(0)
+        piece.start_line += 1
+
+
+def _merge_small(pieces: list[_Piece], min_chars: int, max_chars: int) -> list[_Piece]:
+    merged: list[_Piece] = []
+    carry: _Piece | None = None
+    for piece in pieces:
+        if carry is not None:
+            if carry.end_line < piece.start_line and carry.size + piece.size <= max_chars:
+                # The small piece goes in front; the heading path of the fuller section wins.
+                piece = _Piece(
+                    piece.heading_path,
+                    carry.start_line,
+                    piece.end_line,
+                    carry.lines + [""] * (piece.start_line - carry.end_line - 1) + piece.lines,
+                )
+            else:
+                merged.append(carry)
+            carry = None
+        if piece.size < min_chars:
+            carry = piece
+        else:
+            merged.append(piece)
+    if carry is not None:
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and last.size + carry.size <= max_chars
+            and last.end_line < carry.start_line
+        ):
+            gap = carry.start_line - last.end_line - 1
+            last.lines.extend([""] * gap + carry.lines)
+            last.end_line = carry.end_line
+        else:
+            merged.append(carry)
+    return merged

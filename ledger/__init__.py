@@ -1,0 +1,60 @@
+"""Draftgate's UI-free core: domain types, the SQLite ledger, hashing, decisions, verify.
+
+This package never imports textual, openai or instructor (a test enforces it).
+"""
+
+from ledger.errors import (
+    DecisionRejected,
+    ForeignLedgerError,
+    LedgerError,
+    LedgerLockedError,
+    LedgerUnavailableError,
+    NewerLedgerError,
+)
+from ledger.models import (
+    AdversarialSubtype,
+    Chunk,
+    ChunkIn,
+    Decision,
+    DecisionIn,
+    Document,
+    Draft,
+    DraftIn,
+    DraftKind,
+    DraftStatus,
+    GenerationCall,
+    RejectReason,
+    Verdict,
+)
+from ledger.store import ChainHead, ChunkHit, IngestOutcome, Ledger, RecordOutcome, utc_now
+from ledger.verify import Break, verify
+
+__all__ = [
+    "AdversarialSubtype",
+    "Break",
+    "ChainHead",
+    "Chunk",
+    "ChunkHit",
+    "ChunkIn",
+    "Decision",
+    "DecisionIn",
+    "DecisionRejected",
+    "Document",
+    "Draft",
+    "DraftIn",
+    "DraftKind",
+    "DraftStatus",
+    "ForeignLedgerError",
+    "GenerationCall",
+    "IngestOutcome",
+    "Ledger",
+    "LedgerError",
+    "LedgerLockedError",
+    "LedgerUnavailableError",
+    "NewerLedgerError",
+    "RecordOutcome",
+    "RejectReason",
+    "Verdict",
+    "utc_now",
+    "verify",
+]

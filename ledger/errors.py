@@ -1,0 +1,27 @@
+"""Errors a user can cause with a ledger file. Each carries one clear line for stderr."""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Base class: the message is the one line the CLI prints."""
+
+
+class ForeignLedgerError(LedgerError):
+    """The file exists but is not a Draftgate ledger (not SQLite, or another app's database)."""
+
+
+class NewerLedgerError(LedgerError):
+    """The file was written by a newer Draftgate whose schema this version does not know."""
+
+
+class LedgerLockedError(LedgerError):
+    """Another process held the write lock for longer than the busy timeout."""
+
+
+class LedgerUnavailableError(LedgerError):
+    """The ledger file or its folder cannot be created, opened or written."""
+
+
+class DecisionRejected(LedgerError):
+    """A decision that breaks a rule (unknown draft, edit without text, reject without reason)."""

@@ -1,0 +1,233 @@
+"""Schema migrations: ordered functions, each recorded in ``schema_migrations`` when applied.
+
+``PRAGMA user_version`` mirrors the number applied so an open can tell at once whether a file
+is older (migrate in place), current, or newer than this code (refuse). ``application_id``
+marks the file as a Draftgate ledger so a foreign SQLite file is refused instead of altered.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+# "DGT1" as a big-endian int.
+APPLICATION_ID = 0x44475431
+
+
+def run_script(db: sqlite3.Connection, script: str) -> None:
+    """Run a multi-statement script inside the caller's transaction.
+
+    ``executescript`` would COMMIT first, breaking the one-transaction-per-migration rule, so
+    statements are split with ``sqlite3.complete_statement`` (which understands trigger bodies).
+    """
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {statement.strip()[:80]}")
+
+
+def _m001_core(db: sqlite3.Connection) -> None:
+    run_script(
+        db,
+        """
+        CREATE TABLE documents (
+            id            TEXT PRIMARY KEY,
+            path          TEXT NOT NULL,
+            content_hash  TEXT,
+            title         TEXT NOT NULL,
+            size_bytes    INTEGER NOT NULL,
+            ingested_at   TEXT NOT NULL,
+            removed       INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX documents_path ON documents(path);
+
+        CREATE TABLE chunks (
+            id            TEXT PRIMARY KEY,
+            document_id   TEXT NOT NULL REFERENCES documents(id),
+            ordinal       INTEGER NOT NULL,
+            heading_path  TEXT NOT NULL,
+            start_line    INTEGER NOT NULL,
+            end_line      INTEGER NOT NULL,
+            text          TEXT NOT NULL,
+            text_hash     TEXT NOT NULL
+        );
+        CREATE INDEX chunks_document ON chunks(document_id, ordinal);
+        CREATE INDEX chunks_text_hash ON chunks(text_hash);
+
+        CREATE TABLE generation_calls (
+            id                TEXT PRIMARY KEY,
+            job_key           TEXT NOT NULL,
+            kind              TEXT NOT NULL,
+            chunk_id          TEXT NOT NULL REFERENCES chunks(id),
+            drafter           TEXT NOT NULL,
+            template_name     TEXT NOT NULL,
+            template_hash     TEXT NOT NULL,
+            model             TEXT NOT NULL,
+            endpoint_host     TEXT,
+            params            TEXT NOT NULL,
+            attempts          INTEGER NOT NULL,
+            prompt_tokens     INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            latency_ms        REAL NOT NULL,
+            status            TEXT NOT NULL,
+            error             TEXT,
+            requested         INTEGER NOT NULL,
+            produced          INTEGER NOT NULL,
+            dropped           TEXT NOT NULL,
+            started_at        TEXT NOT NULL,
+            finished_at       TEXT NOT NULL
+        );
+        CREATE INDEX generation_calls_job ON generation_calls(job_key, status);
+
+        CREATE TABLE drafts (
+            id          TEXT PRIMARY KEY,
+            call_id     TEXT NOT NULL REFERENCES generation_calls(id),
+            chunk_id    TEXT NOT NULL REFERENCES chunks(id),
+            kind        TEXT NOT NULL,
+            subtype     TEXT,
+            question    TEXT NOT NULL,
+            answer      TEXT NOT NULL,
+            evidence    TEXT NOT NULL,
+            meta        TEXT NOT NULL,
+            created_at  TEXT NOT NULL
+        );
+        CREATE INDEX drafts_chunk ON drafts(chunk_id);
+        CREATE INDEX drafts_kind ON drafts(kind);
+
+        CREATE TABLE decisions (
+            seq                 INTEGER PRIMARY KEY AUTOINCREMENT,
+            id                  TEXT NOT NULL UNIQUE,
+            draft_id            TEXT NOT NULL REFERENCES drafts(id),
+            reviewer            TEXT NOT NULL CHECK (length(trim(reviewer)) > 0),
+            verdict             TEXT NOT NULL
+                                CHECK (verdict IN ('approve', 'edit', 'reject', 'revert')),
+            final_question      TEXT,
+            final_answer        TEXT,
+            reason              TEXT,
+            note                TEXT,
+            reverts_decision_id TEXT,
+            shown_at            TEXT,
+            decided_at          TEXT NOT NULL,
+            dwell_ms            INTEGER,
+            edit_distance       REAL,
+            double_review       INTEGER NOT NULL DEFAULT 0,
+            prev_hash           TEXT NOT NULL,
+            entry_hash          TEXT NOT NULL UNIQUE
+        );
+        CREATE INDEX decisions_draft ON decisions(draft_id, seq);
+        CREATE INDEX decisions_reverts ON decisions(reverts_decision_id);
+
+        -- Records are never changed or removed through Draftgate; these triggers make an
+        -- accidental UPDATE/DELETE fail loudly. (Someone with the file can drop them: that is
+        -- what verify() and the export heads are for.)
+        CREATE TRIGGER drafts_no_update BEFORE UPDATE ON drafts
+            BEGIN SELECT RAISE(ABORT, 'drafts are immutable'); END;
+        CREATE TRIGGER drafts_no_delete BEFORE DELETE ON drafts
+            BEGIN SELECT RAISE(ABORT, 'drafts are immutable'); END;
+        CREATE TRIGGER decisions_no_update BEFORE UPDATE ON decisions
+            BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+        CREATE TRIGGER decisions_no_delete BEFORE DELETE ON decisions
+            BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+        """,
+    )
+
+
+def _m002_review_export_search(db: sqlite3.Connection) -> None:
+    run_script(
+        db,
+        """
+        -- Review leases are append-only too: a claim is a new row; the live lease on a draft
+        -- is its newest row whose expires_at is still ahead.
+        CREATE TABLE leases (
+            rowid_      INTEGER PRIMARY KEY AUTOINCREMENT,
+            draft_id    TEXT NOT NULL REFERENCES drafts(id),
+            reviewer    TEXT NOT NULL,
+            session_id  TEXT NOT NULL,
+            claimed_at  TEXT NOT NULL,
+            expires_at  TEXT NOT NULL
+        );
+        CREATE INDEX leases_draft ON leases(draft_id, rowid_);
+
+        CREATE TABLE exports (
+            id             TEXT PRIMARY KEY,
+            created_at     TEXT NOT NULL,
+            format         TEXT NOT NULL,
+            out_dir        TEXT NOT NULL,
+            head_seq       INTEGER NOT NULL,
+            head_hash      TEXT NOT NULL,
+            record_count   INTEGER NOT NULL,
+            manifest_hash  TEXT NOT NULL,
+            seed           INTEGER NOT NULL,
+            command        TEXT NOT NULL
+        );
+        CREATE TABLE export_records (
+            export_id    TEXT NOT NULL REFERENCES exports(id),
+            record_hash  TEXT NOT NULL,
+            draft_id     TEXT NOT NULL REFERENCES drafts(id),
+            decision_id  TEXT NOT NULL REFERENCES decisions(id),
+            split        TEXT NOT NULL,
+            PRIMARY KEY (export_id, draft_id)
+        );
+
+        -- Full-text index over chunk text: the corpus-wide absence check for negatives and
+        -- wrong UI names searches it.
+        CREATE VIRTUAL TABLE chunks_fts USING fts5(
+            text, content='chunks', content_rowid='rowid', tokenize='unicode61'
+        );
+        INSERT INTO chunks_fts(rowid, text) SELECT rowid, text FROM chunks;
+        CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks
+            BEGIN INSERT INTO chunks_fts(rowid, text) VALUES (new.rowid, new.text); END;
+
+        -- Derived state lives in views, so it is never stored twice.
+        -- The current version of each document path is its newest row.
+        CREATE VIEW current_documents AS
+            SELECT d.* FROM documents d
+            WHERE d.rowid = (SELECT max(d2.rowid) FROM documents d2 WHERE d2.path = d.path);
+        CREATE VIEW current_chunks AS
+            SELECT c.* FROM chunks c
+            JOIN current_documents cd ON cd.id = c.document_id
+            WHERE cd.removed = 0;
+        -- A draft is stale when the text of its chunk no longer occurs in the current version
+        -- of its document (edited, or the file was removed).
+        CREATE VIEW stale_drafts AS
+            SELECT dr.id AS draft_id FROM drafts dr
+            JOIN chunks c ON c.id = dr.chunk_id
+            JOIN documents d ON d.id = c.document_id
+            WHERE NOT EXISTS (
+                SELECT 1 FROM chunks c2
+                JOIN current_documents cd ON cd.id = c2.document_id
+                WHERE c2.text_hash = c.text_hash AND cd.path = d.path AND cd.removed = 0
+            );
+        -- Decisions still in force: not reverts, and not undone by a revert.
+        CREATE VIEW live_decisions AS
+            SELECT d.* FROM decisions d
+            WHERE d.verdict != 'revert'
+              AND NOT EXISTS (
+                  SELECT 1 FROM decisions r
+                  WHERE r.verdict = 'revert' AND r.reverts_decision_id = d.id
+              );
+        -- A draft's status comes from its latest live decision; no row means pending.
+        CREATE VIEW draft_status AS
+            SELECT draft_id, id AS decision_id, verdict, reviewer, seq FROM (
+                SELECT ld.*, row_number() OVER (
+                    PARTITION BY ld.draft_id ORDER BY ld.seq DESC
+                ) AS rn
+                FROM live_decisions ld
+            ) WHERE rn = 1;
+        """,
+    )
+
+
+Migration = Callable[[sqlite3.Connection], None]
+
+# Append only: a released migration is never edited, a change is a new function.
+MIGRATIONS: list[tuple[str, Migration]] = [
+    ("core", _m001_core),
+    ("review_export_search", _m002_review_export_search),
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

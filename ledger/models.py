@@ -1,0 +1,194 @@
+"""The ledger's domain types. Plain pydantic models: what is stored, and what the API returns."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DraftKind(StrEnum):
+    QA = "qa"
+    NEGATIVE = "negative"
+    ADVERSARIAL = "adversarial"
+    CLARIFY = "clarify"
+
+
+class AdversarialSubtype(StrEnum):
+    FALSE_PREMISE = "false_premise"
+    WRONG_UI_NAME = "wrong_ui_name"
+    PROMPT_INJECTION = "prompt_injection"
+    OUT_OF_SCOPE = "out_of_scope"
+
+
+class Verdict(StrEnum):
+    APPROVE = "approve"
+    EDIT = "edit"
+    REJECT = "reject"
+    REVERT = "revert"
+
+
+class RejectReason(StrEnum):
+    WRONG_FACTS = "wrong_facts"
+    NOT_GROUNDED = "not_grounded"
+    INVENTED_FEATURE_OR_UI = "invented_feature_or_ui"
+    DUPLICATE = "duplicate"
+    UNSAFE = "unsafe"
+    OFF_STYLE = "off_style"
+    OTHER = "other"
+
+
+class DraftStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    EDITED = "edited"
+    REJECTED = "rejected"
+
+
+SIGNED_OFF_STATUSES = frozenset({DraftStatus.APPROVED, DraftStatus.EDITED})
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Document(Frozen):
+    """One ingested version of a file. ``removed`` marks a file gone from the docs folder."""
+
+    id: str
+    path: str
+    content_hash: str | None
+    title: str
+    size_bytes: int
+    ingested_at: str
+    removed: bool = False
+
+
+class ChunkIn(Frozen):
+    """A chunk as ingestion produces it, before it has an id."""
+
+    heading_path: list[str]
+    start_line: int
+    end_line: int
+    text: str
+
+
+class Chunk(Frozen):
+    id: str
+    document_id: str
+    ordinal: int
+    heading_path: list[str]
+    start_line: int
+    end_line: int
+    text: str
+    text_hash: str
+
+
+class GenerationCall(Frozen):
+    """One drafting job's call (or the rules drafter's run over one chunk), with provenance."""
+
+    id: str
+    job_key: str
+    kind: DraftKind
+    chunk_id: str
+    drafter: str  # "llm" or "rules/<version>"
+    template_name: str
+    template_hash: str
+    model: str
+    endpoint_host: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    attempts: int = 1
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+    status: str = "ok"  # "ok" | "failed"
+    error: str | None = None
+    requested: int = 0
+    produced: int = 0
+    dropped: dict[str, int] = Field(default_factory=dict)
+    started_at: str
+    finished_at: str
+
+
+class DraftIn(Frozen):
+    """A draft as the generator hands it over, before it has an id."""
+
+    kind: DraftKind
+    subtype: str | None = None
+    question: str
+    answer: str
+    evidence: list[str] = Field(default_factory=list)
+    # Kind-specific facts the reviewer should see, e.g. a negative's absence check
+    # ({"feature", "terms", "hits"}) or a wrong-UI-name draft's wrong name and real path.
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class Draft(Frozen):
+    id: str
+    call_id: str
+    chunk_id: str
+    kind: DraftKind
+    subtype: str | None
+    question: str
+    answer: str
+    evidence: list[str]
+    meta: dict[str, Any]
+    created_at: str
+
+
+class DecisionIn(Frozen):
+    """What a reviewer decided about one draft."""
+
+    draft_id: str
+    reviewer: str
+    verdict: Verdict
+    final_question: str | None = None
+    final_answer: str | None = None
+    reason: RejectReason | None = None
+    note: str | None = None
+    reverts_decision_id: str | None = None
+    shown_at: str | None = None
+    decided_at: str | None = None
+    double_review: bool = False
+
+
+class Decision(Frozen):
+    seq: int
+    id: str
+    draft_id: str
+    reviewer: str
+    verdict: Verdict
+    final_question: str | None
+    final_answer: str | None
+    reason: RejectReason | None
+    note: str | None
+    reverts_decision_id: str | None
+    shown_at: str | None
+    decided_at: str
+    dwell_ms: int | None
+    edit_distance: float | None
+    double_review: bool
+    prev_hash: str
+    entry_hash: str
+
+
+class Export(Frozen):
+    id: str
+    created_at: str
+    format: str
+    out_dir: str
+    head_seq: int
+    head_hash: str
+    record_count: int
+    manifest_hash: str
+    seed: int
+    command: str
+
+
+class ExportRecord(Frozen):
+    export_id: str
+    record_hash: str
+    draft_id: str
+    decision_id: str
+    split: str

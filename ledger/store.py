@@ -1,0 +1,791 @@
+"""The SQLite store: opening (with migrations), transactions, and the public write/read API.
+
+Every write runs in its own ``BEGIN IMMEDIATE`` transaction: taking the write lock up front is
+what keeps two processes from both reading and then failing to write ("database is locked"),
+and committing before returning is what lets a caller tell a user "saved".
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz.distance import Levenshtein
+
+from ledger.chain import GENESIS_HASH, decision_entry_hash
+from ledger.errors import (
+    DecisionRejected,
+    ForeignLedgerError,
+    LedgerLockedError,
+    LedgerUnavailableError,
+    NewerLedgerError,
+)
+from ledger.ids import content_hash, new_event_id, text_hash
+from ledger.migrations import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from ledger.models import (
+    Chunk,
+    ChunkIn,
+    Decision,
+    DecisionIn,
+    Document,
+    Draft,
+    DraftIn,
+    DraftKind,
+    DraftStatus,
+    GenerationCall,
+    Verdict,
+)
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def utc_now() -> str:
+    """Timestamps are UTC ISO-8601 with milliseconds, so they sort as text."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def parse_time(stamp: str) -> datetime:
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def document_id(path: str, content_hash_: str | None, removed: bool, ingested_at: str) -> str:
+    """A document version's id. The time is part of it: a file can return to earlier text."""
+    return content_hash(
+        {
+            "path": path,
+            "content_hash": content_hash_,
+            "removed": removed,
+            "ingested_at": ingested_at,
+        }
+    )
+
+
+def chunk_id(document_id_: str, ordinal: int, chunk: ChunkIn, text_hash_: str) -> str:
+    return content_hash(
+        {
+            "document_id": document_id_,
+            "ordinal": ordinal,
+            "heading_path": chunk.heading_path,
+            "start_line": chunk.start_line,
+            "end_line": chunk.end_line,
+            "text_hash": text_hash_,
+        }
+    )
+
+
+def draft_id(chunk_id_: str, draft: DraftIn) -> str:
+    return content_hash(
+        {
+            "chunk_id": chunk_id_,
+            "kind": draft.kind.value,
+            "subtype": draft.subtype,
+            "question": draft.question,
+            "answer": draft.answer,
+            "evidence": draft.evidence,
+            "meta": draft.meta,
+        }
+    )
+
+
+def edit_distance(before: str, after: str) -> float:
+    """Normalised Levenshtein distance: 0.0 unchanged, 1.0 entirely rewritten."""
+    return round(Levenshtein.normalized_distance(before, after), 4)
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    path: str
+    state: str  # "new" | "changed" | "unchanged"
+    document_id: str
+    chunk_count: int
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    call: GenerationCall
+    stored_draft_ids: list[str]
+    duplicate_count: int
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True)
+class ChunkHit:
+    chunk_id: str
+    document_path: str
+    heading_path: list[str]
+    snippet: str
+
+
+@dataclass
+class StatusReport:
+    documents: int = 0
+    documents_removed: int = 0
+    chunks: int = 0
+    drafts: int = 0
+    drafts_by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
+    stale: int = 0
+    stale_pending: int = 0
+    decisions: dict[str, int] = field(default_factory=dict)
+    calls: dict[str, int] = field(default_factory=dict)
+    head_seq: int = 0
+    head_hash: str = GENESIS_HASH
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "documents": self.documents,
+            "documents_removed": self.documents_removed,
+            "chunks": self.chunks,
+            "drafts": self.drafts,
+            "drafts_by_kind": self.drafts_by_kind,
+            "stale": self.stale,
+            "stale_pending": self.stale_pending,
+            "decisions": self.decisions,
+            "generation_calls": self.calls,
+            "head": {"seq": self.head_seq, "hash": self.head_hash},
+        }
+
+
+def _row_to_chunk(row: sqlite3.Row) -> Chunk:
+    return Chunk(
+        id=row["id"],
+        document_id=row["document_id"],
+        ordinal=row["ordinal"],
+        heading_path=json.loads(row["heading_path"]),
+        start_line=row["start_line"],
+        end_line=row["end_line"],
+        text=row["text"],
+        text_hash=row["text_hash"],
+    )
+
+
+def _row_to_document(row: sqlite3.Row) -> Document:
+    return Document(
+        id=row["id"],
+        path=row["path"],
+        content_hash=row["content_hash"],
+        title=row["title"],
+        size_bytes=row["size_bytes"],
+        ingested_at=row["ingested_at"],
+        removed=bool(row["removed"]),
+    )
+
+
+def row_to_draft(row: sqlite3.Row) -> Draft:
+    return Draft(
+        id=row["id"],
+        call_id=row["call_id"],
+        chunk_id=row["chunk_id"],
+        kind=DraftKind(row["kind"]),
+        subtype=row["subtype"],
+        question=row["question"],
+        answer=row["answer"],
+        evidence=json.loads(row["evidence"]),
+        meta=json.loads(row["meta"]),
+        created_at=row["created_at"],
+    )
+
+
+def row_to_decision(row: sqlite3.Row) -> Decision:
+    return Decision(
+        seq=row["seq"],
+        id=row["id"],
+        draft_id=row["draft_id"],
+        reviewer=row["reviewer"],
+        verdict=Verdict(row["verdict"]),
+        final_question=row["final_question"],
+        final_answer=row["final_answer"],
+        reason=row["reason"],
+        note=row["note"],
+        reverts_decision_id=row["reverts_decision_id"],
+        shown_at=row["shown_at"],
+        decided_at=row["decided_at"],
+        dwell_ms=row["dwell_ms"],
+        edit_distance=row["edit_distance"],
+        double_review=bool(row["double_review"]),
+        prev_hash=row["prev_hash"],
+        entry_hash=row["entry_hash"],
+    )
+
+
+def _row_to_call(row: sqlite3.Row) -> GenerationCall:
+    return GenerationCall(
+        id=row["id"],
+        job_key=row["job_key"],
+        kind=DraftKind(row["kind"]),
+        chunk_id=row["chunk_id"],
+        drafter=row["drafter"],
+        template_name=row["template_name"],
+        template_hash=row["template_hash"],
+        model=row["model"],
+        endpoint_host=row["endpoint_host"],
+        params=json.loads(row["params"]),
+        attempts=row["attempts"],
+        prompt_tokens=row["prompt_tokens"],
+        completion_tokens=row["completion_tokens"],
+        latency_ms=row["latency_ms"],
+        status=row["status"],
+        error=row["error"],
+        requested=row["requested"],
+        produced=row["produced"],
+        dropped=json.loads(row["dropped"]),
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+def fts_phrase(text: str) -> str:
+    """Quote text as one FTS5 phrase (tokens in order), so no user text is read as syntax."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+class Ledger:
+    """One open ledger file. Not shared between threads: open one per thread that writes."""
+
+    def __init__(self, db: sqlite3.Connection, path: str) -> None:
+        self._db = db
+        self.path = path
+        self._lock = threading.Lock()
+
+    # ---- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | Path, *, upgrade_to: int | None = None) -> Ledger:
+        """Open (creating if absent) and migrate to ``upgrade_to`` (default: the latest)."""
+        target = SCHEMA_VERSION if upgrade_to is None else upgrade_to
+        path_text = str(path)
+        if path_text != ":memory:":
+            folder = Path(path_text).resolve().parent
+            if not folder.is_dir():
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise LedgerUnavailableError(
+                        f"cannot create the ledger folder {folder}: {exc.strerror}"
+                    ) from exc
+        try:
+            db = sqlite3.connect(
+                path_text,
+                isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE ... COMMIT
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                check_same_thread=False,
+            )
+        except sqlite3.OperationalError as exc:
+            raise LedgerUnavailableError(f"cannot open the ledger {path_text}: {exc}") from exc
+        db.row_factory = sqlite3.Row
+        ledger = cls(db, path_text)
+        try:
+            ledger._configure()
+            ledger._migrate(target)
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            message = str(exc)
+            if "not a database" in message or "file is encrypted" in message:
+                raise ForeignLedgerError(
+                    f"{path_text} is not a Draftgate ledger (not an SQLite database)"
+                ) from exc
+            if "locked" in message or "busy" in message:
+                raise LedgerLockedError(
+                    f"{path_text} is locked by another process; try again when it finishes"
+                ) from exc
+            if "readonly" in message or "unable to open" in message:
+                raise LedgerUnavailableError(
+                    f"cannot write the ledger {path_text}: {message}"
+                ) from exc
+            raise
+        except Exception:
+            db.close()
+            raise
+        return ledger
+
+    def _configure(self) -> None:
+        # Reading the header first gives a clean "not a database" error before any write.
+        app_id = self._db.execute("PRAGMA application_id").fetchone()[0]
+        table_count = self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if app_id != APPLICATION_ID and (app_id != 0 or table_count > 0):
+            raise ForeignLedgerError(
+                f"{self.path} is an SQLite database but not a Draftgate ledger; "
+                "point --ledger at a new or existing ledger file"
+            )
+        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        if self.path != ":memory:":
+            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise LedgerUnavailableError(f"cannot put {self.path} in WAL mode (got {mode})")
+        # NORMAL in WAL mode loses no committed write on a process crash (kill -9); only an OS
+        # crash or power loss can drop the last commits, and FULL's fsync per commit costs
+        # tail latency the review screen would feel.
+        self._db.execute("PRAGMA synchronous = NORMAL")
+
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self, target: int) -> None:
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise NewerLedgerError(
+                f"{self.path} was written by a newer Draftgate (schema {current}, this version "
+                f"knows up to {SCHEMA_VERSION}); upgrade Draftgate to open it"
+            )
+        if current >= target:
+            return
+        if current == 0:
+            with self.transaction() as db:
+                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+                )
+        for version in range(current + 1, target + 1):
+            name, migration = MIGRATIONS[version - 1]
+            with self.transaction() as db:
+                # Re-check inside the lock: another process may have migrated meanwhile.
+                if self.schema_version() >= version:
+                    continue
+                migration(db)
+                db.execute(
+                    "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)",
+                    (version, name, utc_now()),
+                )
+                db.execute(f"PRAGMA user_version = {version}")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- transactions --------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that holds the write lock from its first statement."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise LedgerLockedError(
+                        f"{self.path} stayed locked by another process for "
+                        f"{BUSY_TIMEOUT_MS // 1000} s; try again"
+                    ) from exc
+                raise
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """A read for modules inside ``ledger/`` (no SQL leaves this package)."""
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def iter_query(
+        self, sql: str, params: Sequence[Any] = (), size: int = 1000
+    ) -> Iterator[sqlite3.Row]:
+        """Stream a large read in batches so memory does not grow with the ledger.
+
+        Uses its own cursor: a streamed read must not hold the shared lock between batches.
+        """
+        cursor = self._db.execute(sql, params)
+        while True:
+            rows = cursor.fetchmany(size)
+            if not rows:
+                return
+            yield from rows
+
+    # ---- documents and chunks ------------------------------------------------------------
+
+    def ingest_document(
+        self, path: str, content_hash_: str, title: str, size_bytes: int, chunks: list[ChunkIn]
+    ) -> IngestOutcome:
+        """Record a document version and its chunks atomically; a no-op if unchanged."""
+        with self.transaction() as db:
+            current = db.execute(
+                "SELECT * FROM current_documents WHERE path = ?", (path,)
+            ).fetchone()
+            unchanged = (
+                current is not None
+                and current["content_hash"] == content_hash_
+                and not current["removed"]
+            )
+            if current is not None and unchanged:
+                count = db.execute(
+                    "SELECT count(*) FROM chunks WHERE document_id = ?", (current["id"],)
+                ).fetchone()[0]
+                return IngestOutcome(path, "unchanged", current["id"], count)
+            ingested_at = utc_now()
+            doc_id = document_id(path, content_hash_, False, ingested_at)
+            db.execute(
+                "INSERT INTO documents(id, path, content_hash, title, size_bytes, ingested_at,"
+                " removed) VALUES (?, ?, ?, ?, ?, ?, 0)",
+                (doc_id, path, content_hash_, title, size_bytes, ingested_at),
+            )
+            db.executemany(
+                "INSERT INTO chunks(id, document_id, ordinal, heading_path, start_line, end_line,"
+                " text, text_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        chunk_id(doc_id, ordinal, chunk, text_hash(chunk.text)),
+                        doc_id,
+                        ordinal,
+                        json.dumps(chunk.heading_path, ensure_ascii=False),
+                        chunk.start_line,
+                        chunk.end_line,
+                        chunk.text,
+                        text_hash(chunk.text),
+                    )
+                    for ordinal, chunk in enumerate(chunks)
+                ],
+            )
+            state = "new" if current is None else "changed"
+            return IngestOutcome(path, state, doc_id, len(chunks))
+
+    def mark_removed(self, path_prefix: str, present_paths: set[str]) -> list[str]:
+        """Record removal of documents under ``path_prefix`` that are no longer present."""
+        removed: list[str] = []
+        with self.transaction() as db:
+            rows = db.execute(
+                "SELECT path FROM current_documents WHERE removed = 0 AND path LIKE ? ESCAPE '\\'",
+                (path_prefix.replace("%", "\\%").replace("_", "\\_") + "%",),
+            ).fetchall()
+            for row in rows:
+                if row["path"] in present_paths:
+                    continue
+                removed_at = utc_now()
+                doc_id = document_id(row["path"], None, True, removed_at)
+                db.execute(
+                    "INSERT INTO documents(id, path, content_hash, title, size_bytes,"
+                    " ingested_at, removed) VALUES (?, ?, NULL, '', 0, ?, 1)",
+                    (doc_id, row["path"], removed_at),
+                )
+                removed.append(row["path"])
+        return removed
+
+    def current_documents(self) -> list[Document]:
+        rows = self.query("SELECT * FROM current_documents WHERE removed = 0 ORDER BY path")
+        return [_row_to_document(r) for r in rows]
+
+    def current_chunks(self) -> list[Chunk]:
+        rows = self.query(
+            "SELECT c.* FROM current_chunks c JOIN documents d ON d.id = c.document_id"
+            " ORDER BY d.path, c.ordinal"
+        )
+        return [_row_to_chunk(r) for r in rows]
+
+    def get_chunk(self, chunk_id_: str) -> Chunk | None:
+        rows = self.query("SELECT * FROM chunks WHERE id = ?", (chunk_id_,))
+        return _row_to_chunk(rows[0]) if rows else None
+
+    def get_document(self, document_id_: str) -> Document | None:
+        rows = self.query("SELECT * FROM documents WHERE id = ?", (document_id_,))
+        return _row_to_document(rows[0]) if rows else None
+
+    def search_chunks(self, phrase: str, limit: int = 5) -> list[ChunkHit]:
+        """Current chunks containing ``phrase`` as a token sequence (case-insensitive)."""
+        if not phrase.strip():
+            return []
+        rows = self.query(
+            "SELECT c.id, d.path, c.heading_path,"
+            " snippet(chunks_fts, 0, '[', ']', '…', 12) AS snip"
+            " FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid"
+            " JOIN current_documents d ON d.id = c.document_id"
+            " WHERE chunks_fts MATCH ? AND d.removed = 0 LIMIT ?",
+            (fts_phrase(phrase), limit),
+        )
+        return [
+            ChunkHit(r["id"], r["path"], json.loads(r["heading_path"]), r["snip"]) for r in rows
+        ]
+
+    # ---- generation ----------------------------------------------------------------------
+
+    def finished_job_keys(self) -> set[str]:
+        """Jobs with a successful call: a rerun skips them (failed ones are tried again)."""
+        return {r[0] for r in self.query("SELECT job_key FROM generation_calls WHERE status='ok'")}
+
+    def record_call(self, call: GenerationCall, drafts: Sequence[DraftIn]) -> RecordOutcome:
+        """Store a call and its drafts in one transaction; exact duplicates are dropped.
+
+        ``call.produced`` and ``call.dropped`` are completed here with what was actually stored,
+        so requested = produced + dropped (+ nothing, for an ok call) holds in the ledger.
+        """
+        with self.transaction() as db:
+            stored: list[tuple[str, DraftIn]] = []
+            seen: set[str] = set()
+            duplicates = 0
+            for draft in drafts:
+                did = draft_id(call.chunk_id, draft)
+                exists = db.execute("SELECT 1 FROM drafts WHERE id = ?", (did,)).fetchone()
+                if did in seen or exists:
+                    duplicates += 1
+                    continue
+                seen.add(did)
+                stored.append((did, draft))
+            dropped = dict(call.dropped)
+            if duplicates:
+                dropped["duplicate_exact"] = dropped.get("duplicate_exact", 0) + duplicates
+            final = call.model_copy(update={"produced": len(stored), "dropped": dropped})
+            db.execute(
+                "INSERT INTO generation_calls(id, job_key, kind, chunk_id, drafter, template_name,"
+                " template_hash, model, endpoint_host, params, attempts, prompt_tokens,"
+                " completion_tokens, latency_ms, status, error, requested, produced, dropped,"
+                " started_at, finished_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    final.id,
+                    final.job_key,
+                    final.kind.value,
+                    final.chunk_id,
+                    final.drafter,
+                    final.template_name,
+                    final.template_hash,
+                    final.model,
+                    final.endpoint_host,
+                    json.dumps(final.params, sort_keys=True),
+                    final.attempts,
+                    final.prompt_tokens,
+                    final.completion_tokens,
+                    final.latency_ms,
+                    final.status,
+                    final.error,
+                    final.requested,
+                    final.produced,
+                    json.dumps(final.dropped, sort_keys=True),
+                    final.started_at,
+                    final.finished_at,
+                ),
+            )
+            now = utc_now()
+            db.executemany(
+                "INSERT INTO drafts(id, call_id, chunk_id, kind, subtype, question, answer,"
+                " evidence, meta, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        did,
+                        final.id,
+                        final.chunk_id,
+                        d.kind.value,
+                        d.subtype,
+                        d.question,
+                        d.answer,
+                        json.dumps(d.evidence, ensure_ascii=False),
+                        json.dumps(d.meta, ensure_ascii=False, sort_keys=True),
+                        now,
+                    )
+                    for did, d in stored
+                ],
+            )
+        return RecordOutcome(final, [did for did, _ in stored], duplicates)
+
+    def generation_calls(self) -> list[GenerationCall]:
+        return [_row_to_call(r) for r in self.query("SELECT * FROM generation_calls ORDER BY id")]
+
+    def get_call(self, call_id: str) -> GenerationCall | None:
+        rows = self.query("SELECT * FROM generation_calls WHERE id = ?", (call_id,))
+        return _row_to_call(rows[0]) if rows else None
+
+    def iter_draft_texts(self) -> Iterator[tuple[str, str, str, str, str]]:
+        """(draft id, chunk id, kind, question, answer) for every draft: the dedup index's input."""
+        for row in self.iter_query("SELECT id, chunk_id, kind, question, answer FROM drafts"):
+            yield row[0], row[1], row[2], row[3], row[4]
+
+    # ---- drafts and decisions ------------------------------------------------------------
+
+    def get_draft(self, draft_id_: str) -> Draft | None:
+        rows = self.query("SELECT * FROM drafts WHERE id = ?", (draft_id_,))
+        return row_to_draft(rows[0]) if rows else None
+
+    def pending_drafts(
+        self,
+        *,
+        after_rowid: int = 0,
+        limit: int = 100,
+        kind: str | None = None,
+        doc: str | None = None,
+        stale: bool | None = None,
+    ) -> list[tuple[int, Draft]]:
+        """A page of undecided drafts in creation order, after ``after_rowid``.
+
+        Returns (rowid, draft) pairs; pass the last rowid back to get the next page.
+        """
+        where = [
+            "dr.rowid > ?",
+            "NOT EXISTS (SELECT 1 FROM draft_status s WHERE s.draft_id = dr.id)",
+        ]
+        params: list[Any] = [after_rowid]
+        if kind:
+            where.append("dr.kind = ?")
+            params.append(kind)
+        if doc:
+            where.append(
+                "dr.chunk_id IN (SELECT c.id FROM chunks c JOIN documents d"
+                " ON d.id = c.document_id WHERE d.path LIKE ?)"
+            )
+            params.append(f"%{doc}%")
+        if stale is not None:
+            op = "IN" if stale else "NOT IN"
+            where.append(f"dr.id {op} (SELECT draft_id FROM stale_drafts)")
+        params.append(limit)
+        rows = self.query(
+            "SELECT dr.rowid AS rowid_, dr.* FROM drafts dr WHERE "
+            + " AND ".join(where)
+            + " ORDER BY dr.rowid LIMIT ?",
+            params,
+        )
+        return [(r["rowid_"], row_to_draft(r)) for r in rows]
+
+    def head(self) -> ChainHead:
+        rows = self.query("SELECT seq, entry_hash FROM decisions ORDER BY seq DESC LIMIT 1")
+        return ChainHead(rows[0][0], rows[0][1]) if rows else ChainHead(0, GENESIS_HASH)
+
+    def record_decision(self, decision: DecisionIn) -> Decision:
+        """Append a decision to the chain and commit it before returning."""
+        if not decision.reviewer.strip():
+            raise DecisionRejected("a decision needs a named reviewer")
+        with self.transaction() as db:
+            draft_row = db.execute(
+                "SELECT * FROM drafts WHERE id = ?", (decision.draft_id,)
+            ).fetchone()
+            if draft_row is None:
+                raise DecisionRejected(f"no draft {decision.draft_id}")
+            draft = row_to_draft(draft_row)
+            final_q, final_a, distance = self._check_decision(db, draft, decision)
+            head = db.execute(
+                "SELECT seq, entry_hash FROM decisions ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+            decided_at = decision.decided_at or utc_now()
+            dwell_ms = None
+            if decision.shown_at:
+                delta = parse_time(decided_at) - parse_time(decision.shown_at)
+                dwell_ms = max(0, int(delta.total_seconds() * 1000))
+            fields: dict[str, Any] = {
+                "seq": seq,
+                "id": new_event_id(),
+                "draft_id": draft.id,
+                "reviewer": decision.reviewer.strip(),
+                "verdict": decision.verdict.value,
+                "final_question": final_q,
+                "final_answer": final_a,
+                "reason": decision.reason.value if decision.reason else None,
+                "note": decision.note,
+                "reverts_decision_id": decision.reverts_decision_id,
+                "shown_at": decision.shown_at,
+                "decided_at": decided_at,
+                "dwell_ms": dwell_ms,
+                "edit_distance": distance,
+                "double_review": decision.double_review,
+                "prev_hash": prev_hash,
+            }
+            fields["entry_hash"] = decision_entry_hash(fields)
+            columns = list(fields)
+            db.execute(
+                f"INSERT INTO decisions({', '.join(columns)})"
+                f" VALUES ({', '.join('?' for _ in columns)})",
+                [fields[c] for c in columns],
+            )
+        return Decision(**fields)
+
+    def _check_decision(
+        self, db: sqlite3.Connection, draft: Draft, decision: DecisionIn
+    ) -> tuple[str | None, str | None, float | None]:
+        verdict = decision.verdict
+        if verdict is Verdict.EDIT:
+            final_q = (decision.final_question or "").strip()
+            final_a = (decision.final_answer or "").strip()
+            if not final_q or not final_a:
+                raise DecisionRejected("an edit needs a non-empty question and answer")
+            before = draft.question + "\n" + draft.answer
+            return final_q, final_a, edit_distance(before, final_q + "\n" + final_a)
+        if verdict is Verdict.REJECT and decision.reason is None:
+            raise DecisionRejected("a reject needs a reason")
+        if verdict is Verdict.REVERT:
+            target = db.execute(
+                "SELECT draft_id FROM live_decisions WHERE id = ?",
+                (decision.reverts_decision_id,),
+            ).fetchone()
+            if target is None or target[0] != draft.id:
+                raise DecisionRejected("a revert must name a decision in force on the same draft")
+            return None, None, None
+        if verdict is Verdict.APPROVE:
+            return None, None, 0.0
+        return None, None, None
+
+    def decisions_for_draft(self, draft_id_: str) -> list[Decision]:
+        rows = self.query("SELECT * FROM decisions WHERE draft_id = ? ORDER BY seq", (draft_id_,))
+        return [row_to_decision(r) for r in rows]
+
+    def iter_decisions(self) -> Iterator[Decision]:
+        for row in self.iter_query("SELECT * FROM decisions ORDER BY seq"):
+            yield row_to_decision(row)
+
+    def draft_status(self, draft_id_: str) -> DraftStatus:
+        rows = self.query("SELECT verdict FROM draft_status WHERE draft_id = ?", (draft_id_,))
+        return status_of_verdict(rows[0][0] if rows else None)
+
+    def is_stale(self, draft_id_: str) -> bool:
+        return bool(self.query("SELECT 1 FROM stale_drafts WHERE draft_id = ?", (draft_id_,)))
+
+    # ---- status --------------------------------------------------------------------------
+
+    def status(self) -> StatusReport:
+        report = StatusReport()
+        report.documents = self.query("SELECT count(*) FROM current_documents WHERE removed = 0")[
+            0
+        ][0]
+        report.documents_removed = self.query(
+            "SELECT count(*) FROM current_documents WHERE removed = 1"
+        )[0][0]
+        report.chunks = self.query("SELECT count(*) FROM current_chunks")[0][0]
+        by_kind: dict[str, dict[str, int]] = {}
+        for row in self.query(
+            "SELECT dr.kind, s.verdict, count(*) FROM drafts dr"
+            " LEFT JOIN draft_status s ON s.draft_id = dr.id GROUP BY dr.kind, s.verdict"
+        ):
+            status = status_of_verdict(row[1]).value
+            kind_counts = by_kind.setdefault(row[0], {})
+            kind_counts[status] = kind_counts.get(status, 0) + row[2]
+            report.drafts += row[2]
+        report.drafts_by_kind = by_kind
+        report.stale = self.query("SELECT count(*) FROM stale_drafts")[0][0]
+        report.stale_pending = self.query(
+            "SELECT count(*) FROM stale_drafts st WHERE NOT EXISTS"
+            " (SELECT 1 FROM draft_status s WHERE s.draft_id = st.draft_id)"
+        )[0][0]
+        report.decisions = {
+            r[0]: r[1]
+            for r in self.query("SELECT verdict, count(*) FROM decisions GROUP BY verdict")
+        }
+        report.calls = {
+            r[0]: r[1]
+            for r in self.query("SELECT status, count(*) FROM generation_calls GROUP BY status")
+        }
+        head = self.head()
+        report.head_seq, report.head_hash = head.seq, head.hash
+        return report
+
+
+def status_of_verdict(verdict: str | None) -> DraftStatus:
+    return {
+        None: DraftStatus.PENDING,
+        "approve": DraftStatus.APPROVED,
+        "edit": DraftStatus.EDITED,
+        "reject": DraftStatus.REJECTED,
+    }[verdict]
