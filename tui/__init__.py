@@ -1,0 +1,1 @@
+"""The review TUI (Textual). Never imports openai or instructor."""
