@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,8 +67,49 @@ _WRONG_UI_NAMES: list[tuple[str, bool, str, frozenset[str]]] = [
 ]
 
 _STOPWORDS = frozenset(
-    """a an and are as at be by can do does for from how i in is it its my of on or our should
-    the their this to use using what when where which who why with you your vs""".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "should",
+        "the",
+        "their",
+        "this",
+        "to",
+        "use",
+        "using",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "with",
+        "you",
+        "your",
+        "vs",
+    ]
 )
 
 _NEGATIVE_QUESTIONS = [
@@ -88,7 +129,18 @@ _NEGATIVE_OPENERS = [
 ]
 # Head nouns that need an article ("a desktop application"); mass nouns and -ing forms do not.
 _COUNTABLE_HEADS = frozenset(
-    "app application integration portal tool module plugin extension client kiosk".split()
+    [
+        "app",
+        "application",
+        "integration",
+        "portal",
+        "tool",
+        "module",
+        "plugin",
+        "extension",
+        "client",
+        "kiosk",
+    ]
 )
 _WRONG_UI_QUESTIONS = [
     "Where is the {leaf} page in {wrong}?",
