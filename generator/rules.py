@@ -60,7 +60,7 @@ _WRONG_UI_NAMES: list[tuple[str, bool, str, frozenset[str]]] = [
     ("Analytics", False, "Analytics page", frozenset({"reports"})),
     ("Staff Directory", True, "Staff Directory", frozenset({"team", "members", "positions"})),
     ("Payroll Center", True, "Payroll Center", frozenset({"timesheets", "payroll"})),
-    ("Leave Manager", True, "Leave Manager", frozenset({"time", "off", "policies"})),
+    ("Leave Manager", True, "Leave Manager", frozenset({"off", "policies", "balances"})),
     ("Support Portal", True, "Support Portal", frozenset({"help"})),
     ("Shift Planner", True, "Shift Planner", frozenset({"schedule"})),
     ("Main Menu", True, "Main Menu", frozenset()),
@@ -268,6 +268,18 @@ def _paragraph_after(section: _Section, after: int) -> tuple[int, int] | None:
     return (block[0].start, block[-1].end) if block else None
 
 
+_CROSS_REF = re.compile(
+    r"(?:;\s*see\s+\[[^\]]+\]\([^)]*\)(?=[.\s])|(?<![^\s])See\s+\[[^\]]+\]\([^)]*\)[^.]*\.)",
+    flags=re.DOTALL,
+)
+
+
+def _answer_text(text: str) -> str:
+    """A doc passage as answer text: plain, without "See [other page](...)" pointers, which
+    lead nowhere once the passage stands alone as a training answer."""
+    return _plain(_CROSS_REF.sub("", text))
+
+
 def _plain(text: str) -> str:
     """Markdown to plain answer text: no bold/italic markers, links as their text."""
     text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
@@ -341,7 +353,8 @@ class _Corpus:
             # Words the docs write in lower case somewhere: ordinary words.
             self.vocabulary.update(w for w in _WORD.findall(chunk.text) if w.islower())
             # Capitalised words in mid-sentence (after a lower-case word): names like "Gusto".
-            self.names.update(re.findall(r"(?<=[a-z,] )(?:\*\*)?([A-Z][a-z][\w-]*)", chunk.text))
+            # "**Download PDF**" mid-sentence is a button label, not a name, so bold is skipped.
+            self.names.update(re.findall(r"(?<=[a-z,] )([A-Z][a-z][\w-]*)", chunk.text))
 
     def lower_first(self, text: str) -> str:
         """Lower-case the first word for use mid-sentence, unless it is a name or acronym."""
@@ -653,7 +666,7 @@ def _howto_draft(corpus: _Corpus, chunk: Chunk, section: _Section) -> DraftIn | 
     lines = []
     for number, (a, b) in enumerate(steps, start=1):
         body = re.sub(r"^\d+\.\s+", "", chunk.text[a:b])
-        lines.append(f"{number}. {_plain(body)}")
+        lines.append(f"{number}. {_answer_text(body)}")
     evidence = [chunk.text[a:b] for a, b in steps]
     answer = "\n".join(lines)
     note = _paragraph_after(section, steps[-1][1])
@@ -662,7 +675,7 @@ def _howto_draft(corpus: _Corpus, chunk: Chunk, section: _Section) -> DraftIn | 
         # A short closing note ("The change takes effect ...") completes the answer; one that
         # leans on its surroundings ("as described above", a link) would not read on its own.
         if len(note_text) <= 300 and not re.search(r"\b(above|below)\b|\]\(", note_text):
-            answer += "\n\n" + _plain(note_text)
+            answer += "\n\n" + _answer_text(note_text)
             evidence.append(note_text)
     return DraftIn(
         kind=DraftKind.QA,
@@ -685,10 +698,12 @@ def _faq_draft(chunk: Chunk, section: _Section) -> DraftIn | None:
     if end - start > 600:
         return None
     text = chunk.text[start:end]
-    if re.search(r"^\s*(\d+\.|[-*+])\s", text, flags=re.MULTILINE):
-        answer = "\n".join(_plain(line.text) for line in body)
-    else:
-        answer = _plain(text)
+    # One answer line per paragraph or list item, so a list stays a list.
+    answer = "\n".join(
+        _answer_text(text[a - start : b - start])
+        for a, b in _blocks(chunk.text)
+        if start <= a < end
+    )
     return DraftIn(
         kind=DraftKind.QA,
         question=_plain(section.heading),
