@@ -526,7 +526,8 @@ class _PathSite:
 
 
 def _path_sites(corpus: _Corpus, path: str) -> list[_PathSite]:
-    pattern = re.compile(r"(?<![\w>] )" + re.escape(path) + r"(?!\w)(?!\*{0,2}\s*>)")
+    # The whole path, not the tail of a longer one ("X > Settings > Team") nor its head.
+    pattern = re.compile(r"(?<!> )(?<![\w>])" + re.escape(path) + r"(?!\w)(?!\*{0,2}\s*>)")
     sites: list[_PathSite] = []
     for index, chunk in enumerate(corpus.chunks):
         for match in pattern.finditer(chunk.text):
@@ -556,8 +557,62 @@ def _path_sites(corpus: _Corpus, path: str) -> list[_PathSite]:
     return sites
 
 
-def _plan_wrong_ui_names(corpus: _Corpus, per_chunk: int) -> dict[str, _Plan]:
+# "- Shift notes: 500 characters." -- a bare limit, with nothing after it that qualifies it
+# (a plan name, a default, a range), so ten times the number is unambiguously wrong.
+_LIMIT_LINE = re.compile(
+    r"^[-*+][ \t]+(?P<subject>[A-Z][A-Za-z ,'’-]{2,60}):[ \t]+(?P<upto>up to )?"
+    r"(?P<number>\d{1,3}(?:,\d{3})*|\d+)(?P<unit> [a-z]+)?\.(?:[ \t]|$)"
+)
+_FALSE_PREMISE_QUESTIONS = [
+    "Is it true that {subject} can go up to {wrong}?",
+    "I heard {subject} can go up to {wrong}. Is that right?",
+]
+FALSE_PREMISES_PER_CHUNK = 2
+
+
+def _plan_false_premises(corpus: _Corpus, per_chunk: int) -> dict[str, _Plan]:
+    """Questions that assume ten times a documented numeric limit, answered with the real one."""
     plans: dict[str, _Plan] = {}
+    cap = min(per_chunk, FALSE_PREMISES_PER_CHUNK)
+    for chunk in corpus.chunks:
+        drafts: list[DraftIn] = []
+        for line in _lines(chunk.text):
+            match = _LIMIT_LINE.match(line.text)
+            if match is None or len(drafts) >= cap:
+                continue
+            subject = re.sub(r"^(?i:maximum|max\.?)\s+", "", match.group("subject")).strip()
+            subject = corpus.lower_first(subject)
+            number = int(match.group("number").replace(",", ""))
+            unit = match.group("unit") or ""
+            real, wrong = f"{number:,}{unit}", f"{number * 10:,}{unit}"
+            question = _pick(_FALSE_PREMISE_QUESTIONS, "fp:" + line.text).format(
+                subject=subject, wrong=wrong
+            )
+            answer = f"No. {subject[0].upper() + subject[1:]} can go up to {real}, not {wrong}."
+            drafts.append(
+                DraftIn(
+                    kind=DraftKind.ADVERSARIAL,
+                    subtype="false_premise",
+                    question=question,
+                    answer=answer,
+                    evidence=[line.text.strip()],
+                    meta={
+                        "drafter": RULES_DRAFTER,
+                        "rule": "adversarial.false_premise",
+                        "documented": real,
+                        "premise": wrong,
+                    },
+                )
+            )
+        if drafts:
+            plans[chunk.id] = _Plan(drafts)
+    return plans
+
+
+def _plan_wrong_ui_names(
+    corpus: _Corpus, per_chunk: int, plans: dict[str, _Plan] | None = None
+) -> dict[str, _Plan]:
+    plans = {} if plans is None else plans
     names = [
         entry
         for entry in _WRONG_UI_NAMES
@@ -656,9 +711,8 @@ def _plan_qas(corpus: _Corpus, per_chunk: int) -> dict[str, _Plan]:
 
 
 def _howto_draft(corpus: _Corpus, chunk: Chunk, section: _Section) -> DraftIn | None:
-    assert section.heading is not None
     steps = _steps(section)
-    if len(steps) < 2:
+    if section.heading is None or len(steps) < 2:
         return None
     question = _howto_question(section.heading, corpus.vocabulary)
     if question is None:
@@ -688,8 +742,7 @@ def _howto_draft(corpus: _Corpus, chunk: Chunk, section: _Section) -> DraftIn | 
 
 def _faq_draft(chunk: Chunk, section: _Section) -> DraftIn | None:
     """An FAQ entry ("### Can I ...?" over a short answer) is already a question and answer."""
-    assert section.heading is not None
-    if not section.heading.endswith("?"):
+    if section.heading is None or not section.heading.endswith("?"):
         return None
     body = [line for line in section.lines if line.text.strip()]
     if not body or any(line.text.lstrip().startswith("|") for line in body):
@@ -772,7 +825,8 @@ def _clarify_terms(corpus: _Corpus) -> dict[str, tuple[str, list[_Sense]]]:
         seen_keys: set[frozenset[str]] = set()
         sense_headings = {s.heading for _, s in candidates.get(stem, []) if s.heading}
         for document_id, section in candidates.get(stem, []):
-            assert section.heading is not None
+            if section.heading is None:
+                continue
             if any(parent in sense_headings for parent in section.path[:-1]):
                 continue
             keys = frozenset(
@@ -885,7 +939,8 @@ def _plans_for(kind: str, corpus: _Corpus, per_chunk: int, report: RulesReport) 
     if kind == DraftKind.NEGATIVE.value:
         return _plan_negatives(corpus, per_chunk, report)
     if kind == DraftKind.ADVERSARIAL.value:
-        return _plan_wrong_ui_names(corpus, per_chunk)
+        # False premises first (few chunks state bare limits); wrong UI names fill the rest.
+        return _plan_wrong_ui_names(corpus, per_chunk, _plan_false_premises(corpus, per_chunk))
     if kind == DraftKind.QA.value:
         return _plan_qas(corpus, per_chunk)
     if kind == DraftKind.CLARIFY.value:

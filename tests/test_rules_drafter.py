@@ -12,7 +12,7 @@ from generator.ingest import ingest_folder
 from generator.rules import RULES_DRAFTER, RulesReport, run_rules_drafter
 from generator.scope import AbsentFeature, Scope, load_scope
 from ledger import Draft, Ledger
-from tests.support.builders import SAMPLE_DOCS
+from tests.support.builders import SAMPLE_DOCS, add_document
 
 ALL = ["qa", "negative", "adversarial", "clarify"]
 
@@ -124,11 +124,10 @@ def test_wrong_ui_names_are_never_in_the_docs_and_real_paths_are(
 ) -> None:
     ledger, _ = drafted
     corpus = "\n".join(c.text for c in ledger.current_chunks()).casefold()
-    adversarials = [d for d in _drafts(ledger) if d.kind.value == "adversarial"]
-    assert adversarials
+    adversarials = [d for d in _drafts(ledger) if d.subtype == "wrong_ui_name"]
+    assert len(adversarials) >= 20
     for draft in adversarials:
         wrong, path = draft.meta["wrong_name"], draft.meta["real_path"]
-        assert draft.subtype == "wrong_ui_name"
         assert wrong in draft.question and wrong in draft.answer
         assert wrong.casefold() not in corpus
         assert not ui_name_is_real(ledger, scope, wrong)
@@ -140,6 +139,28 @@ def test_wrong_ui_names_are_never_in_the_docs_and_real_paths_are(
     # A real path is used once, so the set does not repeat itself.
     paths = [d.meta["real_path"] for d in adversarials]
     assert len(paths) == len(set(paths))
+
+
+def test_false_premises_correct_a_documented_limit(drafted: tuple[Ledger, RulesReport]) -> None:
+    ledger, _ = drafted
+    premises = [d for d in _drafts(ledger) if d.subtype == "false_premise"]
+    assert premises
+    for draft in premises:
+        documented, premise = draft.meta["documented"], draft.meta["premise"]
+        number = documented.split()[0]
+        assert number in draft.evidence[0]  # the limit as the docs state it
+        assert int(premise.split()[0].replace(",", "")) == 10 * int(number.replace(",", ""))
+        assert premise in draft.question and premise not in draft.evidence[0]
+        assert draft.answer.startswith("No.") and documented in draft.answer
+
+
+def test_docs_without_procedures_or_scope_entries_draft_nothing_and_do_not_fail(
+    ledger: Ledger,
+) -> None:
+    add_document(ledger)
+    empty = Scope.model_validate({"product": {"name": "Acme"}})
+    report = run_rules_drafter(ledger, empty, ALL)
+    assert report.calls_ok == 0 and _drafts(ledger) == []
 
 
 def test_howto_qas_answer_with_the_steps(drafted: tuple[Ledger, RulesReport]) -> None:
