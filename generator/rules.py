@@ -9,6 +9,8 @@ idempotent reruns and the review queue work the same way:
   checked over the whole corpus, attached to the chunk that states what is offered instead.
 - **adversarial / wrong_ui_name** (``adversarial.wrong_ui_name``): a common UI name the docs
   never use, paired with a real navigation path the chunk names; each path is used once.
+- **adversarial / false_premise** (``adversarial.false_premise``): a question assuming ten
+  times a bare numeric limit the docs list ("- Shift notes: 500 characters."), corrected.
 - **qa** (``qa.howto_steps``, ``qa.faq``): "How to ..." and gerund headings over a numbered
   procedure become "How do I ...?" answered with the steps; FAQ question headings become Q&As.
 - **clarify** (``clarify.term_senses``): a verb the docs use in headings of several procedures
