@@ -318,6 +318,9 @@ class Ledger:
                 f"{self.path} is an SQLite database but not a Draftgate ledger; "
                 "point --ledger at a new or existing ledger file"
             )
+        # Before any PRAGMA that writes (journal_mode rewrites the header): a newer ledger is
+        # refused byte-for-byte untouched.
+        self._refuse_newer()
         self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self._db.execute("PRAGMA foreign_keys = ON")
         if self.path != ":memory:":
@@ -332,13 +335,17 @@ class Ledger:
     def schema_version(self) -> int:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
-    def _migrate(self, target: int) -> None:
+    def _refuse_newer(self) -> None:
         current = self.schema_version()
         if current > SCHEMA_VERSION:
             raise NewerLedgerError(
                 f"{self.path} was written by a newer Draftgate (schema {current}, this version "
                 f"knows up to {SCHEMA_VERSION}); upgrade Draftgate to open it"
             )
+
+    def _migrate(self, target: int) -> None:
+        self._refuse_newer()
+        current = self.schema_version()
         if current >= target:
             return
         if current == 0:
