@@ -681,7 +681,13 @@ class Ledger:
             decided_at = decision.decided_at or utc_now()
             dwell_ms = None
             if decision.shown_at:
-                delta = parse_time(decided_at) - parse_time(decision.shown_at)
+                try:
+                    delta = parse_time(decided_at) - parse_time(decision.shown_at)
+                except ValueError as exc:
+                    # The timestamps are hashed into the chain as given, so they must parse.
+                    raise DecisionRejected(
+                        "shown_at/decided_at must be UTC timestamps like 2026-01-31T12:00:00.000Z"
+                    ) from exc
                 dwell_ms = max(0, int(delta.total_seconds() * 1000))
             fields: dict[str, Any] = {
                 "seq": seq,
