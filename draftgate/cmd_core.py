@@ -12,7 +12,7 @@ from rich.table import Table
 
 from draftgate.context import CommandError, config_of, open_ledger
 from draftgate.exit_codes import ExitCode
-from generator.ingest import DocsFolderError, ingest_folder
+from generator.ingest import DocsFolderError, check_docs_folder, ingest_folder
 from ledger import DraftStatus, verify
 
 
@@ -42,6 +42,11 @@ def register(subparsers: Any) -> None:
 def run_ingest(args: argparse.Namespace) -> int:
     config = config_of(args)
     docs_dir = args.docs_dir or config.docs
+    try:
+        # Checked before the ledger is opened, so a mistyped folder creates no ledger file.
+        check_docs_folder(docs_dir)
+    except DocsFolderError as exc:
+        raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc
     err = Console(stderr=True)
     with open_ledger(args, config) as ledger:
         try:

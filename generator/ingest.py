@@ -65,6 +65,16 @@ def _read_document(path: Path, root: Path, max_bytes: int) -> tuple[bytes | None
     return data, None
 
 
+def check_docs_folder(docs_dir: str | Path) -> Path:
+    """The docs folder as a Path, or DocsFolderError if it is missing or not a folder."""
+    root = Path(docs_dir)
+    if not root.exists():
+        raise DocsFolderError(f"docs folder not found: {root}")
+    if not root.is_dir():
+        raise DocsFolderError(f"not a folder: {root}")
+    return root
+
+
 def ingest_folder(
     ledger: Ledger,
     docs_dir: str | Path,
@@ -74,11 +84,7 @@ def ingest_folder(
     min_chars: int = MIN_CHUNK_CHARS,
     on_file: Callable[[str], None] | None = None,
 ) -> IngestReport:
-    root = Path(docs_dir)
-    if not root.exists():
-        raise DocsFolderError(f"docs folder not found: {root}")
-    if not root.is_dir():
-        raise DocsFolderError(f"not a folder: {root}")
+    root = check_docs_folder(docs_dir)
     report = IngestReport()
     # Paths in the ledger are "<folder name>/<path inside it>", so two docs folders can share
     # one ledger and a file removed from one folder does not touch the other's documents.
