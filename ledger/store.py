@@ -267,6 +267,10 @@ class Ledger:
         path_text = str(path)
         if path_text != ":memory:":
             folder = Path(path_text).resolve().parent
+            if folder.exists() and not folder.is_dir():
+                raise LedgerUnavailableError(
+                    f"cannot create the ledger {path_text}: {folder} is a file, not a folder"
+                )
             if not folder.is_dir():
                 try:
                     folder.mkdir(parents=True, exist_ok=True)
