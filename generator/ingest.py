@@ -46,10 +46,18 @@ def _document_files(root: Path) -> list[Path]:
 def _read_document(path: Path, root: Path, max_bytes: int) -> tuple[bytes | None, str | None]:
     """The file's bytes, or None and the reason it is skipped."""
     if path.is_symlink():
-        target = path.resolve()
+        try:
+            target = path.resolve()
+        except (RuntimeError, OSError):  # RuntimeError: Python 3.11's "Symlink loop"
+            return None, "symlink loop"
         if not target.is_relative_to(root.resolve()):
             return None, "symlink points outside the docs folder"
+        if not target.exists():
+            return None, "broken symlink"
     try:
+        if path.exists() and not path.is_file():
+            # A FIFO or device named *.md would block or never end when read.
+            return None, "not a regular file"
         size = path.stat().st_size
         if size > max_bytes:
             return None, f"larger than the {max_bytes // (1024 * 1024)} MB limit ({size} bytes)"
