@@ -243,3 +243,19 @@ def test_hidden_folders_are_not_docs(ledger: Ledger, tmp_path: Path) -> None:
     report = ingest_folder(ledger, folder)
     assert [o.path for o in report.outcomes] == ["docs/sub/page.md"]
     assert os.path.exists(folder / ".git" / "notes.md")
+
+
+def test_symlink_loop_and_fifo_are_skipped_not_fatal(ledger: Ledger, tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "good.md").write_text("# Good\n\nThe roster page.\n")
+    (folder / "loop.md").symlink_to(folder / "loop.md")
+    (folder / "dangling.md").symlink_to(folder / "gone.md")
+    os.mkfifo(folder / "pipe.md")  # reading it would block forever
+    report = ingest_folder(ledger, folder)
+    assert [o.path for o in report.outcomes] == ["docs/good.md"]
+    reasons = {w.split(":")[0].removeprefix("skipped "): w for w in report.warnings}
+    assert sorted(reasons) == ["docs/dangling.md", "docs/loop.md", "docs/pipe.md"]
+    assert "symlink loop" in reasons["docs/loop.md"]
+    assert "not a regular file" in reasons["docs/pipe.md"]
+    assert "broken symlink" in reasons["docs/dangling.md"]
