@@ -205,3 +205,31 @@ def test_every_break_is_reported(
     raw.execute("DELETE FROM decisions WHERE seq = 5")
     assert _kinds(ledger) == {"draft_hash", "chunk_text", "decision_hash", "chain_truncated"}
     assert all(b.line().startswith(f"{b.kind}: ") for b in verify(ledger))
+
+
+def test_deleted_chunk_under_drafts(
+    ledger: Ledger, decided: dict[str, list[str]], raw: sqlite3.Connection
+) -> None:
+    raw.execute("DELETE FROM chunks WHERE id = ?", (decided["chunks"][0],))
+    breaks = verify(ledger)
+    assert {b.kind for b in breaks} == {"draft_chunk"}
+    assert {b.ref for b in breaks} == set(decided["drafts"])
+
+
+def test_deleted_document_under_chunks(
+    ledger: Ledger, decided: dict[str, list[str]], raw: sqlite3.Connection
+) -> None:
+    raw.execute("DELETE FROM documents")
+    breaks = verify(ledger)
+    assert sorted((b.kind, b.ref) for b in breaks) == [
+        ("chunk_document", chunk) for chunk in sorted(decided["chunks"])
+    ]
+
+
+def test_deleted_generation_call_under_drafts(
+    ledger: Ledger, decided: dict[str, list[str]], raw: sqlite3.Connection
+) -> None:
+    raw.execute("DELETE FROM generation_calls")
+    breaks = verify(ledger)
+    assert {b.kind for b in breaks} == {"draft_call"}
+    assert len(breaks) == len(decided["drafts"])
