@@ -724,6 +724,12 @@ class Ledger:
         self, db: sqlite3.Connection, draft: Draft, decision: DecisionIn
     ) -> tuple[str | None, str | None, float | None]:
         verdict = decision.verdict
+        # A field that does not belong to the verdict would sit in the chain forever and
+        # mislead an audit (an approve that seems to undo something, an approve with a reason).
+        if decision.reverts_decision_id is not None and verdict is not Verdict.REVERT:
+            raise DecisionRejected("only a revert can name a decision to revert")
+        if decision.reason is not None and verdict is not Verdict.REJECT:
+            raise DecisionRejected("only a reject has a reject reason")
         if verdict is Verdict.EDIT:
             final_q = (decision.final_question or "").strip()
             final_a = (decision.final_answer or "").strip()
