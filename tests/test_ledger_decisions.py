@@ -215,3 +215,29 @@ def test_a_malformed_timestamp_is_refused_not_crashed(ledger: Ledger, draft_ids:
             )
         )
     assert list(ledger.iter_decisions()) == []
+
+
+@pytest.mark.parametrize("verdict", [Verdict.APPROVE, Verdict.REJECT, Verdict.EDIT])
+def test_only_a_revert_may_name_a_decision_to_revert(
+    ledger: Ledger, draft_ids: list[str], verdict: Verdict
+) -> None:
+    first = _decide(ledger, draft_ids[0], Verdict.APPROVE)
+    with pytest.raises(DecisionRejected, match="only a revert"):
+        _decide(
+            ledger,
+            draft_ids[0],
+            verdict,
+            reverts_decision_id=first,
+            reason=RejectReason.OTHER if verdict is Verdict.REJECT else None,
+            final_question="Q?",
+            final_answer="A.",
+        )
+    assert ledger.draft_status(draft_ids[0]) is DraftStatus.APPROVED
+
+
+def test_a_reject_reason_on_another_verdict_is_refused(
+    ledger: Ledger, draft_ids: list[str]
+) -> None:
+    with pytest.raises(DecisionRejected, match="only a reject"):
+        _decide(ledger, draft_ids[0], Verdict.APPROVE, reason=RejectReason.DUPLICATE)
+    assert list(ledger.iter_decisions()) == []
