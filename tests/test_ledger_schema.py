@@ -26,7 +26,7 @@ from ledger import (
 from ledger.ids import text_hash
 from ledger.migrations import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from ledger.store import chunk_id, document_id, utc_now
-from tests.support.builders import add_drafts
+from tests.support.builders import add_document, add_drafts
 
 # (type, name, tbl_name) of every object in sqlite_master, sorted.
 EXPECTED_OBJECTS = [
@@ -63,8 +63,12 @@ EXPECTED_OBJECTS = [
     ("table", "schema_migrations", "schema_migrations"),
     ("table", "sqlite_sequence", "sqlite_sequence"),
     ("trigger", "chunks_fts_insert", "chunks"),
+    ("trigger", "chunks_no_delete", "chunks"),
+    ("trigger", "chunks_no_update", "chunks"),
     ("trigger", "decisions_no_delete", "decisions"),
     ("trigger", "decisions_no_update", "decisions"),
+    ("trigger", "documents_no_delete", "documents"),
+    ("trigger", "documents_no_update", "documents"),
     ("trigger", "drafts_no_delete", "drafts"),
     ("trigger", "drafts_no_update", "drafts"),
     ("view", "current_chunks", "current_chunks"),
@@ -437,3 +441,20 @@ def test_ledger_in_a_read_only_folder_is_unavailable(tmp_path: Path) -> None:
         assert os.listdir(folder) == []
     finally:
         folder.chmod(0o700)
+
+
+def test_documents_and_chunks_cannot_be_updated_or_deleted(ledger_path: Path) -> None:
+    with Ledger.open(ledger_path) as opened:
+        add_document(opened)
+    db = _raw(ledger_path)
+    for statement in (
+        "UPDATE documents SET title = 'x'",
+        "DELETE FROM documents",
+        "UPDATE chunks SET text = 'x'",
+        "DELETE FROM chunks",
+    ):
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            db.execute(statement)
+    db.close()
+    with Ledger.open(ledger_path) as opened:
+        assert verify(opened) == [] and opened.status().chunks == 2

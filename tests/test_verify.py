@@ -16,8 +16,6 @@ from ledger import DecisionIn, Ledger, RejectReason, Verdict, verify
 from ledger.chain import decision_entry_hash
 from tests.support.builders import add_document, add_drafts
 
-TRIGGERS = ("drafts_no_update", "drafts_no_delete", "decisions_no_update", "decisions_no_delete")
-
 
 @pytest.fixture
 def decided(ledger: Ledger) -> dict[str, list[str]]:
@@ -72,7 +70,12 @@ def decided(ledger: Ledger) -> dict[str, list[str]]:
 @pytest.fixture
 def raw(ledger_path: Path) -> Iterator[sqlite3.Connection]:
     db = sqlite3.connect(ledger_path, isolation_level=None)
-    for trigger in TRIGGERS:
+    guards = db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+        " AND (name LIKE '%_no_update' OR name LIKE '%_no_delete')"
+    ).fetchall()
+    assert len(guards) >= 4
+    for (trigger,) in guards:
         db.execute(f"DROP TRIGGER {trigger}")
     yield db
     db.close()
