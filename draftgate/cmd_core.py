@@ -82,10 +82,15 @@ def run_status(args: argparse.Namespace) -> int:
         f"([yellow]{report.stale}[/] stale, {report.stale_pending} of them pending)"
     )
     statuses = [s.value for s in DraftStatus]
-    table = Table("kind", *statuses, "total", title="drafts by kind and status")
-    for kind, counts in sorted(report.drafts_by_kind.items()):
-        table.add_row(kind, *(str(counts.get(s, 0)) for s in statuses), str(sum(counts.values())))
-    console.print(table)
+    if report.drafts_by_kind:
+        table = Table("kind", *statuses, "total", title="drafts by kind and status")
+        for kind, counts in sorted(report.drafts_by_kind.items()):
+            total = str(sum(counts.values()))
+            table.add_row(kind, *(str(counts.get(s, 0)) for s in statuses), total)
+        console.print(table)
+    else:
+        # An empty table reads like a rendering fault; say plainly there is nothing yet.
+        console.print("drafts: none yet")
     decisions = ", ".join(f"{v} {k}" for k, v in sorted(report.decisions.items())) or "none"
     calls = ", ".join(f"{v} {k}" for k, v in sorted(report.calls.items())) or "none"
     console.print(f"decisions: {decisions}; chain head #{report.head_seq} {report.head_hash}")
