@@ -13,8 +13,9 @@ import pytest
 
 from draftgate.cli import main
 from draftgate.exit_codes import ExitCode
+from generator.ingest import ingest_folder
 from ledger import DecisionIn, Ledger, Verdict
-from tests.support.builders import REPO_ROOT, SAMPLE_DOCS, add_drafts
+from tests.support.builders import REPO_ROOT, SAMPLE_DOCS, add_document, add_drafts
 
 
 def run_cli(
@@ -141,8 +142,6 @@ def test_ledger_path_under_a_file_is_exit_4_one_line(tmp_path: Path) -> None:
 def test_tampered_ledger_verify_exit_1_one_line_per_break(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
     with Ledger.open(path) as ledger:
-        from generator.ingest import ingest_folder
-
         ingest_folder(ledger, SAMPLE_DOCS)
         drafts = add_drafts(ledger, ledger.current_chunks()[0].id, count=3)
         for draft in drafts:
@@ -217,3 +216,22 @@ def test_unknown_command_is_usage_error(tmp_path: Path) -> None:
     result = run_cli("frobnicate", cwd=tmp_path)
     assert result.returncode == ExitCode.USAGE
     assert "Traceback" not in result.stderr
+
+
+def test_status_table_shows_drafts_by_kind_and_status(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "ledger.sqlite"
+    assert main(["--ledger", str(path), "status"]) == ExitCode.OK
+    assert "drafts: none yet" in capsys.readouterr().out
+    with Ledger.open(path) as ledger:
+        drafts = add_drafts(ledger, add_document(ledger)[0], count=3)
+        ledger.record_decision(
+            DecisionIn(draft_id=drafts[0], reviewer="ana", verdict=Verdict.APPROVE)
+        )
+    assert main(["--ledger", str(path), "status"]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "1 documents (0 removed), 2 chunks, 3 drafts" in out
+    qa_row = next(line for line in out.splitlines() if " qa " in line)
+    assert [cell.strip() for cell in qa_row.split("│")[1:-1]] == ["qa", "2", "1", "0", "0", "3"]
+    assert "decisions: 1 approve" in out
