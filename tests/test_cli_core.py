@@ -235,3 +235,21 @@ def test_status_table_shows_drafts_by_kind_and_status(
     qa_row = next(line for line in out.splitlines() if " qa " in line)
     assert [cell.strip() for cell in qa_row.split("│")[1:-1]] == ["qa", "2", "1", "0", "0", "3"]
     assert "decisions: 1 approve" in out
+
+
+def test_global_options_work_before_or_after_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before, after = tmp_path / "before.sqlite", tmp_path / "after.sqlite"
+    assert main(["--ledger", str(before), "ingest", str(SAMPLE_DOCS)]) == ExitCode.OK
+    assert main(["ingest", str(SAMPLE_DOCS), "--ledger", str(after)]) == ExitCode.OK
+    assert before.exists() and after.exists()
+    capsys.readouterr()
+    assert main(["--ledger", str(before), "status", "--json"]) == ExitCode.OK
+    assert json.loads(capsys.readouterr().out)["documents"] == 11
+    assert main(["status", "--json", "--ledger", str(after)]) == ExitCode.OK
+    assert json.loads(capsys.readouterr().out)["documents"] == 11
+    config = tmp_path / "other.toml"
+    config.write_text('doc = "typo"\n')
+    assert main(["status", "--config", str(config), "--ledger", str(after)]) == ExitCode.BAD_INPUT
+    assert "other.toml" in capsys.readouterr().err
