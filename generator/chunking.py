@@ -20,7 +20,8 @@ from ledger import ChunkIn
 MAX_CHUNK_CHARS = 2400
 MIN_CHUNK_CHARS = 200
 
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
+# A closing run of #s counts only after a space (CommonMark), so "## Using C#" keeps its "#".
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^[ \t]{0,3}(```|~~~)")
 
 
