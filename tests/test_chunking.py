@@ -226,3 +226,22 @@ def test_random_documents_are_well_formed(seed: int) -> None:
 def test_document_title_is_the_first_h1() -> None:
     assert document_title("intro\n## Sub\n# Main title\n# Second", "fallback") == "Main title"
     assert document_title("## Only h2", "fallback") == "fallback"
+
+
+@pytest.mark.parametrize(
+    ("heading", "title"),
+    [
+        ("## Using C#", "Using C#"),
+        ("## Billing ##", "Billing"),
+        ("## Billing #", "Billing"),
+        ("## Issue #42 fixed", "Issue #42 fixed"),
+        ("### Tabs\t", "Tabs"),
+    ],
+)
+def test_heading_text_keeps_a_trailing_hash_that_is_not_a_closing_sequence(
+    heading: str, title: str
+) -> None:
+    chunks = chunk_text(f"{heading}\n\n" + "Body text. " * 30)
+    assert chunks[0].heading_path == [title]
+    as_h1 = "# " + heading.lstrip("#").lstrip(" ")
+    assert document_title(as_h1, "fallback") == title
