@@ -8,6 +8,7 @@ a documented exit code (never a traceback).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -78,7 +79,16 @@ def _fail(message: str, code: int) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`draftgate status --json | head`): not worth a traceback.
+        # Point stdout at devnull so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = ExitCode.OK
+    sys.exit(code)
 
 
 if __name__ == "__main__":
