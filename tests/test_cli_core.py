@@ -253,3 +253,23 @@ def test_global_options_work_before_or_after_the_command(
     config.write_text('doc = "typo"\n')
     assert main(["status", "--config", str(config), "--ledger", str(after)]) == ExitCode.BAD_INPUT
     assert "other.toml" in capsys.readouterr().err
+
+
+def test_output_into_a_closed_pipe_is_no_traceback(tmp_path: Path) -> None:
+    # `draftgate status --json | head -1`: the reader leaves before the output is written.
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    env.pop("DRAFTGATE_LEDGER", None)
+    ledger = str(tmp_path / "l.sqlite")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "draftgate", "--ledger", ledger, "status", "--json"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()
+    _, stderr = proc.communicate(timeout=120)
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+    assert proc.returncode == ExitCode.OK
