@@ -83,11 +83,15 @@ def _sections(lines: list[str], *, markdown: bool, root_heading: str) -> list[_P
     base = [root_heading] if root_heading else []
     current = _Piece(list(base), 1, 0, [])
     sections: list[_Piece] = []
-    in_fence = False
+    fence = ""  # the marker of the open code fence ("```" or "~~~"), or "" outside one
     for number, line in enumerate(lines, start=1):
-        if markdown and _FENCE.match(line):
-            in_fence = not in_fence
-        match = _HEADING.match(line) if markdown and not in_fence else None
+        fence_match = _FENCE.match(line) if markdown else None
+        if fence_match and not fence:
+            fence = fence_match.group(1)
+        elif fence_match and fence_match.group(1) == fence:
+            # Only the opening kind closes a fence: "~~~" inside a ``` block is code.
+            fence = ""
+        match = _HEADING.match(line) if markdown and not fence else None
         if match:
             if current.lines:
                 sections.append(current)
