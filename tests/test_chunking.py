@@ -280,3 +280,23 @@ def test_a_document_of_headings_only_has_no_chunks() -> None:
     assert chunk_text("# Title\n\n## Section\n") == []
     # ...while in plain text a leading '#' is just text.
     assert len(chunk_text("# Title\n", markdown=False, root_heading="notes")) == 1
+
+
+def test_a_fence_closes_only_with_its_own_marker() -> None:
+    rng = random.Random(8)
+    text = "\n".join(
+        [
+            "## Shell",
+            "",
+            _paragraph(rng, 3),
+            "```markdown",
+            "~~~",
+            "# inside the block, still code",
+            "~~~",
+            "```",
+            _paragraph(rng, 3),
+        ]
+    )
+    chunks = chunk_text(text)
+    assert [c.heading_path for c in chunks] == [["Shell"]]
+    assert "# inside the block, still code" in chunks[0].text
