@@ -70,7 +70,7 @@ def run_ingest(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     config = config_of(args)
-    with open_ledger(args, config) as ledger:
+    with open_ledger(args, config, must_exist=True) as ledger:
         report = ledger.status()
     if args.json:
         print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
@@ -100,7 +100,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 def run_verify(args: argparse.Namespace) -> int:
     config = config_of(args)
-    with open_ledger(args, config) as ledger:
+    with open_ledger(args, config, must_exist=True) as ledger:
         breaks = verify(ledger)
         head = ledger.head()
     if breaks:
