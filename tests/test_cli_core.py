@@ -133,7 +133,9 @@ def test_foreign_ledger_is_exit_4_one_line(tmp_path: Path) -> None:
 def test_ledger_path_under_a_file_is_exit_4_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "somefile"
     blocker.write_text("x")
-    result = run_cli("--ledger", str(blocker / "ledger.sqlite"), "status", cwd=tmp_path)
+    result = run_cli(
+        "--ledger", str(blocker / "ledger.sqlite"), "ingest", str(SAMPLE_DOCS), cwd=tmp_path
+    )
     assert result.returncode == ExitCode.LEDGER
     assert_one_error_line(result.stderr)
     assert "not a folder" in result.stderr
@@ -222,6 +224,7 @@ def test_status_table_shows_drafts_by_kind_and_status(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "ledger.sqlite"
+    Ledger.open(path).close()
     assert main(["--ledger", str(path), "status"]) == ExitCode.OK
     assert "drafts: none yet" in capsys.readouterr().out
     with Ledger.open(path) as ledger:
@@ -260,6 +263,7 @@ def test_output_into_a_closed_pipe_is_no_traceback(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     env.pop("DRAFTGATE_LEDGER", None)
     ledger = str(tmp_path / "l.sqlite")
+    Ledger.open(ledger).close()
     proc = subprocess.Popen(
         [sys.executable, "-m", "draftgate", "--ledger", ledger, "status", "--json"],
         cwd=tmp_path,
@@ -273,3 +277,15 @@ def test_output_into_a_closed_pipe_is_no_traceback(tmp_path: Path) -> None:
     _, stderr = proc.communicate(timeout=120)
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr
     assert proc.returncode == ExitCode.OK
+
+
+@pytest.mark.parametrize("command", ["status", "verify"])
+def test_reading_a_missing_ledger_is_exit_4_and_creates_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    typo = tmp_path / "ledgr.sqlite"
+    assert main(["--ledger", str(typo), command]) == ExitCode.LEDGER
+    err = capsys.readouterr().err
+    assert_one_error_line(err)
+    assert "no ledger at" in err and "draftgate ingest" in err
+    assert not typo.exists()
