@@ -8,6 +8,7 @@ a documented exit code (never a traceback).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -31,19 +32,31 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=exit_code_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _add_global_options(parser, default=None)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
+    # Accept the global options after the command too (`draftgate status --ledger x`), as
+    # people type them; SUPPRESS keeps a value given before the command when none follows.
+    for command_parser in subparsers.choices.values():
+        _add_global_options(command_parser, default=argparse.SUPPRESS)
+    return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, default: object) -> None:
     parser.add_argument(
         "--ledger",
         metavar="PATH",
+        default=default,
         help="ledger file (default: $DRAFTGATE_LEDGER, else the config's, "
         "else outputs/ledger.sqlite)",
     )
     parser.add_argument(
-        "--config", metavar="PATH", help="config file (default: ./draftgate.toml if present)"
+        "--config",
+        metavar="PATH",
+        default=default,
+        help="config file (default: ./draftgate.toml if present)",
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in COMMAND_MODULES:
-        module.register(subparsers)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,7 +79,16 @@ def _fail(message: str, code: int) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`draftgate status --json | head`): not worth a traceback.
+        # Point stdout at devnull so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = ExitCode.OK
+    sys.exit(code)
 
 
 if __name__ == "__main__":

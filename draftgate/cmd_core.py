@@ -12,7 +12,7 @@ from rich.table import Table
 
 from draftgate.context import CommandError, config_of, open_ledger
 from draftgate.exit_codes import ExitCode
-from generator.ingest import DocsFolderError, ingest_folder
+from generator.ingest import DocsFolderError, check_docs_folder, ingest_folder
 from ledger import DraftStatus, verify
 
 
@@ -42,6 +42,11 @@ def register(subparsers: Any) -> None:
 def run_ingest(args: argparse.Namespace) -> int:
     config = config_of(args)
     docs_dir = args.docs_dir or config.docs
+    try:
+        # Checked before the ledger is opened, so a mistyped folder creates no ledger file.
+        check_docs_folder(docs_dir)
+    except DocsFolderError as exc:
+        raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc
     err = Console(stderr=True)
     with open_ledger(args, config) as ledger:
         try:
@@ -65,7 +70,7 @@ def run_ingest(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     config = config_of(args)
-    with open_ledger(args, config) as ledger:
+    with open_ledger(args, config, must_exist=True) as ledger:
         report = ledger.status()
     if args.json:
         print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
@@ -77,10 +82,15 @@ def run_status(args: argparse.Namespace) -> int:
         f"([yellow]{report.stale}[/] stale, {report.stale_pending} of them pending)"
     )
     statuses = [s.value for s in DraftStatus]
-    table = Table("kind", *statuses, "total", title="drafts by kind and status")
-    for kind, counts in sorted(report.drafts_by_kind.items()):
-        table.add_row(kind, *(str(counts.get(s, 0)) for s in statuses), str(sum(counts.values())))
-    console.print(table)
+    if report.drafts_by_kind:
+        table = Table("kind", *statuses, "total", title="drafts by kind and status")
+        for kind, counts in sorted(report.drafts_by_kind.items()):
+            total = str(sum(counts.values()))
+            table.add_row(kind, *(str(counts.get(s, 0)) for s in statuses), total)
+        console.print(table)
+    else:
+        # An empty table reads like a rendering fault; say plainly there is nothing yet.
+        console.print("drafts: none yet")
     decisions = ", ".join(f"{v} {k}" for k, v in sorted(report.decisions.items())) or "none"
     calls = ", ".join(f"{v} {k}" for k, v in sorted(report.calls.items())) or "none"
     console.print(f"decisions: {decisions}; chain head #{report.head_seq} {report.head_hash}")
@@ -90,7 +100,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 def run_verify(args: argparse.Namespace) -> int:
     config = config_of(args)
-    with open_ledger(args, config) as ledger:
+    with open_ledger(args, config, must_exist=True) as ledger:
         breaks = verify(ledger)
         head = ledger.head()
     if breaks:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from draftgate.config import Config, ledger_path, load_config
 from draftgate.exit_codes import ExitCode
@@ -21,5 +22,13 @@ def config_of(args: argparse.Namespace) -> Config:
     return load_config(args.config)
 
 
-def open_ledger(args: argparse.Namespace, config: Config) -> Ledger:
-    return Ledger.open(ledger_path(args.ledger, config))
+def open_ledger(args: argparse.Namespace, config: Config, *, must_exist: bool = False) -> Ledger:
+    """Open the ledger the user chose. ``must_exist`` is for commands that only read it: a
+    mistyped path must not become a fresh, empty ledger reported as "intact"."""
+    path = ledger_path(args.ledger, config)
+    if must_exist and path != ":memory:" and not Path(path).exists():
+        raise CommandError(
+            f"no ledger at {path}; run 'draftgate ingest' first or pass --ledger",
+            ExitCode.LEDGER,
+        )
+    return Ledger.open(path)

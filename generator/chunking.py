@@ -7,7 +7,11 @@ Rules (documented in the README):
   paragraph longer than that at line boundaries; a single line longer than that at spaces.
 - A section shorter than ``min_chars`` (a bare heading, a one-line note) is merged into the next
   section, or into the previous one at the end of the document, as long as the result stays
-  within ``max_chars``.
+  within ``max_chars``. So a chunk is shorter than ``min_chars`` only when the document is, or
+  when no neighbour had room.
+- A piece left with nothing but headings (it found no room to merge) is not a chunk: there is
+  nothing in it to draft from, and a parent heading's title is already in the heading path of
+  the chunks under it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from ledger import ChunkIn
 MAX_CHUNK_CHARS = 2400
 MIN_CHUNK_CHARS = 200
 
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
+# A closing run of #s counts only after a space (CommonMark), so "## Using C#" keeps its "#".
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^[ \t]{0,3}(```|~~~)")
 
 
@@ -65,7 +70,12 @@ def chunk_text(
     for section in sections:
         pieces.extend(_split_long(section, max_chars))
     merged = _merge_small(pieces, min_chars, max_chars)
-    return [p.to_chunk() for p in merged if "".join(p.lines).strip()]
+    return [p.to_chunk() for p in merged if _has_body(p, markdown=markdown)]
+
+
+def _has_body(piece: _Piece, *, markdown: bool) -> bool:
+    """Whether a piece has any text besides headings (bare headings give nothing to draft)."""
+    return any(line.strip() and not (markdown and _HEADING.match(line)) for line in piece.lines)
 
 
 def _sections(lines: list[str], *, markdown: bool, root_heading: str) -> list[_Piece]:
@@ -73,11 +83,15 @@ def _sections(lines: list[str], *, markdown: bool, root_heading: str) -> list[_P
     base = [root_heading] if root_heading else []
     current = _Piece(list(base), 1, 0, [])
     sections: list[_Piece] = []
-    in_fence = False
+    fence = ""  # the marker of the open code fence ("```" or "~~~"), or "" outside one
     for number, line in enumerate(lines, start=1):
-        if markdown and _FENCE.match(line):
-            in_fence = not in_fence
-        match = _HEADING.match(line) if markdown and not in_fence else None
+        fence_match = _FENCE.match(line) if markdown else None
+        if fence_match and not fence:
+            fence = fence_match.group(1)
+        elif fence_match and fence_match.group(1) == fence:
+            # Only the opening kind closes a fence: "~~~" inside a ``` block is code.
+            fence = ""
+        match = _HEADING.match(line) if markdown and not fence else None
         if match:
             if current.lines:
                 sections.append(current)

@@ -46,10 +46,18 @@ def _document_files(root: Path) -> list[Path]:
 def _read_document(path: Path, root: Path, max_bytes: int) -> tuple[bytes | None, str | None]:
     """The file's bytes, or None and the reason it is skipped."""
     if path.is_symlink():
-        target = path.resolve()
+        try:
+            target = path.resolve()
+        except (RuntimeError, OSError):  # RuntimeError: Python 3.11's "Symlink loop"
+            return None, "symlink loop"
         if not target.is_relative_to(root.resolve()):
             return None, "symlink points outside the docs folder"
+        if not target.exists():
+            return None, "broken symlink"
     try:
+        if path.exists() and not path.is_file():
+            # A FIFO or device named *.md would block or never end when read.
+            return None, "not a regular file"
         size = path.stat().st_size
         if size > max_bytes:
             return None, f"larger than the {max_bytes // (1024 * 1024)} MB limit ({size} bytes)"
@@ -65,6 +73,16 @@ def _read_document(path: Path, root: Path, max_bytes: int) -> tuple[bytes | None
     return data, None
 
 
+def check_docs_folder(docs_dir: str | Path) -> Path:
+    """The docs folder as a Path, or DocsFolderError if it is missing or not a folder."""
+    root = Path(docs_dir)
+    if not root.exists():
+        raise DocsFolderError(f"docs folder not found: {root}")
+    if not root.is_dir():
+        raise DocsFolderError(f"not a folder: {root}")
+    return root
+
+
 def ingest_folder(
     ledger: Ledger,
     docs_dir: str | Path,
@@ -74,11 +92,7 @@ def ingest_folder(
     min_chars: int = MIN_CHUNK_CHARS,
     on_file: Callable[[str], None] | None = None,
 ) -> IngestReport:
-    root = Path(docs_dir)
-    if not root.exists():
-        raise DocsFolderError(f"docs folder not found: {root}")
-    if not root.is_dir():
-        raise DocsFolderError(f"not a folder: {root}")
+    root = check_docs_folder(docs_dir)
     report = IngestReport()
     # Paths in the ledger are "<folder name>/<path inside it>", so two docs folders can share
     # one ledger and a file removed from one folder does not touch the other's documents.

@@ -218,6 +218,17 @@ def _m002_review_export_search(db: sqlite3.Connection) -> None:
                 ) AS rn
                 FROM live_decisions ld
             ) WHERE rn = 1;
+
+        -- Document versions and their chunks are what drafts are grounded in: a new version is
+        -- a new row (ingest_document, mark_removed), never an edit of an old one.
+        CREATE TRIGGER documents_no_update BEFORE UPDATE ON documents
+            BEGIN SELECT RAISE(ABORT, 'documents are append-only'); END;
+        CREATE TRIGGER documents_no_delete BEFORE DELETE ON documents
+            BEGIN SELECT RAISE(ABORT, 'documents are append-only'); END;
+        CREATE TRIGGER chunks_no_update BEFORE UPDATE ON chunks
+            BEGIN SELECT RAISE(ABORT, 'chunks are append-only'); END;
+        CREATE TRIGGER chunks_no_delete BEFORE DELETE ON chunks
+            BEGIN SELECT RAISE(ABORT, 'chunks are append-only'); END;
         """,
     )
 

@@ -267,6 +267,10 @@ class Ledger:
         path_text = str(path)
         if path_text != ":memory:":
             folder = Path(path_text).resolve().parent
+            if folder.exists() and not folder.is_dir():
+                raise LedgerUnavailableError(
+                    f"cannot create the ledger {path_text}: {folder} is a file, not a folder"
+                )
             if not folder.is_dir():
                 try:
                     folder.mkdir(parents=True, exist_ok=True)
@@ -318,6 +322,9 @@ class Ledger:
                 f"{self.path} is an SQLite database but not a Draftgate ledger; "
                 "point --ledger at a new or existing ledger file"
             )
+        # Before any PRAGMA that writes (journal_mode rewrites the header): a newer ledger is
+        # refused byte-for-byte untouched.
+        self._refuse_newer()
         self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self._db.execute("PRAGMA foreign_keys = ON")
         if self.path != ":memory:":
@@ -332,13 +339,17 @@ class Ledger:
     def schema_version(self) -> int:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
-    def _migrate(self, target: int) -> None:
+    def _refuse_newer(self) -> None:
         current = self.schema_version()
         if current > SCHEMA_VERSION:
             raise NewerLedgerError(
                 f"{self.path} was written by a newer Draftgate (schema {current}, this version "
                 f"knows up to {SCHEMA_VERSION}); upgrade Draftgate to open it"
             )
+
+    def _migrate(self, target: int) -> None:
+        self._refuse_newer()
+        current = self.schema_version()
         if current >= target:
             return
         if current == 0:
@@ -674,7 +685,13 @@ class Ledger:
             decided_at = decision.decided_at or utc_now()
             dwell_ms = None
             if decision.shown_at:
-                delta = parse_time(decided_at) - parse_time(decision.shown_at)
+                try:
+                    delta = parse_time(decided_at) - parse_time(decision.shown_at)
+                except ValueError as exc:
+                    # The timestamps are hashed into the chain as given, so they must parse.
+                    raise DecisionRejected(
+                        "shown_at/decided_at must be UTC timestamps like 2026-01-31T12:00:00.000Z"
+                    ) from exc
                 dwell_ms = max(0, int(delta.total_seconds() * 1000))
             fields: dict[str, Any] = {
                 "seq": seq,
@@ -707,6 +724,12 @@ class Ledger:
         self, db: sqlite3.Connection, draft: Draft, decision: DecisionIn
     ) -> tuple[str | None, str | None, float | None]:
         verdict = decision.verdict
+        # A field that does not belong to the verdict would sit in the chain forever and
+        # mislead an audit (an approve that seems to undo something, an approve with a reason).
+        if decision.reverts_decision_id is not None and verdict is not Verdict.REVERT:
+            raise DecisionRejected("only a revert can name a decision to revert")
+        if decision.reason is not None and verdict is not Verdict.REJECT:
+            raise DecisionRejected("only a reject has a reject reason")
         if verdict is Verdict.EDIT:
             final_q = (decision.final_question or "").strip()
             final_a = (decision.final_answer or "").strip()

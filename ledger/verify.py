@@ -45,7 +45,14 @@ def _verify_documents(ledger: Ledger) -> list[Break]:
 
 def _verify_chunks(ledger: Ledger) -> list[Break]:
     breaks = []
-    for row in ledger.iter_query("SELECT * FROM chunks"):
+    for row in ledger.iter_query(
+        "SELECT c.*, d.id IS NOT NULL AS has_document FROM chunks c"
+        " LEFT JOIN documents d ON d.id = c.document_id"
+    ):
+        if not row["has_document"]:
+            breaks.append(
+                Break("chunk_document", row["id"], f"document {row['document_id']} is missing")
+            )
         actual_text_hash = text_hash(row["text"])
         if actual_text_hash != row["text_hash"]:
             breaks.append(Break("chunk_text", row["id"], "chunk text does not match its hash"))
@@ -63,7 +70,18 @@ def _verify_chunks(ledger: Ledger) -> list[Break]:
 
 def _verify_drafts(ledger: Ledger) -> list[Break]:
     breaks = []
-    for row in ledger.iter_query("SELECT * FROM drafts"):
+    for row in ledger.iter_query(
+        "SELECT dr.*, c.id IS NOT NULL AS has_chunk, g.id IS NOT NULL AS has_call"
+        " FROM drafts dr LEFT JOIN chunks c ON c.id = dr.chunk_id"
+        " LEFT JOIN generation_calls g ON g.id = dr.call_id"
+    ):
+        # A draft must still lead back to its source text and the call that wrote it.
+        if not row["has_chunk"]:
+            breaks.append(Break("draft_chunk", row["id"], f"chunk {row['chunk_id']} is missing"))
+        if not row["has_call"]:
+            breaks.append(
+                Break("draft_call", row["id"], f"generation call {row['call_id']} is missing")
+            )
         draft = DraftIn(
             kind=DraftKind(row["kind"]),
             subtype=row["subtype"],

@@ -1,0 +1,63 @@
+"""The arrows stay one way: ledger/ imports no UI or LLM package; tui/ imports no LLM package."""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.support.builders import REPO_ROOT
+
+LLM_PACKAGES = ("openai", "instructor")
+UI_PACKAGES = ("textual",)
+
+
+def _modules(package: str) -> list[str]:
+    folder = REPO_ROOT / package
+    if not folder.is_dir():
+        return []
+    names = [package] if (folder / "__init__.py").exists() else []
+    for info in pkgutil.walk_packages([str(folder)], prefix=f"{package}."):
+        names.append(info.name)
+    return sorted(names)
+
+
+def _loaded_after_import(modules: list[str], watched: tuple[str, ...]) -> list[str]:
+    """Import ``modules`` in a fresh interpreter; return which ``watched`` packages got loaded."""
+    script = (
+        "import importlib, json, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        f"print(json.dumps(sorted(p for p in {watched!r} if p in sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO_ROOT,
+        env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return list(json.loads(result.stdout))
+
+
+def test_ledger_imports_no_ui_or_llm_package() -> None:
+    modules = _modules("ledger")
+    assert {"ledger", "ledger.store", "ledger.verify", "ledger.migrations"} <= set(modules)
+    assert _loaded_after_import(modules, LLM_PACKAGES + UI_PACKAGES) == []
+
+
+def test_the_check_would_catch_an_import() -> None:
+    # Guard against a vacuous pass: the same probe does see a package that is imported.
+    assert _loaded_after_import(["json", "draftgate.cli", "rich"], ("rich",)) == ["rich"]
+
+
+def test_tui_imports_no_llm_package() -> None:
+    modules = _modules("tui")
+    if not [m for m in modules if m != "tui"]:
+        pytest.skip("tui/ has no modules yet")
+    assert _loaded_after_import(modules, LLM_PACKAGES) == []
