@@ -52,7 +52,7 @@ _NON_WORD = re.compile(r"[\W_]+")
 # Candidate UI references in an answer. Each is checked against the glossary and the docs; a
 # name found in neither is a phantom (a page or button the model invented).
 _BOLD = re.compile(r"\*\*([^*\n]{1,80})\*\*")
-_SEGMENT = r"[A-Z][\w'&.-]*(?:[ ][A-Z][\w'&.-]*){0,3}"
+_SEGMENT = r"[A-Z][\w'&-]*(?:[ ][A-Z][\w'&-]*){0,3}"
 _PATH = re.compile(rf"{_SEGMENT}(?:[ ]?>[ ]?{_SEGMENT})+")
 _QUOTED = re.compile(r"[\"“]([A-Z][^\"”\n]{0,48})[\"”]")
 # "the Admin Console page": the capitalised words just before one of these words.
@@ -382,8 +382,8 @@ def similar_pairs(
 
     Never all pairs: each text is compared with its next ``NEIGHBOUR_WINDOW`` neighbours in
     sorted order, forwards and by reversed text (a small edit leaves a long common prefix or
-    suffix), and with every text sharing a word that at most ``RARE_TOKEN_MAX_GROUP`` texts
-    contain (catches edits at both ends). The neighbour comparisons run as tight
+    suffix), and with every text sharing a word that occurs at most ``RARE_TOKEN_MAX_GROUP``
+    times in all (catches edits at both ends). The neighbour comparisons run as tight
     comprehensions over shifted lists, which is what keeps 100k texts within about a second.
     """
     found: dict[tuple[int, int], float] = {}
@@ -526,8 +526,15 @@ def ui_references(answer: str) -> list[str]:
             name_words.insert(0, word)
         if name_words:
             raw.append(" ".join(name_words))
-    names = (_clean_name(text) for text in raw)
-    return list(dict.fromkeys(name for name in names if name))
+    names = list(dict.fromkeys(name for name in map(_clean_name, raw) if name))
+    # "Reports > Labor" (plain text, cut at the lowercase word) inside "Reports > Labor cost"
+    # (bold) is one reference, not two.
+    padded = [f" {normalise(name)} " for name in names]
+    return [
+        name
+        for name, key in zip(names, padded, strict=True)
+        if not any(key in other and key != other for other in padded)
+    ]
 
 
 def _phantom_references(
