@@ -23,23 +23,6 @@ PROVENANCE_HTML_ROWS = 1000
 LIST_ROWS_HTML = 200
 LIST_ROWS_MARKDOWN = 20
 
-PROVENANCE_COLUMNS = [
-    ("record_hash", "Record"),
-    ("split", "Split"),
-    ("kind", "Kind"),
-    ("subtype", "Subtype"),
-    ("document", "Document"),
-    ("start_line", "Lines"),
-    ("chunk_hash", "Chunk"),
-    ("template_name", "Template"),
-    ("template_hash", "Template hash"),
-    ("model", "Model"),
-    ("generated_at", "Generated"),
-    ("reviewer", "Reviewer"),
-    ("verdict", "Verdict"),
-    ("decided_at", "Decided"),
-]
-
 
 # ---- shared helpers -----------------------------------------------------------------------
 
@@ -464,7 +447,7 @@ _CSS = """
 * { box-sizing: border-box; }
 body { font: 14px/1.45 -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
        color: var(--fg); margin: 0; background: #fff; }
-main { max-width: 1180px; margin: 0 auto; padding: 24px 28px 60px; }
+main { max-width: 1240px; margin: 0 auto; padding: 24px 28px 60px; }
 h1 { font-size: 24px; margin: 0 0 4px; }
 h2 { font-size: 18px; margin: 32px 0 10px; padding-bottom: 4px;
      border-bottom: 1px solid var(--line); }
@@ -497,6 +480,12 @@ td { overflow-wrap: anywhere; }
 .muted { color: var(--muted); }
 .scroll { overflow-x: auto; }
 .legend { color: var(--muted); font-size: 12px; }
+table.prov { font-size: 11.5px; }
+table.prov td { white-space: nowrap; overflow-wrap: normal; }
+table.prov td.wrap { white-space: normal; overflow-wrap: anywhere; min-width: 150px; }
+code { font-size: 0.95em; }
+details { margin: 6px 0; }
+summary { cursor: pointer; color: #3b6fb6; }
 """
 
 
@@ -675,16 +664,29 @@ def _quality_html(quality: dict[str, Any]) -> str:
                 + "</p>"
             )
         if uncovered:
+            # A count per document reads at a glance; the full list (often long) folds away.
+            per_doc: dict[str, int] = {}
+            for chunk in uncovered:
+                per_doc[chunk["path"]] = per_doc.get(chunk["path"], 0) + 1
             parts.append(
                 _table(
+                    ["Document", "Sections without an example"],
+                    sorted(per_doc.items(), key=lambda item: (-item[1], item[0])),
+                    numeric_from=1,
+                )
+            )
+            parts.append(
+                f"<details><summary>All {len(uncovered):,} uncovered sections</summary>"
+                + _table(
                     ["Document", "Section", "Lines"],
                     (
                         [c["path"], c["heading"], f"{c['start_line']}–{c['end_line']}"]
                         for c in uncovered[:LIST_ROWS_HTML]
                     ),
                 )
+                + _note_capped(len(uncovered), LIST_ROWS_HTML)
+                + "</details>"
             )
-            parts.append(_note_capped(len(uncovered), LIST_ROWS_HTML))
 
     duplicates = quality.get("duplicates", {})
     if duplicates:
@@ -803,27 +805,60 @@ def _quality_html(quality: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def _minute(stamp: Any) -> str:
+    """'2026-11-22T04:37:59.634Z' -> '2026-11-22 04:37' (the JSON keeps the full time)."""
+    text = "" if stamp is None else str(stamp)
+    return text[:16].replace("T", " ") if len(text) >= 16 else text
+
+
 def _provenance_html(provenance: Sequence[dict[str, Any]]) -> str:
     if not provenance:
         return "<p class='muted'>No export checked: run the audit with --export DIR.</p>"
     shown = provenance[:PROVENANCE_HTML_ROWS]
+    headers = [
+        "Record",
+        "Split",
+        "Kind",
+        "Source (lines)",
+        "Chunk",
+        "Template",
+        "Model",
+        "Generated",
+        "Reviewer",
+        "Verdict",
+        "Decided",
+    ]
     rows = []
-    for record in shown:
-        row = []
-        for key, _ in PROVENANCE_COLUMNS:
-            value = record.get(key)
-            if key == "start_line":
-                value = f"{record.get('start_line')}–{record.get('end_line')}"
-            elif key in ("record_hash", "chunk_hash", "template_hash"):
-                value = _short_hash(value)
-            row.append(value)
-        rows.append(row)
+    for r in shown:
+        kind = r.get("kind") or ""
+        if r.get("subtype"):
+            kind += f" / {r['subtype']}"
+        cells = [
+            f"<td><code>{_e(_short_hash(r.get('record_hash'), 9))}</code></td>",
+            f"<td>{_e(r.get('split'))}</td>",
+            f'<td class="wrap">{_e(kind)}</td>',
+            f'<td class="wrap">{_e(r.get("document"))}:'
+            f"{_e(r.get('start_line'))}–{_e(r.get('end_line'))}</td>",
+            f"<td><code>{_e(_short_hash(r.get('chunk_hash'), 9))}</code></td>",
+            f"<td>{_e(r.get('template_name'))}"
+            f" <code>{_e(_short_hash(r.get('template_hash'), 9))}</code></td>",
+            f"<td>{_e(r.get('model'))}</td>",
+            f"<td>{_e(_minute(r.get('generated_at')))}</td>",
+            f"<td>{_e(r.get('reviewer'))}</td>",
+            f"<td>{_e(r.get('verdict'))}</td>",
+            f"<td>{_e(_minute(r.get('decided_at')))}</td>",
+        ]
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
     return (
-        f"<p>{len(provenance):,} exported records.</p>"
+        f"<p>{len(provenance):,} exported records; hashes are shortened here, the JSON report"
+        " has them in full.</p>"
         + _note_capped(len(provenance), len(shown))
-        + '<div class="scroll">'
-        + _table([title for _, title in PROVENANCE_COLUMNS], rows)
-        + "</div>"
+        + '<div class="scroll"><table class="prov"><thead><tr>'
+        + head
+        + "</tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table></div>"
     )
 
 
