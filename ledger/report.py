@@ -101,7 +101,8 @@ def render_terminal_summary(audit: dict[str, Any]) -> list[str]:
             f" {integrity.get('heads_checked', 0)} heads checked)"
         )
     else:
-        lines.append(f"[bold red]Integrity: FAIL[/] ({len(breaks)} breaks)")
+        plural = "" if len(breaks) == 1 else "s"
+        lines.append(f"[bold red]Integrity: FAIL[/] ({len(breaks)} break{plural})")
         for item in breaks[:5]:
             lines.append(
                 "  [red]•[/] "
@@ -221,7 +222,7 @@ def render_markdown(audit: dict[str, Any]) -> str:
             f" {integrity.get('heads_checked', 0)} recorded heads checked.",
         ]
     else:
-        out.append(f"## Integrity: FAIL ({len(breaks)} breaks)")
+        out.append(f"## Integrity: FAIL ({len(breaks)} break{'' if len(breaks) == 1 else 's'})")
         out.append("")
         out += _md_table(
             ["Kind", "Record", "Detail"],
@@ -243,7 +244,9 @@ def render_markdown(audit: dict[str, Any]) -> str:
     for group, title in (("by_kind", "kind"), ("by_reviewer", "reviewer"), ("by_model", "model")):
         if edit_rate.get(group):
             out += ["", f"### Edit rate by {title}", ""]
-            out += _md_table(_GROUP_HEADERS, _group_rows(edit_rate[group]))
+            out += _md_table(
+                [title.capitalize(), *_GROUP_HEADERS[1:]], _group_rows(edit_rate[group])
+            )
 
     reasons = quality.get("reject_reasons", {})
     if reasons:

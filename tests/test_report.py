@@ -138,7 +138,7 @@ def test_markdown_has_the_verdict_and_escapes_markup(ledger: Ledger) -> None:
     failing_ledger = Ledger.open(":memory:")
     failing = render_markdown(audit_of(failing_ledger, ok=False))
     failing_ledger.close()
-    assert "## Integrity: FAIL (1 breaks)" in failing
+    assert "## Integrity: FAIL (1 break)" in failing
     assert "export\\_record\\_unsigned" in failing
     assert "<b>" not in failing and "&lt;b&gt;" in failing
 
