@@ -178,13 +178,12 @@ class _Plan:
     kind_cutoff: dict[str, int]  # keep a record of kind k when its balance position < cutoff
     forced_eval: set[str]  # one draft per stratum that the threshold left without eval records
     threshold: int  # split position below which a record goes to eval
+    record_count: int  # records the export will write
 
 
 def _plan(ledger: Ledger, options: ExportOptions) -> _Plan:
     counts: Counter[str] = Counter()
-    for row in ledger.iter_query(
-        f"SELECT dr.kind, count(*) {_SIGNED_OFF_FROM} GROUP BY dr.kind"
-    ):
+    for row in ledger.iter_query(f"SELECT dr.kind, count(*) {_SIGNED_OFF_FROM} GROUP BY dr.kind"):
         if options.kinds is None or row[0] in options.kinds:
             counts[row[0]] = row[1]
     caps = caps_for(options.balance, dict(counts))
@@ -223,10 +222,13 @@ def _plan(ledger: Ledger, options: ExportOptions) -> _Plan:
             has_eval.add(stratum)
         if stratum not in lowest or pos < lowest[stratum][0]:
             lowest[stratum] = (pos, draft_id_)
-    forced = {
-        lowest[s][1] for s, n in sizes.items() if n >= need and s not in has_eval
-    }
-    return _Plan(kind_cutoff=cutoff, forced_eval=forced, threshold=threshold)
+    forced = {lowest[s][1] for s, n in sizes.items() if n >= need and s not in has_eval}
+    return _Plan(
+        kind_cutoff=cutoff,
+        forced_eval=forced,
+        threshold=threshold,
+        record_count=sum(sizes.values()),
+    )
 
 
 # ---- writing ------------------------------------------------------------------------------
@@ -386,97 +388,108 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
         raise ExportError("--eval-fraction must be at least 0 and below 1")
     if options.system_prompt is not None and not options.system_prompt.strip():
         raise ExportError("--system-prompt is empty")
-    _prepare_out_dir(options)
     export_id = new_event_id()
     created_at = utc_now()
     out = options.out_dir
-    writer = _Writer(options.format, out)
     counts: dict[str, Counter[str]] = {s: Counter() for s in SPLITS}
     spool_path = out / ".records.part"
     manifest_part = out / f"{MANIFEST_NAME}.part"
-    try:
-        with (
-            ledger.snapshot(),
-            open(manifest_part, "w", encoding="utf-8") as manifest,
-            open(spool_path, "w", encoding="utf-8") as spool,
-        ):
-            head = ledger.head()
-            plan = _plan(ledger, options)
-            header = {
-                "draftgate_export": MANIFEST_VERSION,
-                "export_id": export_id,
-                "created_at": created_at,
-                "format": options.format,
-                "seed": options.seed,
-                "eval_fraction": options.eval_fraction,
-                "kinds": list(options.kinds) if options.kinds else None,
-                "balance": options.balance.as_dict() if options.balance else None,
-                "system_prompt": options.system_prompt,
-                "command": options.command,
-                "ledger": {"path": ledger.path, "head_seq": head.seq, "head_hash": head.hash},
-                "split_rule": {
-                    "eval_when": "blake2b(seed:split:draft_id) < eval_fraction * 2**64",
-                    "min_stratum_for_eval": min_stratum_for_eval(options.eval_fraction),
-                    "strata": "kind x source document",
-                },
-            }
-            # The record list is streamed into the manifest between its header and its counts.
-            manifest.write(json.dumps(header, ensure_ascii=False, indent=1)[:-2] + ",\n")
-            manifest.write(' "records": [\n')
-            first = True
-            for row in _signed_off_rows(
-                ledger,
-                "dr.id, dr.kind, dr.subtype, dr.question, dr.answer, s.decision_id, s.verdict,"
-                " s.reviewer, de.final_question, de.final_answer, doc.path",
-                options.kinds,
+    with ledger.snapshot():
+        head = ledger.head()
+        plan = _plan(ledger, options)
+        if plan.record_count == 0:
+            raise ExportError(
+                "nothing to export: no draft"
+                + (f" of kind {', '.join(options.kinds)}" if options.kinds else "")
+                + " is signed off (approved or edited) yet"
+            )
+        _prepare_out_dir(options)
+        writer = _Writer(options.format, out)
+        try:
+            with (
+                open(manifest_part, "w", encoding="utf-8") as manifest,
+                open(spool_path, "w", encoding="utf-8") as spool,
             ):
-                (draft_id_, kind, subtype, question, answer, decision_id, verdict, reviewer,
-                 final_q, final_a, path) = tuple(row)  # fmt: skip
-                cutoff = plan.kind_cutoff.get(kind)
-                if cutoff is not None and position(options.seed, "balance", draft_id_) >= cutoff:
-                    continue
-                if verdict == "edit":
-                    question, answer = final_q, final_a
-                content = record_content(question, answer, options.system_prompt, kind)
-                rhash = record_hash(content)
-                pos = position(options.seed, "split", draft_id_)
-                split = "eval" if pos < plan.threshold or draft_id_ in plan.forced_eval else "train"
-                extra = {
-                    "subtype": subtype,
-                    "document": path,
-                    "draft_id": draft_id_,
-                    "decision_id": decision_id,
-                    "reviewer": reviewer,
-                    "record_hash": rhash,
+                header = {
+                    "draftgate_export": MANIFEST_VERSION,
+                    "export_id": export_id,
+                    "created_at": created_at,
+                    "format": options.format,
+                    "seed": options.seed,
+                    "eval_fraction": options.eval_fraction,
+                    "kinds": list(options.kinds) if options.kinds else None,
+                    "balance": options.balance.as_dict() if options.balance else None,
+                    "system_prompt": options.system_prompt,
+                    "command": options.command,
+                    "ledger": {"path": ledger.path, "head_seq": head.seq, "head_hash": head.hash},
+                    "split_rule": {
+                        "eval_when": "blake2b(seed:split:draft_id) < eval_fraction * 2**64",
+                        "min_stratum_for_eval": min_stratum_for_eval(options.eval_fraction),
+                        "strata": "kind x source document",
+                    },
                 }
-                index = writer.write(split, content, extra)
-                counts[split][kind] += 1
-                entry = {
-                    "record_hash": rhash,
-                    "draft_id": draft_id_,
-                    "decision_id": decision_id,
-                    "kind": kind,
-                    "split": split,
-                    "line": index,
+                # The record list is streamed into the manifest between its header and its counts.
+                manifest.write(json.dumps(header, ensure_ascii=False, indent=1)[:-2] + ",\n")
+                manifest.write(' "records": [\n')
+                first = True
+                for row in _signed_off_rows(
+                    ledger,
+                    "dr.id, dr.kind, dr.subtype, dr.question, dr.answer, s.decision_id, s.verdict,"
+                    " s.reviewer, de.final_question, de.final_answer, doc.path",
+                    options.kinds,
+                ):
+                    (draft_id_, kind, subtype, question, answer, decision_id, verdict, reviewer,
+                     final_q, final_a, path) = tuple(row)  # fmt: skip
+                    cutoff = plan.kind_cutoff.get(kind)
+                    if (
+                        cutoff is not None
+                        and position(options.seed, "balance", draft_id_) >= cutoff
+                    ):
+                        continue
+                    if verdict == "edit":
+                        question, answer = final_q, final_a
+                    content = record_content(question, answer, options.system_prompt, kind)
+                    rhash = record_hash(content)
+                    pos = position(options.seed, "split", draft_id_)
+                    split = (
+                        "eval" if pos < plan.threshold or draft_id_ in plan.forced_eval else "train"
+                    )
+                    extra = {
+                        "subtype": subtype,
+                        "document": path,
+                        "draft_id": draft_id_,
+                        "decision_id": decision_id,
+                        "reviewer": reviewer,
+                        "record_hash": rhash,
+                    }
+                    index = writer.write(split, content, extra)
+                    counts[split][kind] += 1
+                    entry = {
+                        "record_hash": rhash,
+                        "draft_id": draft_id_,
+                        "decision_id": decision_id,
+                        "kind": kind,
+                        "split": split,
+                        "line": index,
+                    }
+                    manifest.write(("" if first else ",\n") + "  " + json.dumps(entry))
+                    first = False
+                    spool.write(f"{rhash}\t{draft_id_}\t{decision_id}\t{split}\n")
+                files = writer.close()
+                if options.format == "hf":
+                    files.append(_save_hf_dataset(out))
+                manifest.write("\n ],\n")
+                tail = {
+                    "counts": {s: dict(sorted(counts[s].items())) for s in SPLITS},
+                    "record_count": sum(sum(c.values()) for c in counts.values()),
+                    "files": [{"path": f, "split": _split_of_file(f)} for f in files],
                 }
-                manifest.write(("" if first else ",\n") + "  " + json.dumps(entry))
-                first = False
-                spool.write(f"{rhash}\t{draft_id_}\t{decision_id}\t{split}\n")
-            files = writer.close()
-            if options.format == "hf":
-                files.append(_save_hf_dataset(out))
-            manifest.write("\n ],\n")
-            tail = {
-                "counts": {s: dict(sorted(counts[s].items())) for s in SPLITS},
-                "record_count": sum(sum(c.values()) for c in counts.values()),
-                "files": [{"path": f, "split": _split_of_file(f)} for f in files],
-            }
-            manifest.write(json.dumps(tail, ensure_ascii=False, indent=1)[2:] + "\n")
-    except BaseException:
-        writer.abort()
-        for part in (manifest_part, spool_path):
-            part.unlink(missing_ok=True)
-        raise
+                manifest.write(json.dumps(tail, ensure_ascii=False, indent=1)[2:] + "\n")
+        except BaseException:
+            writer.abort()
+            for part in (manifest_part, spool_path):
+                part.unlink(missing_ok=True)
+            raise
     os.replace(manifest_part, out / MANIFEST_NAME)
     manifest_hash = file_hash(out / MANIFEST_NAME)
     result = ExportResult(
@@ -556,8 +569,7 @@ def recorded_exports(ledger: Ledger) -> list[dict[str, Any]]:
 
 def export_record_rows(ledger: Ledger, export_id: str) -> Iterator[dict[str, Any]]:
     for row in ledger.iter_query(
-        "SELECT record_hash, draft_id, decision_id, split FROM export_records"
-        " WHERE export_id = ?",
+        "SELECT record_hash, draft_id, decision_id, split FROM export_records WHERE export_id = ?",
         (export_id,),
     ):
         yield dict(row)

@@ -77,7 +77,11 @@ def content_of_line(fmt: str, line: Any, kind: str) -> dict[str, Any]:
         return record_content(by_role["human"], by_role["gpt"], by_role.get("system"), kind)
     if fmt == "alpaca":
         keys = set(line)
-        if not {"instruction", "input", "output"} <= keys <= {"instruction", "input", "output", "system"}:
+        if (
+            not {"instruction", "input", "output"}
+            <= keys
+            <= {"instruction", "input", "output", "system"}
+        ):
             raise RecordFormatError("an Alpaca line holds instruction, input, output (and system)")
         if line["input"] != "":
             raise RecordFormatError("the export writes an empty Alpaca 'input'")
@@ -92,8 +96,9 @@ def _single_turn(
     system_role, user_role, assistant_role = roles
     names = [t.get(role_key) if isinstance(t, dict) else None for t in turns]
     if names not in ([user_role, assistant_role], [system_role, user_role, assistant_role]):
-        raise RecordFormatError(f"turns are {names}, expected [{system_role}?, {user_role}, "
-                                f"{assistant_role}]")
+        raise RecordFormatError(
+            f"turns are {names}, expected [{system_role}?, {user_role}, {assistant_role}]"
+        )
     by_role: dict[str, str] = {}
     for turn in turns:
         if set(turn) != {role_key, text_key} or not isinstance(turn[text_key], str):
