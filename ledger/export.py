@@ -250,21 +250,23 @@ def _prepare_out_dir(options: ExportOptions) -> None:
         raise ExportError(f"--out {out} already holds an export; pass --force to replace it")
     try:
         previous = json.loads(manifest_path.read_text(encoding="utf-8"))
-        listed = [str(f["path"]) for f in previous.get("files", [])]
+        # Only plain names: a manifest cannot point --force at anything outside the folder.
+        names = [Path(str(f["path"])).name for f in previous.get("files", [])]
+        listed = [n for n in names if n not in ("", ".", "..")]
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise ExportError(f"--out {out}: cannot read the previous manifest: {exc}") from exc
+    own = {MANIFEST_NAME, *listed}
+    strangers = sorted(p.name for p in out.iterdir() if p.name not in own)
+    if strangers:
+        # Checked before anything is removed: --force never deletes a file it did not write.
+        raise ExportError(f"--out {out} also holds files no manifest lists: {strangers[:3]}")
     for rel in listed:
-        target = (out / rel).resolve()
-        if out.resolve() not in target.parents:
-            continue  # never remove anything outside the export folder
+        target = out / rel
         if target.is_dir():
             shutil.rmtree(target)
         elif target.exists():
             target.unlink()
     manifest_path.unlink()
-    leftover = [p.name for p in out.iterdir()]
-    if leftover:
-        raise ExportError(f"--out {out} still holds files no manifest lists: {leftover[:3]}")
 
 
 class _Writer:
