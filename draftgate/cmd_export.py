@@ -234,7 +234,10 @@ def _glossary_names(config: Config) -> list[str]:
     try:
         return load_scope(path).glossary.names()
     except ScopeError as exc:
-        raise CommandError(str(exc)) from exc
+        # The glossary only feeds the phantom-reference signal; a bad scope file must not stop
+        # the integrity check, so it is a warning here (`draftgate generate` refuses it).
+        print(f"draftgate: warning: {exc}; phantom references use no glossary", file=sys.stderr)
+        return []
 
 
 def _default_export_dirs(ledger: Ledger) -> list[Path]:
