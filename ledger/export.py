@@ -35,7 +35,6 @@ from ledger.records import (
     record_content,
     record_hash,
     to_line,
-    validate_openai_chat_line,
 )
 from ledger.store import Ledger, utc_now
 
@@ -182,53 +181,77 @@ class _Plan:
 
 
 def _plan(ledger: Ledger, options: ExportOptions) -> _Plan:
-    counts: Counter[str] = Counter()
-    for row in ledger.iter_query(f"SELECT dr.kind, count(*) {_SIGNED_OFF_FROM} GROUP BY dr.kind"):
-        if options.kinds is None or row[0] in options.kinds:
-            counts[row[0]] = row[1]
-    caps = caps_for(options.balance, dict(counts))
-    # Balance: keep the `cap` records of each kind with the lowest balance positions. The heap
-    # holds at most `cap` integers per capped kind.
+    """Id-only passes: one without --balance, three with a cap that binds."""
+    counts, strata = _strata_pass(ledger, options, {})
+    caps = caps_for(options.balance, counts)
     binding = {k: c for k, c in caps.items() if c < counts.get(k, 0)}
-    heaps: dict[str, list[int]] = {k: [] for k in binding}
+    cutoff: dict[str, int] = {}
     if binding:
-        for row in _signed_off_rows(ledger, "dr.id, dr.kind", options.kinds):
-            cap = binding.get(row[1])
-            if cap is None or cap == 0:
-                continue
-            heap = heaps[row[1]]
-            pos = -position(options.seed, "balance", row[0])
-            if len(heap) < cap:
-                heapq.heappush(heap, pos)
-            elif pos > heap[0]:
-                heapq.heapreplace(heap, pos)
-    cutoff = {k: (-heaps[k][0] + 1 if heaps[k] else 0) for k in binding}
-
+        cutoff = _balance_cutoffs(ledger, options, binding)
+        _, strata = _strata_pass(ledger, options, cutoff)
     threshold = int(options.eval_fraction * _POSITION_SPACE)
     # Small strata: a (kind, document) stratum big enough to expect an eval record but whose
     # records all fell above the threshold sends its lowest-positioned record to eval.
     need = min_stratum_for_eval(options.eval_fraction)
-    sizes: Counter[tuple[str, str]] = Counter()
-    has_eval: set[tuple[str, str]] = set()
-    lowest: dict[tuple[str, str], tuple[int, str]] = {}
-    for row in _signed_off_rows(ledger, "dr.id, dr.kind, doc.path", options.kinds):
-        draft_id_, kind, path = row[0], row[1], row[2]
-        if kind in cutoff and position(options.seed, "balance", draft_id_) >= cutoff[kind]:
-            continue
-        stratum = (kind, path)
-        sizes[stratum] += 1
-        pos = position(options.seed, "split", draft_id_)
-        if pos < threshold:
-            has_eval.add(stratum)
-        if stratum not in lowest or pos < lowest[stratum][0]:
-            lowest[stratum] = (pos, draft_id_)
-    forced = {lowest[s][1] for s, n in sizes.items() if n >= need and s not in has_eval}
+    forced = {
+        stratum.lowest_id
+        for stratum in strata.values()
+        if stratum.size >= need and stratum.lowest >= threshold
+    }
     return _Plan(
         kind_cutoff=cutoff,
         forced_eval=forced,
         threshold=threshold,
-        record_count=sum(sizes.values()),
+        record_count=sum(stratum.size for stratum in strata.values()),
     )
+
+
+@dataclass
+class _Stratum:
+    size: int = 0
+    lowest: int = _POSITION_SPACE  # the lowest split position among its records
+    lowest_id: str = ""
+
+
+def _strata_pass(
+    ledger: Ledger, options: ExportOptions, cutoff: dict[str, int]
+) -> tuple[dict[str, int], dict[tuple[str, str], _Stratum]]:
+    """Signed-off records per kind, and per (kind, document) stratum its size and lowest split
+    position, keeping only records under their kind's balance cutoff."""
+    counts: Counter[str] = Counter()
+    strata: dict[tuple[str, str], _Stratum] = {}
+    for row in _signed_off_rows(ledger, "dr.id, dr.kind, doc.path", options.kinds):
+        draft_id_, kind, path = row[0], row[1], row[2]
+        if kind in cutoff and position(options.seed, "balance", draft_id_) >= cutoff[kind]:
+            continue
+        counts[kind] += 1
+        stratum = strata.setdefault((kind, path), _Stratum())
+        stratum.size += 1
+        pos = position(options.seed, "split", draft_id_)
+        if pos < stratum.lowest:
+            stratum.lowest, stratum.lowest_id = pos, draft_id_
+    return dict(counts), strata
+
+
+def _balance_cutoffs(
+    ledger: Ledger, options: ExportOptions, binding: dict[str, int]
+) -> dict[str, int]:
+    """Per capped kind, the balance position under which exactly `cap` records fall.
+
+    A max-heap of the `cap` lowest positions: memory is bounded by the cap, not the ledger.
+    """
+    heaps: dict[str, list[int]] = {k: [] for k in binding}
+    for row in _signed_off_rows(ledger, "dr.id, dr.kind", options.kinds):
+        cap = binding.get(row[1])
+        if not cap:
+            continue
+        heap = heaps[row[1]]
+        pos = -position(options.seed, "balance", row[0])
+        if len(heap) < cap:
+            heapq.heappush(heap, pos)
+        elif pos > heap[0]:
+            heapq.heapreplace(heap, pos)
+    return {k: (-heap[0] + 1 if heap else 0) for k, heap in heaps.items()}
 
 
 # ---- writing ------------------------------------------------------------------------------
@@ -305,10 +328,6 @@ class _Writer:
                 self._flush(split)
             return index
         line = to_line(self.fmt, content)
-        if self.fmt == "openai":
-            errors = validate_openai_chat_line(line)
-            if errors:
-                raise ExportError(f"draft {extra['draft_id']}: not a valid chat line: {errors}")
         self._jsonl[split].write(json.dumps(line, ensure_ascii=False) + "\n")
         return index
 
@@ -370,15 +389,29 @@ def _save_hf_dataset(out_dir: Path) -> str:
     ``Dataset.from_parquet`` converts to Arrow files on disk (memory-mapped), so this stays
     streamed; its cache goes to a temporary folder that is removed afterwards.
     """
-    from datasets import Dataset, DatasetDict, disable_progress_bars
+    import pyarrow.parquet as pq
+    from datasets import Dataset, DatasetDict, Features, disable_progress_bars
 
     disable_progress_bars()  # the command prints its own summary
+    features = Features.from_arrow_schema(hf_schema())
     with tempfile.TemporaryDirectory(prefix="draftgate-hf-") as cache:
-        splits = {
-            split: Dataset.from_parquet(str(out_dir / f"{split}.parquet"), cache_dir=cache)
-            for split in SPLITS
-        }
-        DatasetDict(splits).save_to_disk(str(out_dir / HF_DATASET_DIR))
+        splits = {}
+        # An empty split saved with the default sharding has no Arrow file at all, and
+        # load_from_disk then fails on it; one (empty) shard loads.
+        num_shards: dict[str, int] = {}
+        for split in SPLITS:
+            path = out_dir / f"{split}.parquet"
+            if pq.ParquetFile(path).metadata.num_rows == 0:
+                # from_parquet refuses a file without rows; an empty split is still a split.
+                splits[split] = Dataset.from_dict(
+                    {name: [] for name in features}, features=features
+                )
+                num_shards[split] = 1
+            else:
+                splits[split] = Dataset.from_parquet(str(path), cache_dir=cache)
+        DatasetDict(splits).save_to_disk(
+            str(out_dir / HF_DATASET_DIR), num_shards=num_shards or None
+        )
     return HF_DATASET_DIR
 
 
@@ -450,6 +483,10 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
                         continue
                     if verdict == "edit":
                         question, answer = final_q, final_a
+                    if not question.strip() or not answer.strip():
+                        # Every format (and OpenAI's validation) refuses empty turns; the ledger
+                        # never stores one, so this is a guard, not a filter.
+                        raise ExportError(f"draft {draft_id_}: empty question or answer")
                     content = record_content(question, answer, options.system_prompt, kind)
                     rhash = record_hash(content)
                     pos = position(options.seed, "split", draft_id_)

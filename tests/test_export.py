@@ -220,3 +220,16 @@ def test_cli_system_prompt_from_file(ledger: Ledger, ledger_path: Path, tmp_path
         for line in lines
     )
     assert read_jsonl(out / "eval.jsonl") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["plain", "", "quote \" and \\ backslash", "tab\tnew\nline\r\x00\x1f\x7f", "é ü 日本 🚀",
+     "\u2028\u2029", "<script>&amp;</script>"],
+)  # fmt: skip
+def test_record_hash_equals_the_rfc8785_content_hash(text: str) -> None:
+    from ledger.ids import content_hash
+
+    for system in (None, text):
+        content = record_content(text, text + "!", system, "qa")
+        assert record_hash(content) == content_hash(content)

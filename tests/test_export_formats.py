@@ -156,3 +156,15 @@ def test_push_to_hub_needs_hf_format(ledger_path: Path, tmp_path: Path) -> None:
 
     code = main(["--ledger", str(ledger_path), "export", "--push-to-hub", "a/b"])
     assert code == 3
+
+
+def test_hf_export_with_an_empty_eval_split(ledger: Ledger, tmp_path: Path) -> None:
+    from datasets import load_from_disk
+
+    mixed = build_mixed(ledger)
+    out = tmp_path / "hf"
+    export(ledger, ExportOptions(format="hf", out_dir=out, eval_fraction=0.0))
+    loaded = load_from_disk(str(out / "dataset"))
+    assert loaded["eval"].num_rows == 0
+    assert loaded["train"].num_rows == len(mixed.exported)
+    assert loaded["eval"].column_names == loaded["train"].column_names
