@@ -8,10 +8,9 @@ answer, system prompt) plus its kind, so any change to an exported line changes 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from ledger.ids import content_hash, hash_bytes
+from ledger.ids import content_hash
 
 EXPORT_FORMATS = ("openai", "sharegpt", "alpaca", "hf")
 JSONL_FORMATS = ("openai", "sharegpt", "alpaca")
@@ -33,16 +32,6 @@ def record_content(question: str, answer: str, system: str | None, kind: str) ->
 
 
 def record_hash(content: dict[str, Any]) -> str:
-    """``content_hash(content)``, computed without the general RFC 8785 encoder.
-
-    For a flat object of ASCII keys whose values are strings or null, ``json.dumps`` with
-    sorted keys, no whitespace and ``ensure_ascii=False`` writes exactly the RFC 8785 bytes
-    (same key order, same minimal string escapes), at a fifth of the cost; the export and the
-    audit hash every record, so that matters at 100k records. A test pins the equality.
-    """
-    if all(v is None or isinstance(v, str) for v in content.values()):
-        text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hash_bytes(text.encode("utf-8"))
     return content_hash(content)
 
 
