@@ -8,9 +8,10 @@ answer, system prompt) plus its kind, so any change to an exported line changes 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from ledger.ids import content_hash
+from ledger.ids import content_hash, hash_bytes
 
 EXPORT_FORMATS = ("openai", "sharegpt", "alpaca", "hf")
 JSONL_FORMATS = ("openai", "sharegpt", "alpaca")
@@ -32,6 +33,13 @@ def record_content(question: str, answer: str, system: str | None, kind: str) ->
 
 
 def record_hash(content: dict[str, Any]) -> str:
+    """``content_hash(content)``. A record's content is a flat object of fixed ASCII keys and
+    string or null values, where canonical JSON is exactly sorted-key ``json.dumps`` (the fast
+    path of ``canonical_json``); calling it directly skips the per-value checks, which the
+    export and the audit would otherwise pay 100k times each. A test pins the equality."""
+    if all(v is None or isinstance(v, str) for v in content.values()):
+        text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hash_bytes(text.encode("utf-8"))
     return content_hash(content)
 
 

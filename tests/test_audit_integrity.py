@@ -248,3 +248,15 @@ def test_hf_parquet_edited_fails(ledger: Ledger, tmp_path: Path) -> None:
 
 def test_audit_names_a_missing_export_folder(ledger: Ledger, tmp_path: Path) -> None:
     assert main(["--ledger", ledger.path, "audit", "--export", str(tmp_path / "nope")]) == 3
+
+
+def test_sign_off_superseded_by_a_later_reject_fails(
+    ledger: Ledger, exported: tuple[Mixed, Path], tmp_path: Path
+) -> None:
+    from ledger import RejectReason
+
+    mixed, out = exported
+    decide(ledger, mixed.approved[2], Verdict.REJECT, reason=RejectReason.OFF_STYLE)
+    code, audit = run_audit(ledger.path, out, tmp_path)
+    assert code == 1
+    assert break_kinds(audit) == {"record_superseded"}
