@@ -503,15 +503,14 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
                     }
                     index = writer.write(split, content, extra)
                     counts[split][kind] += 1
-                    entry = {
-                        "record_hash": rhash,
-                        "draft_id": draft_id_,
-                        "decision_id": decision_id,
-                        "kind": kind,
-                        "split": split,
-                        "line": index,
-                    }
-                    manifest.write(("" if first else ",\n") + "  " + json.dumps(entry))
+                    # Ids and numbers need no escaping, so the entry is formatted directly:
+                    # json.dumps of the whole entry per record costs ~0.5 s at 100k.
+                    entry = (
+                        f'{{"record_hash": "{rhash}", "draft_id": "{draft_id_}", '
+                        f'"decision_id": "{decision_id}", "kind": {json.dumps(kind)}, '
+                        f'"split": "{split}", "line": {index}}}'
+                    )
+                    manifest.write(("" if first else ",\n") + "  " + entry)
                     first = False
                     spool.write(f"{rhash}\t{draft_id_}\t{decision_id}\t{split}\n")
                 files = writer.close()
