@@ -88,6 +88,18 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def rss_split_mb() -> dict[str, float]:
+    """Resident memory now, split into heap (anonymous) and file-backed pages: memory-mapped
+    Arrow files (datasets) count in RSS but are page cache, not the process's own memory."""
+    status = Path("/proc/self/status")
+    if not status.exists():
+        return {}
+    fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+    return {
+        key: int(fields[key].split()[0]) / 1024 for key in ("RssAnon", "RssFile") if key in fields
+    }
+
+
 def phase(args: argparse.Namespace) -> None:
     """Run one measured phase in this (fresh) process and print one JSON line."""
     # Imports first, so the timing covers the work, not loading pyarrow/datasets.
@@ -118,7 +130,7 @@ def phase(args: argparse.Namespace) -> None:
         }
     elapsed = time.perf_counter() - started
     print(json.dumps({"seconds": elapsed, "peak_mb": peak_rss_mb(), "baseline_mb": baseline,
-                      **detail}))  # fmt: skip
+                      **rss_split_mb(), **detail}))  # fmt: skip
 
 
 def run_phase(*extra: str) -> dict:
@@ -158,7 +170,9 @@ def main() -> None:
                       "--out", str(out))  # fmt: skip
         print(f"export {fmt:9} {r['records']:>7} records  {r['seconds']:6.2f} s  "
               f"peak RSS {r['peak_mb']:.0f} MB "
-              f"(after imports {r['baseline_mb']:.0f} MB)")  # fmt: skip
+              f"(after imports {r['baseline_mb']:.0f} MB; at the end anon "
+              f"{r.get('RssAnon', 0):.0f} MB, "
+              f"file-backed {r.get('RssFile', 0):.0f} MB)")  # fmt: skip
     for label, dirs in (("openai", [outs["openai"]]), ("hf", [outs["hf"]])):
         r = run_phase("--phase", "audit", "--ledger", str(ledger_path), "--export-dirs",
                       *map(str, dirs))  # fmt: skip
