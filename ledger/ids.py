@@ -7,6 +7,7 @@ algorithm (``b2:``) so a future change of algorithm is visible in the id itself.
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import rfc8785
@@ -19,8 +20,58 @@ DIGEST_BYTES = 16
 
 
 def canonical_json(value: Any) -> bytes:
-    """RFC 8785 canonical JSON: the same value always gives the same bytes."""
+    """RFC 8785 canonical JSON: the same value always gives the same bytes.
+
+    Values made only of ASCII-keyed objects, lists, strings, booleans, null, safe integers and
+    floats whose shortest form is the same in Python and RFC 8785 are written by the C JSON
+    encoder (sorted keys, no whitespace, no ASCII escaping), which yields the very same bytes
+    several times faster; anything else goes through ``rfc8785``. Verify and the audit hash
+    every stored record, so this is what keeps them fast at 100k records. A test compares
+    both paths over a wide sample of values.
+    """
+    simple = _json_safe(value)
+    if simple is not _NOT_SIMPLE:
+        return json.dumps(simple, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+            "utf-8"
+        )
     return rfc8785.dumps(value)
+
+
+_NOT_SIMPLE = object()
+_MAX_SAFE_INT = 2**53 - 1
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with integral floats made ints, or _NOT_SIMPLE when the fast path could
+    differ from RFC 8785 (non-ASCII keys, huge ints, floats Python and RFC 8785 print apart)."""
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, int):
+        return value if -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT else _NOT_SIMPLE
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) <= _MAX_SAFE_INT:
+            return int(value)  # RFC 8785 writes 1.0 as 1 and -0.0 as 0
+        # Both print the shortest round-trip digits; in this range both use plain notation.
+        return value if 1e-4 <= abs(value) < 1e16 else _NOT_SIMPLE
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str) or not key.isascii():
+                return _NOT_SIMPLE  # RFC 8785 sorts keys by UTF-16 units, Python by code point
+            safe = _json_safe(item)
+            if safe is _NOT_SIMPLE:
+                return _NOT_SIMPLE
+            out[key] = safe
+        return out
+    if isinstance(value, (list, tuple)):
+        items = []
+        for item in value:
+            safe = _json_safe(item)
+            if safe is _NOT_SIMPLE:
+                return _NOT_SIMPLE
+            items.append(safe)
+        return items
+    return _NOT_SIMPLE
 
 
 def hash_bytes(data: bytes) -> str:

@@ -403,6 +403,24 @@ class Ledger:
                 raise
             self._db.execute("COMMIT")
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A read transaction: every read inside sees the ledger as it was at the start.
+
+        WAL mode lets writers go on meanwhile. An export reads several passes and the chain head
+        inside one snapshot, so the head it records matches exactly the decisions it saw. No
+        write may happen inside (use ``transaction()`` after the snapshot ends).
+        """
+        with self._lock:
+            self._db.execute("BEGIN DEFERRED")
+            # The snapshot is taken at the first read, not at BEGIN.
+            self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._db.execute("COMMIT")
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """A read for modules inside ``ledger/`` (no SQL leaves this package)."""
         with self._lock:

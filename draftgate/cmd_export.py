@@ -1,0 +1,329 @@
+"""``draftgate export`` and ``draftgate audit``: the door out, and the proof of what went out."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from draftgate.config import Config
+from draftgate.context import CommandError, config_of, open_ledger
+from draftgate.exit_codes import ExitCode
+from ledger import DraftKind, Ledger, utc_now
+from ledger.export import (
+    HF_DATASET_DIR,
+    MANIFEST_NAME,
+    ExportError,
+    ExportOptions,
+    ExportResult,
+    export,
+    parse_balance,
+    recorded_exports,
+)
+from ledger.integrity import check_integrity
+from ledger.records import EXPORT_FORMATS, SPLITS
+
+DEFAULT_EXPORTS_DIR = Path("outputs/exports")
+DEFAULT_REPORTS_DIR = Path("outputs")
+AUDIT_FORMATS = ("md", "html", "json")
+
+
+def register(subparsers: Any) -> None:
+    exp = subparsers.add_parser(
+        "export",
+        help="write signed-off drafts as training data (openai, sharegpt, alpaca, hf)",
+        description="Export every draft whose latest live decision is an approve or an edit by "
+        "a named reviewer (edits with their final text), split into train/eval, with a "
+        "manifest.json that lists every record's hash. The export is recorded in the ledger. "
+        "Nothing unsigned can be exported: there is no option for it.",
+    )
+    exp.add_argument("--format", choices=EXPORT_FORMATS, default="openai")
+    exp.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output folder (default: outputs/exports/<format>-<time>); must be new or empty, "
+        "or hold an earlier export and --force",
+    )
+    exp.add_argument("--eval-fraction", type=float, metavar="F", help="default: config, 0.1")
+    exp.add_argument("--seed", type=int, metavar="N", help="split seed (default: config, 0)")
+    exp.add_argument("--kinds", metavar="K,K", help="only these kinds, e.g. qa,negative")
+    exp.add_argument(
+        "--system-prompt", metavar="TEXT|@FILE", help="system message for every example"
+    )
+    exp.add_argument(
+        "--balance",
+        metavar="SPEC",
+        help="caps per kind (qa=500,negative=200) or a mix (qa=0.7,negative=0.3)",
+    )
+    exp.add_argument(
+        "--push-to-hub", metavar="REPO", help="also push the DatasetDict (--format hf only)"
+    )
+    exp.add_argument(
+        "--force", action="store_true", help="replace an earlier export in --out (its files only)"
+    )
+    exp.set_defaults(run=run_export)
+
+    aud = subparsers.add_parser(
+        "audit",
+        help="integrity, provenance and quality report; exit 1 on any integrity break",
+        description="Recompute every hash, check the decision chain still passes through every "
+        "head recorded by earlier exports, re-read each export's files against its manifest and "
+        "the ledger, list stale drafts, and report provenance and quality signals. Exits 1 "
+        "naming each break. Without --export, the newest recorded export whose folder still "
+        "exists is checked.",
+    )
+    aud.add_argument(
+        "--export", action="append", metavar="DIR", default=[], help="export folder (repeatable)"
+    )
+    aud.add_argument("--format", choices=AUDIT_FORMATS, default="md")
+    aud.add_argument("--out", metavar="PATH", help="report file (default: outputs/audit-<time>)")
+    aud.add_argument(
+        "--fast-decision-ms",
+        type=int,
+        metavar="N",
+        help="decisions faster than this count as rubber-stamping (default: config, 2000)",
+    )
+    aud.set_defaults(run=run_audit)
+
+
+# ---- export -------------------------------------------------------------------------------
+
+
+def _system_prompt(value: str | None) -> str | None:
+    if value is None or not value.startswith("@"):
+        return value
+    path = Path(value[1:])
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"--system-prompt {value}: cannot read {path}: {exc}") from exc
+
+
+def _kinds(value: str | None) -> tuple[str, ...] | None:
+    if not value:
+        return None
+    kinds = tuple(k.strip() for k in value.split(",") if k.strip())
+    known = {k.value for k in DraftKind}
+    unknown = [k for k in kinds if k not in known]
+    if unknown:
+        raise CommandError(f"--kinds: unknown kind {unknown[0]!r}; known: {sorted(known)}")
+    return kinds
+
+
+def export_options(args: argparse.Namespace, config: Config) -> ExportOptions:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else DEFAULT_EXPORTS_DIR / f"{args.format}-{stamp}"
+    try:
+        balance = parse_balance(args.balance) if args.balance else None
+    except ExportError as exc:
+        raise CommandError(str(exc)) from exc
+    return ExportOptions(
+        format=args.format,
+        out_dir=out,
+        eval_fraction=(
+            config.export.eval_fraction if args.eval_fraction is None else args.eval_fraction
+        ),
+        seed=config.export.seed if args.seed is None else args.seed,
+        kinds=_kinds(args.kinds),
+        system_prompt=_system_prompt(args.system_prompt or config.export.system_prompt),
+        balance=balance,
+        force=args.force,
+        command=shlex.join(["draftgate", *sys.argv[1:]]),
+    )
+
+
+def run_export(args: argparse.Namespace) -> int:
+    config = config_of(args)
+    if args.push_to_hub and args.format != "hf":
+        raise CommandError("--push-to-hub needs --format hf")
+    options = export_options(args, config)
+    with open_ledger(args, config) as ledger:
+        try:
+            result = export(ledger, options)
+        except ExportError as exc:
+            raise CommandError(str(exc)) from exc
+    _print_export(result)
+    if args.push_to_hub:
+        return _push_to_hub(result, args.push_to_hub)
+    return ExitCode.OK
+
+
+def _print_export(result: ExportResult) -> None:
+    console = Console()
+    kinds = sorted({k for by_kind in result.counts.values() for k in by_kind})
+    table = Table("split", *kinds, "total", title=f"exported {result.record_count} records")
+    for split in SPLITS:
+        row = result.counts.get(split, {})
+        table.add_row(split, *(str(row.get(k, 0)) for k in kinds), str(sum(row.values())))
+    console.print(table)
+    console.print(f"format {result.format}, export {result.export_id}")
+    console.print(f"files in {result.out_dir}: {', '.join(result.files)}")
+    console.print(f"ledger head #{result.head_seq} {result.head_hash} recorded in {MANIFEST_NAME}")
+
+
+def _push_to_hub(result: ExportResult, repo: str) -> int:
+    from datasets import load_from_disk
+
+    try:
+        load_from_disk(str(result.out_dir / HF_DATASET_DIR)).push_to_hub(repo)
+    # Any failure of the upload (network, auth, repo name) is reported as one line: the export
+    # on disk is complete and recorded either way, so this is "finished, some work failed".
+    except Exception as exc:  # noqa: BLE001
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        print(
+            f"draftgate: error: push to the Hub ({repo}) failed: {first_line}; "
+            f"the export in {result.out_dir} is complete",
+            file=sys.stderr,
+        )
+        return ExitCode.INCOMPLETE
+    print(f"pushed to the Hub: {repo}")
+    return ExitCode.OK
+
+
+# ---- audit --------------------------------------------------------------------------------
+
+
+def build_audit(
+    ledger: Ledger,
+    export_dirs: list[Path],
+    *,
+    fast_decision_ms: int,
+    target_mix: dict[str, float],
+    glossary_names: list[str],
+) -> dict[str, Any]:
+    integrity = check_integrity(ledger, export_dirs)
+    head = ledger.head()
+    return {
+        "draftgate_audit": 1,
+        "generated_at": utc_now(),
+        "ledger": ledger.path,
+        "head": {"seq": head.seq, "hash": head.hash},
+        "integrity": integrity.as_dict(),
+        "provenance": integrity.provenance,
+        "quality": _quality(
+            ledger,
+            fast_decision_ms=fast_decision_ms,
+            target_mix=target_mix,
+            glossary_names=glossary_names,
+        ),
+    }
+
+
+def _quality(ledger: Ledger, **options: Any) -> dict[str, Any]:
+    try:
+        from ledger.quality import compute_quality
+    except ImportError:
+        return {}
+    result: dict[str, Any] = compute_quality(ledger, **options)
+    return result
+
+
+def _glossary_names(config: Config) -> list[str]:
+    from generator.scope import ScopeError, load_scope, scope_path_for
+
+    path = scope_path_for(config.docs, config.scope)
+    if not path.exists():
+        return []
+    try:
+        return load_scope(path).glossary.names()
+    except ScopeError as exc:
+        # The glossary only feeds the phantom-reference signal; a bad scope file must not stop
+        # the integrity check, so it is a warning here (`draftgate generate` refuses it).
+        print(f"draftgate: warning: {exc}; phantom references use no glossary", file=sys.stderr)
+        return []
+
+
+def _default_export_dirs(ledger: Ledger) -> list[Path]:
+    """The newest recorded export whose folder still holds its manifest."""
+    for row in reversed(recorded_exports(ledger)):
+        folder = Path(row["out_dir"])
+        if (folder / MANIFEST_NAME).exists():
+            return [folder]
+    return []
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    config = config_of(args)
+    fmt = args.format
+    export_dirs = [Path(d) for d in args.export]
+    for folder in export_dirs:
+        if not (folder / MANIFEST_NAME).is_file():
+            raise CommandError(f"--export {folder}: no {MANIFEST_NAME} there (not an export)")
+    fast_ms = (
+        config.audit.fast_decision_ms if args.fast_decision_ms is None else args.fast_decision_ms
+    )
+    glossary = _glossary_names(config)
+    with open_ledger(args, config) as ledger:
+        if not export_dirs:
+            export_dirs = _default_export_dirs(ledger)
+        audit = build_audit(
+            ledger,
+            export_dirs,
+            fast_decision_ms=fast_ms,
+            target_mix=config.audit.target_mix,
+            glossary_names=glossary,
+        )
+    renderers = _renderers()
+    if renderers is None and fmt != "json":
+        print(
+            f"draftgate: warning: the {fmt} report renderer is not installed; writing JSON",
+            file=sys.stderr,
+        )
+        fmt = "json"
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else DEFAULT_REPORTS_DIR / f"audit-{stamp}.{fmt}"
+    if fmt == "json":
+        text = json.dumps(audit, indent=1, ensure_ascii=False) + "\n"
+    else:
+        assert renderers is not None
+        text = renderers[fmt](audit)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CommandError(f"--out {out}: cannot write the report: {exc.strerror}") from exc
+    _print_audit(audit, renderers, out)
+    return ExitCode.OK if audit["integrity"]["ok"] else ExitCode.INTEGRITY
+
+
+def _renderers() -> dict[str, Any] | None:
+    try:
+        from ledger import report
+    except ImportError:
+        return None
+    return {
+        "md": report.render_markdown,
+        "html": report.render_html,
+        "summary": report.render_terminal_summary,
+    }
+
+
+def _print_audit(audit: dict[str, Any], renderers: dict[str, Any] | None, out: Path) -> None:
+    console = Console()
+    integrity = audit["integrity"]
+    if renderers is not None:
+        for line in renderers["summary"](audit):
+            console.print(line)
+    else:
+        console.print(
+            f"ledger head #{audit['head']['seq']} {audit['head']['hash']}; "
+            f"{integrity['exports_checked']} export(s) and {integrity['heads_checked']} "
+            f"head(s) checked; {len(audit['provenance'])} exported records traced; "
+            f"{len(integrity['stale_drafts'])} stale draft(s)"
+        )
+    # Breaks are always named one per line on stdout, whatever the renderer prints.
+    for item in integrity["breaks"]:
+        print(f"BREAK {item['kind']}: {item['ref']}: {item['detail']}")
+    verdict = (
+        "[green]integrity OK[/]"
+        if integrity["ok"]
+        else (f"[red]integrity FAILED: {len(integrity['breaks'])} break(s)[/]")
+    )
+    console.print(f"{verdict}; report written to {out}")

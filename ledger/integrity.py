@@ -1,0 +1,457 @@
+"""The audit's integrity check and the provenance of every exported record.
+
+A self-consistent hash chain proves nothing against someone who rewrites it from scratch;
+what they cannot rewrite is a head hash kept somewhere else. Every export records the chain
+head in the ledger and in its manifest, so the check here is, in order:
+
+1. ``verify()``: every content hash recomputed, the decision chain walked.
+2. Heads: for every export the ledger records, and every manifest given, the decision at the
+   recorded head seq still carries the recorded head hash.
+3. Each export folder given: its manifest matches the ledger's record of it; every line of
+   every file is re-read per format, its record hash recomputed and compared with the manifest;
+   lines without a manifest record (added), with a changed hash (edited) and manifest records
+   without a line (removed) are breaks.
+4. Each exported record against the ledger: its decision exists, is an approve or edit by a
+   named reviewer, is still the draft's live decision (not reverted or superseded), and the
+   text it signed off hashes to the exported record. A record whose source document changed
+   since generation is flagged stale (a break: the example may teach outdated facts).
+
+The check only reads: it never repairs anything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ledger.chain import GENESIS_HASH
+from ledger.export import HF_DATASET_DIR, MANIFEST_NAME, file_hash, recorded_exports
+from ledger.records import (
+    JSONL_FORMATS,
+    SPLITS,
+    RecordFormatError,
+    content_of_line,
+    record_content,
+    record_hash,
+)
+from ledger.store import Ledger
+from ledger.verify import verify
+
+LOOKUP_BATCH = 5_000
+# How many breaks of one kind are listed one by one per export before they are summarised; a
+# wholesale rewrite of a 100k-line file must not produce a 100k-line report.
+MAX_LISTED_PER_KIND = 50
+
+PROVENANCE_FIELDS = (
+    "record_hash",
+    "draft_id",
+    "decision_id",
+    "split",
+    "kind",
+    "subtype",
+    "document",
+    "start_line",
+    "end_line",
+    "chunk_hash",
+    "template_name",
+    "template_hash",
+    "model",
+    "generated_at",
+    "reviewer",
+    "verdict",
+    "decided_at",
+)
+
+
+@dataclass
+class IntegrityResult:
+    breaks: list[dict[str, str]] = field(default_factory=list)
+    exports_checked: int = 0
+    heads_checked: int = 0
+    stale_drafts: list[str] = field(default_factory=list)
+    stale_in_export: list[str] = field(default_factory=list)
+    provenance: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaks
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "breaks": self.breaks,
+            "exports_checked": self.exports_checked,
+            "heads_checked": self.heads_checked,
+            "stale_drafts": self.stale_drafts,
+            "stale_in_export": self.stale_in_export,
+        }
+
+
+class _Breaks:
+    """Collects breaks for one export, listing at most MAX_LISTED_PER_KIND of each kind."""
+
+    def __init__(self, sink: list[dict[str, str]]) -> None:
+        self._sink = sink
+        self._counts: dict[str, int] = {}
+
+    def add(self, kind: str, ref: str, detail: str) -> None:
+        count = self._counts.get(kind, 0) + 1
+        self._counts[kind] = count
+        if count <= MAX_LISTED_PER_KIND:
+            self._sink.append({"kind": kind, "ref": ref, "detail": detail})
+
+    def summarise(self, ref: str) -> None:
+        for kind, count in self._counts.items():
+            if count > MAX_LISTED_PER_KIND:
+                self._sink.append(
+                    {
+                        "kind": kind,
+                        "ref": ref,
+                        "detail": f"{count - MAX_LISTED_PER_KIND} more {kind} breaks not listed"
+                        f" ({count} in all)",
+                    }
+                )
+
+
+def check_integrity(ledger: Ledger, export_dirs: list[Path]) -> IntegrityResult:
+    result = IntegrityResult()
+    result.breaks += [{"kind": b.kind, "ref": b.ref, "detail": b.detail} for b in verify(ledger)]
+    recorded = {row["id"]: row for row in recorded_exports(ledger)}
+    for row in recorded.values():
+        _check_head(
+            ledger, result, f"export {row['id']} (ledger)", row["head_seq"], row["head_hash"]
+        )
+    result.stale_drafts = [r[0] for r in ledger.query(
+        "SELECT draft_id FROM stale_drafts ORDER BY draft_id"
+    )]  # fmt: skip
+    stale = set(result.stale_drafts)
+    for out_dir in export_dirs:
+        _check_export_dir(ledger, result, out_dir, recorded, stale)
+    return result
+
+
+def _check_head(
+    ledger: Ledger, result: IntegrityResult, ref: str, head_seq: Any, head_hash: Any
+) -> None:
+    result.heads_checked += 1
+    if head_seq == 0:
+        if head_hash != GENESIS_HASH:
+            result.breaks.append(
+                {"kind": "export_head", "ref": ref, "detail": "empty-chain head is not genesis"}
+            )
+        return
+    rows = ledger.query("SELECT entry_hash FROM decisions WHERE seq = ?", (head_seq,))
+    if not rows:
+        detail = f"decision #{head_seq}, the chain head at export time, is gone"
+    elif rows[0][0] != head_hash:
+        detail = (
+            f"the chain no longer passes through head #{head_seq} {head_hash} recorded at "
+            f"export time (now {rows[0][0]}): decisions up to it were rewritten"
+        )
+    else:
+        return
+    result.breaks.append({"kind": "export_head", "ref": ref, "detail": detail})
+
+
+def _check_export_dir(
+    ledger: Ledger,
+    result: IntegrityResult,
+    out_dir: Path,
+    recorded: dict[str, dict[str, Any]],
+    stale: set[str],
+) -> None:
+    result.exports_checked += 1
+    manifest_path = out_dir / MANIFEST_NAME
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        export_id = str(manifest["export_id"])
+        fmt = str(manifest["format"])
+        head = manifest["ledger"]
+        records: list[dict[str, Any]] = manifest["records"]
+        system_prompt = manifest.get("system_prompt")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        result.breaks.append(
+            {"kind": "manifest_unreadable", "ref": str(manifest_path), "detail": str(exc)}
+        )
+        return
+    ref = f"export {export_id}"
+    breaks = _Breaks(result.breaks)
+    _check_head(ledger, result, f"{ref} (manifest)", head.get("head_seq"), head.get("head_hash"))
+
+    row = recorded.get(export_id)
+    if row is None:
+        breaks.add("export_unrecorded", ref, f"{out_dir} is not an export the ledger recorded")
+    else:
+        if row["manifest_hash"] != file_hash(manifest_path):
+            breaks.add("manifest_changed", ref, "manifest.json differs from the one recorded")
+        if (row["head_seq"], row["head_hash"]) != (head.get("head_seq"), head.get("head_hash")):
+            breaks.add("manifest_changed", ref, "manifest head differs from the ledger's record")
+        _compare_with_ledger_records(ledger, breaks, ref, export_id, records)
+
+    by_line = {(r["split"], r["line"]): r for r in records}
+    for source, split, items in _read_files(out_dir, fmt):
+        if not (out_dir / source).exists():
+            breaks.add("file_missing", f"{out_dir / source}", "an export file is gone")
+            continue
+        seen: set[int] = set()
+        for index, item in items:
+            where = f"{source}:{index + 1}"
+            entry = by_line.get((split, index))
+            if entry is None:
+                breaks.add("line_without_decision", where, "a line the manifest does not list")
+                continue
+            seen.add(index)
+            try:
+                content, columns = _content_of(fmt, item, entry["kind"])
+            except RecordFormatError as exc:
+                breaks.add("line_malformed", where, str(exc))
+                continue
+            if record_hash(content) != entry["record_hash"]:
+                breaks.add(
+                    "record_edited",
+                    where,
+                    f"draft {entry['draft_id']}: the line's text no longer hashes to the "
+                    f"record hash {entry['record_hash']}",
+                )
+            for column, value in columns.items():
+                if value != entry[column]:
+                    breaks.add("record_edited", where, f"column {column} changed to {value!r}")
+        for entry in records:
+            if entry["split"] == split and entry["line"] not in seen:
+                breaks.add(
+                    "line_removed",
+                    f"{source}:{entry['line'] + 1}",
+                    f"draft {entry['draft_id']} is in the manifest but its line is gone",
+                )
+
+    _check_against_ledger(ledger, result, breaks, records, system_prompt, stale)
+    breaks.summarise(ref)
+
+
+def _compare_with_ledger_records(
+    ledger: Ledger, breaks: _Breaks, ref: str, export_id: str, records: list[dict[str, Any]]
+) -> None:
+    in_ledger = {
+        r["draft_id"]: (r["record_hash"], r["decision_id"], r["split"])
+        for r in ledger.iter_query(
+            "SELECT draft_id, record_hash, decision_id, split FROM export_records"
+            " WHERE export_id = ?",
+            (export_id,),
+        )
+    }
+    for entry in records:
+        expected = in_ledger.pop(entry["draft_id"], None)
+        actual = (entry["record_hash"], entry["decision_id"], entry["split"])
+        if expected is None:
+            breaks.add(
+                "manifest_record_mismatch",
+                ref,
+                f"draft {entry['draft_id']} is in the manifest but not in the ledger's record",
+            )
+        elif expected != actual:
+            breaks.add(
+                "manifest_record_mismatch",
+                ref,
+                f"draft {entry['draft_id']}: manifest {actual} but ledger {expected}",
+            )
+    for draft_id_ in in_ledger:
+        breaks.add(
+            "manifest_record_mismatch",
+            ref,
+            f"draft {draft_id_} was exported per the ledger but is missing from the manifest",
+        )
+
+
+def _read_files(out_dir: Path, fmt: str) -> Iterator[tuple[str, str, Iterator[tuple[int, Any]]]]:
+    """(source name, split, (line index, raw record) pairs) for every file of the export."""
+    for split in SPLITS:
+        if fmt in JSONL_FORMATS:
+            path = out_dir / f"{split}.jsonl"
+            yield path.name, split, _jsonl_items(path)
+        else:
+            yield f"{split}.parquet", split, _parquet_items(out_dir / f"{split}.parquet")
+    if fmt == "hf":
+        for split in SPLITS:
+            yield (
+                f"{HF_DATASET_DIR}/{split}",
+                split,
+                _dataset_items(out_dir / HF_DATASET_DIR, split),
+            )
+
+
+def _jsonl_items(path: Path) -> Iterator[tuple[int, Any]]:
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as handle:
+        for index, text in enumerate(handle):
+            try:
+                yield index, json.loads(text)
+            except ValueError:
+                yield index, text  # not JSON: reported as malformed by _content_of
+
+
+_HF_COLUMNS = ["question", "answer", "system", "kind", "draft_id", "decision_id", "record_hash"]
+
+
+def _parquet_items(path: Path) -> Iterator[tuple[int, Any]]:
+    import pyarrow.parquet as pq
+
+    if not path.exists():
+        return
+    index = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=10_000, columns=_HF_COLUMNS):
+        for item in batch.to_pylist():
+            yield index, item
+            index += 1
+
+
+def _dataset_items(path: Path, split: str) -> Iterator[tuple[int, Any]]:
+    from datasets import load_from_disk
+
+    if not path.exists():
+        return
+    table = load_from_disk(str(path))[split].data.table.select(_HF_COLUMNS)
+    index = 0
+    for batch in table.to_batches(max_chunksize=10_000):
+        for item in batch.to_pylist():
+            yield index, item
+            index += 1
+
+
+def _content_of(fmt: str, item: Any, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A line's canonical content, and the provenance columns it carries (hf only)."""
+    if fmt in JSONL_FORMATS:
+        return content_of_line(fmt, item, kind), {}
+    if not isinstance(item, dict):
+        raise RecordFormatError("row is not a record")
+    content = record_content(item["question"], item["answer"], item["system"], item["kind"])
+    columns = {k: item[k] for k in ("draft_id", "decision_id", "record_hash")}
+    return content, columns
+
+
+_LOOKUP_SQL = """
+WITH m(i, draft_id, decision_id) AS (
+    SELECT key, json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)
+)
+SELECT m.i, m.draft_id, m.decision_id,
+       dr.id AS found_draft, dr.kind, dr.subtype, dr.question, dr.answer,
+       md.id AS found_decision, md.draft_id AS decision_draft, md.verdict, md.reviewer,
+       md.final_question, md.final_answer, md.decided_at,
+       (SELECT ld.id FROM live_decisions ld WHERE ld.draft_id = m.draft_id
+        ORDER BY ld.seq DESC LIMIT 1) AS live_id,
+       c.id AS chunk_hash, c.start_line, c.end_line, doc.path AS document,
+       gc.template_name, gc.template_hash, gc.model, gc.finished_at AS generated_at
+FROM m
+LEFT JOIN drafts dr ON dr.id = m.draft_id
+LEFT JOIN decisions md ON md.id = m.decision_id
+LEFT JOIN chunks c ON c.id = dr.chunk_id
+LEFT JOIN documents doc ON doc.id = c.document_id
+LEFT JOIN generation_calls gc ON gc.id = dr.call_id
+ORDER BY m.i
+"""
+
+
+def _check_against_ledger(
+    ledger: Ledger,
+    result: IntegrityResult,
+    breaks: _Breaks,
+    records: list[dict[str, Any]],
+    system_prompt: str | None,
+    stale: set[str],
+) -> None:
+    for start in range(0, len(records), LOOKUP_BATCH):
+        batch = records[start : start + LOOKUP_BATCH]
+        pairs = json.dumps([[r["draft_id"], r["decision_id"]] for r in batch])
+        for row in ledger.query(_LOOKUP_SQL, (pairs,)):
+            entry = batch[row["i"]]
+            ref = f"draft {entry['draft_id']}"
+            if row["found_draft"] is None:
+                breaks.add("record_unknown_draft", ref, "the exported draft is not in the ledger")
+                continue
+            if row["found_decision"] is None or row["decision_draft"] != entry["draft_id"]:
+                breaks.add(
+                    "record_unsigned",
+                    ref,
+                    f"decision {entry['decision_id']} that signed it off is not in the ledger",
+                )
+            elif row["verdict"] not in ("approve", "edit") or not (row["reviewer"] or "").strip():
+                breaks.add(
+                    "record_unsigned",
+                    ref,
+                    f"decision {entry['decision_id']} is a {row['verdict']}, not a sign-off",
+                )
+            else:
+                _check_signed_text(breaks, ref, entry, row, system_prompt)
+                _check_still_live(ledger, breaks, ref, entry["decision_id"], row["live_id"])
+            if entry["draft_id"] in stale:
+                result.stale_in_export.append(entry["draft_id"])
+                breaks.add(
+                    "stale_in_export",
+                    ref,
+                    f"its source {row['document']} changed after generation",
+                )
+            result.provenance.append(
+                {
+                    "record_hash": entry["record_hash"],
+                    "draft_id": entry["draft_id"],
+                    "decision_id": entry["decision_id"],
+                    "split": entry["split"],
+                    "kind": row["kind"],
+                    "subtype": row["subtype"],
+                    "document": row["document"],
+                    "start_line": row["start_line"],
+                    "end_line": row["end_line"],
+                    "chunk_hash": row["chunk_hash"],
+                    "template_name": row["template_name"],
+                    "template_hash": row["template_hash"],
+                    "model": row["model"],
+                    "generated_at": row["generated_at"],
+                    "reviewer": row["reviewer"],
+                    "verdict": row["verdict"],
+                    "decided_at": row["decided_at"],
+                }
+            )
+
+
+def _check_still_live(
+    ledger: Ledger, breaks: _Breaks, ref: str, decision_id: str, live_id: str | None
+) -> None:
+    """The exported sign-off must still be the draft's live decision."""
+    if live_id == decision_id:
+        return
+    # Only the rare record whose sign-off is no longer live costs this extra read.
+    reverted = ledger.query(
+        "SELECT 1 FROM decisions WHERE verdict = 'revert' AND reverts_decision_id = ?",
+        (decision_id,),
+    )
+    if reverted:
+        breaks.add("record_reverted", ref, "its sign-off was reverted after export")
+    else:
+        breaks.add(
+            "record_superseded", ref, f"a later decision {live_id} replaced the exported sign-off"
+        )
+
+
+def _check_signed_text(
+    breaks: _Breaks,
+    ref: str,
+    entry: dict[str, Any],
+    row: Any,
+    system_prompt: str | None,
+) -> None:
+    """The text the reviewer signed off must hash to the record that was exported."""
+    if row["verdict"] == "edit":
+        question, answer = row["final_question"], row["final_answer"]
+    else:
+        question, answer = row["question"], row["answer"]
+    signed = record_hash(record_content(question, answer, system_prompt, row["kind"]))
+    if signed != entry["record_hash"]:
+        breaks.add(
+            "record_text_mismatch",
+            ref,
+            f"the text decision {entry['decision_id']} signed off does not hash to the "
+            "exported record",
+        )

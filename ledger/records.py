@@ -1,0 +1,153 @@
+"""What an exported training record is, how each format writes it, and how to read it back.
+
+One definition serves both sides of the door: the export writes lines with ``to_line`` and
+hashes them with ``record_hash``; the audit reads lines back with ``content_of_line`` and
+recomputes the same hash. A record's identity covers exactly what a trainer sees (question,
+answer, system prompt) plus its kind, so any change to an exported line changes its hash.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ledger.ids import content_hash, hash_bytes
+
+EXPORT_FORMATS = ("openai", "sharegpt", "alpaca", "hf")
+JSONL_FORMATS = ("openai", "sharegpt", "alpaca")
+SPLITS = ("train", "eval")
+
+# Keys OpenAI's chat fine-tuning accepts on a line and on a message.
+_OPENAI_LINE_KEYS = frozenset({"messages", "tools", "functions", "parallel_tool_calls"})
+_OPENAI_MESSAGE_KEYS = frozenset({"role", "content", "name", "weight"})
+_OPENAI_ROLES = frozenset({"system", "user", "assistant"})
+
+
+class RecordFormatError(ValueError):
+    """A line that does not have the shape its format writes."""
+
+
+def record_content(question: str, answer: str, system: str | None, kind: str) -> dict[str, Any]:
+    """The canonical content of an exported record (what ``record_hash`` covers)."""
+    return {"question": question, "answer": answer, "system": system, "kind": kind}
+
+
+def record_hash(content: dict[str, Any]) -> str:
+    """``content_hash(content)``. A record's content is a flat object of fixed ASCII keys and
+    string or null values, where canonical JSON is exactly sorted-key ``json.dumps`` (the fast
+    path of ``canonical_json``); calling it directly skips the per-value checks, which the
+    export and the audit would otherwise pay 100k times each. A test pins the equality."""
+    if all(v is None or isinstance(v, str) for v in content.values()):
+        text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hash_bytes(text.encode("utf-8"))
+    return content_hash(content)
+
+
+def to_line(fmt: str, content: dict[str, Any]) -> dict[str, Any]:
+    """The JSON object one record becomes in a JSONL format."""
+    question, answer, system = content["question"], content["answer"], content["system"]
+    if fmt == "openai":
+        messages = [{"role": "system", "content": system}] if system else []
+        messages += [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": answer},
+        ]
+        return {"messages": messages}
+    if fmt == "sharegpt":
+        turns = [{"from": "system", "value": system}] if system else []
+        turns += [{"from": "human", "value": question}, {"from": "gpt", "value": answer}]
+        return {"conversations": turns}
+    if fmt == "alpaca":
+        line = {"instruction": question, "input": "", "output": answer}
+        # The original Alpaca layout has no system prompt; trainers that read Alpaca files
+        # (LLaMA-Factory, axolotl) take an optional "system" column, so it is added only when set.
+        if system:
+            line["system"] = system
+        return line
+    raise ValueError(f"unknown JSONL format {fmt!r}")
+
+
+def content_of_line(fmt: str, line: Any, kind: str) -> dict[str, Any]:
+    """Read a written line back into its canonical content; raise RecordFormatError if it
+    does not have the shape the export writes."""
+    if not isinstance(line, dict):
+        raise RecordFormatError("line is not a JSON object")
+    if fmt == "openai":
+        errors = validate_openai_chat_line(line)
+        if errors:
+            raise RecordFormatError("; ".join(errors))
+        by_role = _single_turn(line["messages"], "role", "content", ("system", "user", "assistant"))
+        return record_content(by_role["user"], by_role["assistant"], by_role.get("system"), kind)
+    if fmt == "sharegpt":
+        if set(line) != {"conversations"} or not isinstance(line["conversations"], list):
+            raise RecordFormatError("a ShareGPT line holds exactly one 'conversations' list")
+        by_role = _single_turn(line["conversations"], "from", "value", ("system", "human", "gpt"))
+        return record_content(by_role["human"], by_role["gpt"], by_role.get("system"), kind)
+    if fmt == "alpaca":
+        keys = set(line)
+        if (
+            not {"instruction", "input", "output"}
+            <= keys
+            <= {"instruction", "input", "output", "system"}
+        ):
+            raise RecordFormatError("an Alpaca line holds instruction, input, output (and system)")
+        if line["input"] != "":
+            raise RecordFormatError("the export writes an empty Alpaca 'input'")
+        return record_content(line["instruction"], line["output"], line.get("system"), kind)
+    raise ValueError(f"unknown JSONL format {fmt!r}")
+
+
+def _single_turn(
+    turns: list[Any], role_key: str, text_key: str, roles: tuple[str, str, str]
+) -> dict[str, str]:
+    """One exported example is [system?] + question + answer, in that order."""
+    system_role, user_role, assistant_role = roles
+    names = [t.get(role_key) if isinstance(t, dict) else None for t in turns]
+    if names not in ([user_role, assistant_role], [system_role, user_role, assistant_role]):
+        raise RecordFormatError(
+            f"turns are {names}, expected [{system_role}?, {user_role}, {assistant_role}]"
+        )
+    by_role: dict[str, str] = {}
+    for turn in turns:
+        if set(turn) != {role_key, text_key} or not isinstance(turn[text_key], str):
+            raise RecordFormatError(f"a turn holds exactly '{role_key}' and a string '{text_key}'")
+        by_role[turn[role_key]] = turn[text_key]
+    return by_role
+
+
+def validate_openai_chat_line(line: Any) -> list[str]:
+    """The checks of OpenAI's chat fine-tuning format validation, for one JSONL line.
+
+    Mirrors the cookbook's data-prep checks (data_type, missing_messages_list,
+    message_missing_key, message_unrecognized_key, unrecognized_role, missing_content,
+    example_missing_assistant_message) and adds what the upload also refuses: unknown keys on
+    the line and a conversation that does not end with the assistant. Returns the problems
+    found (empty when the line is valid).
+    """
+    if not isinstance(line, dict):
+        return ["data_type: line is not a JSON object"]
+    errors = [f"unrecognized_key: {key!r}" for key in sorted(set(line) - _OPENAI_LINE_KEYS)]
+    messages = line.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return [*errors, "missing_messages_list: no non-empty 'messages' list"]
+    for index, message in enumerate(messages):
+        where = f"message {index}"
+        if not isinstance(message, dict):
+            errors.append(f"data_type: {where} is not an object")
+            continue
+        if "role" not in message or "content" not in message:
+            errors.append(f"message_missing_key: {where} needs 'role' and 'content'")
+        unknown = sorted(set(message) - _OPENAI_MESSAGE_KEYS)
+        if unknown:
+            errors.append(f"message_unrecognized_key: {where} has {unknown}")
+        if message.get("role") not in _OPENAI_ROLES:
+            errors.append(f"unrecognized_role: {where} role {message.get('role')!r}")
+        content = message.get("content")
+        if not isinstance(content, str) or not content.strip():
+            errors.append(f"missing_content: {where} content is not a non-empty string")
+    roles = [m.get("role") for m in messages if isinstance(m, dict)]
+    if "assistant" not in roles:
+        errors.append("example_missing_assistant_message: no assistant message")
+    elif roles[-1] != "assistant":
+        errors.append("assistant_not_last: the last message is not the assistant's")
+    return errors

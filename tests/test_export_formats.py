@@ -1,0 +1,170 @@
+"""Format checks: OpenAI chat lines validate, ShareGPT/Alpaca shapes, hf loads, Hub failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from ledger import Ledger
+from ledger.export import ExportOptions, export
+from ledger.records import validate_openai_chat_line
+from tests.support.builders import REPO_ROOT
+from tests.support.exports import build_mixed
+
+VALID = {
+    "messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "How do I invite someone?"},
+        {"role": "assistant", "content": "Open Team > Members and press Invite member."},
+    ]
+}
+
+
+def test_validator_accepts_a_valid_line() -> None:
+    assert validate_openai_chat_line(VALID) == []
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ([], "data_type"),
+        ({}, "missing_messages_list"),
+        ({"messages": []}, "missing_messages_list"),
+        ({"messages": VALID["messages"], "id": 3}, "unrecognized_key"),
+        (
+            {"messages": [{"role": "user"}, {"role": "assistant", "content": "a"}]},
+            "message_missing_key",
+        ),
+        (
+            {"messages": [{"role": "user", "content": "q", "extra": 1}, VALID["messages"][2]]},
+            "message_unrecognized_key",
+        ),
+        (
+            {"messages": [{"role": "human", "content": "q"}, VALID["messages"][2]]},
+            "unrecognized_role",
+        ),
+        (
+            {"messages": [{"role": "user", "content": "  "}, VALID["messages"][2]]},
+            "missing_content",
+        ),
+        ({"messages": [{"role": "user", "content": 5}, VALID["messages"][2]]}, "missing_content"),
+        ({"messages": [VALID["messages"][1]]}, "example_missing_assistant_message"),
+        ({"messages": [VALID["messages"][2], VALID["messages"][1]]}, "assistant_not_last"),
+    ],
+)
+def test_validator_names_each_problem(line: object, error: str) -> None:
+    errors = validate_openai_chat_line(line)
+    assert any(e.startswith(error) for e in errors), errors
+
+
+def _lines(out: Path) -> list[dict]:
+    return [
+        json.loads(text)
+        for split in ("train", "eval")
+        for text in (out / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+
+
+def test_every_exported_openai_line_passes_the_validator(ledger: Ledger, tmp_path: Path) -> None:
+    mixed = build_mixed(ledger)
+    for system in (None, "You answer for Tidepool."):
+        out = tmp_path / f"openai-{bool(system)}"
+        export(ledger, ExportOptions(format="openai", out_dir=out, system_prompt=system))
+        lines = _lines(out)
+        assert len(lines) == len(mixed.exported)
+        assert all(validate_openai_chat_line(line) == [] for line in lines)
+        assert all((line["messages"][0]["role"] == "system") == bool(system) for line in lines)
+
+
+def test_sharegpt_and_alpaca_shapes(ledger: Ledger, tmp_path: Path) -> None:
+    build_mixed(ledger)
+    export(ledger, ExportOptions(format="sharegpt", out_dir=tmp_path / "s", system_prompt="Sys."))
+    for line in _lines(tmp_path / "s"):
+        assert [t["from"] for t in line["conversations"]] == ["system", "human", "gpt"]
+        assert all(isinstance(t["value"], str) and t["value"] for t in line["conversations"])
+    export(ledger, ExportOptions(format="alpaca", out_dir=tmp_path / "a"))
+    for line in _lines(tmp_path / "a"):
+        assert set(line) == {"instruction", "input", "output"}
+        assert line["input"] == "" and line["instruction"] and line["output"]
+    export(ledger, ExportOptions(format="alpaca", out_dir=tmp_path / "as", system_prompt="Sys."))
+    assert all(line["system"] == "Sys." for line in _lines(tmp_path / "as"))
+
+
+def test_hf_export_loads_with_datasets_and_parquet(ledger: Ledger, tmp_path: Path) -> None:
+    from datasets import load_dataset, load_from_disk
+
+    mixed = build_mixed(ledger)
+    out = tmp_path / "hf"
+    result = export(ledger, ExportOptions(format="hf", out_dir=out, eval_fraction=0.3))
+    loaded = load_from_disk(str(out / "dataset"))
+    assert set(loaded) == {"train", "eval"}
+    assert loaded["train"].num_rows == sum(result.counts["train"].values())
+    assert loaded["train"].num_rows + loaded["eval"].num_rows == len(mixed.exported)
+    provenance = {"draft_id", "decision_id", "kind", "subtype", "document", "reviewer",
+                  "record_hash"}  # fmt: skip
+    assert provenance <= set(loaded["train"].column_names)
+    rows = [*loaded["train"], *loaded["eval"]]
+    assert {r["draft_id"] for r in rows} == mixed.exported
+    assert all(r["reviewer"] == "ann" for r in rows)
+    assert all(r["messages"][-1]["role"] == "assistant" for r in rows)
+    for draft_id, (question, answer) in mixed.edited.items():
+        row = next(r for r in rows if r["draft_id"] == draft_id)
+        assert (row["question"], row["answer"]) == (question, answer)
+    from_parquet = load_dataset(
+        "parquet",
+        data_files={s: str(out / f"{s}.parquet") for s in ("train", "eval")},
+        cache_dir=str(tmp_path / "cache"),
+    )
+    assert from_parquet["eval"].num_rows == loaded["eval"].num_rows
+    table = pq.read_table(out / "train.parquet")
+    assert table.column("record_hash").to_pylist() == loaded["train"]["record_hash"]
+
+
+def test_push_to_hub_failure_is_one_line_and_exit_code(ledger: Ledger, ledger_path: Path,
+                                                       tmp_path: Path) -> None:  # fmt: skip
+    build_mixed(ledger)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        # Offline mode and a loopback endpoint: the push fails without leaving this machine.
+        "HF_HUB_OFFLINE": "1",
+        "HF_ENDPOINT": "http://127.0.0.1:9",
+        "HF_TOKEN": "hf_not_a_real_token",
+        "HF_HOME": str(tmp_path / "hf-home"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "draftgate", "--ledger", str(ledger_path), "export",
+         "--format", "hf", "--out", str(tmp_path / "hf"), "--push-to-hub", "someone/tidepool"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 6, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1, proc.stderr
+    assert errors[0].startswith("draftgate: error: push to the Hub (someone/tidepool) failed")
+    assert "Traceback" not in proc.stderr
+    assert (tmp_path / "hf" / "manifest.json").exists()
+
+
+def test_push_to_hub_needs_hf_format(ledger_path: Path, tmp_path: Path) -> None:
+    from draftgate.cli import main
+
+    code = main(["--ledger", str(ledger_path), "export", "--push-to-hub", "a/b"])
+    assert code == 3
+
+
+def test_hf_export_with_an_empty_eval_split(ledger: Ledger, tmp_path: Path) -> None:
+    from datasets import load_from_disk
+
+    mixed = build_mixed(ledger)
+    out = tmp_path / "hf"
+    export(ledger, ExportOptions(format="hf", out_dir=out, eval_fraction=0.0))
+    loaded = load_from_disk(str(out / "dataset"))
+    assert loaded["eval"].num_rows == 0
+    assert loaded["train"].num_rows == len(mixed.exported)
+    assert loaded["eval"].column_names == loaded["train"].column_names
