@@ -218,6 +218,9 @@ def _m002_review_export_search(db: sqlite3.Connection) -> None:
                 ) AS rn
                 FROM live_decisions ld
             ) WHERE rn = 1;
+
+        -- Review queue: release_session() finds a session's leases without a full scan.
+        CREATE INDEX leases_session ON leases(session_id, expires_at);
         """,
     )
 

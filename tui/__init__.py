@@ -1,0 +1,1 @@
+"""The review app (Textual). Reads the queue and writes decisions only through ``ledger``."""
