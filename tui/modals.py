@@ -163,7 +163,7 @@ class FilterScreen(ModalScreen[QueueFilter | None]):
             yield Label("Filter the queue", classes="title")
             yield Label("Kind")
             yield Select(
-                KIND_CHOICES, value=self._current.kind or Select.BLANK, prompt="any kind", id="kind"
+                KIND_CHOICES, value=self._current.kind or Select.NULL, prompt="any kind", id="kind"
             )
             yield Label("Document path contains")
             yield Input(self._current.doc or "", placeholder="any document", id="doc")
@@ -172,7 +172,7 @@ class FilterScreen(ModalScreen[QueueFilter | None]):
                 STALE_CHOICES,
                 prompt="stale or fresh",
                 id="stale",
-                value=Select.BLANK if stale is None else ("stale" if stale else "fresh"),
+                value=Select.NULL if stale is None else ("stale" if stale else "fresh"),
             )
             yield Label("enter/ctrl+s apply · esc cancel", classes="hint")
 
