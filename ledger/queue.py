@@ -1,7 +1,7 @@
 """The review queue: which draft a reviewer sees next, and the leases that keep reviewers apart.
 
 A reviewer *claims* a draft before it is shown: one ``BEGIN IMMEDIATE`` transaction finds the
-first undecided draft (creation order, optional filters) that no other session holds a live
+first undecided draft (creation order, optional filters) that no other reviewer holds a live
 lease on, and appends a lease row for it. Leases are append-only like every other record: the
 live lease on a draft is its newest row whose ``expires_at`` is still ahead, so a release is a
 new row that expires at once, and a crashed reviewer's lease simply runs out.
@@ -82,11 +82,13 @@ class ReviewItem:
 # view, so SQLite flattens it and probes decisions_draft / decisions_reverts per draft; the
 # draft_status view's window function would be computed over every decision instead).
 _UNDECIDED = "NOT EXISTS (SELECT 1 FROM live_decisions ld WHERE ld.draft_id = dr.id)"
-# No other session holds a live lease: the draft's newest lease row is ours or has expired.
+# No other reviewer holds a live lease: the draft's newest lease row has expired or is this
+# reviewer's own (a reviewer who crashed and reopens gets their drafts back at once instead of
+# waiting out their own leases).
 _NOT_HELD = (
     "NOT EXISTS (SELECT 1 FROM leases l WHERE l.draft_id = dr.id"
     " AND l.rowid_ = (SELECT max(l2.rowid_) FROM leases l2 WHERE l2.draft_id = dr.id)"
-    " AND l.expires_at > ? AND l.session_id != ?)"
+    " AND l.expires_at > ? AND l.reviewer != ?)"
 )
 
 
@@ -214,7 +216,7 @@ class ReviewQueue:
             + " AND ".join([eligible, _NOT_HELD, *where])
             + " ORDER BY dr.rowid LIMIT ?"
         )
-        args = [after_rowid, *eligible_params, now, self.session_id, *params, self.page_size]
+        args = [after_rowid, *eligible_params, now, self.reviewer, *params, self.page_size]
         return list(db.execute(sql, args).fetchall())
 
     def claim_draft(self, draft_id: str) -> ReviewItem | None:
@@ -227,7 +229,7 @@ class ReviewQueue:
         with self.ledger.transaction() as db:
             row = db.execute(
                 "SELECT dr.rowid AS rowid_, dr.* FROM drafts dr WHERE dr.id = ? AND " + _NOT_HELD,
-                (draft_id, stamp(now), self.session_id),
+                (draft_id, stamp(now), self.reviewer),
             ).fetchone()
             if row is None:
                 return None

@@ -29,7 +29,6 @@ async def test_approve_records_a_signed_decision(ledger_path: Path) -> None:
     assert rows[0].edit_distance == 0.0
 
 
-
 async def test_edit_stores_final_text_and_leaves_the_draft_untouched(ledger_path: Path) -> None:
     ids = seed_ledger(ledger_path)
     with Ledger.open(ledger_path) as ledger:
@@ -37,7 +36,7 @@ async def test_edit_stores_final_text_and_leaves_the_draft_untouched(ledger_path
     app = make_app(ledger_path)
     async with app.run_test() as pilot:
         await settle(pilot, app)
-        await pilot.press("e")
+        await pilot.press("e", "tab")  # the cursor starts in the question; tab to the answer
         await pilot.press("ctrl+a", "ctrl+k")  # TextArea: line start, kill to end of line
         await pilot.press(*"Open Billing.")
         await pilot.press("ctrl+s")

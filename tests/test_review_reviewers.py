@@ -111,3 +111,13 @@ def test_queue_releases_only_its_own_leases(ledger: Ledger) -> None:
     assert ann.release_session() == 1
     assert bob.claim_draft(ids[0]) is not None
     assert ann.claim_draft(ids[0]) is None
+
+
+def test_a_reviewer_who_reopens_gets_their_own_leased_drafts_back(ledger: Ledger) -> None:
+    from tests.support.builders import add_document, add_drafts
+
+    ids = add_drafts(ledger, add_document(ledger)[0], count=2)
+    crashed = ReviewQueue(ledger, "ann")
+    assert crashed.claim_next().draft.id == ids[0]  # then the process dies, lease still live
+    assert ReviewQueue(ledger, "bob").claim_next().draft.id == ids[1]
+    assert ReviewQueue(ledger, "ann").claim_next().draft.id == ids[0]

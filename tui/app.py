@@ -26,7 +26,7 @@ from textual.widgets import Footer, Static
 from ledger import Decision, DecisionIn, Ledger, RejectReason, Verdict, utc_now
 from ledger.queue import Clock, QueueFilter, ReviewItem, ReviewQueue, system_clock
 from tui.ledger_thread import JobFailed, LedgerThread
-from tui.modals import EditScreen, FilterScreen, HelpScreen, RejectScreen
+from tui.modals import MODAL_CSS, EditScreen, FilterScreen, HelpScreen, RejectScreen
 from tui.render import card_text, source_text
 
 PREFETCH = 2
@@ -56,7 +56,7 @@ KEY_HELP = {
     "next": "next draft (at the end of what you have seen: same as skip)",
     "previous": "previous draft seen in this session",
     "filter": "filter by kind, document and staleness",
-    "help": "this help",
+    "help": "this help (esc closes, ↑↓ scroll)",
     "quit": "quit (your leases are released; reopening resumes at the first undecided draft)",
 }
 
@@ -162,13 +162,16 @@ class ReviewScreen(Screen[None]):
 
 class ReviewApp(App[None]):
     TITLE = "Draftgate review"
-    CSS = """
+    CSS = (
+        """
     #title { height: 1; background: $primary; color: $text; padding: 0 1; }
     #body { height: 1fr; }
     #card-pane { width: 1fr; padding: 0 1; border-right: vkey $primary; }
     #source-pane { width: 1fr; padding: 0 1; }
     #status { height: 1; background: $panel; padding: 0 1; }
     """
+        + MODAL_CSS
+    )
 
     def __init__(
         self,
@@ -629,17 +632,18 @@ class ReviewApp(App[None]):
         self.exhausted = False
         self.remaining = None
         self.waiting_for_next = True
+        self.flash = f"filter: {filters.describe()}"
         self._show(loading=True)
         self._refill()
         self._recount()
 
     def action_help(self) -> None:
-        lines = ["# Keys", "", "| key | what it does |", "|---|---|"]
+        lines = ["# Keys", ""]
         keymap = self.keymap
         for binding in REVIEW_BINDINGS:
             if isinstance(binding, Binding) and binding.id:
                 key = keymap.get(binding.id, binding.key_display or binding.key)
-                lines.append(f"| `{key}` | {KEY_HELP[binding.id]} |")
+                lines.append(f"- `{key}`: {KEY_HELP[binding.id]}")
         lines.append("")
         lines.append(
             "Every decision is saved (committed to the ledger) before the next draft appears. "

@@ -26,14 +26,15 @@ REASON_LABELS = {
     RejectReason.OTHER: "other",
 }
 
+# Added to the app's CSS (a screen's DEFAULT_CSS is scoped and would not match these).
 MODAL_CSS = """
-ModalScreen { align: center middle; }
-ModalScreen > Vertical {
+EditScreen, RejectScreen, FilterScreen, HelpScreen { align: center middle; }
+EditScreen > Vertical, RejectScreen > Vertical, FilterScreen > Vertical {
     width: 90%; max-width: 110; height: auto; max-height: 95%;
     border: thick $accent; background: $surface; padding: 0 1;
 }
-ModalScreen .title { text-style: bold; margin-bottom: 1; }
-ModalScreen .hint { color: $text-muted; margin-top: 1; }
+.title { text-style: bold; margin-bottom: 1; }
+.hint { color: $text-muted; margin-top: 1; }
 EditScreen TextArea { height: auto; min-height: 3; max-height: 12; }
 RejectScreen OptionList { height: auto; max-height: 9; }
 HelpScreen > VerticalScroll {
@@ -45,7 +46,6 @@ HelpScreen > VerticalScroll {
 class EditScreen(ModalScreen[tuple[str, str] | None]):
     """Edit question and answer; ctrl+s saves (as an edit decision), esc cancels."""
 
-    DEFAULT_CSS = MODAL_CSS
     # priority: TextArea owns most keys, these must still reach the screen.
     BINDINGS = [
         Binding("ctrl+s", "save", "Save edit", priority=True, id="edit.save"),
@@ -68,7 +68,7 @@ class EditScreen(ModalScreen[tuple[str, str] | None]):
             yield Label("ctrl+s save edit · esc cancel · tab next field", classes="hint")
 
     def on_mount(self) -> None:
-        self.query_one("#answer", TextArea).focus()
+        self.query_one("#question", TextArea).focus()
 
     def action_save(self) -> None:
         question = self.query_one("#question", TextArea).text.strip()
@@ -85,7 +85,6 @@ class EditScreen(ModalScreen[tuple[str, str] | None]):
 class RejectScreen(ModalScreen[tuple[RejectReason, str | None] | None]):
     """Pick a reason (arrows + enter, or 1-7), add an optional note, enter/ctrl+s rejects."""
 
-    DEFAULT_CSS = MODAL_CSS
     BINDINGS = [
         Binding("ctrl+s", "save", "Reject", priority=True, id="reject.save"),
         Binding("escape", "cancel", "Cancel", priority=True, id="reject.cancel"),
@@ -147,7 +146,6 @@ STALE_CHOICES = [("only stale drafts", "stale"), ("only fresh drafts", "fresh")]
 
 
 class FilterScreen(ModalScreen[QueueFilter | None]):
-    DEFAULT_CSS = MODAL_CSS
     BINDINGS = [
         Binding("ctrl+s", "apply", "Apply", priority=True, id="filter.apply"),
         Binding("escape", "cancel", "Cancel", priority=True, id="filter.cancel"),
@@ -196,7 +194,6 @@ class FilterScreen(ModalScreen[QueueFilter | None]):
 
 
 class HelpScreen(ModalScreen[None]):
-    DEFAULT_CSS = MODAL_CSS
     BINDINGS = [
         Binding("escape,question_mark,q", "close", "Close", priority=True, id="help.close"),
     ]
@@ -206,8 +203,12 @@ class HelpScreen(ModalScreen[None]):
         self._text = keys_markdown + "\n\n" + guidelines_markdown
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll():
+        with VerticalScroll(id="help-scroll"):
             yield Markdown(self._text)
+
+    def on_mount(self) -> None:
+        # Focus the scroller so ↑↓ / page keys scroll the guidelines.
+        self.query_one("#help-scroll", VerticalScroll).focus()
 
     def action_close(self) -> None:
         self.dismiss(None)
