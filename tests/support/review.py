@@ -19,6 +19,7 @@ def idle(app: ReviewApp) -> bool:
         and app.claims_in_flight == 0
         and not app.waiting_for_next
         and not app.ledger_thread.busy()
+        and not app.count_thread.busy()
     )
 
 
