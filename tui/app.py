@@ -261,6 +261,12 @@ class ReviewApp(App[None]):
         return ReviewScreen()
 
     def on_unmount(self) -> None:
+        # However the app ends (q, ctrl+q), give this session's leases back; stop() finishes
+        # every job already queued, decisions first, before closing the connection.
+        def release_all(queue: ReviewQueue) -> None:
+            queue.release_session()
+
+        self.ledger_thread.submit("release leases", release_all)
         self.ledger_thread.stop()
         self.count_thread.stop()
 
