@@ -121,3 +121,42 @@ def test_a_reviewer_who_reopens_gets_their_own_leased_drafts_back(ledger: Ledger
     assert crashed.claim_next().draft.id == ids[0]  # then the process dies, lease still live
     assert ReviewQueue(ledger, "bob").claim_next().draft.id == ids[1]
     assert ReviewQueue(ledger, "ann").claim_next().draft.id == ids[0]
+
+
+def test_draft_status_follows_the_latest_decision_in_force(ledger: Ledger) -> None:
+    from ledger import RejectReason
+    from tests.support.builders import add_document, add_drafts
+
+    draft_id = add_drafts(ledger, add_document(ledger)[0], count=1)[0]
+    approve = ledger.record_decision(
+        DecisionIn(draft_id=draft_id, reviewer="ann", verdict=Verdict.APPROVE)
+    )
+    reject = ledger.record_decision(
+        DecisionIn(
+            draft_id=draft_id,
+            reviewer="bob",
+            verdict=Verdict.REJECT,
+            reason=RejectReason.UNSAFE,
+            double_review=True,
+        )
+    )
+    assert ledger.draft_status(draft_id).value == "rejected"
+    ledger.record_decision(
+        DecisionIn(
+            draft_id=draft_id,
+            reviewer="bob",
+            verdict=Verdict.REVERT,
+            reverts_decision_id=reject.id,
+        )
+    )
+    assert ledger.draft_status(draft_id).value == "approved"
+    ledger.record_decision(
+        DecisionIn(
+            draft_id=draft_id,
+            reviewer="ann",
+            verdict=Verdict.REVERT,
+            reverts_decision_id=approve.id,
+        )
+    )
+    assert ledger.draft_status(draft_id).value == "pending"
+    assert ledger.status().drafts_by_kind == {"qa": {"pending": 1}}
