@@ -233,6 +233,9 @@ def _m002_review_export_search(db: sqlite3.Connection) -> None:
             BEGIN SELECT RAISE(ABORT, 'chunks are append-only'); END;
         CREATE TRIGGER chunks_no_delete BEFORE DELETE ON chunks
             BEGIN SELECT RAISE(ABORT, 'chunks are append-only'); END;
+
+        -- Review queue: release_session() finds a session's leases without a full scan.
+        CREATE INDEX leases_session ON leases(session_id, expires_at);
         """,
     )
 

@@ -656,7 +656,9 @@ class Ledger:
         """
         where = [
             "dr.rowid > ?",
-            "NOT EXISTS (SELECT 1 FROM draft_status s WHERE s.draft_id = dr.id)",
+            # live_decisions flattens into index probes; draft_status's window function
+            # would be computed over every decision for every page.
+            "NOT EXISTS (SELECT 1 FROM live_decisions s WHERE s.draft_id = dr.id)",
         ]
         params: list[Any] = [after_rowid]
         if kind:
@@ -808,7 +810,7 @@ class Ledger:
         report.stale = self.query("SELECT count(*) FROM stale_drafts")[0][0]
         report.stale_pending = self.query(
             "SELECT count(*) FROM stale_drafts st WHERE NOT EXISTS"
-            " (SELECT 1 FROM draft_status s WHERE s.draft_id = st.draft_id)"
+            " (SELECT 1 FROM live_decisions s WHERE s.draft_id = st.draft_id)"
         )[0][0]
         report.decisions = {
             r[0]: r[1]

@@ -39,6 +39,7 @@ EXPECTED_OBJECTS = [
     ("index", "drafts_kind", "drafts"),
     ("index", "generation_calls_job", "generation_calls"),
     ("index", "leases_draft", "leases"),
+    ("index", "leases_session", "leases"),
     ("index", "sqlite_autoindex_chunks_1", "chunks"),
     ("index", "sqlite_autoindex_decisions_1", "decisions"),
     ("index", "sqlite_autoindex_decisions_2", "decisions"),

@@ -1,0 +1,122 @@
+"""``draftgate review``: open the review TUI on the ledger's queue."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from draftgate.config import Config, ledger_path
+from draftgate.context import CommandError, config_of, open_ledger
+from draftgate.exit_codes import ExitCode
+from ledger import DraftKind
+from ledger.queue import QueueFilter
+
+DEFAULT_GUIDELINES = Path(__file__).resolve().parent.parent / "tui" / "guidelines.md"
+
+
+def register(subparsers: Any) -> None:
+    review = subparsers.add_parser(
+        "review",
+        help="approve, edit or reject drafts in a terminal UI",
+        description="Show each undecided draft beside its source; one key per decision. "
+        "Every decision is committed before the next draft appears. Several reviewers can "
+        "work on one ledger at once: each draft on screen is leased to one of them.",
+    )
+    review.add_argument(
+        "--reviewer",
+        metavar="NAME",
+        help="who signs the decisions (default: config review.reviewer, else git "
+        "user.name, else $USER)",
+    )
+    review.add_argument("--kind", choices=[k.value for k in DraftKind], help="only this kind")
+    review.add_argument(
+        "--doc", metavar="TEXT", help="only drafts from documents whose path contains TEXT"
+    )
+    review.add_argument("--stale", action="store_true", help="only drafts whose source changed")
+    review.add_argument(
+        "--double-review",
+        metavar="FRACTION",
+        type=float,
+        default=0.0,
+        help="also show this fraction (0-1) of drafts decided by another reviewer, blind, "
+        "so the audit can measure agreement",
+    )
+    review.set_defaults(run=run_review)
+
+
+def git_user_name() -> str:
+    try:
+        done = subprocess.run(
+            ["git", "config", "user.name"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def resolve_reviewer(flag: str | None, config: Config) -> str:
+    """--reviewer, else config, else git user.name, else $USER; an empty name is refused."""
+    if flag is not None:
+        name = flag.strip()
+    else:
+        name = (config.review.reviewer or "").strip() or git_user_name()
+        if not name:
+            name = os.environ.get("USER", "").strip()
+            if not name:
+                try:
+                    name = getpass.getuser().strip()
+                except (OSError, KeyError):
+                    name = ""
+    if not name:
+        raise CommandError(
+            "a reviewer name is required: pass --reviewer NAME or set review.reviewer",
+            ExitCode.BAD_INPUT,
+        )
+    return name
+
+
+def load_guidelines(config: Config) -> str:
+    path = Path(config.review.guidelines) if config.review.guidelines else DEFAULT_GUIDELINES
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(
+            f"review.guidelines: cannot read {path}: {getattr(exc, 'strerror', None) or exc}",
+            ExitCode.BAD_INPUT,
+        ) from exc
+
+
+def run_review(args: argparse.Namespace) -> int:
+    from tui.app import BINDING_IDS, ReviewApp  # Textual loads only for this command
+
+    config = config_of(args)
+    reviewer = resolve_reviewer(args.reviewer, config)
+    if not 0.0 <= args.double_review <= 1.0:
+        raise CommandError("--double-review must be between 0 and 1", ExitCode.BAD_INPUT)
+    unknown = sorted(set(config.review.keymap) - BINDING_IDS)
+    if unknown:
+        raise CommandError(
+            f"review.keymap: unknown binding id {unknown[0]!r} "
+            f"(known: {', '.join(sorted(BINDING_IDS))})",
+            ExitCode.BAD_INPUT,
+        )
+    guidelines = load_guidelines(config)
+    # Open (and migrate) once here so a foreign, newer or locked ledger ends in one clear line
+    # before the screen takes over; the app's ledger thread opens its own connection.
+    with open_ledger(args, config):
+        pass
+    app = ReviewApp(
+        ledger_path(args.ledger, config),
+        reviewer,
+        filters=QueueFilter(kind=args.kind, doc=args.doc, stale=True if args.stale else None),
+        double_review=args.double_review,
+        lease_seconds=config.review.lease_seconds,
+        keymap=config.review.keymap,
+        guidelines=guidelines,
+    )
+    app.run()
+    return ExitCode.OK

@@ -1,0 +1,298 @@
+"""The review queue: which draft a reviewer sees next, and the leases that keep reviewers apart.
+
+A reviewer *claims* a draft before it is shown: one ``BEGIN IMMEDIATE`` transaction finds the
+first undecided draft (creation order, optional filters) that no other reviewer holds a live
+lease on, and appends a lease row for it. Leases are append-only like every other record: the
+live lease on a draft is its newest row whose ``expires_at`` is still ahead, so a release is a
+new row that expires at once, and a crashed reviewer's lease simply runs out.
+
+Double review: with a fraction f, the drafts whose id hashes below f are also offered, once
+decided by one reviewer, to a *different* reviewer (blind: the earlier verdict is not part of
+what is returned), so the audit can measure agreement. Nothing here loads the whole queue: every
+read is a page ordered by the drafts' rowid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ledger.ids import new_event_id
+from ledger.models import Chunk, Draft
+from ledger.store import Ledger, row_to_draft
+
+DEFAULT_LEASE_SECONDS = 600
+PAGE_SIZE = 200
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def stamp(moment: datetime) -> str:
+    """The ledger's timestamp text (sorts as time): UTC, milliseconds, ``Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def double_review_hit(draft_id: str, fraction: float) -> bool:
+    """Whether a draft is in the double-review sample: a hash of its id, not a coin flip,
+    so every reviewer and every run agree on the sample."""
+    if fraction <= 0:
+        return False
+    digest = hashlib.blake2b(draft_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 < fraction
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    kind: str | None = None
+    doc: str | None = None  # substring of the document path
+    stale: bool | None = None  # True: only stale drafts; False: only fresh ones
+
+    def describe(self) -> str:
+        parts = []
+        if self.kind:
+            parts.append(f"kind={self.kind}")
+        if self.doc:
+            parts.append(f"doc~{self.doc}")
+        if self.stale is not None:
+            parts.append("stale" if self.stale else "fresh")
+        return ", ".join(parts) or "all drafts"
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """One claimed draft with what the screen shows beside it."""
+
+    rowid: int
+    draft: Draft
+    chunk: Chunk | None
+    document_path: str
+    stale: bool
+    double_review: bool  # shown as a second, blind review of a decided draft
+
+
+# A draft is undecided when no decision on it is still in force (live_decisions is a plain
+# view, so SQLite flattens it and probes decisions_draft / decisions_reverts per draft; the
+# draft_status view's window function would be computed over every decision instead).
+_UNDECIDED = "NOT EXISTS (SELECT 1 FROM live_decisions ld WHERE ld.draft_id = dr.id)"
+# No other reviewer holds a live lease: the draft's newest lease row has expired or is this
+# reviewer's own (a reviewer who crashed and reopens gets their drafts back at once instead of
+# waiting out their own leases).
+_NOT_HELD = (
+    "NOT EXISTS (SELECT 1 FROM leases l WHERE l.draft_id = dr.id"
+    " AND l.rowid_ = (SELECT max(l2.rowid_) FROM leases l2 WHERE l2.draft_id = dr.id)"
+    " AND l.expires_at > ? AND l.reviewer != ?)"
+)
+
+
+class ReviewQueue:
+    """One reviewer session's view of the queue. Uses the caller's ``Ledger`` (one thread)."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        reviewer: str,
+        *,
+        session_id: str | None = None,
+        lease_seconds: int = DEFAULT_LEASE_SECONDS,
+        filters: QueueFilter | None = None,
+        double_review: float = 0.0,
+        clock: Clock = system_clock,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        self.ledger = ledger
+        self.reviewer = reviewer
+        self.session_id = session_id or new_event_id()
+        self.lease_seconds = lease_seconds
+        self.filters = filters or QueueFilter()
+        self.double_review = double_review
+        self.clock = clock
+        self.page_size = page_size
+
+    # ---- reading ---------------------------------------------------------------------
+
+    def _filter_sql(self) -> tuple[list[str], list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        if self.filters.kind:
+            where.append("dr.kind = ?")
+            params.append(self.filters.kind)
+        if self.filters.doc:
+            where.append(
+                "dr.chunk_id IN (SELECT c.id FROM chunks c JOIN documents d"
+                " ON d.id = c.document_id WHERE d.path LIKE ?)"
+            )
+            params.append(f"%{self.filters.doc}%")
+        if self.filters.stale is not None:
+            op = "IN" if self.filters.stale else "NOT IN"
+            where.append(f"dr.id {op} (SELECT draft_id FROM stale_drafts)")
+        return where, params
+
+    def remaining(self) -> int:
+        """Undecided drafts matching the filters (leased or not): the status bar's count."""
+        where, params = self._filter_sql()
+        sql = "SELECT count(*) FROM drafts dr WHERE " + " AND ".join([_UNDECIDED, *where])
+        return int(self.ledger.query(sql, params)[0][0])
+
+    def _item(self, db: Any, row: Any, double: bool) -> ReviewItem:
+        draft = row_to_draft(row)
+        chunk_row = db.execute(
+            "SELECT c.*, d.path AS doc_path FROM chunks c JOIN documents d"
+            " ON d.id = c.document_id WHERE c.id = ?",
+            (draft.chunk_id,),
+        ).fetchone()
+        chunk = None
+        path = ""
+        if chunk_row is not None:
+            chunk = Chunk(
+                id=chunk_row["id"],
+                document_id=chunk_row["document_id"],
+                ordinal=chunk_row["ordinal"],
+                heading_path=json.loads(chunk_row["heading_path"]),
+                start_line=chunk_row["start_line"],
+                end_line=chunk_row["end_line"],
+                text=chunk_row["text"],
+                text_hash=chunk_row["text_hash"],
+            )
+            path = chunk_row["doc_path"]
+        stale = (
+            db.execute("SELECT 1 FROM stale_drafts WHERE draft_id = ?", (draft.id,)).fetchone()
+            is not None
+        )
+        return ReviewItem(row["rowid_"], draft, chunk, path, stale, double)
+
+    # ---- claiming --------------------------------------------------------------------
+
+    def claim_next(self, after_rowid: int = 0, exclude: Iterable[str] = ()) -> ReviewItem | None:
+        """Claim the first reviewable draft after ``after_rowid``; None when there is none.
+
+        ``exclude`` names drafts this session already holds (prefetched), so they are not
+        claimed twice. Everything happens in one BEGIN IMMEDIATE transaction, so two sessions
+        can never both pass the lease check for the same draft.
+        """
+        skip = set(exclude)
+        now = self.clock()
+        with self.ledger.transaction() as db:
+            cursor = after_rowid
+            while True:
+                rows = self._candidate_page(db, cursor, stamp(now))
+                if not rows:
+                    return None
+                for row in rows:
+                    cursor = row["rowid_"]
+                    if row["id"] in skip:
+                        continue
+                    decided = bool(row["decided"])
+                    if decided and not double_review_hit(row["id"], self.double_review):
+                        continue
+                    self._insert_lease(db, row["id"], now)
+                    return self._item(db, row, double=decided)
+
+    def _candidate_page(self, db: Any, after_rowid: int, now: str) -> list[Any]:
+        where, params = self._filter_sql()
+        if self.double_review > 0:
+            # Undecided drafts, plus decided ones this reviewer never decided and nobody has
+            # double-reviewed yet; the hash sample is applied in Python (claim_next).
+            decided_col = "EXISTS (SELECT 1 FROM live_decisions ld WHERE ld.draft_id = dr.id)"
+            eligible = (
+                "NOT EXISTS (SELECT 1 FROM live_decisions ld WHERE ld.draft_id = dr.id"
+                " AND (ld.reviewer = ? OR ld.double_review = 1))"
+            )
+            eligible_params: list[Any] = [self.reviewer]
+        else:
+            decided_col = "0"
+            eligible = _UNDECIDED
+            eligible_params = []
+        sql = (
+            f"SELECT dr.rowid AS rowid_, dr.*, {decided_col} AS decided FROM drafts dr"
+            " WHERE dr.rowid > ? AND "
+            + " AND ".join([eligible, _NOT_HELD, *where])
+            + " ORDER BY dr.rowid LIMIT ?"
+        )
+        args = [after_rowid, *eligible_params, now, self.reviewer, *params, self.page_size]
+        return list(db.execute(sql, args).fetchall())
+
+    def claim_draft(self, draft_id: str) -> ReviewItem | None:
+        """Claim one named draft again (going back to it, or after an undo).
+
+        None if another session holds a live lease on it. The draft may be decided (the screen
+        shows decided drafts read-only); only the lease is checked here.
+        """
+        now = self.clock()
+        with self.ledger.transaction() as db:
+            row = db.execute(
+                "SELECT dr.rowid AS rowid_, dr.* FROM drafts dr WHERE dr.id = ? AND " + _NOT_HELD,
+                (draft_id, stamp(now), self.reviewer),
+            ).fetchone()
+            if row is None:
+                return None
+            mine = db.execute(
+                "SELECT 1 FROM live_decisions WHERE draft_id = ? AND reviewer = ?",
+                (draft_id, self.reviewer),
+            ).fetchone()
+            others = db.execute(
+                "SELECT 1 FROM live_decisions WHERE draft_id = ? AND reviewer != ?",
+                (draft_id, self.reviewer),
+            ).fetchone()
+            self._insert_lease(db, draft_id, now)
+            return self._item(db, row, double=bool(others) and not mine)
+
+    def _insert_lease(
+        self, db: Any, draft_id: str, now: datetime, seconds: int | None = None
+    ) -> None:
+        expires = now + timedelta(seconds=self.lease_seconds if seconds is None else seconds)
+        db.execute(
+            "INSERT INTO leases(draft_id, reviewer, session_id, claimed_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (draft_id, self.reviewer, self.session_id, stamp(now), stamp(expires)),
+        )
+
+    def _held_by_me(self, db: Any, draft_ids: Iterable[str], now: str) -> list[str]:
+        held = []
+        for draft_id in draft_ids:
+            row = db.execute(
+                "SELECT session_id, expires_at FROM leases WHERE draft_id = ?"
+                " ORDER BY rowid_ DESC LIMIT 1",
+                (draft_id,),
+            ).fetchone()
+            if row is not None and row[0] == self.session_id and row[1] > now:
+                held.append(draft_id)
+        return held
+
+    def renew(self, draft_ids: Iterable[str]) -> int:
+        """Extend this session's live leases (a long look at one draft must not lose it)."""
+        now = self.clock()
+        with self.ledger.transaction() as db:
+            held = self._held_by_me(db, draft_ids, stamp(now))
+            for draft_id in held:
+                self._insert_lease(db, draft_id, now)
+        return len(held)
+
+    def release(self, draft_ids: Iterable[str]) -> int:
+        """Give drafts back (skip, filter change): a new lease row that expires now."""
+        now = self.clock()
+        with self.ledger.transaction() as db:
+            held = self._held_by_me(db, draft_ids, stamp(now))
+            for draft_id in held:
+                self._insert_lease(db, draft_id, now, seconds=0)
+        return len(held)
+
+    def release_session(self) -> int:
+        """On quit: release every live lease this session still holds."""
+        now = self.clock()
+        with self.ledger.transaction() as db:
+            rows = db.execute(
+                "SELECT DISTINCT draft_id FROM leases WHERE session_id = ? AND expires_at > ?",
+                (self.session_id, stamp(now)),
+            ).fetchall()
+            held = self._held_by_me(db, [r[0] for r in rows], stamp(now))
+            for draft_id in held:
+                self._insert_lease(db, draft_id, now, seconds=0)
+        return len(held)

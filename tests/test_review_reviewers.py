@@ -1,0 +1,162 @@
+"""Several reviewers on one ledger: leases, expiry, and blind double review."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ledger import DecisionIn, Ledger, Verdict, verify
+from ledger.queue import ReviewQueue, double_review_hit
+from tests.support.review import make_app, seed_ledger, settle
+
+
+async def test_two_apps_on_one_ledger_never_show_the_same_draft(ledger_path: Path) -> None:
+    seed_ledger(ledger_path, count=8)
+    ann = make_app(ledger_path, "ann")
+    bob = make_app(ledger_path, "bob")
+    async with ann.run_test() as ann_pilot, bob.run_test() as bob_pilot:
+        await settle(ann_pilot, ann)
+        await settle(bob_pilot, bob)
+        for _ in range(3):
+            await ann_pilot.press("a")
+            await settle(ann_pilot, ann)
+            await bob_pilot.press("a")
+            await settle(bob_pilot, bob)
+        ann_seen = {e.item.draft.id for e in ann.history} | {i.draft.id for i in ann.ahead}
+        bob_seen = {e.item.draft.id for e in bob.history} | {i.draft.id for i in bob.ahead}
+        assert ann_seen and bob_seen
+        assert ann_seen.isdisjoint(bob_seen)
+    with Ledger.open(ledger_path) as ledger:
+        rows = list(ledger.iter_decisions())
+        assert len(rows) == 6 and len({d.draft_id for d in rows}) == 6
+        assert verify(ledger) == []
+
+
+async def test_a_live_lease_is_respected_and_an_expired_one_taken_over(ledger_path: Path) -> None:
+    ids = seed_ledger(ledger_path, count=3)
+    now = datetime.now(UTC)
+    with Ledger.open(ledger_path) as ledger:
+        # A reviewer who crashed 11 minutes ago (lease 10 minutes) holds the first draft ...
+        crashed = ReviewQueue(ledger, "cara", clock=lambda: now - timedelta(seconds=660))
+        assert crashed.claim_next().draft.id == ids[0]
+        # ... and one who is still at work holds the second.
+        ReviewQueue(ledger, "dan").claim_next(after_rowid=1)
+    app = make_app(ledger_path, "ann")
+    async with app.run_test() as pilot:
+        await settle(pilot, app)
+        assert app.current.item.draft.id == ids[0]  # expired: taken over
+        assert [i.draft.id for i in app.ahead] == [ids[2]]  # dan's live lease skipped
+        await pilot.press("a")
+        await settle(pilot, app)
+    with Ledger.open(ledger_path) as ledger:
+        assert [d.reviewer for d in ledger.decisions_for_draft(ids[0])] == ["ann"]
+
+
+async def test_double_review_goes_blind_to_a_second_reviewer_only(ledger_path: Path) -> None:
+    ids = seed_ledger(ledger_path, count=3)
+    with Ledger.open(ledger_path) as ledger:
+        for draft_id in ids:
+            ledger.record_decision(
+                DecisionIn(draft_id=draft_id, reviewer="ann", verdict=Verdict.APPROVE)
+            )
+    # The first reviewer never gets her own decisions back.
+    ann = make_app(ledger_path, "ann", double_review=1.0)
+    async with ann.run_test() as pilot:
+        await settle(pilot, ann)
+        assert ann.current is None and ann.exhausted
+    bob = make_app(ledger_path, "bob", double_review=1.0)
+    async with bob.run_test() as pilot:
+        await settle(pilot, bob)
+        entry = bob.current
+        assert entry.item.draft.id == ids[0] and entry.item.double_review
+        card = str(bob.screen.query_one("#card").render())
+        assert "second review (blind)" in card and "approved" not in card
+        await pilot.press("r", "1", "enter")
+        await settle(pilot, bob)
+        await pilot.press("q")
+        await settle(pilot, bob)
+    with Ledger.open(ledger_path) as ledger:
+        second = ledger.decisions_for_draft(ids[0])[-1]
+        assert (second.reviewer, second.verdict, second.double_review) == (
+            "bob",
+            Verdict.REJECT,
+            True,
+        )
+        # Status follows the latest decision in force.
+        assert ledger.draft_status(ids[0]).value == "rejected"
+    # Once double-reviewed, a draft is not offered again, to anyone.
+    cy = make_app(ledger_path, "cy", double_review=1.0)
+    async with cy.run_test() as pilot:
+        await settle(pilot, cy)
+        assert cy.current.item.draft.id == ids[1]
+
+
+def test_double_review_sample_is_deterministic_and_near_the_fraction() -> None:
+    ids = [f"b2:{i:032x}" for i in range(2000)]
+    sample = [i for i in ids if double_review_hit(i, 0.1)]
+    assert sample == [i for i in ids if double_review_hit(i, 0.1)]
+    assert 150 < len(sample) < 250
+    assert not any(double_review_hit(i, 0.0) for i in ids)
+
+
+def test_queue_releases_only_its_own_leases(ledger: Ledger) -> None:
+    from tests.support.builders import add_document, add_drafts
+
+    ids = add_drafts(ledger, add_document(ledger)[0], count=2)
+    ann = ReviewQueue(ledger, "ann")
+    bob = ReviewQueue(ledger, "bob")
+    assert ann.claim_next().draft.id == ids[0]
+    assert bob.release([ids[0]]) == 0  # not bob's to give back
+    assert bob.claim_next().draft.id == ids[1]
+    assert ann.release_session() == 1
+    assert bob.claim_draft(ids[0]) is not None
+    assert ann.claim_draft(ids[0]) is None
+
+
+def test_a_reviewer_who_reopens_gets_their_own_leased_drafts_back(ledger: Ledger) -> None:
+    from tests.support.builders import add_document, add_drafts
+
+    ids = add_drafts(ledger, add_document(ledger)[0], count=2)
+    crashed = ReviewQueue(ledger, "ann")
+    assert crashed.claim_next().draft.id == ids[0]  # then the process dies, lease still live
+    assert ReviewQueue(ledger, "bob").claim_next().draft.id == ids[1]
+    assert ReviewQueue(ledger, "ann").claim_next().draft.id == ids[0]
+
+
+def test_draft_status_follows_the_latest_decision_in_force(ledger: Ledger) -> None:
+    from ledger import RejectReason
+    from tests.support.builders import add_document, add_drafts
+
+    draft_id = add_drafts(ledger, add_document(ledger)[0], count=1)[0]
+    approve = ledger.record_decision(
+        DecisionIn(draft_id=draft_id, reviewer="ann", verdict=Verdict.APPROVE)
+    )
+    reject = ledger.record_decision(
+        DecisionIn(
+            draft_id=draft_id,
+            reviewer="bob",
+            verdict=Verdict.REJECT,
+            reason=RejectReason.UNSAFE,
+            double_review=True,
+        )
+    )
+    assert ledger.draft_status(draft_id).value == "rejected"
+    ledger.record_decision(
+        DecisionIn(
+            draft_id=draft_id,
+            reviewer="bob",
+            verdict=Verdict.REVERT,
+            reverts_decision_id=reject.id,
+        )
+    )
+    assert ledger.draft_status(draft_id).value == "approved"
+    ledger.record_decision(
+        DecisionIn(
+            draft_id=draft_id,
+            reviewer="ann",
+            verdict=Verdict.REVERT,
+            reverts_decision_id=approve.id,
+        )
+    )
+    assert ledger.draft_status(draft_id).value == "pending"
+    assert ledger.status().drafts_by_kind == {"qa": {"pending": 1}}

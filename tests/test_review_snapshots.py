@@ -1,0 +1,89 @@
+"""SVG snapshots of the review screen, the editor and the reject dialog (fixed data, no clocks).
+
+Update after an intended change: pytest tests/test_review_snapshots.py --snapshot-update
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ledger import DraftIn, DraftKind, Ledger
+from tests.support.builders import add_document, add_drafts
+from tests.support.review import make_app, settle
+
+SIZE = (100, 30)
+
+
+def fixed_ledger(path: Path) -> None:
+    with Ledger.open(path) as ledger:
+        chunk_ids = add_document(ledger)
+        add_drafts(
+            ledger,
+            chunk_ids[0],
+            [
+                DraftIn(
+                    kind=DraftKind.QA,
+                    question="Where do I download my invoices?",
+                    answer="Open Settings > Billing > Invoices and pick the month you need.",
+                    evidence=["Open **Settings > Billing > Invoices**"],
+                ),
+                DraftIn(
+                    kind=DraftKind.NEGATIVE,
+                    question="Can I pay invoices in bitcoin?",
+                    answer="No, Tidepool does not take crypto payments; cards and bank "
+                    "transfer are supported.",
+                    meta={"absence_check": {"terms": ["bitcoin", "crypto"], "hits": []}},
+                ),
+            ],
+        )
+
+
+def app_for(path: Path) -> Any:
+    fixed_ledger(path)
+    return make_app(path, "ann")
+
+
+def settled(app: Any) -> Any:
+    async def run_before(pilot: Any) -> None:
+        await settle(pilot, app)
+
+    return run_before
+
+
+def test_main_screen(snap_compare: Any, tmp_path: Path) -> None:
+    app = app_for(tmp_path / "ledger.sqlite")
+    assert snap_compare(app, terminal_size=SIZE, run_before=settled(app))
+
+
+def test_negative_with_absence_check(snap_compare: Any, tmp_path: Path) -> None:
+    app = app_for(tmp_path / "ledger.sqlite")
+
+    async def run_before(pilot: Any) -> None:
+        await settle(pilot, app)
+        await pilot.press("a")
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_editor(snap_compare: Any, tmp_path: Path) -> None:
+    app = app_for(tmp_path / "ledger.sqlite")
+
+    async def run_before(pilot: Any) -> None:
+        await settle(pilot, app)
+        await pilot.press("e")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_reject_dialog(snap_compare: Any, tmp_path: Path) -> None:
+    app = app_for(tmp_path / "ledger.sqlite")
+
+    async def run_before(pilot: Any) -> None:
+        await settle(pilot, app)
+        await pilot.press("r", "3", *"page does not exist")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
