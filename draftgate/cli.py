@@ -12,13 +12,13 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from draftgate import cmd_core
+from draftgate import cmd_core, cmd_generate
 from draftgate.config import UserInputError
 from draftgate.context import CommandError
 from draftgate.exit_codes import ExitCode, exit_code_help
 from ledger import LedgerError
 
-COMMAND_MODULES: list[ModuleType] = [cmd_core]
+COMMAND_MODULES: list[ModuleType] = [cmd_core, cmd_generate]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,1 @@
+"""Draft generation: docs ingestion and chunking, prompts, the LLM client, the batch runner."""
