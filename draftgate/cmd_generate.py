@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from pathlib import Path
@@ -97,6 +98,9 @@ def _scope_of(args: argparse.Namespace, config: Config) -> Scope:
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    # instructor logs every failed attempt at ERROR; the summary table reports failures, and a
+    # traceback-like line per retry on stderr would bury it.
+    logging.getLogger("instructor").setLevel(logging.CRITICAL)
     config = config_of(args)
     try:
         settings = effective_settings(args, config)
