@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextvars
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -260,7 +261,7 @@ class LLMClient:
             result.reply = reply
         except (InstructorRetryException, openai.OpenAIError, ValidationError, ValueError) as exc:
             result.error = error_class(exc)
-            result.error_detail = _short(str(exc))
+            result.error_detail = _short(redact(str(exc), self.settings.api_key))
         finally:
             result.latency_ms = round((time.perf_counter() - started) * 1000, 1)
             _current.reset(token)
@@ -268,6 +269,19 @@ class LLMClient:
 
     async def close(self) -> None:
         await self.openai.close()
+
+
+_KEY_LIKE = re.compile(r"\b(sk|pk|key)[-_][A-Za-z0-9_\-*.]{6,}")
+
+
+def redact(text: str, secret: str | None) -> str:
+    """Remove the API key, and anything shaped like one, from text bound for the ledger.
+
+    Some providers echo a (partly masked) key in a 401 message; none of it is kept.
+    """
+    if secret:
+        text = text.replace(secret, "[redacted]")
+    return _KEY_LIKE.sub("[redacted]", text)
 
 
 def _short(text: str, limit: int = 300) -> str:

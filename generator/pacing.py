@@ -1,6 +1,6 @@
 """Pace calls to a requests-per-minute and tokens-per-minute budget.
 
-Two token buckets refilled continuously. Each holds one second of budget, so a run never
+Two token buckets refilled continuously. Each holds at most one second of budget, so a run never
 bursts far above the average rate (a provider's per-minute limit is usually enforced over a
 sliding window, and a full minute's burst at the start would meet it as 429s). A call may take
 the token bucket below zero (one call can need more tokens than a second of budget); the
@@ -21,7 +21,9 @@ class Pacer:
         self._tok_rate = tpm / 60.0 if tpm else 0.0
         self._req_cap = max(1.0, self._req_rate)
         self._tok_cap = max(1.0, self._tok_rate)
-        self._req_level = self._req_cap
+        # Start with one request, not a full second's burst: over any minute the run then
+        # sends at most the budget (plus one), even in its first minute.
+        self._req_level = 1.0
         self._tok_level = self._tok_cap
         self._at = time.monotonic()
         self._lock = asyncio.Lock()

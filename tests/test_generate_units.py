@@ -90,3 +90,12 @@ def test_template_hash_is_the_hash_of_the_template_text(tmp_path: Path) -> None:
     assert copy.template_hash("qa") == prompts.template_hash("qa")
     (tmp_path / "qa.j2").write_text(prompts.source("qa.j2") + "\nBe brief.\n")
     assert PromptSet(tmp_path).template_hash("qa") != prompts.template_hash("qa")
+
+
+def test_error_text_bound_for_the_ledger_has_no_key() -> None:
+    from generator.client import redact
+
+    text = "Incorrect API key provided: sk-test-SECRET123 (also sk-proj-****abcd1234)"
+    cleaned = redact(text, "sk-test-SECRET123")
+    assert "SECRET123" not in cleaned and "abcd1234" not in cleaned
+    assert cleaned.startswith("Incorrect API key provided: [redacted]")
