@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -104,8 +105,10 @@ def run_generate(args: argparse.Namespace) -> int:
     config = config_of(args)
     try:
         settings = effective_settings(args, config)
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        raise CommandError(f"bad option: {str(exc).splitlines()[-2].strip()}") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        option = "--" + str(first["loc"][0]).replace("_", "-")
+        raise CommandError(f"bad option {option}: {first['msg']}") from exc
     scope = _scope_of(args, config)
     base_url = os.environ.get("OPENAI_BASE_URL") or settings.base_url
     api_key = os.environ.get("OPENAI_API_KEY")
@@ -198,10 +201,19 @@ def _run_offline(
         "drafting with the built-in rules drafter",
         file=sys.stderr,
     )
-    from generator.rules import run_rules_drafter
+    try:
+        from generator.rules import run_rules_drafter
+    except ModuleNotFoundError as exc:
+        if exc.name != "generator.rules":
+            raise
+        raise CommandError(
+            "the rules drafter is not available in this installation; set OPENAI_API_KEY "
+            "or OPENAI_BASE_URL to draft through an LLM endpoint",
+            ExitCode.ENDPOINT,
+        ) from exc
 
     with _progress(args.quiet) as progress:
-        task = progress.add_task("rules drafter", total=None)
+        task = progress.add_task("rules drafter", total=None, info="")
         report = run_rules_drafter(
             ledger,
             scope,

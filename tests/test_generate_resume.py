@@ -227,3 +227,31 @@ def test_offline_branch_uses_the_rules_drafter(
     assert seen["kinds"] == ["qa", "negative"] and seen["limit"] == 3
     assert seen["per_chunk"] == 1 and seen["product"] == "Tidepool"
     assert "drafts stored: qa" in captured.out
+
+
+def test_progress_bar_runs_for_both_drafters(
+    generate: GenerateRun, server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --quiet the rich progress bar renders (the other tests switch it off)."""
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+    args = [
+        "--ledger",
+        str(generate.ledger_path),
+        "--config",
+        str(generate.config_path),
+        "generate",
+        "--limit",
+        "2",
+        "--kinds",
+        "qa",
+    ]
+    assert main(args) == ExitCode.OK
+    stand_in = types.ModuleType("generator.rules")
+    stand_in.run_rules_drafter = lambda ledger, scope, **kw: (  # type: ignore[attr-defined]
+        kw["on_progress"](1, 1) or types.SimpleNamespace(calls_ok=1, drafts_by_kind={}, dropped={})
+    )
+    monkeypatch.setitem(sys.modules, "generator.rules", stand_in)
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    assert main(args) == ExitCode.OK
