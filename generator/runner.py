@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from generator.absence import check_absence, path_in_docs, ui_name_is_real
+from generator.absence import AbsenceCheck, check_absence, path_in_docs, ui_name_is_real
 from generator.client import CallResult, LLMClient
 from generator.dedup import DedupIndex
 from generator.prompts import PromptSet, RenderedPrompt
@@ -168,6 +168,10 @@ class DraftChecker:
         self.scope = scope
         self.dedup = dedup
         self._absent = {a.feature.casefold(): a for a in scope.does_not_offer}
+        # The chunks do not change during a run, so each corpus lookup is made once.
+        self._absence: dict[tuple[str, ...], AbsenceCheck] = {}
+        self._ui_real: dict[str, bool] = {}
+        self._path_real: dict[str, bool] = {}
 
     def drafts_of(self, job: Job, reply: BaseModel) -> tuple[list[DraftIn], Counter[str]]:
         kind = DraftKind(job.kind)
@@ -191,7 +195,10 @@ class DraftChecker:
     def _check_negative(self, item: NegativeItem, draft: DraftIn) -> tuple[DraftIn, str | None]:
         known = self._absent.get(item.feature.strip().casefold())
         terms = known.all_terms() if known else [item.feature, *item.search_terms]
-        check = check_absence(self.ledger, terms)
+        key = tuple(terms)
+        if key not in self._absence:
+            self._absence[key] = check_absence(self.ledger, terms)
+        check = self._absence[key]
         meta = {
             **draft.meta,
             "feature": known.feature if known else item.feature,
@@ -206,9 +213,13 @@ class DraftChecker:
     def _check_wrong_ui_name(self, draft: DraftIn) -> str | None:
         wrong = str(draft.meta.get("wrong_name") or "")
         real = str(draft.meta.get("real_path") or "")
-        if ui_name_is_real(self.ledger, self.scope, wrong):
+        if wrong not in self._ui_real:
+            self._ui_real[wrong] = ui_name_is_real(self.ledger, self.scope, wrong)
+        if real not in self._path_real:
+            self._path_real[real] = path_in_docs(self.ledger, real)
+        if self._ui_real[wrong]:
             return "wrong_name_is_real"
-        if not path_in_docs(self.ledger, real):
+        if not self._path_real[real]:
             return "path_not_in_docs"
         return None
 
