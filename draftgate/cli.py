@@ -13,13 +13,13 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from draftgate import cmd_core, cmd_export, cmd_review
+from draftgate import cmd_core, cmd_export, cmd_generate, cmd_review
 from draftgate.config import UserInputError
 from draftgate.context import CommandError
 from draftgate.exit_codes import ExitCode, exit_code_help
 from ledger import LedgerError
 
-COMMAND_MODULES: list[ModuleType] = [cmd_core, cmd_review, cmd_export]
+COMMAND_MODULES: list[ModuleType] = [cmd_core, cmd_generate, cmd_review, cmd_export]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,6 +37,14 @@ class GenerateConfig(Section):
     max_attempts: int = Field(default=5, ge=1, le=20)
     max_reasks: int = Field(default=2, ge=0, le=10)
     base_url: str | None = None
+    # Transport retry backoff (exponential with jitter; a Retry-After header wins, capped).
+    backoff_initial_s: float = Field(default=1.0, ge=0)
+    backoff_max_s: float = Field(default=30.0, ge=0)
+    retry_after_cap_s: float = Field(default=60.0, ge=0)
+    # --batch: seconds between polls of the batch's status.
+    batch_poll_s: float = Field(default=30.0, gt=0)
+    # Folder of the prompt templates (default: the prompts/ folder shipped with Draftgate).
+    prompts: str | None = None
     # Price per million tokens, for the cost estimate in the progress bar and summary.
     price_in_per_mtok: float = Field(default=0.15, ge=0)
     price_out_per_mtok: float = Field(default=0.60, ge=0)

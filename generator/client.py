@@ -1,0 +1,289 @@
+"""The LLM client: instructor over ``AsyncOpenAI``, with every transport retry in one place.
+
+- The SDK's own retries are off (``max_retries=0``) so attempts do not multiply.
+- tenacity retries transport failures (429 honouring Retry-After, 5xx, timeouts, connection
+  errors, unparseable bodies) with exponential backoff and jitter.
+- instructor's integer ``max_retries`` re-asks only validation failures (the grounding checks
+  in ``generator.schemas``).
+- Per-attempt token usage comes from instructor's ``completion:response`` hook (the usage on
+  the returned completion is a running total across re-asks); a context variable ties each
+  hook call to the call that made it, since one client serves many concurrent calls.
+- The API key goes to the SDK and nowhere else: calls record ``endpoint_host`` only.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+import instructor
+import openai
+from instructor.core.exceptions import InstructorRetryException
+from pydantic import BaseModel, ValidationError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from generator.prompts import Message, protect_from_templating
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+MODES = {
+    "tools": instructor.Mode.TOOLS,
+    "json_schema": instructor.Mode.JSON_SCHEMA,
+    "json": instructor.Mode.JSON,
+    "md_json": instructor.Mode.MD_JSON,
+}
+
+
+class EndpointError(Exception):
+    """The endpoint cannot be used at all (unauthorised, unreachable): one line, exit 5."""
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    base_url: str | None
+    api_key: str | None
+    model: str
+    mode: str = "tools"
+    temperature: float = 0.7
+    timeout_s: float = 60.0
+    max_attempts: int = 5  # transport attempts per call (tenacity)
+    max_reasks: int = 2  # validation re-asks per attempt (instructor)
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 30.0
+    retry_after_cap_s: float = 60.0
+
+    @property
+    def endpoint_host(self) -> str:
+        parsed = urlparse(self.base_url or DEFAULT_BASE_URL)
+        host = parsed.hostname or "unknown"
+        return f"{host}:{parsed.port}" if parsed.port else host
+
+
+@dataclass
+class CallResult:
+    reply: BaseModel | None
+    attempts: int = 0  # HTTP requests made (transport retries and re-asks)
+    reasks: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+    error: str | None = None  # reason class: rate_limited, server_error, timeout, ...
+    error_detail: str | None = None
+    errors_seen: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.reply is not None
+
+
+_current: contextvars.ContextVar[CallResult | None] = contextvars.ContextVar(
+    "draftgate_call", default=None
+)
+
+
+def error_class(exc: BaseException) -> str:
+    """A short, stable reason class for a failure (what the summary table counts)."""
+    if isinstance(exc, InstructorRetryException):
+        cause = exc.__cause__
+        if cause is not None and not isinstance(cause, ValidationError | ValueError):
+            return error_class(cause)
+        return "invalid_output"
+    if isinstance(exc, openai.RateLimitError):
+        return "rate_limited"
+    if isinstance(exc, openai.APITimeoutError):
+        return "timeout"
+    if isinstance(exc, openai.APIConnectionError):
+        return "connection"
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        return "unauthorised"
+    if isinstance(exc, openai.APIStatusError):
+        return "server_error" if exc.status_code >= 500 else f"http_{exc.status_code}"
+    if isinstance(exc, openai.APIResponseValidationError | ValueError):
+        return "bad_response"
+    if isinstance(exc, ValidationError):
+        return "invalid_output"
+    return type(exc).__name__
+
+
+TRANSIENT = frozenset(
+    {
+        "rate_limited",
+        "timeout",
+        "connection",
+        "server_error",
+        "bad_response",
+        "http_408",
+        "http_409",
+    }
+)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return error_class(exc) in TRANSIENT
+
+
+def _retry_after_s(exc: BaseException) -> float | None:
+    inner = exc.__cause__ if isinstance(exc, InstructorRetryException) else exc
+    response = getattr(inner, "response", None)
+    if response is None:
+        return None
+    headers = response.headers
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) * scale)
+        except ValueError:
+            continue  # an HTTP date: fall back to backoff
+    return None
+
+
+class LLMClient:
+    def __init__(self, settings: ClientSettings) -> None:
+        if settings.mode not in MODES:
+            raise ValueError(f"unknown mode {settings.mode!r}; choose one of {', '.join(MODES)}")
+        self.settings = settings
+        self.mode = MODES[settings.mode]
+        self.openai = openai.AsyncOpenAI(
+            base_url=settings.base_url,
+            api_key=settings.api_key or "no-key",
+            max_retries=0,
+            timeout=settings.timeout_s,
+        )
+        self.client = instructor.from_openai(self.openai, mode=self.mode)
+        self.client.on("completion:kwargs", self._on_request)
+        self.client.on("completion:response", self._on_response)
+        self.client.on("parse:error", self._on_parse_error)
+        backoff = wait_random_exponential(
+            multiplier=settings.backoff_initial_s, max=settings.backoff_max_s
+        )
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            after = _retry_after_s(exc) if exc is not None else None
+            if after is not None:
+                return min(after, settings.retry_after_cap_s)
+            return float(backoff(state))
+
+        self._wait: Callable[[RetryCallState], float] = wait
+
+    # -- hooks: attribute each HTTP attempt and its usage to the call that made it ---------
+
+    @staticmethod
+    def _on_request(*_args: Any, **_kwargs: Any) -> None:
+        current = _current.get()
+        if current is not None:
+            current.attempts += 1
+
+    @staticmethod
+    def _on_response(response: Any) -> None:
+        current = _current.get()
+        usage = getattr(response, "usage", None)
+        if current is not None and usage is not None:
+            current.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
+            current.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
+
+    @staticmethod
+    def _on_parse_error(*_args: Any, **_kwargs: Any) -> None:
+        current = _current.get()
+        if current is not None:
+            current.reasks += 1
+
+    # -- calls ----------------------------------------------------------------------------
+
+    async def preflight(self) -> None:
+        """Fail fast on a bad key or an unreachable endpoint, before any job starts."""
+        try:
+            await self.openai.models.list()
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+            raise EndpointError(
+                f"the endpoint {self.settings.endpoint_host} refused the API key "
+                f"(HTTP {exc.status_code}); check OPENAI_API_KEY"
+            ) from exc
+        except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+            raise EndpointError(
+                f"cannot reach the endpoint {self.settings.endpoint_host}; check "
+                "OPENAI_BASE_URL or [generate] base_url"
+            ) from exc
+        except openai.APIStatusError:
+            return  # some local servers have no /models; the calls themselves will tell
+
+    def request_kwargs(self, messages: list[Message], params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "model": self.settings.model,
+            "messages": [
+                {"role": m["role"], "content": protect_from_templating(m["content"])}
+                for m in messages
+            ],
+            **params,
+        }
+
+    async def draft(
+        self,
+        messages: list[Message],
+        response_model: type[BaseModel],
+        context: dict[str, Any],
+        params: dict[str, Any],
+    ) -> CallResult:
+        result = CallResult(reply=None)
+        token = _current.set(result)
+        started = time.perf_counter()
+        try:
+            retrying = AsyncRetrying(
+                stop=stop_after_attempt(self.settings.max_attempts),
+                wait=self._wait,
+                retry=retry_if_exception(_is_transient),
+                reraise=True,
+            )
+            async for attempt in retrying:
+                with attempt:
+                    try:
+                        reply, _completion = await self.client.create_with_completion(
+                            response_model=response_model,
+                            max_retries=self.settings.max_reasks,
+                            context=context,
+                            **self.request_kwargs(messages, params),
+                        )
+                    except Exception as exc:
+                        result.errors_seen.append(error_class(exc))
+                        raise
+            result.reply = reply
+        except (InstructorRetryException, openai.OpenAIError, ValidationError, ValueError) as exc:
+            result.error = error_class(exc)
+            result.error_detail = _short(redact(str(exc), self.settings.api_key))
+        finally:
+            result.latency_ms = round((time.perf_counter() - started) * 1000, 1)
+            _current.reset(token)
+        return result
+
+    async def close(self) -> None:
+        await self.openai.close()
+
+
+_KEY_LIKE = re.compile(r"\b(sk|pk|key)[-_][A-Za-z0-9_\-*.]{6,}")
+
+
+def redact(text: str, secret: str | None) -> str:
+    """Remove the API key, and anything shaped like one, from text bound for the ledger.
+
+    Some providers echo a (partly masked) key in a 401 message; none of it is kept.
+    """
+    if secret:
+        text = text.replace(secret, "[redacted]")
+    return _KEY_LIKE.sub("[redacted]", text)
+
+
+def _short(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"

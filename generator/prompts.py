@@ -1,0 +1,88 @@
+"""Render the prompt for one drafting job from the Jinja2 templates in ``prompts/``.
+
+A template's identity is the hash of its text (plus the system prompt and the shared chunk
+partial it includes), so changing a prompt changes every job key that uses it and a rerun
+drafts again with the new prompt; the file name is only for people.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from ledger.ids import text_hash
+
+PROMPTS_ENV = "DRAFTGATE_PROMPTS"
+SYSTEM_TEMPLATE = "system.j2"
+CHUNK_PARTIAL = "_chunk.j2"
+KIND_TEMPLATES = {
+    "qa": "qa.j2",
+    "negative": "negative.j2",
+    "adversarial": "adversarial.j2",
+    "clarify": "clarify.j2",
+}
+
+Message = dict[str, str]
+
+
+def default_prompts_dir() -> Path:
+    configured = os.environ.get(PROMPTS_ENV)
+    return Path(configured) if configured else Path(__file__).resolve().parents[1] / "prompts"
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    messages: list[Message]
+    template_name: str
+    template_hash: str
+
+
+class PromptSet:
+    """The templates of one prompts folder, loaded once."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder or default_prompts_dir()
+        # StrictUndefined: a misspelt variable is an error, not a silently empty prompt.
+        # No autoescape: prompts are plain text, and doc text is inserted as a value, never
+        # parsed as template syntax.
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(self.folder)),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            autoescape=False,
+        )
+
+    def source(self, name: str) -> str:
+        return (self.folder / name).read_text(encoding="utf-8")
+
+    @lru_cache(maxsize=16)  # noqa: B019 - one PromptSet per run; the cache dies with it
+    def template_hash(self, kind: str) -> str:
+        parts = [SYSTEM_TEMPLATE, CHUNK_PARTIAL, KIND_TEMPLATES[kind]]
+        return text_hash("\n\x00\n".join(f"{name}\n{self.source(name)}" for name in parts))
+
+    def render(self, kind: str, variables: dict[str, Any]) -> RenderedPrompt:
+        name = KIND_TEMPLATES[kind]
+        system = self.env.get_template(SYSTEM_TEMPLATE).render(**variables)
+        user = self.env.get_template(name).render(**variables)
+        return RenderedPrompt(
+            messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+            template_name=name,
+            template_hash=self.template_hash(kind),
+        )
+
+
+def protect_from_templating(text: str) -> str:
+    """Make ``text`` render to itself under Jinja2.
+
+    instructor renders every message as a Jinja2 template whenever a validation ``context`` is
+    passed. Doc text containing ``{{``/``{%`` would then be evaluated (or fail to parse), so the
+    fenced data would not be data. Wrapping in a raw block, with every ``{%`` inside moved out
+    into an expression, makes the rendering an identity.
+    """
+    escaped = text.replace("{%", "{% endraw %}{{ '{%' }}{% raw %}")
+    return "{% raw %}" + escaped + "{% endraw %}"

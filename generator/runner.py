@@ -1,0 +1,363 @@
+"""The batch runner: plan jobs, call the model with bounded concurrency and pacing, check,
+deduplicate, and hand each finished call to ONE writer thread that stores it.
+
+Idempotence: a job's key is the content hash of (chunk text hash, kind, subtype, template
+hash, model, params, count). A call is committed with its drafts in one transaction, and a
+rerun skips every key with an ok call, so a run killed at any point loses at most the calls
+in flight and never stores a draft twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from generator.absence import AbsenceCheck, check_absence, path_in_docs, ui_name_is_real
+from generator.client import CallResult, LLMClient
+from generator.dedup import DedupIndex
+from generator.prompts import PromptSet, RenderedPrompt
+from generator.schemas import REPLY_MODELS, SUBTYPES, NegativeItem
+from generator.scope import Scope
+from ledger import Chunk, DraftIn, DraftKind, GenerationCall, Ledger, utc_now
+from ledger.ids import content_hash, new_event_id
+
+ALL_KINDS = ["qa", "negative", "adversarial", "clarify"]
+# A rough completion size per requested draft, for the dry-run estimate and the TPM pacer.
+COMPLETION_TOKENS_PER_DRAFT = 120
+CHARS_PER_TOKEN = 4
+
+
+@dataclass(frozen=True)
+class Job:
+    key: str
+    chunk: Chunk
+    document_path: str
+    kind: str
+    subtype: str | None
+    count: int
+    prompt: RenderedPrompt
+    params: dict[str, Any]
+
+    @property
+    def estimated_prompt_tokens(self) -> int:
+        return sum(len(m["content"]) for m in self.prompt.messages) // CHARS_PER_TOKEN
+
+    @property
+    def estimated_tokens(self) -> int:
+        return self.estimated_prompt_tokens + self.count * COMPLETION_TOKENS_PER_DRAFT
+
+    @property
+    def context(self) -> dict[str, Any]:
+        """instructor's validation context: what the grounding checks compare against."""
+        return {"chunk": self.chunk.text, "count": self.count, "subtype": self.subtype}
+
+
+@dataclass
+class Plan:
+    jobs: list[Job]
+    skipped_finished: int = 0
+
+
+@dataclass
+class RunReport:
+    calls_ok: int = 0
+    calls_failed: Counter[str] = field(default_factory=Counter)
+    drafts_by_kind: Counter[str] = field(default_factory=Counter)
+    dropped: Counter[str] = field(default_factory=Counter)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    skipped_finished: int = 0
+
+    @property
+    def calls_total(self) -> int:
+        return self.calls_ok + sum(self.calls_failed.values())
+
+
+def job_key(
+    chunk_text_hash: str,
+    kind: str,
+    subtype: str | None,
+    template_hash: str,
+    model: str,
+    params: dict[str, Any],
+    count: int,
+) -> str:
+    return content_hash(
+        {
+            "chunk": chunk_text_hash,
+            "kind": kind,
+            "subtype": subtype,
+            "template": template_hash,
+            "model": model,
+            "params": params,
+            "count": count,
+        }
+    )
+
+
+def plan_jobs(
+    ledger: Ledger,
+    scope: Scope,
+    prompts: PromptSet,
+    *,
+    kinds: Sequence[str],
+    per_chunk: int,
+    model: str,
+    params: dict[str, Any],
+    limit: int | None = None,
+) -> Plan:
+    """Every (chunk, kind, subtype) job not yet finished, in docs order, up to ``limit``."""
+    finished = ledger.finished_job_keys()
+    paths = {d.id: d.path for d in ledger.current_documents()}
+    glossary = scope.glossary.names()
+    plan = Plan(jobs=[])
+    for chunk in ledger.current_chunks():
+        for kind in kinds:
+            for subtype in SUBTYPES[kind]:
+                variables = {
+                    "product_name": scope.product.name,
+                    "product_summary": scope.product.summary,
+                    "document_path": paths.get(chunk.document_id, ""),
+                    "heading": " > ".join(chunk.heading_path),
+                    "start_line": chunk.start_line,
+                    "end_line": chunk.end_line,
+                    "chunk": chunk.text,
+                    "count": per_chunk,
+                    "subtype": subtype,
+                    "absent_features": scope.does_not_offer,
+                    "glossary": glossary,
+                }
+                document_path = paths.get(chunk.document_id, "")
+                prompt = prompts.render(kind, variables)
+                key = job_key(
+                    chunk.text_hash, kind, subtype, prompt.template_hash, model, params, per_chunk
+                )
+                if key in finished:
+                    plan.skipped_finished += 1
+                    continue
+                finished.add(key)  # two chunks with the same text make one job
+                plan.jobs.append(
+                    Job(
+                        key,
+                        chunk,
+                        document_path,
+                        kind,
+                        subtype,
+                        per_chunk,
+                        prompt,
+                        params,
+                    )
+                )
+                if limit is not None and len(plan.jobs) >= limit:
+                    return plan
+    return plan
+
+
+class DraftChecker:
+    """The checks after a valid reply: corpus-wide ones (they read the ledger) and dedup."""
+
+    def __init__(self, ledger: Ledger, scope: Scope, dedup: DedupIndex) -> None:
+        self.ledger = ledger
+        self.scope = scope
+        self.dedup = dedup
+        self._absent = {a.feature.casefold(): a for a in scope.does_not_offer}
+        # The chunks do not change during a run, so each corpus lookup is made once.
+        self._absence: dict[tuple[str, ...], AbsenceCheck] = {}
+        self._ui_real: dict[str, bool] = {}
+        self._path_real: dict[str, bool] = {}
+
+    def drafts_of(self, job: Job, reply: BaseModel) -> tuple[list[DraftIn], Counter[str]]:
+        kind = DraftKind(job.kind)
+        drafts: list[DraftIn] = []
+        dropped: Counter[str] = Counter()
+        for item in getattr(reply, "items", []):
+            draft = item.to_draft(kind)
+            reason: str | None = None
+            if isinstance(item, NegativeItem):
+                draft, reason = self._check_negative(item, draft)
+            elif draft.subtype == "wrong_ui_name":
+                reason = self._check_wrong_ui_name(draft)
+            if reason is None:
+                reason = self.dedup.check_and_add(job.kind, draft.question)
+            if reason is not None:
+                dropped[reason] += 1
+                continue
+            drafts.append(draft)
+        return drafts, dropped
+
+    def _check_negative(self, item: NegativeItem, draft: DraftIn) -> tuple[DraftIn, str | None]:
+        known = self._absent.get(item.feature.strip().casefold())
+        terms = known.all_terms() if known else [item.feature, *item.search_terms]
+        key = tuple(terms)
+        if key not in self._absence:
+            self._absence[key] = check_absence(self.ledger, terms)
+        check = self._absence[key]
+        meta = {
+            **draft.meta,
+            "feature": known.feature if known else item.feature,
+            "feature_source": "scope" if known else "model",
+            "absence_check": check.as_meta(),
+        }
+        if known and known.instead:
+            meta["instead"] = known.instead
+        checked = draft.model_copy(update={"meta": meta})
+        return checked, None if check.absent else "feature_in_docs"
+
+    def _check_wrong_ui_name(self, draft: DraftIn) -> str | None:
+        wrong = str(draft.meta.get("wrong_name") or "")
+        real = str(draft.meta.get("real_path") or "")
+        if wrong not in self._ui_real:
+            self._ui_real[wrong] = ui_name_is_real(self.ledger, self.scope, wrong)
+        if real not in self._path_real:
+            self._path_real[real] = path_in_docs(self.ledger, real)
+        if self._ui_real[wrong]:
+            return "wrong_name_is_real"
+        if not self._path_real[real]:
+            return "path_not_in_docs"
+        return None
+
+
+class LedgerWriter:
+    """The one writer: a thread that stores finished calls in arrival order."""
+
+    def __init__(self, ledger: Ledger, report: RunReport) -> None:
+        self.ledger = ledger
+        self.report = report
+        self._queue: queue.Queue[tuple[GenerationCall, list[DraftIn]] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
+        self._error: BaseException | None = None
+        self._thread.start()
+
+    def put(self, call: GenerationCall, drafts: list[DraftIn]) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put((call, drafts))
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            call, drafts = item
+            try:
+                outcome = self.ledger.record_call(call, drafts)
+            except BaseException as exc:  # noqa: BLE001 - handed to the event loop by close()
+                self._error = exc
+                return
+            final = outcome.call
+            if final.status == "ok":
+                self.report.calls_ok += 1
+                self.report.drafts_by_kind[final.kind.value] += len(outcome.stored_draft_ids)
+                if outcome.duplicate_count:
+                    self.report.dropped["duplicate_exact"] += outcome.duplicate_count
+            else:
+                self.report.calls_failed[(final.error or "failed").split(":")[0]] += 1
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+def build_call(
+    job: Job,
+    result: CallResult,
+    client: LLMClient,
+    started_at: str,
+    drafts: list[DraftIn],
+    dropped: Counter[str],
+    extra_params: dict[str, Any] | None = None,
+) -> GenerationCall:
+    ok = result.ok
+    return GenerationCall(
+        id=new_event_id(),
+        job_key=job.key,
+        kind=DraftKind(job.kind),
+        chunk_id=job.chunk.id,
+        drafter="llm",
+        template_name=job.prompt.template_name,
+        template_hash=job.prompt.template_hash,
+        model=client.settings.model,
+        endpoint_host=client.settings.endpoint_host,
+        params={**job.params, "count": job.count, "subtype": job.subtype, **(extra_params or {})},
+        attempts=max(1, result.attempts),
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        latency_ms=result.latency_ms,
+        status="ok" if ok else "failed",
+        error=None if ok else f"{result.error}: {result.error_detail or ''}".strip(),
+        requested=job.count,
+        produced=len(drafts),
+        dropped=dict(dropped),
+        started_at=started_at,
+        finished_at=utc_now(),
+    )
+
+
+ProgressFn = Callable[[int, int, RunReport], None]
+
+
+async def run_jobs(
+    ledger: Ledger,
+    client: LLMClient,
+    jobs: Sequence[Job],
+    checker: DraftChecker,
+    *,
+    concurrency: int,
+    pacer: Any = None,
+    on_progress: ProgressFn | None = None,
+) -> RunReport:
+    """Run every job; failures are recorded and the run goes on."""
+    report = RunReport()
+    writer = LedgerWriter(ledger, report)
+    pending: asyncio.Queue[Job] = asyncio.Queue()
+    for job in jobs:
+        pending.put_nowait(job)
+    done = 0
+    total = len(jobs)
+
+    async def worker() -> None:
+        nonlocal done
+        while True:
+            try:
+                job = pending.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            if pacer is not None:
+                await pacer.acquire(job.estimated_tokens)
+            started_at = utc_now()
+            result = await client.draft(
+                job.prompt.messages, REPLY_MODELS[job.kind], job.context, _call_params(job)
+            )
+            if pacer is not None:
+                pacer.settle(job.estimated_tokens, result.prompt_tokens + result.completion_tokens)
+            drafts: list[DraftIn] = []
+            dropped: Counter[str] = Counter()
+            if result.reply is not None:
+                drafts, dropped = checker.drafts_of(job, result.reply)
+                report.dropped.update(dropped)
+            report.prompt_tokens += result.prompt_tokens
+            report.completion_tokens += result.completion_tokens
+            writer.put(build_call(job, result, client, started_at, drafts, dropped), drafts)
+            done += 1
+            if on_progress is not None:
+                on_progress(done, total, report)
+
+    try:
+        await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, total or 1)))))
+    finally:
+        writer.close()
+    return report
+
+
+def _call_params(job: Job) -> dict[str, Any]:
+    """The sampling parameters sent to the endpoint (the rest of ``params`` is provenance)."""
+    return {"temperature": job.params["temperature"]}

@@ -1,0 +1,206 @@
+"""Response models per draft kind, with grounding checked in code.
+
+instructor validates each reply against these models with a validation context
+(``{"chunk": <chunk text>, "count": <requested>}``); a failed check raises a validation
+error, which instructor re-asks (bounded by ``max_reasks``). The checks that need the whole
+corpus (absence of a negative's feature, reality of a UI name) run after the reply, in the
+runner, because they read the ledger.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
+
+from ledger.models import AdversarialSubtype, DraftIn, DraftKind
+
+QUESTION_MAX = 600
+ANSWER_MAX = 1500
+QUOTE_MIN = 3
+QUOTE_MAX = 400
+MAX_QUOTES = 5
+
+_SPACE = re.compile(r"\s+")
+# Markdown emphasis and code marks are dropped before matching: a model quoting
+# "Settings > Billing" from "**Settings > Billing**" is quoting the docs.
+_MARKUP = re.compile(r"[*_`]")
+
+
+def normalise_for_match(text: str) -> str:
+    return _SPACE.sub(" ", _MARKUP.sub("", text)).strip().casefold()
+
+
+def quote_in_chunk(quote: str, chunk: str) -> bool:
+    return normalise_for_match(quote) in normalise_for_match(chunk)
+
+
+class _Item(BaseModel):
+    question: str = Field(min_length=1, max_length=QUESTION_MAX)
+    answer: str = Field(min_length=1, max_length=ANSWER_MAX)
+    evidence: list[str] = Field(
+        min_length=1,
+        max_length=MAX_QUOTES,
+        description="Exact quotes copied from inside the <<<DOC fence that support the answer.",
+    )
+
+    @field_validator("question", "answer")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+    @field_validator("evidence")
+    @classmethod
+    def _grounded(cls, quotes: list[str], info: ValidationInfo) -> list[str]:
+        chunk = (info.context or {}).get("chunk")
+        cleaned = [q.strip() for q in quotes]
+        for quote in cleaned:
+            if not QUOTE_MIN <= len(quote) <= QUOTE_MAX:
+                raise ValueError(
+                    f"evidence quote must be {QUOTE_MIN}-{QUOTE_MAX} characters: {quote!r}"
+                )
+            if chunk is not None and not quote_in_chunk(quote, chunk):
+                raise ValueError(
+                    f"evidence quote not found in the document excerpt: {quote!r}; "
+                    "copy quotes word for word from inside the <<<DOC fence"
+                )
+        return cleaned
+
+    def to_draft(self, kind: DraftKind) -> DraftIn:
+        return DraftIn(
+            kind=kind, question=self.question, answer=self.answer, evidence=self.evidence
+        )
+
+
+class QAItem(_Item):
+    pass
+
+
+class NegativeItem(_Item):
+    feature: str = Field(min_length=2, max_length=120, description="The feature NOT offered.")
+    search_terms: list[str] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Phrases the docs would contain if the feature were offered.",
+    )
+
+    def to_draft(self, kind: DraftKind) -> DraftIn:
+        return DraftIn(
+            kind=kind,
+            question=self.question,
+            answer=self.answer,
+            evidence=self.evidence,
+            meta={"feature": self.feature},
+        )
+
+
+class AdversarialItem(_Item):
+    subtype: AdversarialSubtype
+    wrong_name: str | None = Field(default=None, description="wrong_ui_name only")
+    real_path: str | None = Field(default=None, description="wrong_ui_name only")
+
+    @model_validator(mode="after")
+    def _wrong_ui_name_complete(self, info: ValidationInfo) -> AdversarialItem:
+        wanted = (info.context or {}).get("subtype")
+        if wanted and self.subtype.value != wanted:
+            raise ValueError(f"subtype must be {wanted!r}, got {self.subtype.value!r}")
+        if self.subtype is AdversarialSubtype.WRONG_UI_NAME:
+            if not (self.wrong_name and self.wrong_name.strip()):
+                raise ValueError("wrong_ui_name drafts need `wrong_name`")
+            if not (self.real_path and self.real_path.strip()):
+                raise ValueError("wrong_ui_name drafts need `real_path`")
+            if normalise_for_match(self.real_path) not in normalise_for_match(self.answer):
+                raise ValueError("the answer must name the real path given in `real_path`")
+        return self
+
+    def to_draft(self, kind: DraftKind) -> DraftIn:
+        meta: dict[str, Any] = {}
+        if self.subtype is AdversarialSubtype.WRONG_UI_NAME:
+            meta = {"wrong_name": self.wrong_name, "real_path": self.real_path}
+        return DraftIn(
+            kind=kind,
+            subtype=self.subtype.value,
+            question=self.question,
+            answer=self.answer,
+            evidence=self.evidence,
+            meta=meta,
+        )
+
+
+class ClarifyItem(_Item):
+    interpretations: list[str] = Field(
+        min_length=2, max_length=5, description="The distinct things the user could mean."
+    )
+
+    def to_draft(self, kind: DraftKind) -> DraftIn:
+        return DraftIn(
+            kind=kind,
+            question=self.question,
+            answer=self.answer,
+            evidence=self.evidence,
+            meta={"interpretations": self.interpretations},
+        )
+
+
+def _no_duplicates(items: list[Any], info: ValidationInfo) -> list[Any]:
+    seen: set[str] = set()
+    for item in items:
+        key = normalise_for_match(item.question)
+        if key in seen:
+            raise ValueError(f"duplicate question in one reply: {item.question!r}")
+        seen.add(key)
+    count = (info.context or {}).get("count")
+    if count is not None and len(items) > count:
+        raise ValueError(f"write at most {count} drafts, got {len(items)}")
+    return items
+
+
+class QAReply(BaseModel):
+    """Question-and-answer drafts grounded in the excerpt."""
+
+    items: list[QAItem] = Field(min_length=1)
+    _check = field_validator("items")(_no_duplicates)
+
+
+class NegativeReply(BaseModel):
+    """Questions about features the product does not offer, answered with a clear no."""
+
+    items: list[NegativeItem] = Field(min_length=1)
+    _check = field_validator("items")(_no_duplicates)
+
+
+class AdversarialReply(BaseModel):
+    """Adversarial user messages and the careful answer."""
+
+    items: list[AdversarialItem] = Field(min_length=1)
+    _check = field_validator("items")(_no_duplicates)
+
+
+class ClarifyReply(BaseModel):
+    """Ambiguous questions answered by a clarifying question."""
+
+    items: list[ClarifyItem] = Field(min_length=1)
+    _check = field_validator("items")(_no_duplicates)
+
+
+Reply = QAReply | NegativeReply | AdversarialReply | ClarifyReply
+ReplyModel = type[QAReply] | type[NegativeReply] | type[AdversarialReply] | type[ClarifyReply]
+
+REPLY_MODELS: dict[str, ReplyModel] = {
+    "qa": QAReply,
+    "negative": NegativeReply,
+    "adversarial": AdversarialReply,
+    "clarify": ClarifyReply,
+}
+
+SUBTYPES: dict[str, list[str | None]] = {
+    "qa": [None],
+    "negative": [None],
+    "adversarial": [s.value for s in AdversarialSubtype],
+    "clarify": [None],
+}
+
+KindName = Literal["qa", "negative", "adversarial", "clarify"]

@@ -1,0 +1,556 @@
+"""A loopback OpenAI-compatible server for tests and benchmarks.
+
+Serves ``POST /v1/chat/completions`` (tool-call replies for instructor's TOOLS mode, JSON
+content for JSON / JSON_SCHEMA / MD_JSON), ``GET /v1/models``, ``/v1/files`` (upload, content)
+and ``/v1/batches`` (create, retrieve). What each chat request gets back is decided by a
+*script*: a callable that reads the request (draft kind, chunk text, requested count, schema
+name) and returns a ``Reply`` (a payload, or a fault). Every request is recorded so tests can
+assert re-asks, attempts and headers.
+
+Run on its own for the benchmark::
+
+    python -m tests.support.fake_openai --port 8999 --latency 1.0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+DOC_FENCE = re.compile(r"<<<DOC\n(.*?)\nDOC>>>", re.S)
+KIND_LINE = re.compile(r"Draft kind: (\S+)")
+COUNT_LINE = re.compile(r"Number of drafts: (\d+)")
+
+
+@dataclass
+class ChatRequest:
+    body: dict[str, Any]
+    headers: dict[str, str]
+    path: str
+    received_at: float
+
+    @property
+    def all_text(self) -> str:
+        return "\n".join(
+            m["content"] for m in self.body.get("messages", []) if isinstance(m.get("content"), str)
+        )
+
+    @property
+    def chunk(self) -> str:
+        found = DOC_FENCE.search(self.all_text)
+        return found.group(1) if found else ""
+
+    @property
+    def kind(self) -> str:
+        found = KIND_LINE.search(self.all_text)
+        return found.group(1) if found else "qa"
+
+    @property
+    def count(self) -> int:
+        found = COUNT_LINE.search(self.all_text)
+        return int(found.group(1)) if found else 1
+
+    @property
+    def is_reask(self) -> bool:
+        return len(self.body.get("messages", [])) > 2
+
+    @property
+    def schema_name(self) -> str | None:
+        tools = self.body.get("tools")
+        if tools:
+            return str(tools[0]["function"]["name"])
+        fmt = self.body.get("response_format") or {}
+        if fmt.get("type") == "json_schema":
+            return str(fmt["json_schema"]["name"])
+        return None
+
+    @property
+    def mode(self) -> str:
+        if self.body.get("tools"):
+            return "tools"
+        fmt = (self.body.get("response_format") or {}).get("type")
+        if fmt == "json_schema":
+            return "json_schema"
+        if fmt == "json_object":
+            return "json"
+        return "md_json"
+
+
+@dataclass
+class Reply:
+    """What the server sends back. ``payload`` is the structured object (tool args / JSON)."""
+
+    payload: dict[str, Any] | None = None
+    status: int = 200
+    retry_after: float | None = None
+    hang_s: float = 0.0  # sleep this long before answering (a hang past the client timeout)
+    raw_body: bytes | None = None  # sent as-is (e.g. malformed JSON)
+    latency_s: float | None = None  # overrides the server's latency for this reply
+
+    @classmethod
+    def rate_limited(cls, retry_after: float = 0.01) -> Reply:
+        return cls(status=429, retry_after=retry_after)
+
+    @classmethod
+    def server_error(cls) -> Reply:
+        return cls(status=500)
+
+    @classmethod
+    def hang(cls, seconds: float) -> Reply:
+        return cls(hang_s=seconds)
+
+    @classmethod
+    def malformed(cls) -> Reply:
+        return cls(raw_body=b'{"id": "x", "choices": [ this is not json')
+
+
+Script = Callable[[ChatRequest], Reply]
+
+
+# ---- a default script: grounded, valid replies for every kind ----------------------------
+
+WRONG_UI_NAME = "Control Tower"
+
+
+def first_quote(chunk: str) -> str:
+    """A short verbatim quote from the chunk: its first non-heading line's first words."""
+    for line in chunk.splitlines():
+        text = line.strip()
+        if text and not text.startswith("#"):
+            return " ".join(text.split()[:8])
+    return " ".join(chunk.split()[:6])
+
+
+def heading_of(chunk: str) -> str:
+    for line in chunk.splitlines():
+        if line.strip():
+            return line.strip("# ").strip()
+    return "this page"
+
+
+def default_items(request: ChatRequest, feature: str = "tip pooling") -> list[dict[str, Any]]:
+    chunk, quote, topic = request.chunk, first_quote(request.chunk), heading_of(request.chunk)
+    kind, _, subtype = request.kind.partition("/")
+    items: list[dict[str, Any]] = []
+    for i in range(request.count):
+        tag = f"{topic} #{i + 1}"
+        if kind == "qa":
+            items.append(
+                {
+                    "question": f"What should I know about {tag}?",
+                    "answer": f"The docs say: {quote}.",
+                    "evidence": [quote],
+                }
+            )
+        elif kind == "negative":
+            items.append(
+                {
+                    "question": f"Can Tidepool do {feature} for {tag}?",
+                    "answer": f"No, Tidepool does not offer {feature}. Instead: {quote}.",
+                    "feature": feature,
+                    "search_terms": [feature],
+                    "evidence": [quote],
+                }
+            )
+        elif kind == "adversarial":
+            item: dict[str, Any] = {
+                "subtype": subtype or "false_premise",
+                "question": f"[{subtype}] Question about {tag}?",
+                "answer": f"That is not quite right. {quote}.",
+                "evidence": [quote],
+            }
+            if subtype == "wrong_ui_name":
+                real = request_real_path(request)
+                item["wrong_name"] = WRONG_UI_NAME
+                item["real_path"] = real
+                item["question"] = f"Where is the {WRONG_UI_NAME} for {tag}?"
+                item["answer"] = f"There is no {WRONG_UI_NAME}; open {real} instead."
+            items.append(item)
+        else:
+            items.append(
+                {
+                    "question": f"How do I handle {tag}?",
+                    "answer": f"Which one do you mean for {tag}: the first or the second?",
+                    "interpretations": ["the first", "the second"],
+                    "evidence": [quote],
+                }
+            )
+    del chunk
+    return items
+
+
+PATH_IN_BOLD = re.compile(r"\*\*([^*]+?>[^*]+?)\*\*")
+
+
+def request_real_path(request: ChatRequest) -> str:
+    """A real navigation path from the chunk (bold ``A > B``), else one from the prompt."""
+    for source in (request.chunk, request.all_text):
+        found = PATH_IN_BOLD.search(source)
+        if found:
+            return found.group(1).strip()
+    return "Settings"
+
+
+def default_script(request: ChatRequest) -> Reply:
+    return Reply(payload={"items": default_items(request)})
+
+
+# ---- the HTTP server ---------------------------------------------------------------------
+
+
+class FakeOpenAI:
+    def __init__(
+        self,
+        script: Script | None = None,
+        *,
+        latency_s: float = 0.0,
+        rpm_limit: int | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.script: Script = script or default_script
+        self.latency_s = latency_s
+        self.requests: list[ChatRequest] = []
+        self.files: dict[str, bytes] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.rate_limited_count = 0
+        self._lock = threading.Lock()
+        self._seq = 0
+        # A server-side RPM limit (token bucket, 2 s of burst) so a benchmark can see whether
+        # the client's own pacing ever meets a 429.
+        self._rpm_limit = rpm_limit
+        self._bucket = float(rpm_limit) / 30 if rpm_limit else 0.0
+        self._bucket_at = time.monotonic()
+        handler = _make_handler(self)
+        self.httpd = _QuietServer((host, port), handler)
+        self.httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> FakeOpenAI:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def chat_requests(self) -> list[ChatRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    def next_id(self, prefix: str) -> str:
+        with self._lock:
+            self._seq += 1
+            return f"{prefix}-{self._seq}"
+
+    def over_rpm(self) -> bool:
+        if not self._rpm_limit:
+            return False
+        with self._lock:
+            now = time.monotonic()
+            rate = self._rpm_limit / 60.0
+            self._bucket = min(self._rpm_limit / 30, self._bucket + (now - self._bucket_at) * rate)
+            self._bucket_at = now
+            if self._bucket < 1:
+                self.rate_limited_count += 1
+                return True
+            self._bucket -= 1
+            return False
+
+    # A chat completion as the OpenAI API returns it, for a payload in the request's mode.
+    def completion_for(self, request: ChatRequest, payload: dict[str, Any]) -> dict[str, Any]:
+        text = json.dumps(payload)
+        message: dict[str, Any] = {"role": "assistant", "content": None}
+        if request.mode == "tools":
+            message["tool_calls"] = [
+                {
+                    "id": self.next_id("call"),
+                    "type": "function",
+                    "function": {"name": request.schema_name, "arguments": text},
+                }
+            ]
+            finish = "tool_calls"
+        else:
+            message["content"] = f"```json\n{text}\n```" if request.mode == "md_json" else text
+            finish = "stop"
+        prompt_tokens = max(1, len(json.dumps(request.body.get("messages", []))) // 4)
+        return {
+            "id": self.next_id("chatcmpl"),
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": request.body.get("model", "fake"),
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": max(1, len(text) // 4),
+                "total_tokens": prompt_tokens + max(1, len(text) // 4),
+            },
+        }
+
+    def run_batch(self, batch_id: str) -> None:
+        """Answer every line of a batch's input file through the script; write the output."""
+        batch = self.batches[batch_id]
+        lines_out = []
+        for line in self.files[batch["input_file_id"]].decode().splitlines():
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            request = ChatRequest(item["body"], {}, "/v1/chat/completions", time.monotonic())
+            reply = self.script(request)
+            if reply.payload is None or reply.status != 200:
+                response = {"status_code": reply.status or 500, "body": {"error": "fault"}}
+            else:
+                response = {"status_code": 200, "body": self.completion_for(request, reply.payload)}
+            lines_out.append(
+                json.dumps(
+                    {
+                        "id": self.next_id("batchreq"),
+                        "custom_id": item["custom_id"],
+                        "response": response,
+                        "error": None,
+                    }
+                )
+            )
+        out_id = self.next_id("file")
+        self.files[out_id] = ("\n".join(lines_out) + "\n").encode()
+        batch["output_file_id"] = out_id
+        batch["request_counts"] = {
+            "total": len(lines_out),
+            "completed": len(lines_out),
+            "failed": 0,
+        }
+
+
+class _QuietServer(ThreadingHTTPServer):
+    # A deep listen backlog: the benchmark opens hundreds of connections at once.
+    request_queue_size = 1024
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (timeout test) leaves a broken pipe: not an error here."""
+
+
+def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; with Nagle on, the second waits for the
+        # client's delayed ACK (~40 ms a reply), which would swamp the injected latency.
+        disable_nagle_algorithm = True
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            """Silence per-request logging."""
+
+        def _send_json(self, status: int, obj: Any, extra: dict[str, str] | None = None) -> None:
+            self._send(status, json.dumps(obj).encode(), extra)
+
+        def _send(self, status: int, data: bytes, extra: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in (extra or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _body(self) -> bytes:
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        def _record(self, body: dict[str, Any]) -> ChatRequest:
+            request = ChatRequest(body, dict(self.headers.items()), self.path, time.monotonic())
+            with server._lock:
+                server.requests.append(request)
+            return request
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._record({})
+            if self.path.rstrip("/") == "/v1/models":
+                self._send_json(
+                    200,
+                    {
+                        "object": "list",
+                        "data": [
+                            {
+                                "id": "fake-model",
+                                "object": "model",
+                                "created": 0,
+                                "owned_by": "test",
+                            }
+                        ],
+                    },
+                )
+                return
+            if self.path == "/v1/_stats":
+                self._send_json(
+                    200,
+                    {
+                        "chat_requests": len(server.chat_requests()),
+                        "rate_limited": server.rate_limited_count,
+                    },
+                )
+                return
+            match = re.fullmatch(r"/v1/files/([^/]+)/content", self.path)
+            if match and match.group(1) in server.files:
+                self._send(200, server.files[match.group(1)])
+                return
+            match = re.fullmatch(r"/v1/batches/([^/]+)", self.path)
+            if match and match.group(1) in server.batches:
+                batch = server.batches[match.group(1)]
+                # The first retrieve sees it in progress, so a client must poll.
+                if batch["status"] == "validating":
+                    batch["status"] = "in_progress"
+                elif batch["status"] == "in_progress":
+                    server.run_batch(batch["id"])
+                    batch["status"] = "completed"
+                self._send_json(200, batch)
+                return
+            self._send_json(404, {"error": {"message": "not found"}})
+
+        def do_POST(self) -> None:  # noqa: N802
+            raw = self._body()
+            if self.path == "/v1/files":
+                self._upload(raw)
+                return
+            if self.path == "/v1/batches":
+                body = json.loads(raw)
+                self._record(body)
+                batch_id = server.next_id("batch")
+                server.batches[batch_id] = {
+                    "id": batch_id,
+                    "object": "batch",
+                    "endpoint": body["endpoint"],
+                    "input_file_id": body["input_file_id"],
+                    "completion_window": body["completion_window"],
+                    "status": "validating",
+                    "created_at": int(time.time()),
+                    "output_file_id": None,
+                    "error_file_id": None,
+                    "errors": None,
+                }
+                self._send_json(200, server.batches[batch_id])
+                return
+            if not self.path.endswith("/chat/completions"):
+                self._send_json(404, {"error": {"message": "not found"}})
+                return
+            try:
+                body = json.loads(raw)
+            except json.JSONDecodeError:
+                self._send_json(400, {"error": {"message": "bad json"}})
+                return
+            request = self._record(body)
+            if server.over_rpm():
+                self._send_json(429, {"error": {"message": "rate limited"}}, {"Retry-After": "1"})
+                return
+            reply = server.script(request)
+            latency = server.latency_s if reply.latency_s is None else reply.latency_s
+            if latency or reply.hang_s:
+                time.sleep(latency + reply.hang_s)
+            if reply.raw_body is not None:
+                self._send(200, reply.raw_body)
+                return
+            if reply.status != 200:
+                extra = {}
+                if reply.retry_after is not None:
+                    extra["Retry-After"] = f"{reply.retry_after:g}"
+                self._send_json(
+                    reply.status, {"error": {"message": f"fault {reply.status}"}}, extra
+                )
+                return
+            self._send_json(200, server.completion_for(request, reply.payload or {}))
+
+        def _upload(self, raw: bytes) -> None:
+            content_type = self.headers.get("Content-Type", "")
+            message = BytesParser().parsebytes(
+                b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw
+            )
+            data = b""
+            purpose = ""
+            filename = "upload.jsonl"
+            for part in message.walk():
+                if part.is_multipart():
+                    continue
+                name = part.get_param("name", header="content-disposition")
+                payload = part.get_payload(decode=True) or b""
+                if name == "file":
+                    data = payload
+                    filename = str(part.get_filename() or filename)
+                elif name == "purpose":
+                    purpose = payload.decode()
+            self._record({"purpose": purpose, "filename": filename})
+            file_id = server.next_id("file")
+            server.files[file_id] = data
+            self._send_json(
+                200,
+                {
+                    "id": file_id,
+                    "object": "file",
+                    "bytes": len(data),
+                    "created_at": int(time.time()),
+                    "filename": filename,
+                    "purpose": purpose,
+                    "status": "processed",
+                },
+            )
+
+    return Handler
+
+
+@contextmanager
+def running(script: Script | None = None, **kwargs: Any) -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI(script, **kwargs).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@dataclass
+class Sequenced:
+    """A script that plays ``faults`` in order (one per request), then ``then`` forever."""
+
+    faults: list[Reply]
+    then: Script = default_script
+    served: list[Reply] = field(default_factory=list)
+
+    def __call__(self, request: ChatRequest) -> Reply:
+        if self.faults:
+            reply = self.faults.pop(0)
+            self.served.append(reply)
+            return reply
+        return self.then(request)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="loopback OpenAI-compatible test server")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--rpm-limit", type=int, default=None)
+    args = parser.parse_args()
+    server = FakeOpenAI(latency_s=args.latency, rpm_limit=args.rpm_limit, port=args.port)
+    print(f"listening {server.port}", flush=True)
+    try:
+        server.httpd.serve_forever()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
