@@ -16,7 +16,7 @@ from rich.table import Table
 from draftgate.config import Config
 from draftgate.context import CommandError, config_of, open_ledger
 from draftgate.exit_codes import ExitCode
-from ledger import DraftKind, Ledger, utc_now
+from ledger import DraftKind, Ledger, report, utc_now
 from ledger.export import (
     HF_DATASET_DIR,
     MANIFEST_NAME,
@@ -28,6 +28,7 @@ from ledger.export import (
     recorded_exports,
 )
 from ledger.integrity import check_integrity
+from ledger.quality import compute_quality
 from ledger.records import EXPORT_FORMATS, SPLITS
 
 DEFAULT_EXPORTS_DIR = Path("outputs/exports")
@@ -207,22 +208,13 @@ def build_audit(
         "head": {"seq": head.seq, "hash": head.hash},
         "integrity": integrity.as_dict(),
         "provenance": integrity.provenance,
-        "quality": _quality(
+        "quality": compute_quality(
             ledger,
             fast_decision_ms=fast_decision_ms,
             target_mix=target_mix,
             glossary_names=glossary_names,
         ),
     }
-
-
-def _quality(ledger: Ledger, **options: Any) -> dict[str, Any]:
-    try:
-        from ledger.quality import compute_quality
-    except ImportError:
-        return {}
-    result: dict[str, Any] = compute_quality(ledger, **options)
-    return result
 
 
 def _glossary_names(config: Config) -> list[str]:
@@ -270,54 +262,28 @@ def run_audit(args: argparse.Namespace) -> int:
             target_mix=config.audit.target_mix,
             glossary_names=glossary,
         )
-    renderers = _renderers()
-    if renderers is None and fmt != "json":
-        print(
-            f"draftgate: warning: the {fmt} report renderer is not installed; writing JSON",
-            file=sys.stderr,
-        )
-        fmt = "json"
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else DEFAULT_REPORTS_DIR / f"audit-{stamp}.{fmt}"
     if fmt == "json":
         text = json.dumps(audit, indent=1, ensure_ascii=False) + "\n"
+    elif fmt == "md":
+        text = report.render_markdown(audit)
     else:
-        assert renderers is not None
-        text = renderers[fmt](audit)
+        text = report.render_html(audit)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise CommandError(f"--out {out}: cannot write the report: {exc.strerror}") from exc
-    _print_audit(audit, renderers, out)
+    _print_audit(audit, out)
     return ExitCode.OK if audit["integrity"]["ok"] else ExitCode.INTEGRITY
 
 
-def _renderers() -> dict[str, Any] | None:
-    try:
-        from ledger import report
-    except ImportError:
-        return None
-    return {
-        "md": report.render_markdown,
-        "html": report.render_html,
-        "summary": report.render_terminal_summary,
-    }
-
-
-def _print_audit(audit: dict[str, Any], renderers: dict[str, Any] | None, out: Path) -> None:
+def _print_audit(audit: dict[str, Any], out: Path) -> None:
     console = Console()
     integrity = audit["integrity"]
-    if renderers is not None:
-        for line in renderers["summary"](audit):
-            console.print(line)
-    else:
-        console.print(
-            f"ledger head #{audit['head']['seq']} {audit['head']['hash']}; "
-            f"{integrity['exports_checked']} export(s) and {integrity['heads_checked']} "
-            f"head(s) checked; {len(audit['provenance'])} exported records traced; "
-            f"{len(integrity['stale_drafts'])} stale draft(s)"
-        )
+    for line in report.render_terminal_summary(audit):
+        console.print(line)
     # Breaks are always named one per line on stdout, whatever the renderer prints.
     for item in integrity["breaks"]:
         print(f"BREAK {item['kind']}: {item['ref']}: {item['detail']}")

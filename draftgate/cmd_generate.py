@@ -26,6 +26,7 @@ from rich.table import Table
 from draftgate.config import Config, GenerateConfig, ledger_path
 from draftgate.context import CommandError, config_of, open_ledger
 from draftgate.exit_codes import ExitCode
+from generator.rules import run_rules_drafter
 from generator.scope import Scope, ScopeError, load_scope, scope_path_for
 
 KINDS = ("qa", "negative", "adversarial", "clarify")
@@ -201,17 +202,6 @@ def _run_offline(
         "drafting with the built-in rules drafter",
         file=sys.stderr,
     )
-    try:
-        from generator.rules import run_rules_drafter
-    except ModuleNotFoundError as exc:
-        if exc.name != "generator.rules":
-            raise
-        raise CommandError(
-            "the rules drafter is not available in this installation; set OPENAI_API_KEY "
-            "or OPENAI_BASE_URL to draft through an LLM endpoint",
-            ExitCode.ENDPOINT,
-        ) from exc
-
     with _progress(args.quiet) as progress:
         task = progress.add_task("rules drafter", total=None, info="")
         report = run_rules_drafter(
