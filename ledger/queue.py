@@ -15,7 +15,6 @@ read is a page ordered by the drafts' rowid.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,7 +22,7 @@ from typing import Any
 
 from ledger.ids import new_event_id
 from ledger.models import Chunk, Draft
-from ledger.store import Ledger, row_to_draft
+from ledger.store import Ledger, row_to_chunk, row_to_draft
 
 DEFAULT_LEASE_SECONDS = 600
 PAGE_SIZE = 200
@@ -151,16 +150,7 @@ class ReviewQueue:
         chunk = None
         path = ""
         if chunk_row is not None:
-            chunk = Chunk(
-                id=chunk_row["id"],
-                document_id=chunk_row["document_id"],
-                ordinal=chunk_row["ordinal"],
-                heading_path=json.loads(chunk_row["heading_path"]),
-                start_line=chunk_row["start_line"],
-                end_line=chunk_row["end_line"],
-                text=chunk_row["text"],
-                text_hash=chunk_row["text_hash"],
-            )
+            chunk = row_to_chunk(chunk_row)
             path = chunk_row["doc_path"]
         stale = (
             db.execute("SELECT 1 FROM stale_drafts WHERE draft_id = ?", (draft.id,)).fetchone()

@@ -157,7 +157,7 @@ class StatusReport:
         }
 
 
-def _row_to_chunk(row: sqlite3.Row) -> Chunk:
+def row_to_chunk(row: sqlite3.Row) -> Chunk:
     return Chunk(
         id=row["id"],
         document_id=row["document_id"],
@@ -517,11 +517,11 @@ class Ledger:
             "SELECT c.* FROM current_chunks c JOIN documents d ON d.id = c.document_id"
             " ORDER BY d.path, c.ordinal"
         )
-        return [_row_to_chunk(r) for r in rows]
+        return [row_to_chunk(r) for r in rows]
 
     def get_chunk(self, chunk_id_: str) -> Chunk | None:
         rows = self.query("SELECT * FROM chunks WHERE id = ?", (chunk_id_,))
-        return _row_to_chunk(rows[0]) if rows else None
+        return row_to_chunk(rows[0]) if rows else None
 
     def get_document(self, document_id_: str) -> Document | None:
         rows = self.query("SELECT * FROM documents WHERE id = ?", (document_id_,))
