@@ -30,7 +30,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from generator.client import ClientSettings, LLMClient  # noqa: E402
+from generator.client import ClientSettings, LLMClient, prepared_response_model  # noqa: E402
 from generator.dedup import DedupIndex  # noqa: E402
 from generator.ingest import ingest_folder  # noqa: E402
 from generator.pacing import Pacer  # noqa: E402
@@ -140,7 +140,11 @@ async def run(
 async def bare_loop(
     base_url: str, jobs: list[Job], concurrency: int, started: list[float] | None = None
 ) -> float:
-    """The same calls through instructor alone: no pacing, checks, dedup or ledger."""
+    """The same calls through instructor alone: no pacing, checks, dedup or ledger.
+
+    It hands instructor the response model the way the generate path does (wrapped once per
+    kind), so the floor is the library used at its best, not a slower use of it.
+    """
     client = client_for(base_url)
     queue = list(jobs)
     await client.openai.models.list()  # untimed: connection set-up
@@ -149,7 +153,7 @@ async def bare_loop(
         while queue:
             job = queue.pop()
             await client.client.create_with_completion(
-                response_model=REPLY_MODELS[job.kind],
+                response_model=prepared_response_model(REPLY_MODELS[job.kind]),
                 max_retries=2,
                 context=job.context,
                 **client.request_kwargs(job.prompt.messages, {"temperature": 0.7}),
