@@ -14,16 +14,18 @@
 from __future__ import annotations
 
 import contextvars
+import functools
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlparse
 
 import instructor
 import openai
 from instructor.core.exceptions import InstructorRetryException
+from instructor.v2.core.response_model import prepare_response_model
 from pydantic import BaseModel, ValidationError
 from tenacity import (
     AsyncRetrying,
@@ -42,6 +44,18 @@ MODES = {
     "json": instructor.Mode.JSON,
     "md_json": instructor.Mode.MD_JSON,
 }
+
+
+@functools.cache
+def prepared_response_model(model: type[BaseModel]) -> type[BaseModel]:
+    """``model`` wrapped the way instructor wraps it, made once per model class.
+
+    Given a plain model, instructor builds a new wrapper class on every call, so its
+    per-class tool-schema cache never hits and pydantic regenerates the JSON schema each
+    time. Handing it the already-wrapped class skips both; validation (with its context)
+    and the request it sends are the same.
+    """
+    return cast(type[BaseModel], prepare_response_model(model))
 
 
 class EndpointError(Exception):
@@ -250,7 +264,7 @@ class LLMClient:
                 with attempt:
                     try:
                         reply, _completion = await self.client.create_with_completion(
-                            response_model=response_model,
+                            response_model=prepared_response_model(response_model),
                             max_retries=self.settings.max_reasks,
                             context=context,
                             **self.request_kwargs(messages, params),

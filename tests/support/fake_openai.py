@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import re
 import threading
 import time
@@ -213,12 +214,19 @@ class FakeOpenAI:
         script: Script | None = None,
         *,
         latency_s: float = 0.0,
+        latency_jitter: float = 0.0,
         rpm_limit: int | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self.script: Script = script or default_script
         self.latency_s = latency_s
+        # Real endpoints answer in varying times. A fixed latency keeps every worker of a
+        # benchmark in lock-step waves (all replies land at once, then all requests leave at
+        # once), which no real endpoint does; a jitter of 0.25 draws each latency uniformly
+        # from 0.75x to 1.25x, keeping the mean. Seeded so runs are comparable.
+        self.latency_jitter = latency_jitter
+        self._random = random.Random(0)
         self.requests: list[ChatRequest] = []
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict[str, Any]] = {}
@@ -461,6 +469,10 @@ def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 return
             reply = server.script(request)
             latency = server.latency_s if reply.latency_s is None else reply.latency_s
+            if latency and server.latency_jitter and reply.latency_s is None:
+                with server._lock:
+                    spread = server._random.uniform(-1.0, 1.0) * server.latency_jitter
+                latency *= 1.0 + spread
             if latency or reply.hang_s:
                 time.sleep(latency + reply.hang_s)
             if reply.raw_body is not None:
@@ -542,9 +554,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="loopback OpenAI-compatible test server")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument(
+        "--latency-jitter",
+        type=float,
+        default=0.0,
+        help="spread each latency uniformly over +/- this fraction of --latency",
+    )
     parser.add_argument("--rpm-limit", type=int, default=None)
     args = parser.parse_args()
-    server = FakeOpenAI(latency_s=args.latency, rpm_limit=args.rpm_limit, port=args.port)
+    server = FakeOpenAI(
+        latency_s=args.latency,
+        latency_jitter=args.latency_jitter,
+        rpm_limit=args.rpm_limit,
+        port=args.port,
+    )
     print(f"listening {server.port}", flush=True)
     try:
         server.httpd.serve_forever()
