@@ -17,6 +17,10 @@ EXPORT_FORMATS = ("openai", "sharegpt", "alpaca", "hf")
 JSONL_FORMATS = ("openai", "sharegpt", "alpaca")
 SPLITS = ("train", "eval")
 
+# The keys of a record's content, and the string encoder json.dumps(ensure_ascii=False) uses.
+_CONTENT_KEYS = frozenset({"question", "answer", "system", "kind"})
+_encode_str = json.encoder.encode_basestring
+
 # Keys OpenAI's chat fine-tuning accepts on a line and on a message.
 _OPENAI_LINE_KEYS = frozenset({"messages", "tools", "functions", "parallel_tool_calls"})
 _OPENAI_MESSAGE_KEYS = frozenset({"role", "content", "name", "weight"})
@@ -37,6 +41,23 @@ def record_hash(content: dict[str, Any]) -> str:
     string or null values, where canonical JSON is exactly sorted-key ``json.dumps`` (the fast
     path of ``canonical_json``); calling it directly skips the per-value checks, which the
     export and the audit would otherwise pay 100k times each. A test pins the equality."""
+    if content.keys() == _CONTENT_KEYS:
+        question, answer = content["question"], content["answer"]
+        system, kind = content["system"], content["kind"]
+        if (
+            type(question) is str
+            and type(answer) is str
+            and type(kind) is str
+            and (system is None or type(system) is str)
+        ):
+            # Exactly the text of sorted-key json.dumps, assembled from the C string encoder:
+            # json.dumps(ensure_ascii=False) builds a new encoder per call, a third of the cost.
+            text = (
+                f'{{"answer":{_encode_str(answer)},"kind":{_encode_str(kind)},'
+                f'"question":{_encode_str(question)},'
+                f'"system":{"null" if system is None else _encode_str(system)}}}'
+            )
+            return hash_bytes(text.encode("utf-8"))
     if all(v is None or isinstance(v, str) for v in content.values()):
         text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hash_bytes(text.encode("utf-8"))
