@@ -94,6 +94,9 @@ def content_of_line(fmt: str, line: Any, kind: str) -> dict[str, Any]:
     if not isinstance(line, dict):
         raise RecordFormatError("line is not a JSON object")
     if fmt == "openai":
+        fast = _openai_content_if_plain(line, kind)
+        if fast is not None:
+            return fast
         errors = validate_openai_chat_line(line)
         if errors:
             raise RecordFormatError("; ".join(errors))
@@ -116,6 +119,31 @@ def content_of_line(fmt: str, line: Any, kind: str) -> dict[str, Any]:
             raise RecordFormatError("the export writes an empty Alpaca 'input'")
         return record_content(line["instruction"], line["output"], line.get("system"), kind)
     raise ValueError(f"unknown JSONL format {fmt!r}")
+
+
+_MESSAGE_KEYS = frozenset({"role", "content"})
+
+
+def _openai_content_if_plain(line: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    """The content of a line shaped exactly as the export writes it ([system,] user,
+    assistant; only role and content; non-blank strings), else None. Such a line passes
+    ``validate_openai_chat_line`` and ``_single_turn`` with this same result; anything else
+    takes that full path, which names the problem. Skipping it halves the audit's per-line
+    cost."""
+    messages = line.get("messages")
+    if len(line) != 1 or type(messages) is not list or len(messages) not in (2, 3):
+        return None
+    texts = []
+    roles = ("user", "assistant") if len(messages) == 2 else ("system", "user", "assistant")
+    for message, role in zip(messages, roles, strict=True):
+        if type(message) is not dict or message.keys() != _MESSAGE_KEYS:
+            return None
+        text = message["content"]
+        if message["role"] != role or type(text) is not str or not text.strip():
+            return None
+        texts.append(text)
+    system = texts.pop(0) if len(texts) == 3 else None
+    return record_content(texts[0], texts[1], system, kind)
 
 
 def _single_turn(
