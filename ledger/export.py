@@ -301,7 +301,9 @@ class _Writer:
         self.lines = dict.fromkeys(SPLITS, 0)
         self._jsonl: dict[str, TextIO] = {}
         self._parquet: dict[str, Any] = {}
-        self._buffers: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
+        # Parquet rows are buffered column by column: building a table from a list of row dicts
+        # (``Table.from_pylist``) cost a second per 100k records.
+        self._buffers: dict[str, _ParquetColumns] = {s: _ParquetColumns() for s in SPLITS}
         if fmt == "hf":
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -323,20 +325,20 @@ class _Writer:
         self.lines[split] += 1
         if self.fmt == "hf":
             buffer = self._buffers[split]
-            buffer.append({**content, "messages": to_line("openai", content)["messages"], **extra})
-            if len(buffer) >= PARQUET_ROW_GROUP:
+            buffer.add(content, extra)
+            if buffer.rows >= PARQUET_ROW_GROUP:
                 self._flush(split)
             return index
         line = to_line(self.fmt, content)
-        self._jsonl[split].write(json.dumps(line, ensure_ascii=False) + "\n")
+        self._jsonl[split].write(_json_line(line) + "\n")
         return index
 
     def _flush(self, split: str) -> None:
         buffer = self._buffers[split]
-        if buffer:
-            table = self._pa.Table.from_pylist(buffer, schema=self._schema)
+        if buffer.rows:
+            table = buffer.table(self._pa, self._schema)
             self._parquet[split].write_table(table, row_group_size=PARQUET_ROW_GROUP)
-            buffer.clear()
+            self._buffers[split] = _ParquetColumns()
 
     def close(self) -> list[str]:
         """Finish the files and give them their final names; returns them (relative)."""
@@ -360,6 +362,56 @@ class _Writer:
             writer.close()
         for part in self.out_dir.glob("*.part"):
             part.unlink()
+
+
+# json.dumps(line, ensure_ascii=False) builds a new encoder on every call; one encoder with the
+# same settings writes the same text.
+_json_line = json.JSONEncoder(ensure_ascii=False).encode
+
+# The hf columns after ``messages``, each copied from a record's provenance (``extra``).
+_HF_EXTRA_COLUMNS = ("subtype", "document", "draft_id", "decision_id", "reviewer", "record_hash")
+
+
+class _ParquetColumns:
+    """One row group of the hf schema, held as a list per column; ``messages`` as a flat list
+    of roles and contents plus list offsets (the same values ``to_line("openai")`` gives)."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.content: dict[str, list[Any]] = {
+            k: [] for k in ("question", "answer", "system", "kind")
+        }
+        self.extra: dict[str, list[Any]] = {k: [] for k in _HF_EXTRA_COLUMNS}
+        self.offsets = [0]
+        self.roles: list[str] = []
+        self.texts: list[str] = []
+
+    def add(self, content: dict[str, Any], extra: dict[str, Any]) -> None:
+        for key, values in self.content.items():
+            values.append(content[key])
+        for key, values in self.extra.items():
+            values.append(extra[key])
+        for message in to_line("openai", content)["messages"]:
+            self.roles.append(message["role"])
+            self.texts.append(message["content"])
+        self.offsets.append(len(self.roles))
+        self.rows += 1
+
+    def table(self, pa: Any, schema: Any) -> Any:
+        text = pa.string()
+        message_type = schema.field("messages").type
+        messages = pa.ListArray.from_arrays(
+            pa.array(self.offsets, pa.int32()),
+            pa.StructArray.from_arrays(
+                [pa.array(self.roles, text), pa.array(self.texts, text)],
+                fields=list(message_type.value_type),
+            ),
+            type=message_type,
+        )
+        columns = {name: pa.array(values, text) for name, values in self.content.items()}
+        columns["messages"] = messages
+        columns |= {name: pa.array(values, text) for name, values in self.extra.items()}
+        return pa.Table.from_arrays([columns[name] for name in schema.names], schema=schema)
 
 
 def hf_schema() -> Any:
