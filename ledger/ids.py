@@ -29,16 +29,46 @@ def canonical_json(value: Any) -> bytes:
     every stored record, so this is what keeps them fast at 100k records. A test compares
     both paths over a wide sample of values.
     """
+    if _is_plain(value):
+        return _ENCODER.encode(value).encode("utf-8")
     simple = _json_safe(value)
     if simple is not _NOT_SIMPLE:
-        return json.dumps(simple, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-            "utf-8"
-        )
+        return _ENCODER.encode(simple).encode("utf-8")
     return rfc8785.dumps(value)
 
 
+# One encoder for every call: json.dumps with non-default options builds a new one each time.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 _NOT_SIMPLE = object()
 _MAX_SAFE_INT = 2**53 - 1
+# Exact types, not isinstance: a bool is an int, and subclasses (enums) need the slow path's care.
+_PLAIN_LEAF_TYPES = frozenset({str, bool, type(None)})
+
+
+def _is_plain(value: Any) -> bool:
+    """True when the encoder can write ``value`` as it is: no floats, no huge ints, ASCII keys.
+
+    This is the shape of nearly every stored record (decisions, drafts, chunks), so it is
+    checked first without building a copy; anything else goes through ``_json_safe``.
+    """
+    kind = type(value)
+    if kind in _PLAIN_LEAF_TYPES:
+        return True
+    if kind is int:
+        return -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not key.isascii():
+                return False
+            if type(item) not in _PLAIN_LEAF_TYPES and not _is_plain(item):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        for item in value:
+            if type(item) not in _PLAIN_LEAF_TYPES and not _is_plain(item):
+                return False
+        return True
+    return False
 
 
 def _json_safe(value: Any) -> Any:
