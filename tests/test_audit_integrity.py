@@ -260,3 +260,23 @@ def test_sign_off_superseded_by_a_later_reject_fails(
     code, audit = run_audit(ledger.path, out, tmp_path)
     assert code == 1
     assert break_kinds(audit) == {"record_superseded"}
+
+
+def test_parallel_audit_matches_the_sequential_one(
+    ledger: Ledger, exported: tuple[Mixed, Path]
+) -> None:
+    from draftgate.cmd_export import build_audit
+
+    _, out = exported
+    # A tampered decision too, so the breaks (not just an empty list) must agree.
+    db = raw(ledger.path)
+    db.execute("UPDATE decisions SET reviewer = 'mallory' WHERE seq = 1")
+    db.close()
+    options = {"fast_decision_ms": 2000, "target_mix": {"qa": 1.0}, "glossary_names": []}
+    sequential = build_audit(ledger, [out], parallel=False, **options)
+    parallel = build_audit(ledger, [out], parallel=True, **options)
+    for audit in (sequential, parallel):
+        del audit["generated_at"]
+    assert "decision_hash" in break_kinds(parallel)
+    assert parallel["quality"]["totals"]["signed_off_examples"] > 0
+    assert parallel == sequential

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 from rapidfuzz import fuzz
@@ -385,3 +386,14 @@ def test_cohen_kappa_on_double_reviewed_drafts(ledger: Ledger) -> None:
     assert agreement["three_way"]["kappa"] == pytest.approx(0.4915, abs=1e-4)
     assert agreement["three_way"]["matrix"]["approve"]["edit"] == 1
     assert agreement["three_way"]["matrix"]["reject"]["approve"] == 1
+
+
+def test_quality_worker_reports_a_failed_child_as_one_ledger_error(tmp_path: Path) -> None:
+    from ledger import LedgerError
+    from ledger.quality import QualityWorker
+
+    not_a_ledger = tmp_path / "notes.sqlite"
+    not_a_ledger.write_text("just some text, not SQLite\n" * 100)
+    worker = QualityWorker(str(not_a_ledger), {"fast_decision_ms": 2000})
+    with pytest.raises(LedgerError, match="quality signals could not be computed: .*not a"):
+        worker.result()
