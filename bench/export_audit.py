@@ -88,6 +88,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def worker_peak_rss_mb() -> float:
+    """Peak of the largest finished child: the audit's quality worker on a large ledger."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def rss_split_mb() -> dict[str, float]:
     """Resident memory now, split into heap (anonymous) and file-backed pages: memory-mapped
     Arrow files (datasets) count in RSS but are page cache, not the process's own memory."""
@@ -130,7 +135,8 @@ def phase(args: argparse.Namespace) -> None:
         }
     elapsed = time.perf_counter() - started
     print(json.dumps({"seconds": elapsed, "peak_mb": peak_rss_mb(), "baseline_mb": baseline,
-                      **rss_split_mb(), **detail}))  # fmt: skip
+                      "worker_peak_mb": worker_peak_rss_mb(), **rss_split_mb(),
+                      **detail}))  # fmt: skip
 
 
 def run_phase(*extra: str) -> dict:
@@ -179,7 +185,8 @@ def main() -> None:
         print(f"audit of the {label:6} export  {r['seconds']:6.2f} s  ok={r['ok']} "
               f"breaks={r['breaks']} provenance={r['provenance']} quality={r['quality']}  "
               f"peak RSS {r['peak_mb']:.0f} MB "
-              f"(after imports {r['baseline_mb']:.0f} MB)")  # fmt: skip
+              f"(after imports {r['baseline_mb']:.0f} MB; quality worker "
+              f"{r['worker_peak_mb']:.0f} MB)")  # fmt: skip
 
 
 if __name__ == "__main__":
