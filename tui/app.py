@@ -464,7 +464,7 @@ class ReviewApp(App[None]):
             self.notify("Already decided in this session; u undoes your last decision.")
             return None
         if not entry.held:
-            self.notify("Another reviewer holds this draft.", severity="warning")
+            self.notify("Another reviewer holds or has decided this draft.", severity="warning")
             return None
         return entry
 

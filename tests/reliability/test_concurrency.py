@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 import ledger.store
-from ledger import Ledger, LedgerLockedError
+from ledger import DecisionIn, Ledger, LedgerLockedError, Verdict
+from ledger.queue import ReviewQueue
+from tests.support.builders import add_document, add_drafts
 from tests.support.review import make_app, seed_ledger, settle
 from tui.app import BUSY_FLASH
 
@@ -105,3 +107,59 @@ async def test_review_waits_out_a_long_lock_and_saves_the_decision(
     with Ledger.open(ledger_path) as reopened:
         stored = {d.id: d for d in reopened.iter_decisions()}
     assert [stored[line.split()[1]].draft_id for line in lines] == draft_ids[:2]
+
+
+def decide(ledger: Ledger, draft_id: str, reviewer: str, double: bool = False) -> None:
+    ledger.record_decision(
+        DecisionIn(
+            draft_id=draft_id, reviewer=reviewer, verdict=Verdict.APPROVE, double_review=double
+        )
+    )
+
+
+def test_going_back_to_a_draft_another_reviewer_decided_is_read_only(ledger: Ledger) -> None:
+    """Found by the concurrency harness: claim_draft (going back, undo) checked only leases, so
+    a draft decided by someone else could be decided again, flagged as a double review."""
+    draft_id = add_drafts(ledger, add_document(ledger)[0], count=1)[0]
+    decide(ledger, draft_id, "bob")
+    assert ReviewQueue(ledger, "ann").claim_draft(draft_id) is None
+    assert ReviewQueue(ledger, "bob").claim_draft(draft_id) is not None  # bob's own: shown
+
+
+def test_going_back_allows_only_the_one_blind_second_review(ledger: Ledger) -> None:
+    draft_id = add_drafts(ledger, add_document(ledger)[0], count=1)[0]
+    decide(ledger, draft_id, "cy")
+    # double review 1.0 puts every draft in the sample: one second review is open.
+    dee = ReviewQueue(ledger, "dee", double_review=1.0)
+    item = dee.claim_draft(draft_id)
+    assert item is not None and item.double_review
+    decide(ledger, draft_id, "dee", double=True)
+    dee.release([draft_id])
+    assert ReviewQueue(ledger, "ann", double_review=1.0).claim_draft(draft_id) is None
+
+
+async def test_skip_then_back_after_another_reviewer_decided_records_nothing(
+    ledger_path: Path,
+) -> None:
+    seed_ledger(ledger_path, count=3)
+    ann = make_app(ledger_path, "ann")
+    async with ann.run_test() as ann_keys:
+        await settle(ann_keys, ann)
+        assert ann.current is not None
+        skipped = ann.current.item.draft.id
+        await ann_keys.press("s")
+        await settle(ann_keys, ann)
+        bob = make_app(ledger_path, "bob")
+        async with bob.run_test() as bob_keys:
+            await settle(bob_keys, bob)
+            assert bob.current is not None and bob.current.item.draft.id == skipped
+            await bob_keys.press("a", "q")  # decide it, quit (the lease is released)
+            await settle(bob_keys, bob)
+        await ann_keys.press("p")
+        await settle(ann_keys, ann)
+        assert ann.current is not None and ann.current.item.draft.id == skipped
+        assert not ann.current.held
+        await ann_keys.press("a")
+        await settle(ann_keys, ann)
+    with Ledger.open(ledger_path) as reopened:
+        assert [d.reviewer for d in reopened.decisions_for_draft(skipped)] == ["bob"]
