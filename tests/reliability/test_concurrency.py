@@ -12,7 +12,9 @@ import pytest
 
 import ledger.store
 from ledger import DecisionIn, Ledger, LedgerLockedError, Verdict
-from ledger.queue import ReviewQueue
+from ledger.queue import ReviewQueue, double_review_hit
+from tests.reliability import concurrency
+from tests.reliability.review_acts import alarming_lines, decided_twice, stored_decisions
 from tests.support.builders import add_document, add_drafts
 from tests.support.review import make_app, seed_ledger, settle
 from tui.app import BUSY_FLASH
@@ -39,6 +41,55 @@ def lock_held_elsewhere(path: Path) -> Iterator[threading.Event]:
     finally:
         release.set()
         holder.join()
+
+
+SEED = 6
+
+
+def test_four_reviewers_and_a_generator_share_one_ledger(tmp_path: Path) -> None:
+    outcome = concurrency.run(concurrency.SUITE_TRIALS, tmp_path, SEED)
+    assert outcome.trials == concurrency.SUITE_TRIALS, outcome.summary()
+    assert outcome.clean, outcome.summary()
+
+
+def test_reviewers_that_ack_without_committing_are_counted_lost(tmp_path: Path) -> None:
+    """Negative control: acknowledgements the ledger never got are found under load too."""
+    outcome = concurrency.run(
+        1,
+        tmp_path,
+        SEED,
+        seconds=1.5,
+        tui_reviewers=(),
+        writer_flags=("--ack-without-commit",),
+        with_generator=False,
+    )
+    assert outcome.lost > 0, outcome.summary()
+
+
+def test_a_draft_decided_past_the_double_review_rule_is_counted(ledger: Ledger) -> None:
+    """Negative control for the decided-twice check, on decisions written straight in."""
+    chunk = add_document(ledger)[0]
+    drafts = add_drafts(ledger, chunk, count=40)
+    outside = next(d for d in drafts if not double_review_hit(d, concurrency.DOUBLE_REVIEW))
+    inside = next(d for d in drafts if double_review_hit(d, concurrency.DOUBLE_REVIEW))
+    decide(ledger, outside, "ann")
+    decide(ledger, outside, "bob", double=True)  # two in force, not in the sample
+    decide(ledger, inside, "ann")
+    decide(ledger, inside, "bob", double=True)  # the allowed second review
+    problems = decided_twice(stored_decisions(ledger), concurrency.DOUBLE_REVIEW)
+    assert len(problems) == 1 and outside in problems[0], problems
+    decide(ledger, inside, "cy", double=True)  # a third
+    assert len(decided_twice(stored_decisions(ledger), concurrency.DOUBLE_REVIEW)) == 2
+
+
+def test_a_locked_ledger_or_traceback_on_stderr_is_alarming() -> None:
+    stderr = (
+        "draftgate: no LLM endpoint configured; drafting with the built-in rules drafter\n"
+        "ledger busy, attempt 1: save the decision\n"
+        "Traceback (most recent call last):\n"
+        "sqlite3.OperationalError: database is locked\n"
+    )
+    assert alarming_lines(stderr) == stderr.splitlines()[2:]
 
 
 def test_a_transaction_waits_again_while_asked_to(
