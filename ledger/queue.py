@@ -212,8 +212,11 @@ class ReviewQueue:
     def claim_draft(self, draft_id: str) -> ReviewItem | None:
         """Claim one named draft again (going back to it, or after an undo).
 
-        None if another session holds a live lease on it. The draft may be decided (the screen
-        shows decided drafts read-only); only the lease is checked here.
+        None if another session holds a live lease on it, or if other reviewers' decisions
+        leave this reviewer nothing to decide: the same rule ``claim_next`` applies. A draft
+        decided by someone else may only get the blind second review, and only when it is in
+        the double-review sample and has none yet. Without this check a reviewer who skipped a
+        draft and went back to it after another reviewer decided it could decide it again.
         """
         now = self.clock()
         with self.ledger.transaction() as db:
@@ -228,9 +231,17 @@ class ReviewQueue:
                 (draft_id, self.reviewer),
             ).fetchone()
             others = db.execute(
-                "SELECT 1 FROM live_decisions WHERE draft_id = ? AND reviewer != ?",
+                "SELECT double_review FROM live_decisions WHERE draft_id = ? AND reviewer != ?",
                 (draft_id, self.reviewer),
-            ).fetchone()
+            ).fetchall()
+            if others and not mine:
+                second_review_open = (
+                    len(others) == 1
+                    and not others[0]["double_review"]
+                    and double_review_hit(draft_id, self.double_review)
+                )
+                if not second_review_open:
+                    return None
             self._insert_lease(db, draft_id, now)
             return self._item(db, row, double=bool(others) and not mine)
 

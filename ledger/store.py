@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -257,6 +257,11 @@ class Ledger:
         self._db = db
         self.path = path
         self._lock = threading.Lock()
+        # Asked, with the attempt number, each time BEGIN IMMEDIATE has waited the whole busy
+        # timeout for another process's write lock: True waits again. Unset, the lock raises
+        # LedgerLockedError, which suits a command; a review session waits instead (and says
+        # so on screen) so a reviewer's decision is neither refused nor lost.
+        self.wait_when_locked: Callable[[int], bool] | None = None
 
     # ---- opening -------------------------------------------------------------------------
 
@@ -387,15 +392,22 @@ class Ledger:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that holds the write lock from its first statement."""
         with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
+            attempt = 0
+            while True:
+                try:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) and "busy" not in str(exc):
+                        raise
+                    attempt += 1
+                    # Nothing of this transaction has run yet, so waiting again is safe.
+                    if self.wait_when_locked is not None and self.wait_when_locked(attempt):
+                        continue
                     raise LedgerLockedError(
                         f"{self.path} stayed locked by another process for "
                         f"{BUSY_TIMEOUT_MS // 1000} s; try again"
                     ) from exc
-                raise
             try:
                 yield self._db
             except BaseException:

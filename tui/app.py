@@ -26,7 +26,7 @@ from textual.widgets import Footer, Static
 
 from ledger import Decision, DecisionIn, Ledger, RejectReason, Verdict, utc_now
 from ledger.queue import Clock, QueueFilter, ReviewItem, ReviewQueue, system_clock
-from tui.ledger_thread import JobFailed, LedgerThread
+from tui.ledger_thread import JobFailed, LedgerBusy, LedgerThread
 from tui.modals import MODAL_CSS, EditScreen, FilterScreen, HelpScreen, RejectScreen
 from tui.render import card_text, source_text
 
@@ -34,6 +34,7 @@ PREFETCH = 2
 RECOUNT_EVERY = 25
 RELEASE_BATCH = 10
 SLOW_SAVE_S = 0.05
+BUSY_FLASH = "ledger busy (another process is writing): waiting to "
 
 # Binding ids are what `[review.keymap]` in draftgate.toml remaps.
 REVIEW_BINDINGS: list[BindingType] = [
@@ -334,6 +335,8 @@ class ReviewApp(App[None]):
                 self._release([message.item.draft.id])
             return
         self.claims_in_flight -= 1
+        if self.flash.startswith(BUSY_FLASH):
+            self.flash = ""  # the lock is free again
         if message.item is None:
             self.exhausted = True
         else:
@@ -347,6 +350,18 @@ class ReviewApp(App[None]):
         if message.filters != self.filters:
             return  # counted under a filter that has since changed
         self.remaining = message.remaining
+        self._render_status()
+
+    def on_ledger_busy(self, message: LedgerBusy) -> None:
+        # Another process held the write lock past the busy timeout. The job waits again rather
+        # than failing: the decision is neither refused nor shown as saved until it commits.
+        self.flash = f"{BUSY_FLASH}{message.what}…"
+        if message.attempt == 1:
+            self.notify(
+                "The ledger is locked by another process; waiting for it. "
+                "A decision shows as saved only once it is committed.",
+                severity="warning",
+            )
         self._render_status()
 
     def on_job_failed(self, message: JobFailed) -> None:
@@ -449,7 +464,7 @@ class ReviewApp(App[None]):
             self.notify("Already decided in this session; u undoes your last decision.")
             return None
         if not entry.held:
-            self.notify("Another reviewer holds this draft.", severity="warning")
+            self.notify("Another reviewer holds or has decided this draft.", severity="warning")
             return None
         return entry
 

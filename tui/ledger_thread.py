@@ -4,12 +4,17 @@ Why one thread: a ``Ledger`` is not shared between threads, and concurrent threa
 keep order, while decisions must land in the order they were made. Jobs arrive on a FIFO queue;
 each job's result is posted back to the app as a Textual message (``post_message`` is
 thread-safe), so the event loop never waits on SQLite and widgets never run SQL.
+
+When another process keeps the ledger's write lock past the busy timeout (a long ingest, a
+stuck tool), the job is not failed: the thread posts ``LedgerBusy`` and waits again, so the
+decision still commits (and only then shows as saved) once the lock is free.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,6 +37,20 @@ class JobFailed(Message):
         self.error = error
 
 
+class LedgerBusy(Message):
+    """Another process held the write lock for the whole busy timeout; the job waits again."""
+
+    def __init__(self, what: str, attempt: int) -> None:
+        super().__init__()
+        self.what = what
+        self.attempt = attempt
+
+
+# Pause before waiting on the lock again. SQLite's busy handler already waited the busy timeout;
+# this only keeps a lock that reports busy without waiting from turning into a spin.
+BUSY_PAUSE_S = 0.05
+
+
 @dataclass
 class _Envelope:
     what: str
@@ -50,6 +69,7 @@ class LedgerThread:
         self._post = post
         self._jobs: queue.Queue[_Envelope | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="draftgate-ledger", daemon=True)
+        self._current = ""  # what the running job does, for the busy message
 
     def start(self) -> None:
         self._thread.start()
@@ -73,12 +93,14 @@ class LedgerThread:
         except Exception as exc:  # noqa: BLE001 - reported to the user, who cannot review
             self._post(JobFailed("open the ledger", str(exc)))
             return
+        ledger.wait_when_locked = self._still_locked
         review_queue = self._open_queue(ledger)
         try:
             while True:
                 envelope = self._jobs.get()
                 if envelope is None:
                     return
+                self._current = envelope.what
                 try:
                     reply = envelope.job(review_queue)
                 except Exception as exc:  # noqa: BLE001 - shown on screen; nothing marked saved
@@ -90,3 +112,8 @@ class LedgerThread:
                 self._jobs.task_done()
         finally:
             ledger.close()
+
+    def _still_locked(self, attempt: int) -> bool:
+        self._post(LedgerBusy(self._current, attempt))
+        time.sleep(BUSY_PAUSE_S)
+        return True

@@ -41,7 +41,10 @@ def card_text(item: ReviewItem, decision: Decision | None, held: bool) -> Text:
             text.append(f" ({decision.reason.value.replace('_', ' ')})", style="green")
         text.append("  (u undoes your last decision)\n\n", style="dim")
     elif not held:
-        text.append("Another reviewer holds this draft; it is read-only here.\n\n", style="yellow")
+        text.append(
+            "Another reviewer holds or has decided this draft; it is read-only here.\n\n",
+            style="yellow",
+        )
     text.append("Question\n", style="bold underline")
     text.append(draft.question + "\n\n")
     text.append("Answer\n", style="bold underline")
