@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import json
 import re
 import time
 from collections.abc import Callable
@@ -109,6 +110,10 @@ def error_class(exc: BaseException) -> str:
     """A short, stable reason class for a failure (what the summary table counts)."""
     if isinstance(exc, InstructorRetryException):
         cause = exc.__cause__
+        if isinstance(cause, json.JSONDecodeError) and not _from_parsing(exc, cause):
+            # The HTTP body itself was not JSON (the SDK failed to read it): a transport
+            # fault, retried as one. instructor retries it too, as if it were a parse error.
+            return "bad_response"
         if cause is not None and not isinstance(cause, ValidationError | ValueError):
             return error_class(cause)
         return "invalid_output"
@@ -127,6 +132,12 @@ def error_class(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
         return "invalid_output"
     return type(exc).__name__
+
+
+def _from_parsing(exc: InstructorRetryException, cause: BaseException) -> bool:
+    """Whether ``cause`` came from parsing the model's reply (instructor lists those as failed
+    attempts) rather than from the API call itself."""
+    return any(attempt.exception is cause for attempt in exc.failed_attempts or [])
 
 
 TRANSIENT = frozenset(

@@ -190,8 +190,10 @@ def _always(reply: Reply) -> Any:
         (Reply.server_error(), "server_error"),
         (Reply.hang(1.0), "timeout"),
         (Reply(payload={"items": []}), "invalid_output"),
+        # A body that is not JSON is a transport fault, not an invalid model output.
+        (Reply.malformed(), "bad_response"),
     ],
-    ids=["429", "500", "hang", "invalid"],
+    ids=["429", "500", "hang", "invalid", "malformed"],
 )
 def test_persistent_faults_are_recorded_as_failed_and_the_run_goes_on(
     generate: GenerateRun, server: FakeOpenAI, reply: Reply, reason: str
