@@ -331,6 +331,7 @@ def _run_llm(
         tokens=(report.prompt_tokens, report.completion_tokens),
         cost=_cost(settings, report.prompt_tokens, report.completion_tokens, args.batch),
         skipped=plan.skipped_finished,
+        requested=(report.drafts_requested, report.drafts_failed),
     )
     if report.calls_failed:
         print(
@@ -351,7 +352,10 @@ def _print_summary(
     tokens: tuple[int, int],
     cost: float,
     skipped: int = 0,
+    requested: tuple[int, int] | None = None,
 ) -> None:
+    """The run's counts. ``requested`` is (drafts requested, drafts lost with failed calls):
+    requested = stored + dropped + failed, each taken from the calls the ledger recorded."""
     console = Console()
     table = Table("", "count", title="generation summary")
     table.add_row("calls ok", str(calls_ok))
@@ -359,6 +363,9 @@ def _print_summary(
         table.add_row(f"calls failed: {reason}", str(n))
     if skipped:
         table.add_row("jobs skipped (already finished)", str(skipped))
+    if requested is not None:
+        table.add_row("drafts requested", str(requested[0]))
+        table.add_row("drafts failed (with their calls)", str(requested[1]))
     for kind, n in sorted(drafts_by_kind.items()):
         table.add_row(f"drafts stored: {kind}", str(n))
     for reason, n in sorted(dropped.items()):

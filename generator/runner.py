@@ -74,6 +74,10 @@ class RunReport:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     skipped_finished: int = 0
+    # Drafts asked for, and those lost with their failed calls: with the stored and dropped
+    # counts they add up, requested = stored + dropped + failed (taken from the ledger rows).
+    drafts_requested: int = 0
+    drafts_failed: int = 0
 
     @property
     def calls_total(self) -> int:
@@ -251,14 +255,16 @@ class LedgerWriter:
             except BaseException as exc:  # noqa: BLE001 - handed to the event loop by close()
                 self._error = exc
                 return
+            # The summary counts what the ledger recorded, so the two always agree.
             final = outcome.call
+            self.report.drafts_requested += final.requested
             if final.status == "ok":
                 self.report.calls_ok += 1
-                self.report.drafts_by_kind[final.kind.value] += len(outcome.stored_draft_ids)
-                if outcome.duplicate_count:
-                    self.report.dropped["duplicate_exact"] += outcome.duplicate_count
+                self.report.drafts_by_kind[final.kind.value] += final.produced
+                self.report.dropped.update(final.dropped)
             else:
                 self.report.calls_failed[(final.error or "failed").split(":")[0]] += 1
+                self.report.drafts_failed += final.requested - final.produced
 
     def close(self) -> None:
         self._queue.put(None)
@@ -343,7 +349,6 @@ async def run_jobs(
             dropped: Counter[str] = Counter()
             if result.reply is not None:
                 drafts, dropped = checker.drafts_of(job, result.reply)
-                report.dropped.update(dropped)
             report.prompt_tokens += result.prompt_tokens
             report.completion_tokens += result.completion_tokens
             writer.put(build_call(job, result, client, started_at, drafts, dropped), drafts)
