@@ -101,8 +101,11 @@ def _scope_of(args: argparse.Namespace, config: Config) -> Scope:
 
 def run_generate(args: argparse.Namespace) -> int:
     # instructor logs every failed attempt at ERROR; the summary table reports failures, and a
-    # traceback-like line per retry on stderr would bury it.
-    logging.getLogger("instructor").setLevel(logging.CRITICAL)
+    # traceback-like line per retry on stderr would bury it. --verbose shows them all.
+    verbose = getattr(args, "verbose", False)
+    logging.getLogger("instructor").setLevel(logging.NOTSET if verbose else logging.CRITICAL)
+    if verbose:
+        args.quiet = True  # log lines would tear the progress bar apart
     config = config_of(args)
     try:
         settings = effective_settings(args, config)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import json
-import re
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +37,9 @@ from tenacity import (
 )
 
 from generator.prompts import Message, protect_from_templating
+from generator.redact import redact
+
+log = logging.getLogger("draftgate.client")
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 MODES = {
@@ -282,6 +285,7 @@ class LLMClient:
                         )
                     except Exception as exc:
                         result.errors_seen.append(error_class(exc))
+                        log.debug("attempt failed (%s): %s", result.errors_seen[-1], exc)
                         raise
             result.reply = reply
         except (InstructorRetryException, openai.OpenAIError, ValidationError, ValueError) as exc:
@@ -294,19 +298,6 @@ class LLMClient:
 
     async def close(self) -> None:
         await self.openai.close()
-
-
-_KEY_LIKE = re.compile(r"\b(sk|pk|key)[-_][A-Za-z0-9_\-*.]{6,}")
-
-
-def redact(text: str, secret: str | None) -> str:
-    """Remove the API key, and anything shaped like one, from text bound for the ledger.
-
-    Some providers echo a (partly masked) key in a 401 message; none of it is kept.
-    """
-    if secret:
-        text = text.replace(secret, "[redacted]")
-    return _KEY_LIKE.sub("[redacted]", text)
 
 
 def _short(text: str, limit: int = 300) -> str:

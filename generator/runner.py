@@ -10,6 +10,7 @@ in flight and never stores a draft twice.
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import threading
 from collections import Counter
@@ -23,10 +24,13 @@ from generator.absence import AbsenceCheck, check_absence, path_in_docs, ui_name
 from generator.client import CallResult, LLMClient
 from generator.dedup import DedupIndex
 from generator.prompts import PromptSet, RenderedPrompt
+from generator.redact import redact
 from generator.schemas import REPLY_MODELS, SUBTYPES, NegativeItem
 from generator.scope import Scope
 from ledger import Chunk, DraftIn, DraftKind, GenerationCall, Ledger, utc_now
 from ledger.ids import content_hash, new_event_id
+
+log = logging.getLogger("draftgate.generate")
 
 ALL_KINDS = ["qa", "negative", "adversarial", "clarify"]
 # A rough completion size per requested draft, for the dry-run estimate and the TPM pacer.
@@ -257,6 +261,18 @@ class LedgerWriter:
                 return
             # The summary counts what the ledger recorded, so the two always agree.
             final = outcome.call
+            log.debug(
+                "recorded call %s (job %s, %s): %s, %d attempt(s), %d of %d stored, dropped %s%s",
+                final.id,
+                final.job_key,
+                final.kind.value,
+                final.status,
+                final.attempts,
+                final.produced,
+                final.requested,
+                final.dropped,
+                f", {final.error}" if final.error else "",
+            )
             self.report.drafts_requested += final.requested
             if final.status == "ok":
                 self.report.calls_ok += 1
@@ -283,6 +299,11 @@ def build_call(
     extra_params: dict[str, Any] | None = None,
 ) -> GenerationCall:
     ok = result.ok
+    error = None
+    if not ok:
+        # Redacted here, where live and batch calls meet: an error body may echo the key.
+        detail = f"{result.error}: {result.error_detail or ''}".strip()
+        error = redact(detail, client.settings.api_key)
     return GenerationCall(
         id=new_event_id(),
         job_key=job.key,
@@ -299,7 +320,7 @@ def build_call(
         completion_tokens=result.completion_tokens,
         latency_ms=result.latency_ms,
         status="ok" if ok else "failed",
-        error=None if ok else f"{result.error}: {result.error_detail or ''}".strip(),
+        error=error,
         requested=job.count,
         produced=len(drafts),
         dropped=dict(dropped),
