@@ -77,6 +77,8 @@ def configure_logging(verbose: bool) -> None:
         _handler = _StderrHandler()
         _handler.addFilter(RedactSecrets())
         root.addHandler(_handler)
-    # Quiet runs print warnings the way Python does by default (the bare message).
-    _handler.setFormatter(logging.Formatter(VERBOSE_FORMAT if verbose else "%(message)s"))
+    # Quiet runs print warnings the way Python does by default (the bare message); openai's
+    # own OPENAI_LOG=debug|info gets the timestamped lines it would have set up itself.
+    detailed = verbose or bool(os.environ.get("OPENAI_LOG"))
+    _handler.setFormatter(logging.Formatter(VERBOSE_FORMAT if detailed else "%(message)s"))
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
