@@ -76,3 +76,19 @@ def test_verbose_flag_turns_on_debug_logging_with_the_key_redacted(
     assert main(["--ledger", ledger, "status"]) == 0
     logging.getLogger("httpx").debug("quiet now")
     assert "quiet now" not in capsys.readouterr().err
+
+
+def test_openai_log_debug_without_verbose_goes_through_the_same_filter(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], restore_logging: None
+) -> None:
+    """OPENAI_LOG=debug turns openai's and httpx's loggers up by itself; their records reach
+    Draftgate's handler (timestamped, as openai would print them) and lose the key there."""
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("OPENAI_LOG", "debug")
+    configure_logging(verbose=False)
+    openai_logger = logging.getLogger("openai")
+    monkeypatch.setattr(openai_logger, "level", logging.DEBUG)
+    openai_logger.debug("Request options: %s", {"headers": {"Authorization": f"Bearer {KEY}"}})
+    err = capsys.readouterr().err
+    assert " DEBUG openai: Request options: " in err and "Bearer [redacted]" in err
+    assert KEY[-8:] not in err

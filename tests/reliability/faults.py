@@ -14,11 +14,12 @@ job, every reply it served, so each recorded call is held against what really ha
 
 - lost: drafts stored by the run that no call accounts for, or a call's drafts missing.
 - undetected: a job with no recorded call (a failure with no record); a failed call whose
-  recorded reason is not the reason its last reply failed for, or that has no detail; an ok
-  call whose last reply was a fault; attempts recorded that differ from the requests the server
-  saw; requested != produced + dropped + failed for a call, or in total, from the ledger's
-  records or from the printed summary (or the two disagree); exit 0 with failed calls, or
-  INCOMPLETE without any.
+  recorded reason is neither the reason its last reply failed for nor a client-side give-up
+  (timeout, connection: what a hang causes, and what a loaded machine can cause to any reply),
+  or that has no detail; an ok call whose last reply was a fault; fewer attempts recorded than
+  requests the server saw; requested != produced + dropped + failed for a call, or in total,
+  from the ledger's records or from the printed summary (or the two disagree); exit 0 with
+  failed calls, or INCOMPLETE without any.
 - crashed: a traceback, an exit code other than 0 or INCOMPLETE, a ``verify()`` break.
 """
 
@@ -49,8 +50,8 @@ BENCH_TRIALS = 40
 FAULT_RATE = 0.3
 SHORT_RATE = 0.1  # of the healthy replies: one draft where two were asked for
 PER_CHUNK = 2
-TIMEOUT_S = 0.25  # the client's timeout; a hang outlasts it
-HANG_S = 0.6
+TIMEOUT_S = 0.5  # the client's timeout; a hang outlasts it
+HANG_S = 0.8
 API_KEY = "sk-dgtest-faults"
 
 
@@ -78,6 +79,7 @@ FAULTS: dict[str, tuple[Callable[[ChatRequest], Reply], str]] = {
     "ungrounded": (_ungrounded, "invalid_output"),
 }
 HEALTHY = ("ok", "short")
+CLIENT_GAVE_UP = {"timeout", "connection"}
 
 
 class FaultyServerScript:
@@ -205,7 +207,9 @@ def check_run(
 def _check_call(
     call: GenerationCall, served: list[str], stored: int, outcome: Outcome, where: str
 ) -> None:
-    if call.attempts != len(served):
+    # The client may make attempts the server never reads (it gave up first: a loaded machine
+    # can delay the server thread past the client timeout), never fewer than the server saw.
+    if call.attempts < len(served):
         outcome.miss(f"{where}: {call.attempts} attempts recorded, server saw {served}")
     last = served[-1] if served else None
     dropped = sum(call.dropped.values())
@@ -221,8 +225,10 @@ def _check_call(
             )
         return
     reason, _, detail = (call.error or "").partition(":")
-    expected = FAULTS[last][1] if last in FAULTS else None
-    if reason != expected:
+    # The reason its last reply failed for; or the client gave up waiting, which the hang
+    # fault does on purpose and a loaded machine can do to any reply.
+    expected = {FAULTS[last][1]} if last in FAULTS else set()
+    if reason not in expected | CLIENT_GAVE_UP:
         outcome.miss(f"{where}: failed with {call.error!r}; its last reply was {last} ({served})")
     elif not detail.strip():
         outcome.miss(f"{where}: failed as {reason} with no detail")

@@ -135,12 +135,21 @@ def run(trials: int, workdir: Path, seed: int) -> Outcome:
     outcome = Outcome(CATEGORY)
     template = ingested_template(workdir)
     expected = planned_job_keys(template)
-    config = write_config(workdir, concurrency=CONCURRENCY)
+    # A generous client timeout: a loaded machine must not turn a slow reply into a failure.
+    config = write_config(workdir, concurrency=CONCURRENCY, timeout=30.0)
     # Interpreter start-up is most of a killed run's cost, so the next trials' killed runs go
     # on while this one's rerun and checks run here; each trial has its own folder and server.
     with ThreadPoolExecutor(max_workers=PARALLEL_RUNS) as pool:
         killed_runs = [
-            pool.submit(_killed_run, trial, seed, template, config, len(expected))
+            pool.submit(
+                _killed_run,
+                trial,
+                seed,
+                template,
+                workdir / f"trial-{trial:03d}",
+                config,
+                len(expected),
+            )
             for trial in range(trials)
         ]
         for future in killed_runs:
@@ -157,10 +166,11 @@ def _run_args(ledger_path: Path, config: Path) -> list[str]:
     return ["--ledger", str(ledger_path), "--config", str(config), "generate", "--quiet"]
 
 
-def _killed_run(trial: int, seed: int, template: Path, config: Path, jobs: int) -> KilledRun:
+def _killed_run(
+    trial: int, seed: int, template: Path, folder: Path, config: Path, jobs: int
+) -> KilledRun:
     """Start the real CLI, let the switch kill it, and return what the ledger held then."""
     rng = random.Random(f"{seed}:{trial}")
-    folder = workdir_of(template) / f"trial-{trial:03d}"
     ledger_path = fresh_ledger(template, folder)
     startup_delay: float | None = None
     if rng.random() < STARTUP_KILL_SHARE:
@@ -206,10 +216,6 @@ def _killed_run(trial: int, seed: int, template: Path, config: Path, jobs: int) 
             killed.crashes.append(f"the killed run {crash}")
     killed.calls, killed.drafts = _snapshot(ledger_path)
     return killed
-
-
-def workdir_of(template: Path) -> Path:
-    return template.parent.parent
 
 
 def _rerun_and_check(killed: KilledRun, config: Path, expected: set[str], outcome: Outcome) -> None:

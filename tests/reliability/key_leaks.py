@@ -205,7 +205,7 @@ def _trial(trial: int, seed: int, template: Path, folder: Path, outcome: Outcome
     t = Trial(
         key=key,
         folder=folder,
-        config=write_config(folder, timeout=0.5, attempts=2, reasks=1),
+        config=write_config(folder, timeout=5.0, attempts=2, reasks=1),
         env={"OPENAI_API_KEY": key},
         outcome=outcome,
         where=f"seed {seed} trial {trial} (key ...{key[-4:]})",
