@@ -62,11 +62,17 @@ def _ungrounded(request: ChatRequest) -> Reply:
     return Reply(payload={"items": items})
 
 
+def _late(request: ChatRequest) -> Reply:
+    """A good reply sent after the client timeout. A client whose event loop was held up
+    past both (a loaded machine) finds it waiting and takes it: then the call is ok."""
+    return Reply(payload={"items": default_items(request)}, hang_s=HANG_S)
+
+
 # Each fault: how to make the reply, and the reason class a call failing on it must record.
 FAULTS: dict[str, tuple[Callable[[ChatRequest], Reply], str]] = {
     "429": (lambda r: Reply.rate_limited(retry_after=0.02), "rate_limited"),
     "500": (lambda r: Reply.server_error(), "server_error"),
-    "hang": (lambda r: Reply.hang(HANG_S), "timeout"),
+    "hang": (_late, "timeout"),
     "malformed_body": (lambda r: Reply.malformed(), "bad_response"),
     "malformed_arguments": (
         lambda r: Reply(raw_arguments='{"items": [{"question": "How do I'),
@@ -216,7 +222,7 @@ def _check_call(
     if stored != call.produced:
         outcome.lose(f"{where}: produced {call.produced}, {stored} drafts stored")
     if call.status == "ok":
-        if last not in HEALTHY:
+        if last not in (*HEALTHY, "hang"):
             outcome.miss(f"{where}: ok, but its last reply was {last} (served {served})")
         if call.requested != call.produced + dropped:
             outcome.miss(
