@@ -17,6 +17,7 @@ from draftgate import cmd_core, cmd_export, cmd_generate, cmd_review
 from draftgate.config import UserInputError
 from draftgate.context import CommandError
 from draftgate.exit_codes import ExitCode, exit_code_help
+from draftgate.logs import configure_logging
 from ledger import LedgerError
 
 COMMAND_MODULES: list[ModuleType] = [cmd_core, cmd_generate, cmd_review, cmd_export]
@@ -57,11 +58,19 @@ def _add_global_options(parser: argparse.ArgumentParser, default: object) -> Non
         default=default,
         help="config file (default: ./draftgate.toml if present)",
     )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=False if default is None else default,
+        help="debug logging on stderr (Draftgate, openai, httpx); API keys are redacted",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_logging(args.verbose)
     try:
         code = args.run(args)
     except (UserInputError, CommandError) as exc:

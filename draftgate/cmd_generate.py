@@ -101,8 +101,11 @@ def _scope_of(args: argparse.Namespace, config: Config) -> Scope:
 
 def run_generate(args: argparse.Namespace) -> int:
     # instructor logs every failed attempt at ERROR; the summary table reports failures, and a
-    # traceback-like line per retry on stderr would bury it.
-    logging.getLogger("instructor").setLevel(logging.CRITICAL)
+    # traceback-like line per retry on stderr would bury it. --verbose shows them all.
+    verbose = getattr(args, "verbose", False)
+    logging.getLogger("instructor").setLevel(logging.NOTSET if verbose else logging.CRITICAL)
+    if verbose:
+        args.quiet = True  # log lines would tear the progress bar apart
     config = config_of(args)
     try:
         settings = effective_settings(args, config)
@@ -331,6 +334,7 @@ def _run_llm(
         tokens=(report.prompt_tokens, report.completion_tokens),
         cost=_cost(settings, report.prompt_tokens, report.completion_tokens, args.batch),
         skipped=plan.skipped_finished,
+        requested=(report.drafts_requested, report.drafts_failed),
     )
     if report.calls_failed:
         print(
@@ -351,7 +355,10 @@ def _print_summary(
     tokens: tuple[int, int],
     cost: float,
     skipped: int = 0,
+    requested: tuple[int, int] | None = None,
 ) -> None:
+    """The run's counts. ``requested`` is (drafts requested, drafts lost with failed calls):
+    requested = stored + dropped + failed, each taken from the calls the ledger recorded."""
     console = Console()
     table = Table("", "count", title="generation summary")
     table.add_row("calls ok", str(calls_ok))
@@ -359,6 +366,9 @@ def _print_summary(
         table.add_row(f"calls failed: {reason}", str(n))
     if skipped:
         table.add_row("jobs skipped (already finished)", str(skipped))
+    if requested is not None:
+        table.add_row("drafts requested", str(requested[0]))
+        table.add_row("drafts failed (with their calls)", str(requested[1]))
     for kind, n in sorted(drafts_by_kind.items()):
         table.add_row(f"drafts stored: {kind}", str(n))
     for reason, n in sorted(dropped.items()):

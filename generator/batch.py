@@ -110,7 +110,6 @@ async def run_batch(
             dropped: Counter[str] = Counter()
             if result.reply is not None:
                 drafts, dropped = checker.drafts_of(job, result.reply)
-                report.dropped.update(dropped)
             report.prompt_tokens += result.prompt_tokens
             report.completion_tokens += result.completion_tokens
             call = build_call(

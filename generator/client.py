@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import re
+import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,9 @@ from tenacity import (
 )
 
 from generator.prompts import Message, protect_from_templating
+from generator.redact import redact
+
+log = logging.getLogger("draftgate.client")
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 MODES = {
@@ -109,6 +113,10 @@ def error_class(exc: BaseException) -> str:
     """A short, stable reason class for a failure (what the summary table counts)."""
     if isinstance(exc, InstructorRetryException):
         cause = exc.__cause__
+        if isinstance(cause, json.JSONDecodeError) and not _from_parsing(exc, cause):
+            # The HTTP body itself was not JSON (the SDK failed to read it): a transport
+            # fault, retried as one. instructor retries it too, as if it were a parse error.
+            return "bad_response"
         if cause is not None and not isinstance(cause, ValidationError | ValueError):
             return error_class(cause)
         return "invalid_output"
@@ -127,6 +135,12 @@ def error_class(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
         return "invalid_output"
     return type(exc).__name__
+
+
+def _from_parsing(exc: InstructorRetryException, cause: BaseException) -> bool:
+    """Whether ``cause`` came from parsing the model's reply (instructor lists those as failed
+    attempts) rather than from the API call itself."""
+    return any(attempt.exception is cause for attempt in exc.failed_attempts or [])
 
 
 TRANSIENT = frozenset(
@@ -271,6 +285,7 @@ class LLMClient:
                         )
                     except Exception as exc:
                         result.errors_seen.append(error_class(exc))
+                        log.debug("attempt failed (%s): %s", result.errors_seen[-1], exc)
                         raise
             result.reply = reply
         except (InstructorRetryException, openai.OpenAIError, ValidationError, ValueError) as exc:
@@ -283,19 +298,6 @@ class LLMClient:
 
     async def close(self) -> None:
         await self.openai.close()
-
-
-_KEY_LIKE = re.compile(r"\b(sk|pk|key)[-_][A-Za-z0-9_\-*.]{6,}")
-
-
-def redact(text: str, secret: str | None) -> str:
-    """Remove the API key, and anything shaped like one, from text bound for the ledger.
-
-    Some providers echo a (partly masked) key in a 401 message; none of it is kept.
-    """
-    if secret:
-        text = text.replace(secret, "[redacted]")
-    return _KEY_LIKE.sub("[redacted]", text)
 
 
 def _short(text: str, limit: int = 300) -> str:

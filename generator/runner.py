@@ -10,6 +10,7 @@ in flight and never stores a draft twice.
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import threading
 from collections import Counter
@@ -23,10 +24,13 @@ from generator.absence import AbsenceCheck, check_absence, path_in_docs, ui_name
 from generator.client import CallResult, LLMClient
 from generator.dedup import DedupIndex
 from generator.prompts import PromptSet, RenderedPrompt
+from generator.redact import redact
 from generator.schemas import REPLY_MODELS, SUBTYPES, NegativeItem
 from generator.scope import Scope
 from ledger import Chunk, DraftIn, DraftKind, GenerationCall, Ledger, utc_now
 from ledger.ids import content_hash, new_event_id
+
+log = logging.getLogger("draftgate.generate")
 
 ALL_KINDS = ["qa", "negative", "adversarial", "clarify"]
 # A rough completion size per requested draft, for the dry-run estimate and the TPM pacer.
@@ -74,6 +78,10 @@ class RunReport:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     skipped_finished: int = 0
+    # Drafts asked for, and those lost with their failed calls: with the stored and dropped
+    # counts they add up, requested = stored + dropped + failed (taken from the ledger rows).
+    drafts_requested: int = 0
+    drafts_failed: int = 0
 
     @property
     def calls_total(self) -> int:
@@ -251,14 +259,28 @@ class LedgerWriter:
             except BaseException as exc:  # noqa: BLE001 - handed to the event loop by close()
                 self._error = exc
                 return
+            # The summary counts what the ledger recorded, so the two always agree.
             final = outcome.call
+            log.debug(
+                "recorded call %s (job %s, %s): %s, %d attempt(s), %d of %d stored, dropped %s%s",
+                final.id,
+                final.job_key,
+                final.kind.value,
+                final.status,
+                final.attempts,
+                final.produced,
+                final.requested,
+                final.dropped,
+                f", {final.error}" if final.error else "",
+            )
+            self.report.drafts_requested += final.requested
             if final.status == "ok":
                 self.report.calls_ok += 1
-                self.report.drafts_by_kind[final.kind.value] += len(outcome.stored_draft_ids)
-                if outcome.duplicate_count:
-                    self.report.dropped["duplicate_exact"] += outcome.duplicate_count
+                self.report.drafts_by_kind[final.kind.value] += final.produced
+                self.report.dropped.update(final.dropped)
             else:
                 self.report.calls_failed[(final.error or "failed").split(":")[0]] += 1
+                self.report.drafts_failed += final.requested - final.produced
 
     def close(self) -> None:
         self._queue.put(None)
@@ -277,6 +299,11 @@ def build_call(
     extra_params: dict[str, Any] | None = None,
 ) -> GenerationCall:
     ok = result.ok
+    error = None
+    if not ok:
+        # Redacted here, where live and batch calls meet: an error body may echo the key.
+        detail = f"{result.error}: {result.error_detail or ''}".strip()
+        error = redact(detail, client.settings.api_key)
     return GenerationCall(
         id=new_event_id(),
         job_key=job.key,
@@ -293,7 +320,7 @@ def build_call(
         completion_tokens=result.completion_tokens,
         latency_ms=result.latency_ms,
         status="ok" if ok else "failed",
-        error=None if ok else f"{result.error}: {result.error_detail or ''}".strip(),
+        error=error,
         requested=job.count,
         produced=len(drafts),
         dropped=dict(dropped),
@@ -343,7 +370,6 @@ async def run_jobs(
             dropped: Counter[str] = Counter()
             if result.reply is not None:
                 drafts, dropped = checker.drafts_of(job, result.reply)
-                report.dropped.update(dropped)
             report.prompt_tokens += result.prompt_tokens
             report.completion_tokens += result.completion_tokens
             writer.put(build_call(job, result, client, started_at, drafts, dropped), drafts)

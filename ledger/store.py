@@ -44,6 +44,8 @@ from ledger.models import (
 )
 
 BUSY_TIMEOUT_MS = 10_000
+# The dropped reason for drafts a drafter was asked for but did not return (a short reply).
+SHORTFALL = "fewer_than_requested"
 
 
 def utc_now() -> str:
@@ -565,7 +567,9 @@ class Ledger:
         """Store a call and its drafts in one transaction; exact duplicates are dropped.
 
         ``call.produced`` and ``call.dropped`` are completed here with what was actually stored,
-        so requested = produced + dropped (+ nothing, for an ok call) holds in the ledger.
+        so requested = produced + dropped holds for an ok call (a failed call produced nothing:
+        all it requested failed). A drafter that returned fewer drafts than requested has the
+        difference recorded as dropped ``fewer_than_requested``.
         """
         with self.transaction() as db:
             stored: list[tuple[str, DraftIn]] = []
@@ -582,6 +586,9 @@ class Ledger:
             dropped = dict(call.dropped)
             if duplicates:
                 dropped["duplicate_exact"] = dropped.get("duplicate_exact", 0) + duplicates
+            shortfall = call.requested - len(stored) - sum(dropped.values())
+            if call.status == "ok" and shortfall > 0:
+                dropped[SHORTFALL] = dropped.get(SHORTFALL, 0) + shortfall
             final = call.model_copy(update={"produced": len(stored), "dropped": dropped})
             db.execute(
                 "INSERT INTO generation_calls(id, job_key, kind, chunk_id, drafter, template_name,"

@@ -190,8 +190,10 @@ def _always(reply: Reply) -> Any:
         (Reply.server_error(), "server_error"),
         (Reply.hang(1.0), "timeout"),
         (Reply(payload={"items": []}), "invalid_output"),
+        # A body that is not JSON is a transport fault, not an invalid model output.
+        (Reply.malformed(), "bad_response"),
     ],
-    ids=["429", "500", "hang", "invalid"],
+    ids=["429", "500", "hang", "invalid", "malformed"],
 )
 def test_persistent_faults_are_recorded_as_failed_and_the_run_goes_on(
     generate: GenerateRun, server: FakeOpenAI, reply: Reply, reason: str
@@ -342,3 +344,24 @@ def test_bad_kind_is_one_line_error(
 ) -> None:
     assert generate("--kinds", "qa,poems") == ExitCode.BAD_INPUT
     assert "unknown kind(s) poems" in capsys.readouterr().err
+
+
+def test_a_short_reply_is_recorded_so_requested_adds_up(
+    generate: GenerateRun, server: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A model may return fewer drafts than asked; the shortfall is recorded as dropped
+    ``fewer_than_requested`` so requested = produced + dropped holds for every call."""
+
+    def one_item(request: ChatRequest) -> Reply:
+        return Reply(payload={"items": default_items(request)[:1]})
+
+    server.script = one_item
+    assert generate("--limit", "2", "--kinds", "qa", "--per-chunk", "3") == ExitCode.OK
+    with generate.ledger() as ledger:
+        calls = ledger.generation_calls()
+    assert [(c.requested, c.produced, c.dropped) for c in calls] == [
+        (3, 1, {"fewer_than_requested": 2}),
+        (3, 1, {"fewer_than_requested": 2}),
+    ]
+    out = capsys.readouterr().out
+    assert "drafts requested" in out and "drafts dropped: fewer_than_requested" in out

@@ -96,6 +96,10 @@ class Reply:
     hang_s: float = 0.0  # sleep this long before answering (a hang past the client timeout)
     raw_body: bytes | None = None  # sent as-is (e.g. malformed JSON)
     latency_s: float | None = None  # overrides the server's latency for this reply
+    # The tool arguments (or JSON content) sent as-is instead of ``payload``: the model's
+    # output itself malformed, inside a well-formed HTTP reply.
+    raw_arguments: str | None = None
+    error_message: str | None = None  # the error body's message for a non-200 status
 
     @classmethod
     def rate_limited(cls, retry_after: float = 0.01) -> Reply:
@@ -231,6 +235,12 @@ class FakeOpenAI:
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict[str, Any]] = {}
         self.rate_limited_count = 0
+        # When set, a request whose bearer token differs gets a 401 that echoes the token it
+        # presented (as some providers do, in part): the worst case for a key in an error.
+        self.accepted_key: str | None = None
+        # While set, batches stay in_progress however often they are polled (an interrupt
+        # can then be placed between creating a batch and collecting it).
+        self.hold_batches = False
         self._lock = threading.Lock()
         self._seq = 0
         # A server-side RPM limit (token bucket, 2 s of burst) so a benchmark can see whether
@@ -284,8 +294,10 @@ class FakeOpenAI:
             return False
 
     # A chat completion as the OpenAI API returns it, for a payload in the request's mode.
-    def completion_for(self, request: ChatRequest, payload: dict[str, Any]) -> dict[str, Any]:
-        text = json.dumps(payload)
+    def completion_for(
+        self, request: ChatRequest, payload: dict[str, Any], raw_arguments: str | None = None
+    ) -> dict[str, Any]:
+        text = json.dumps(payload) if raw_arguments is None else raw_arguments
         message: dict[str, Any] = {"role": "assistant", "content": None}
         if request.mode == "tools":
             message["tool_calls"] = [
@@ -323,10 +335,12 @@ class FakeOpenAI:
             item = json.loads(line)
             request = ChatRequest(item["body"], {}, "/v1/chat/completions", time.monotonic())
             reply = self.script(request)
-            if reply.payload is None or reply.status != 200:
-                response = {"status_code": reply.status or 500, "body": {"error": "fault"}}
+            if reply.status != 200 or (reply.payload is None and reply.raw_arguments is None):
+                message = reply.error_message or "fault"
+                response = {"status_code": reply.status or 500, "body": {"error": message}}
             else:
-                response = {"status_code": 200, "body": self.completion_for(request, reply.payload)}
+                completion = self.completion_for(request, reply.payload or {}, reply.raw_arguments)
+                response = {"status_code": 200, "body": completion}
             lines_out.append(
                 json.dumps(
                     {
@@ -388,8 +402,20 @@ def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 server.requests.append(request)
             return request
 
+        def _refused_key(self) -> bool:
+            if server.accepted_key is None:
+                return False
+            presented = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            if presented == server.accepted_key:
+                return False
+            message = f"Incorrect API key provided: {presented}."
+            self._send_json(401, {"error": {"message": message, "code": "invalid_api_key"}})
+            return True
+
         def do_GET(self) -> None:  # noqa: N802
             self._record({})
+            if self._refused_key():
+                return
             if self.path.rstrip("/") == "/v1/models":
                 self._send_json(
                     200,
@@ -425,7 +451,7 @@ def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 # The first retrieve sees it in progress, so a client must poll.
                 if batch["status"] == "validating":
                     batch["status"] = "in_progress"
-                elif batch["status"] == "in_progress":
+                elif batch["status"] == "in_progress" and not server.hold_batches:
                     server.run_batch(batch["id"])
                     batch["status"] = "completed"
                 self._send_json(200, batch)
@@ -434,6 +460,9 @@ def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:  # noqa: N802
             raw = self._body()
+            if self._refused_key():
+                self._record({})  # kept, so a test can see which key was presented
+                return
             if self.path == "/v1/files":
                 self._upload(raw)
                 return
@@ -482,11 +511,11 @@ def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 extra = {}
                 if reply.retry_after is not None:
                     extra["Retry-After"] = f"{reply.retry_after:g}"
-                self._send_json(
-                    reply.status, {"error": {"message": f"fault {reply.status}"}}, extra
-                )
+                message = reply.error_message or f"fault {reply.status}"
+                self._send_json(reply.status, {"error": {"message": message}}, extra)
                 return
-            self._send_json(200, server.completion_for(request, reply.payload or {}))
+            completion = server.completion_for(request, reply.payload or {}, reply.raw_arguments)
+            self._send_json(200, completion)
 
         def _upload(self, raw: bytes) -> None:
             content_type = self.headers.get("Content-Type", "")
