@@ -4,6 +4,7 @@ This package never imports textual, openai or instructor (a test enforces it).
 """
 
 from ledger.errors import (
+    DamagedLedgerError,
     DecisionRejected,
     ForeignLedgerError,
     LedgerError,
@@ -36,6 +37,7 @@ __all__ = [
     "Chunk",
     "ChunkHit",
     "ChunkIn",
+    "DamagedLedgerError",
     "Decision",
     "DecisionIn",
     "DecisionRejected",

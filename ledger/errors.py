@@ -23,5 +23,10 @@ class LedgerUnavailableError(LedgerError):
     """The ledger file or its folder cannot be created, opened or written."""
 
 
+class DamagedLedgerError(LedgerError):
+    """The file is a Draftgate ledger but SQLite cannot read it whole (truncated, corrupt pages,
+    unreadable): the user restores it from a backup rather than retrying."""
+
+
 class DecisionRejected(LedgerError):
     """A decision that breaks a rule (unknown draft, edit without text, reject without reason)."""
