@@ -222,6 +222,8 @@ def _run_offline(
         dropped=dict(report.dropped),
         tokens=(0, 0),
         cost=0.0,
+        skipped=report.jobs_skipped,
+        requested=(report.drafts_requested, 0),
     )
     return ExitCode.OK
 

@@ -35,6 +35,8 @@ from ledger.ids import content_hash, new_event_id, text_hash
 
 RULES_DRAFTER = "rules/1"
 RULES_MODEL = "rules/1"
+# Dropped reason for a job where the rules found fewer drafts than requested in its chunk.
+NOTHING_MORE_TO_DRAFT = "nothing_more_to_draft"
 # Bump a kind's version when its rule changes what it drafts: the template hash (and so every
 # job key of that kind) changes with it, and a rerun drafts again instead of skipping.
 RULE_VERSIONS = {
@@ -165,6 +167,7 @@ class RulesReport:
     jobs_skipped: int = 0
     drafts_by_kind: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
+    drafts_requested: int = 0
 
 
 @dataclass
@@ -998,6 +1001,13 @@ def run_rules_drafter(
             if job_key in finished:
                 report.jobs_skipped += 1
                 continue
+            dropped = dict(plan.dropped)
+            # The rules found fewer things worth drafting in this chunk than were asked for.
+            # Said in the drafter's own words, so the summary does not read as drafts that went
+            # missing (the ledger would otherwise count them as a short reply).
+            unfound = per_chunk - len(drafts) - sum(dropped.values())
+            if unfound > 0:
+                dropped[NOTHING_MORE_TO_DRAFT] = unfound
             now = utc_now()
             call = GenerationCall(
                 id=new_event_id(),
@@ -1011,7 +1021,7 @@ def run_rules_drafter(
                 params=params,
                 attempts=1,
                 requested=per_chunk,
-                dropped=dict(plan.dropped),
+                dropped=dropped,
                 started_at=now,
                 finished_at=now,
             )
@@ -1021,6 +1031,7 @@ def run_rules_drafter(
     for done, (call, drafts) in enumerate(jobs, start=1):
         outcome = ledger.record_call(call, drafts)
         report.calls_ok += 1
+        report.drafts_requested += call.requested
         kind = call.kind.value
         stored = len(outcome.stored_draft_ids)
         report.drafts_by_kind[kind] = report.drafts_by_kind.get(kind, 0) + stored

@@ -112,11 +112,11 @@ def test_a_feature_the_docs_mention_is_dropped_with_its_reason(fresh: Ledger, sc
     changed = scope.model_copy(update={"does_not_offer": [in_docs, nowhere]})
     report = run_rules_drafter(fresh, changed, ["negative"])
     # Three were requested for the chunk; one candidate was dropped, two were never drafted.
-    assert report.dropped == {"feature_in_docs": 1, "no_grounding": 1, "fewer_than_requested": 2}
+    assert report.dropped == {"feature_in_docs": 1, "no_grounding": 1, "nothing_more_to_draft": 2}
     assert _drafts(fresh) == []
     # The drop is recorded on the call for the chunk its "instead" text is grounded in.
     calls = fresh.generation_calls()
-    assert [c.dropped for c in calls] == [{"feature_in_docs": 1, "fewer_than_requested": 2}]
+    assert [c.dropped for c in calls] == [{"feature_in_docs": 1, "nothing_more_to_draft": 2}]
     assert calls[0].produced == 0
 
 
