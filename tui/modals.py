@@ -115,7 +115,11 @@ class RejectScreen(ModalScreen[tuple[RejectReason, str | None] | None]):
     def action_choose(self, index: int) -> None:
         self.reason = list(REASON_LABELS)[index]
         self.query_one("#reasons", OptionList).highlighted = index
-        self.query_one("#chosen", Static).update(f"reason: {REASON_LABELS[self.reason]}")
+        # Focus moves to the note on its own; saying so keeps a reviewer from pressing tab,
+        # which would take focus back to the reasons and swallow the note they type.
+        self.query_one("#chosen", Static).update(
+            f"reason: {REASON_LABELS[self.reason]} · type an optional note, enter rejects"
+        )
         self.query_one("#note", Input).focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
