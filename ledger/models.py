@@ -172,6 +172,16 @@ class Decision(Frozen):
     prev_hash: str
     entry_hash: str
 
+    def undo_by(self, reviewer: str, decided_at: str) -> DecisionIn:
+        """The decision that undoes this one: a revert naming it (nothing is deleted)."""
+        return DecisionIn(
+            draft_id=self.draft_id,
+            reviewer=reviewer,
+            verdict=Verdict.REVERT,
+            reverts_decision_id=self.id,
+            decided_at=decided_at,
+        )
+
 
 class Export(Frozen):
     id: str

@@ -614,13 +614,7 @@ class ReviewApp(App[None]):
         self.saving = True
         self.flash = "undoing…"
         self._render_status()
-        revert = DecisionIn(
-            draft_id=decision.draft_id,
-            reviewer=self.reviewer,
-            verdict=Verdict.REVERT,
-            reverts_decision_id=decision.id,
-            decided_at=utc_now(),
-        )
+        revert = decision.undo_by(self.reviewer, utc_now())
 
         def record(queue: ReviewQueue) -> Message:
             saved = queue.ledger.record_decision(revert)

@@ -137,13 +137,7 @@ class Session:
     def undo(self) -> ReviewItem | None:
         """Revert this session's last decision; the draft comes back (claimed) if free."""
         decision = self.undo_stack.pop()
-        revert = DecisionIn(
-            draft_id=decision.draft_id,
-            reviewer=self.reviewer,
-            verdict=Verdict.REVERT,
-            reverts_decision_id=decision.id,
-            decided_at=utc_now(),
-        )
+        revert = decision.undo_by(self.reviewer, utc_now())
 
         def record(q: ReviewQueue) -> tuple[Decision, ReviewItem | None]:
             saved = q.ledger.record_decision(revert)
