@@ -22,6 +22,7 @@ from ledger.export import (
     MANIFEST_NAME,
     ExportError,
     ExportOptions,
+    ExportRefused,
     ExportResult,
     export,
     parse_balance,
@@ -152,6 +153,8 @@ def run_export(args: argparse.Namespace) -> int:
     with open_ledger(args, config) as ledger:
         try:
             result = export(ledger, options)
+        except ExportRefused as exc:
+            raise CommandError(str(exc), ExitCode.INTEGRITY) from exc
         except ExportError as exc:
             raise CommandError(str(exc)) from exc
     _print_export(result)

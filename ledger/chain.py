@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ledger.ids import content_hash
+from ledger.ids import DIGEST_BYTES, HASH_PREFIX, canonical_json, content_hash
 
 GENESIS_HASH = "b2:genesis"
 
@@ -34,3 +36,76 @@ def decision_entry_hash(fields: dict[str, Any]) -> str:
     payload = {name: fields[name] for name in CHAINED_FIELDS}
     payload["double_review"] = bool(payload["double_review"])
     return content_hash(payload)
+
+
+# ---- hashes of the other event rows -------------------------------------------------------
+# Generation calls, review leases and exports are event rows with no content id; each carries
+# a hash of its own fields, computed when it is written (and by migration 3 for older rows), so
+# verify() can tell an edited row. Like the chain, a hash only proves what an anchor kept
+# elsewhere still matches: someone who recomputes it after an edit is caught by the links
+# (drafts_hash, the lease and call counters, the export heads), not by the hash itself.
+
+CALL_FIELDS = (
+    "id",
+    "job_key",
+    "kind",
+    "chunk_id",
+    "drafter",
+    "template_name",
+    "template_hash",
+    "model",
+    "endpoint_host",
+    "params",
+    "attempts",
+    "prompt_tokens",
+    "completion_tokens",
+    "latency_ms",
+    "status",
+    "error",
+    "requested",
+    "produced",
+    "dropped",
+    "started_at",
+    "finished_at",
+    "drafts_hash",
+)
+
+LEASE_FIELDS = ("rowid_", "draft_id", "reviewer", "session_id", "claimed_at", "expires_at")
+
+EXPORT_FIELDS = (
+    "id",
+    "created_at",
+    "format",
+    "out_dir",
+    "head_seq",
+    "head_hash",
+    "record_count",
+    "manifest_hash",
+    "seed",
+    "command",
+)
+
+
+def drafts_hash(draft_ids: Iterable[str]) -> str:
+    """The set of drafts a call produced (its ids, sorted): the draft -> call link."""
+    return content_hash(sorted(draft_ids))
+
+
+def call_hash(fields: Mapping[str, Any]) -> str:
+    """A generation call's row as stored (params and dropped as their JSON text), including
+    its drafts_hash."""
+    return content_hash({name: fields[name] for name in CALL_FIELDS})
+
+
+def lease_hash(fields: Mapping[str, Any]) -> str:
+    return content_hash({name: fields[name] for name in LEASE_FIELDS})
+
+
+def export_hash(fields: Mapping[str, Any], records: Iterable[Sequence[str]]) -> str:
+    """An export's row and its record rows (draft_id, record_hash, decision_id, split), in the
+    order they were written (export_records rowid order)."""
+    digest = hashlib.blake2b(digest_size=DIGEST_BYTES)
+    digest.update(canonical_json({name: fields[name] for name in EXPORT_FIELDS}))
+    for record in records:
+        digest.update(("\n" + "\t".join(record)).encode("utf-8"))
+    return HASH_PREFIX + digest.hexdigest()

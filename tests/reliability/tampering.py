@@ -142,14 +142,14 @@ def entry_hash_recomputed(trial: Trial) -> None:
 def draft_text_changed(trial: Trial) -> None:
     draft = _pick(trial, "SELECT id FROM drafts")
     with trial.raw() as raw, raw.unguarded("drafts"):
-        raw.run("UPDATE drafts SET answer = answer || ' Also: free forever.' WHERE id = ?", (draft,))
+        raw.run(
+            "UPDATE drafts SET answer = answer || ' Also: free forever.' WHERE id = ?", (draft,)
+        )
 
 
 def draft_deleted(trial: Trial) -> None:
     """A draft nobody decided on yet (no decision refers to it)."""
-    draft = _pick(
-        trial, "SELECT id FROM drafts WHERE id NOT IN (SELECT draft_id FROM decisions)"
-    )
+    draft = _pick(trial, "SELECT id FROM drafts WHERE id NOT IN (SELECT draft_id FROM decisions)")
     with trial.raw() as raw, raw.unguarded("drafts"):
         raw.run("DELETE FROM leases WHERE draft_id = ?", (draft,))
         raw.run("DELETE FROM drafts WHERE id = ?", (draft,))
@@ -216,7 +216,9 @@ def lease_deleted(trial: Trial) -> None:
 
 
 def guard_dropped(trial: Trial) -> None:
-    name = _pick(trial, "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%_no_%'")
+    name = _pick(
+        trial, "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%_no_%'"
+    )
     with trial.raw() as raw:
         raw.run(f'DROP TRIGGER "{name}"')
 
@@ -519,7 +521,9 @@ def verify(trial_root: Path) -> CliRun:
 
 def named_breaks(run: CliRun, command: str) -> set[str]:
     if command == "audit":
-        lines = [line[len("BREAK ") :] for line in run.stdout.splitlines() if line.startswith("BREAK ")]
+        lines = [
+            line[len("BREAK ") :] for line in run.stdout.splitlines() if line.startswith("BREAK ")
+        ]
     else:
         lines = run.stdout.splitlines()
     return {line.split(":", 1)[0] for line in lines if ":" in line}
@@ -534,8 +538,10 @@ def judge(outcome: Outcome, label: str, command: str, run: CliRun, kind: Kind | 
         return
     if kind is None:
         if run.code != 0:
-            outcome.miss(f"{label}: {command} of an untampered copy exited {run.code}: "
-                         f"{sorted(named_breaks(run, command))} {run.stderr.strip()[:200]}")
+            outcome.miss(
+                f"{label}: {command} of an untampered copy exited {run.code}: "
+                f"{sorted(named_breaks(run, command))} {run.stderr.strip()[:200]}"
+            )
         return
     if run.code == 0:
         outcome.miss(f"{label}: {command} exited 0 (expected {kind.expected})")
@@ -543,13 +549,16 @@ def judge(outcome: Outcome, label: str, command: str, run: CliRun, kind: Kind | 
     if kind.code == 4:
         errors = [line for line in run.stderr.splitlines() if line.strip()]
         if run.code != 4 or len(errors) != 1 or not errors[0].startswith("draftgate: error:"):
-            outcome.miss(f"{label}: {command} exited {run.code}, not 4 with one error line: "
-                         f"{run.stderr.strip()[:200]}")
+            outcome.miss(
+                f"{label}: {command} exited {run.code}, not 4 with one error line: "
+                f"{run.stderr.strip()[:200]}"
+            )
         return
     names = named_breaks(run, command)
     if run.code != 1 or kind.expected not in names:
-        outcome.miss(f"{label}: {command} exited {run.code} naming {sorted(names)}, "
-                     f"not {kind.expected}")
+        outcome.miss(
+            f"{label}: {command} exited {run.code} naming {sorted(names)}, not {kind.expected}"
+        )
 
 
 def run(trials: int, workdir: Path, seed: int) -> Outcome:

@@ -35,6 +35,19 @@ class RawLedger:
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.db.close()
 
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """One statement as a tamperer who hides their tracks runs it: a write runs with every
+        guard trigger dropped, and the guards are put back after it, so verify() reports the
+        edit itself rather than a missing guard."""
+        if sql.lstrip().upper().startswith("SELECT"):
+            return self.db.execute(sql, params)
+        tables = [
+            r[0]
+            for r in self.rows("SELECT DISTINCT tbl_name FROM sqlite_master WHERE type = 'trigger'")
+        ]
+        with self.unguarded(*tables):
+            return self.db.execute(sql, params)
+
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self.db.execute(sql, params).rowcount
 
