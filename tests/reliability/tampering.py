@@ -571,8 +571,10 @@ def run(trials: int, workdir: Path, seed: int) -> Outcome:
             build_base(base)
             control = workdir / f"control-{round_no}"
             shutil.copytree(base, control)
-            judge(outcome, f"round {round_no} control", "audit", audit(control), None)
-            judge(outcome, f"round {round_no} control", "verify", verify(control), None)
+            this = Outcome(CATEGORY)
+            judge(this, f"round {round_no} control", "audit", audit(control), None)
+            judge(this, f"round {round_no} control", "verify", verify(control), None)
+            _merge(outcome, this)
             shutil.rmtree(control)
         assert base is not None
         kind = KINDS[index]
@@ -582,8 +584,19 @@ def run(trials: int, workdir: Path, seed: int) -> Outcome:
         label = f"trial {trial_no} ({kind.name})"
         kind.apply(trial)
         outcome.trials += 1
-        judge(outcome, label, "audit", audit(root), kind)
+        # Both commands are judged; the trial counts once (a crash over a miss).
+        this = Outcome(CATEGORY)
+        judge(this, label, "audit", audit(root), kind)
         if kind.on_ledger:
-            judge(outcome, label, "verify", verify(root), kind)
+            judge(this, label, "verify", verify(root), kind)
+        _merge(outcome, this)
         shutil.rmtree(root)
     return outcome
+
+
+def _merge(outcome: Outcome, trial: Outcome) -> None:
+    details = "; ".join(f.split(": ", 1)[1] for f in trial.findings)
+    if trial.crashed:
+        outcome.crash(details)
+    elif trial.undetected:
+        outcome.miss(details)
