@@ -101,11 +101,29 @@ def lease_hash(fields: Mapping[str, Any]) -> str:
     return content_hash({name: fields[name] for name in LEASE_FIELDS})
 
 
+class ExportHasher:
+    """export_hash built a record at a time, so verify() can hash every export in one pass over
+    export_records."""
+
+    def __init__(self, fields: Mapping[str, Any]) -> None:
+        self._digest = hashlib.blake2b(digest_size=DIGEST_BYTES)
+        self._digest.update(canonical_json({name: fields[name] for name in EXPORT_FIELDS}))
+
+    def add(self, record: Sequence[str]) -> None:
+        self.add_line("\n" + "\t".join(record))
+
+    def add_line(self, line: str) -> None:
+        """A record as ``add`` writes it: newline, then its fields joined by tabs."""
+        self._digest.update(line.encode("utf-8"))
+
+    def hexdigest(self) -> str:
+        return HASH_PREFIX + self._digest.hexdigest()
+
+
 def export_hash(fields: Mapping[str, Any], records: Iterable[Sequence[str]]) -> str:
     """An export's row and its record rows (draft_id, record_hash, decision_id, split), in the
     order they were written (export_records rowid order)."""
-    digest = hashlib.blake2b(digest_size=DIGEST_BYTES)
-    digest.update(canonical_json({name: fields[name] for name in EXPORT_FIELDS}))
+    hasher = ExportHasher(fields)
     for record in records:
-        digest.update(("\n" + "\t".join(record)).encode("utf-8"))
-    return HASH_PREFIX + digest.hexdigest()
+        hasher.add(record)
+    return hasher.hexdigest()

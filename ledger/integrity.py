@@ -195,8 +195,11 @@ def _check_export_dir(
     by_line = {(r["split"], r["line"]): r for r in records}
     by_hash: dict[tuple[str, str], dict[str, Any]] | None = None
     # hf rows carry provenance columns (subtype, document, reviewer) that only the ledger can
-    # vouch for: collected here, compared in _check_against_ledger.
-    hf_columns: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    # vouch for: kept here per draft (the parquet file and the dataset copy must agree with each
+    # other), compared with the ledger in _check_against_ledger. Repeated values are shared,
+    # so this costs a tuple per record.
+    hf_columns: dict[str, tuple[str, tuple[Any, ...]]] = {}
+    shared: dict[Any, Any] = {}
     for source, split, items in _read_files(out_dir, fmt):
         if not (out_dir / source).exists():
             breaks.add("file_missing", f"{out_dir / source}", "an export file is gone")
@@ -252,7 +255,16 @@ def _check_export_dir(
                         breaks.add(
                             "record_edited", where, "column messages differs from the record"
                         )
-                    hf_columns.setdefault(entry["draft_id"], []).append((where, columns))
+                    values = tuple(
+                        shared.setdefault(columns[c], columns[c]) for c in _HF_LEDGER_COLUMNS
+                    )
+                    first = hf_columns.setdefault(entry["draft_id"], (where, values))
+                    if first[1] != values:
+                        breaks.add(
+                            "record_edited",
+                            where,
+                            f"columns {', '.join(_HF_LEDGER_COLUMNS)} differ from {first[0]}",
+                        )
         except (OSError, ValueError) as exc:  # pyarrow's errors are OSError or ValueError
             breaks.add("file_unreadable", f"{out_dir / source}", _first_line(exc))
             continue
@@ -416,7 +428,7 @@ def _check_against_ledger(
     records: list[dict[str, Any]],
     system_prompt: str | None,
     stale: set[str],
-    hf_columns: dict[str, list[tuple[str, dict[str, Any]]]],
+    hf_columns: dict[str, tuple[str, tuple[Any, ...]]],
 ) -> None:
     for start in range(0, len(records), LOOKUP_BATCH):
         batch = records[start : start + LOOKUP_BATCH]
@@ -442,14 +454,14 @@ def _check_against_ledger(
             else:
                 _check_signed_text(breaks, ref, entry, row, system_prompt)
                 _check_still_live(ledger, breaks, ref, entry["decision_id"], row["live_id"])
-            for where, columns in hf_columns.get(entry["draft_id"], []):
-                for column in _HF_LEDGER_COLUMNS:
-                    if columns[column] != row[column]:
+            if entry["draft_id"] in hf_columns:
+                where, values = hf_columns[entry["draft_id"]]
+                for column, value in zip(_HF_LEDGER_COLUMNS, values, strict=True):
+                    if value != row[column]:
                         breaks.add(
                             "record_edited",
                             where,
-                            f"column {column} is {columns[column]!r}, the ledger says "
-                            f"{row[column]!r}",
+                            f"column {column} is {value!r}, the ledger says {row[column]!r}",
                         )
             if entry["draft_id"] in stale:
                 result.stale_in_export.append(entry["draft_id"])

@@ -147,6 +147,13 @@ def draft_text_changed(trial: Trial) -> None:
         )
 
 
+def draft_garbled(trial: Trial) -> None:
+    """A draft's evidence is no longer JSON: verify must name it, not trip over it."""
+    draft = _pick(trial, "SELECT id FROM drafts")
+    with trial.raw() as raw, raw.unguarded("drafts"):
+        raw.run("UPDATE drafts SET evidence = '[\"unclosed' WHERE id = ?", (draft,))
+
+
 def draft_deleted(trial: Trial) -> None:
     """A draft nobody decided on yet (no decision refers to it)."""
     draft = _pick(trial, "SELECT id FROM drafts WHERE id NOT IN (SELECT draft_id FROM decisions)")
@@ -412,6 +419,7 @@ KINDS: list[Kind] = [
     Kind("entry_hash recomputed, not relinked", True, 1, "chain_link", entry_hash_recomputed),
     # what a decision signs off
     Kind("draft text changed", True, 1, "draft_hash", draft_text_changed),
+    Kind("draft evidence garbled", True, 1, "draft_hash", draft_garbled),
     Kind("undecided draft deleted", True, 1, "call_drafts", draft_deleted),
     Kind("draft moved to another call", True, 1, "call_drafts", draft_moved_to_other_call),
     Kind("chunk text changed", True, 1, "chunk_text", chunk_text_changed),
