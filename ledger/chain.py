@@ -127,3 +127,21 @@ def export_hash(fields: Mapping[str, Any], records: Iterable[Sequence[str]]) -> 
     for record in records:
         hasher.add(record)
     return hasher.hexdigest()
+
+
+class ProvenanceHasher:
+    """One hash over where an export's records came from, in manifest order: for each record
+    its draft, the generation call's call_hash, its chunk and its document's path. The export
+    writes it into its manifest; the audit recomputes it from the ledger. It anchors the
+    generation provenance outside the ledger, as the chain head anchors the decisions: a call
+    edited and re-hashed in the ledger no longer matches what left with the export."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.blake2b(digest_size=DIGEST_BYTES)
+
+    def add(self, draft_id: str, call_hash_: str | None, chunk_id: str, document: str) -> None:
+        line = f"\n{draft_id}\t{call_hash_}\t{chunk_id}\t{document}"
+        self._digest.update(line.encode("utf-8"))
+
+    def hexdigest(self) -> str:
+        return HASH_PREFIX + self._digest.hexdigest()

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from ledger.chain import export_hash
+from ledger.chain import ProvenanceHasher, export_hash
 from ledger.ids import DIGEST_BYTES, HASH_PREFIX, new_event_id
 from ledger.records import (
     EXPORT_FORMATS,
@@ -535,14 +535,16 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
                 manifest.write(json.dumps(header, ensure_ascii=False, indent=1)[:-2] + ",\n")
                 manifest.write(' "records": [\n')
                 first = True
+                provenance = ProvenanceHasher()
                 for row in _signed_off_rows(
                     ledger,
                     "dr.id, dr.kind, dr.subtype, dr.question, dr.answer, s.decision_id, s.verdict,"
-                    " s.reviewer, de.final_question, de.final_answer, doc.path",
+                    " s.reviewer, de.final_question, de.final_answer, doc.path, dr.chunk_id,"
+                    " (SELECT gc.call_hash FROM generation_calls gc WHERE gc.id = dr.call_id)",
                     options.kinds,
                 ):
                     (draft_id_, kind, subtype, question, answer, decision_id, verdict, reviewer,
-                     final_q, final_a, path) = tuple(row)  # fmt: skip
+                     final_q, final_a, path, chunk_id_, call_hash_) = tuple(row)  # fmt: skip
                     cutoff = plan.kind_cutoff.get(kind)
                     if (
                         cutoff is not None
@@ -580,6 +582,7 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
                     )
                     manifest.write(("" if first else ",\n") + "  " + entry)
                     first = False
+                    provenance.add(draft_id_, call_hash_, chunk_id_, path)
                     spool.write(f"{rhash}\t{draft_id_}\t{decision_id}\t{split}\n")
                 files = writer.close()
                 if options.format == "hf":
@@ -589,6 +592,7 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
                     "counts": {s: dict(sorted(counts[s].items())) for s in SPLITS},
                     "record_count": sum(sum(c.values()) for c in counts.values()),
                     "files": [{"path": f, "split": _split_of_file(f)} for f in files],
+                    "provenance_hash": provenance.hexdigest(),
                 }
                 manifest.write(json.dumps(tail, ensure_ascii=False, indent=1)[2:] + "\n")
         except BaseException:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ledger.chain import GENESIS_HASH
+from ledger.chain import GENESIS_HASH, ProvenanceHasher
 from ledger.export import HF_DATASET_DIR, MANIFEST_NAME, file_hash, recorded_exports
 from ledger.records import (
     JSONL_FORMATS,
@@ -173,6 +173,7 @@ def _check_export_dir(
         head = manifest["ledger"]
         records: list[dict[str, Any]] = manifest["records"]
         system_prompt = manifest.get("system_prompt")
+        provenance_hash = manifest.get("provenance_hash")  # absent from older exports
     except (OSError, ValueError, KeyError, TypeError) as exc:
         result.breaks.append(
             {"kind": "manifest_unreadable", "ref": str(manifest_path), "detail": str(exc)}
@@ -276,7 +277,16 @@ def _check_export_dir(
                     f"draft {entry['draft_id']} is in the manifest but its line is gone",
                 )
 
-    _check_against_ledger(ledger, result, breaks, records, system_prompt, stale, hf_columns)
+    provenance = _check_against_ledger(
+        ledger, result, breaks, records, system_prompt, stale, hf_columns
+    )
+    if provenance_hash is not None and provenance != provenance_hash:
+        breaks.add(
+            "provenance_changed",
+            ref,
+            "the generation calls, chunks or documents behind the exported records are not the "
+            "ones recorded in the manifest",
+        )
     breaks.summarise(ref)
 
 
@@ -410,7 +420,8 @@ SELECT m.i, m.draft_id, m.decision_id,
        (SELECT ld.id FROM live_decisions ld WHERE ld.draft_id = m.draft_id
         ORDER BY ld.seq DESC LIMIT 1) AS live_id,
        c.id AS chunk_hash, c.start_line, c.end_line, doc.path AS document,
-       gc.template_name, gc.template_hash, gc.model, gc.finished_at AS generated_at
+       gc.template_name, gc.template_hash, gc.model, gc.finished_at AS generated_at,
+       gc.call_hash
 FROM m
 LEFT JOIN drafts dr ON dr.id = m.draft_id
 LEFT JOIN decisions md ON md.id = m.decision_id
@@ -429,13 +440,16 @@ def _check_against_ledger(
     system_prompt: str | None,
     stale: set[str],
     hf_columns: dict[str, tuple[str, tuple[Any, ...]]],
-) -> None:
+) -> str:
+    """Check every record against the ledger; returns the provenance hash recomputed from it."""
+    provenance = ProvenanceHasher()
     for start in range(0, len(records), LOOKUP_BATCH):
         batch = records[start : start + LOOKUP_BATCH]
         pairs = json.dumps([[r["draft_id"], r["decision_id"]] for r in batch])
         for row in ledger.query(_LOOKUP_SQL, (pairs,)):
             entry = batch[row["i"]]
             ref = f"draft {entry['draft_id']}"
+            provenance.add(entry["draft_id"], row["call_hash"], row["chunk_hash"], row["document"])
             if row["found_draft"] is None:
                 breaks.add("record_unknown_draft", ref, "the exported draft is not in the ledger")
                 continue
@@ -491,6 +505,7 @@ def _check_against_ledger(
                     "decided_at": row["decided_at"],
                 }
             )
+    return provenance.hexdigest()
 
 
 def _check_still_live(

@@ -149,7 +149,8 @@ def _verify_chunks(ledger: Ledger) -> list[Break]:
             breaks.append(
                 Break("chunk_document", row["id"], f"document {row['document_id']} is missing")
             )
-        actual_text_hash = text_hash(row["text"]) if isinstance(row["text"], str) else None
+        text = row["text"]
+        actual_text_hash = text_hash(text) if isinstance(text, str) else f"not text: {text!r}"
         if actual_text_hash != row["text_hash"]:
             breaks.append(Break("chunk_text", row["id"], "chunk text does not match its hash"))
             continue

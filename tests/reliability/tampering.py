@@ -33,7 +33,7 @@ from pathlib import Path
 
 from draftgate.exit_codes import ExitCode
 from ledger import GenerationCall, Ledger, utc_now
-from ledger.chain import decision_entry_hash
+from ledger.chain import call_hash, decision_entry_hash
 from ledger.export import ExportOptions, export
 from ledger.ids import new_event_id
 from ledger.queue import ReviewQueue
@@ -197,6 +197,21 @@ def call_model_changed(trial: Trial) -> None:
 
 def call_usage_changed(trial: Trial) -> None:
     _call_update(trial, "prompt_tokens = prompt_tokens + 1000, completion_tokens = 1")
+
+
+def call_rehashed(trial: Trial) -> None:
+    """A call's model changed and its call_hash recomputed: self-consistent in the ledger, so
+    only the provenance hash the exports carry can tell."""
+    call = _pick(
+        trial, "SELECT call_id FROM drafts WHERE id IN (SELECT draft_id FROM export_records)"
+    )
+    with trial.raw() as raw, raw.unguarded("generation_calls"):
+        row = dict(raw.rows("SELECT * FROM generation_calls WHERE id = ?", (call,))[0])
+        row["model"] = "gpt-6-ultra"
+        raw.run(
+            "UPDATE generation_calls SET model = ?, call_hash = ? WHERE id = ?",
+            (row["model"], call_hash(row), call),
+        )
 
 
 def call_deleted(trial: Trial) -> None:
@@ -428,6 +443,7 @@ KINDS: list[Kind] = [
     Kind("call prompt hash changed", True, 1, "call_hash", call_template_hash_changed),
     Kind("call model changed", True, 1, "call_hash", call_model_changed),
     Kind("call token usage changed", True, 1, "call_hash", call_usage_changed),
+    Kind("call edited and re-hashed", False, 1, "provenance_changed", call_rehashed),
     Kind("call with drafts deleted", True, 1, "draft_call", call_deleted),
     Kind("failed call deleted", True, 1, "call_missing", failed_call_deleted),
     # review leases

@@ -330,3 +330,12 @@ def test_moved_lines_and_hf_provenance_columns_are_named(copy: Path) -> None:
     assert sum("line_reordered" in b for b in breaks) == 2
     assert any("record_edited" in b and "column reviewer" in b for b in breaks)
     assert not any("record_edited" in b and "train.jsonl" in b for b in breaks)
+
+
+def test_a_call_edited_and_rehashed_is_caught_by_the_manifest_provenance_hash(copy: Path) -> None:
+    """verify() cannot see a call re-hashed after an edit; the export's manifest can."""
+    tampering.call_rehashed(tampering.Trial(copy, random.Random(SEED)))
+    assert _kinds(copy / tampering.LEDGER_NAME) == []
+    run = tampering.audit(copy)
+    assert run.code == ExitCode.INTEGRITY, run.stderr
+    assert "BREAK provenance_changed:" in run.stdout
