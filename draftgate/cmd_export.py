@@ -255,10 +255,11 @@ def _glossary_names(config: Config) -> list[str]:
 
 
 def _default_export_dirs(ledger: Ledger) -> list[Path]:
-    """The newest recorded export whose folder still holds its manifest."""
+    """The newest recorded export whose folder still exists (removing a whole export folder is
+    tidying up; a folder left without its manifest is audited, and fails)."""
     for row in reversed(recorded_exports(ledger)):
         folder = Path(row["out_dir"])
-        if (folder / MANIFEST_NAME).exists():
+        if folder.is_dir():
             return [folder]
     return []
 
@@ -268,13 +269,19 @@ def run_audit(args: argparse.Namespace) -> int:
     fmt = args.format
     export_dirs = [Path(d) for d in args.export]
     for folder in export_dirs:
-        if not (folder / MANIFEST_NAME).is_file():
-            raise CommandError(f"--export {folder}: no {MANIFEST_NAME} there (not an export)")
+        if not folder.is_dir():
+            raise CommandError(f"--export {folder}: no such folder")
     fast_ms = (
         config.audit.fast_decision_ms if args.fast_decision_ms is None else args.fast_decision_ms
     )
     glossary = _glossary_names(config)
     with open_ledger(args, config) as ledger:
+        recorded = {Path(row["out_dir"]) for row in recorded_exports(ledger)}
+        for folder in export_dirs:
+            # A folder the ledger recorded an export in is audited even without its manifest
+            # (a deleted manifest is a break, manifest_missing); any other is a typo.
+            if not (folder / MANIFEST_NAME).is_file() and folder.resolve() not in recorded:
+                raise CommandError(f"--export {folder}: no {MANIFEST_NAME} there (not an export)")
         if not export_dirs:
             export_dirs = _default_export_dirs(ledger)
         audit = build_audit(

@@ -174,6 +174,11 @@ def _check_export_dir(
         records: list[dict[str, Any]] = manifest["records"]
         system_prompt = manifest.get("system_prompt")
         provenance_hash = manifest.get("provenance_hash")  # absent from older exports
+    except FileNotFoundError:
+        result.breaks.append(
+            {"kind": "manifest_missing", "ref": str(manifest_path), "detail": "it was removed"}
+        )
+        return
     except (OSError, ValueError, KeyError, TypeError) as exc:
         result.breaks.append(
             {"kind": "manifest_unreadable", "ref": str(manifest_path), "detail": str(exc)}

@@ -315,6 +315,12 @@ class Ledger:
                 raise DamagedLedgerError(
                     f"{path_text} is damaged ({message}); restore it from a backup"
                 ) from exc
+            if "duplicate column" in message or "already exists" in message:
+                # A migration met what it was about to create: the recorded version is wrong.
+                raise DamagedLedgerError(
+                    f"{path_text} does not have the schema its version says ({message}); "
+                    "restore it from a backup"
+                ) from exc
             if "readonly" in message or "unable to open" in message:
                 raise LedgerUnavailableError(
                     f"cannot write the ledger {path_text}: {message}"

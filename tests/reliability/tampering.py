@@ -1,25 +1,29 @@
 """Tampering: every kind of edit to a ledger file or an export must fail the audit, by name.
 
-A base is built once per round (seed ``f"{seed}:{round}"``), through the public API only: two
+A base is built once per round (every ``len(KINDS)`` trials), through the public API only: two
 documents, qa and negative drafts with every decision history (``build_mixed``), a failed
-generation call with no drafts, review leases, and one export in each format (openai,
-sharegpt, alpaca, hf), after which the ledger is closed (no -wal left). One trial copies the
-base and applies one tamper kind (``KINDS``, in order; trial ``i`` is kind ``i % len(KINDS)``)
-to the copy, choosing which row, line or page with ``random.Random(f"{seed}:{trial}")``:
-raw SQL through ``tests.support.tamper.RawLedger`` (guard triggers dropped for the edit and put
-back after it, unless the kind is about the triggers), raw byte damage to the ledger file, or
-edits to the export files. Then ``draftgate audit --export <each copy>`` runs, and for a kind
-that touches the ledger ``draftgate verify`` too (both in-process through ``main()``).
+generation call with no drafts, review leases, and one export in each format (openai, sharegpt,
+alpaca, hf); the ledger is closed (no -wal left) and a pristine copy kept. One trial restores
+the pristine copy into the folder the base was built in (so the export folders the ledger
+recorded are the ones audited) and applies one tamper kind (``KINDS`` in order: trial ``i`` is
+kind ``i % len(KINDS)``), choosing which row, line or page with
+``random.Random(f"{seed}:{trial}")``: raw SQL through ``tests.support.tamper.RawLedger``
+(guard triggers dropped for the edit and put back after it, unless the kind is about the
+triggers), raw byte damage to the ledger file, or edits to the export files. Then
+``draftgate audit --export <each format's folder>`` runs, and for a kind verify can see without
+an export, ``draftgate verify`` too (both in-process through ``main()``).
 
 Each kind names the exit code and the break it must produce (``EXPECTED``, the table the
 README shows): exit 1 with ``BREAK <name>:`` on the audit's stdout (``<name>:`` on verify's),
 or exit 4 with one ``draftgate: error:`` line for a file SQLite cannot read whole.
 
-- undetected: the command exits 0, or exits 1/4 without naming the expected break (it named
-  the wrong thing), or the untampered copy (the negative control, run once per round) does
-  not audit clean.
+- undetected: a command exits 0, or exits 1/4 without naming the expected break (it named
+  the wrong thing), or the untampered base (the negative control, audited and verified once
+  per round) does not pass.
 - crashed: a traceback, or an exit code other than 0, 1 and 4.
 - lost: not used here.
+
+A trial counts once, whichever of its commands missed or crashed.
 """
 
 from __future__ import annotations
@@ -384,6 +388,18 @@ def manifest_edited(trial: Trial) -> None:
     path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
 
 
+def manifest_deleted(trial: Trial) -> None:
+    (trial.export_dir(trial.rng.choice(FORMATS)) / "manifest.json").unlink()
+
+
+def schema_version_rolled_back(trial: Trial) -> None:
+    """The file claims an older schema than it has: the next open would migrate it again."""
+    with trial.raw() as raw:
+        version = raw.one("PRAGMA user_version")
+        raw.run(f"PRAGMA user_version = {version - 1}")
+        raw.run("DELETE FROM schema_migrations WHERE version = ?", (version,))
+
+
 def parquet_truncated(trial: Trial) -> None:
     truncate_file(trial.export_dir("hf") / "train.parquet", trial.rng.uniform(0.2, 0.9))
 
@@ -460,6 +476,7 @@ KINDS: list[Kind] = [
     # byte damage
     Kind("ledger page corrupted", True, 4, "damaged", page_corrupted),
     Kind("ledger file truncated", True, 4, "damaged", ledger_truncated),
+    Kind("schema version rolled back", True, 4, "damaged", schema_version_rolled_back),
     # export files
     Kind("openai line edited", False, 1, "record_edited", _line_edited("openai")),
     Kind("sharegpt line edited", False, 1, "record_edited", _line_edited("sharegpt")),
@@ -471,6 +488,7 @@ KINDS: list[Kind] = [
     Kind("export line cut in half", False, 1, "line_malformed", line_garbled),
     Kind("export file deleted", False, 1, "file_missing", jsonl_deleted),
     Kind("manifest edited", False, 1, "manifest_changed", manifest_edited),
+    Kind("manifest deleted", False, 1, "manifest_missing", manifest_deleted),
     Kind("parquet truncated", False, 1, "file_unreadable", parquet_truncated),
     Kind("parquet deleted", False, 1, "file_missing", parquet_deleted),
     Kind("hf dataset arrow truncated", False, 1, "file_unreadable", arrow_truncated),
@@ -587,23 +605,24 @@ def judge(outcome: Outcome, label: str, command: str, run: CliRun, kind: Kind | 
 
 def run(trials: int, workdir: Path, seed: int) -> Outcome:
     outcome = Outcome(CATEGORY)
-    base: Path | None = None
+    # Every trial runs in the folder the base was built in, so the export folders the ledger
+    # recorded are the ones audited; a pristine copy is kept beside it.
+    root = workdir / "ledger-home"
+    pristine = workdir / "pristine"
     for trial_no in range(trials):
         round_no, index = divmod(trial_no, len(KINDS))
         if index == 0:
-            base = workdir / f"base-{round_no}"
-            build_base(base)
-            control = workdir / f"control-{round_no}"
-            shutil.copytree(base, control)
+            for folder in (root, pristine):
+                shutil.rmtree(folder, ignore_errors=True)
+            build_base(root)
+            shutil.copytree(root, pristine)
             this = Outcome(CATEGORY)
-            judge(this, f"round {round_no} control", "audit", audit(control), None)
-            judge(this, f"round {round_no} control", "verify", verify(control), None)
+            judge(this, f"round {round_no} control", "audit", audit(root), None)
+            judge(this, f"round {round_no} control", "verify", verify(root), None)
             _merge(outcome, this)
-            shutil.rmtree(control)
-        assert base is not None
         kind = KINDS[index]
-        root = workdir / f"trial-{trial_no}"
-        shutil.copytree(base, root)
+        shutil.rmtree(root)
+        shutil.copytree(pristine, root)
         trial = Trial(root, random.Random(f"{seed}:{trial_no}"))
         label = f"trial {trial_no} ({kind.name})"
         kind.apply(trial)
@@ -614,7 +633,6 @@ def run(trials: int, workdir: Path, seed: int) -> Outcome:
         if kind.on_ledger:
             judge(this, label, "verify", verify(root), kind)
         _merge(outcome, this)
-        shutil.rmtree(root)
     return outcome
 
 
