@@ -98,9 +98,12 @@ def expected_schema(version: int) -> dict[str, tuple[str, str, str | None]]:
 
 
 def _schema_of(ledger: Ledger) -> dict[str, tuple[str, str, str | None]]:
+    # sqlite_stat* are the planner's statistics (ANALYZE, PRAGMA optimize): not schema.
     return {
         r["name"]: (r["type"], r["tbl_name"], r["sql"])
-        for r in ledger.query("SELECT type, name, tbl_name, sql FROM sqlite_master")
+        for r in ledger.query(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%'"
+        )
     }
 
 
