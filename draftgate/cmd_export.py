@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import sqlite3
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +32,7 @@ from ledger.export import (
 from ledger.integrity import check_integrity
 from ledger.quality import QualityWorker, compute_quality
 from ledger.records import EXPORT_FORMATS, SPLITS
+from ledger.verify import as_damaged
 
 DEFAULT_EXPORTS_DIR = Path("outputs/exports")
 DEFAULT_REPORTS_DIR = Path("outputs")
@@ -155,6 +157,8 @@ def run_export(args: argparse.Namespace) -> int:
             result = export(ledger, options)
         except ExportRefused as exc:
             raise CommandError(str(exc), ExitCode.INTEGRITY) from exc
+        except sqlite3.DatabaseError as exc:
+            raise as_damaged(ledger.path, exc) from exc
         except ExportError as exc:
             raise CommandError(str(exc)) from exc
     _print_export(result)
@@ -264,6 +268,24 @@ def _default_export_dirs(ledger: Ledger) -> list[Path]:
     return []
 
 
+def _audit_of(
+    ledger: Ledger, export_dirs: list[Path], fast_ms: int, config: Config, glossary: list[str]
+) -> dict[str, Any]:
+    recorded = {Path(row["out_dir"]) for row in recorded_exports(ledger)}
+    for folder in export_dirs:
+        # A folder the ledger recorded an export in is audited even without its manifest
+        # (a deleted manifest is a break, manifest_missing); any other is a typo.
+        if not (folder / MANIFEST_NAME).is_file() and folder.resolve() not in recorded:
+            raise CommandError(f"--export {folder}: no {MANIFEST_NAME} there (not an export)")
+    return build_audit(
+        ledger,
+        export_dirs or _default_export_dirs(ledger),
+        fast_decision_ms=fast_ms,
+        target_mix=config.audit.target_mix,
+        glossary_names=glossary,
+    )
+
+
 def run_audit(args: argparse.Namespace) -> int:
     config = config_of(args)
     fmt = args.format
@@ -276,21 +298,11 @@ def run_audit(args: argparse.Namespace) -> int:
     )
     glossary = _glossary_names(config)
     with open_ledger(args, config) as ledger:
-        recorded = {Path(row["out_dir"]) for row in recorded_exports(ledger)}
-        for folder in export_dirs:
-            # A folder the ledger recorded an export in is audited even without its manifest
-            # (a deleted manifest is a break, manifest_missing); any other is a typo.
-            if not (folder / MANIFEST_NAME).is_file() and folder.resolve() not in recorded:
-                raise CommandError(f"--export {folder}: no {MANIFEST_NAME} there (not an export)")
-        if not export_dirs:
-            export_dirs = _default_export_dirs(ledger)
-        audit = build_audit(
-            ledger,
-            export_dirs,
-            fast_decision_ms=fast_ms,
-            target_mix=config.audit.target_mix,
-            glossary_names=glossary,
-        )
+        try:
+            audit = _audit_of(ledger, export_dirs, fast_ms, config, glossary)
+        except sqlite3.DatabaseError as exc:
+            # A page SQLite cannot read, met before or after verify's own check.
+            raise as_damaged(ledger.path, exc) from exc
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else DEFAULT_REPORTS_DIR / f"audit-{stamp}.{fmt}"
     if fmt == "json":

@@ -339,3 +339,27 @@ def test_a_call_edited_and_rehashed_is_caught_by_the_manifest_provenance_hash(co
     run = tampering.audit(copy)
     assert run.code == ExitCode.INTEGRITY, run.stderr
     assert "BREAK provenance_changed:" in run.stdout
+
+
+def test_every_page_of_the_ledger_corrupted_in_turn_is_a_damaged_ledger(
+    base: Path, tmp_path: Path
+) -> None:
+    """Wherever the damage lands (a page quick_check reads, or one only a later read of the
+    audit meets), audit and verify end in exit 4 with one line, never a traceback."""
+    pristine = base / tampering.LEDGER_NAME
+    failures = []
+    for page in range(2, page_count(pristine) + 1):
+        root = tmp_path / f"page-{page}"
+        root.mkdir()
+        shutil.copy(pristine, root / tampering.LEDGER_NAME)
+        corrupt_page(root / tampering.LEDGER_NAME, page, length=256)
+        for command in ("verify", "audit"):
+            run = tampering.run_in_process(
+                ["--ledger", str(root / tampering.LEDGER_NAME), command, "--out", str(root / "r")]
+                if command == "audit"
+                else ["--ledger", str(root / tampering.LEDGER_NAME), command],
+                {},
+            )
+            if run.code != ExitCode.LEDGER or run.stderr.count("\n") != 1:
+                failures.append(f"page {page} {command}: {run.code} {run.stderr[-200:]}")
+    assert not failures, failures
