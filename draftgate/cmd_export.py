@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import sqlite3
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from ledger.export import (
     MANIFEST_NAME,
     ExportError,
     ExportOptions,
+    ExportRefused,
     ExportResult,
     export,
     parse_balance,
@@ -30,6 +32,7 @@ from ledger.export import (
 from ledger.integrity import check_integrity
 from ledger.quality import QualityWorker, compute_quality
 from ledger.records import EXPORT_FORMATS, SPLITS
+from ledger.verify import as_damaged
 
 DEFAULT_EXPORTS_DIR = Path("outputs/exports")
 DEFAULT_REPORTS_DIR = Path("outputs")
@@ -152,6 +155,10 @@ def run_export(args: argparse.Namespace) -> int:
     with open_ledger(args, config) as ledger:
         try:
             result = export(ledger, options)
+        except ExportRefused as exc:
+            raise CommandError(str(exc), ExitCode.INTEGRITY) from exc
+        except sqlite3.DatabaseError as exc:
+            raise as_damaged(ledger.path, exc) from exc
         except ExportError as exc:
             raise CommandError(str(exc)) from exc
     _print_export(result)
@@ -252,12 +259,31 @@ def _glossary_names(config: Config) -> list[str]:
 
 
 def _default_export_dirs(ledger: Ledger) -> list[Path]:
-    """The newest recorded export whose folder still holds its manifest."""
+    """The newest recorded export whose folder still exists (removing a whole export folder is
+    tidying up; a folder left without its manifest is audited, and fails)."""
     for row in reversed(recorded_exports(ledger)):
         folder = Path(row["out_dir"])
-        if (folder / MANIFEST_NAME).exists():
+        if folder.is_dir():
             return [folder]
     return []
+
+
+def _audit_of(
+    ledger: Ledger, export_dirs: list[Path], fast_ms: int, config: Config, glossary: list[str]
+) -> dict[str, Any]:
+    recorded = {Path(row["out_dir"]) for row in recorded_exports(ledger)}
+    for folder in export_dirs:
+        # A folder the ledger recorded an export in is audited even without its manifest
+        # (a deleted manifest is a break, manifest_missing); any other is a typo.
+        if not (folder / MANIFEST_NAME).is_file() and folder.resolve() not in recorded:
+            raise CommandError(f"--export {folder}: no {MANIFEST_NAME} there (not an export)")
+    return build_audit(
+        ledger,
+        export_dirs or _default_export_dirs(ledger),
+        fast_decision_ms=fast_ms,
+        target_mix=config.audit.target_mix,
+        glossary_names=glossary,
+    )
 
 
 def run_audit(args: argparse.Namespace) -> int:
@@ -265,22 +291,18 @@ def run_audit(args: argparse.Namespace) -> int:
     fmt = args.format
     export_dirs = [Path(d) for d in args.export]
     for folder in export_dirs:
-        if not (folder / MANIFEST_NAME).is_file():
-            raise CommandError(f"--export {folder}: no {MANIFEST_NAME} there (not an export)")
+        if not folder.is_dir():
+            raise CommandError(f"--export {folder}: no such folder")
     fast_ms = (
         config.audit.fast_decision_ms if args.fast_decision_ms is None else args.fast_decision_ms
     )
     glossary = _glossary_names(config)
     with open_ledger(args, config) as ledger:
-        if not export_dirs:
-            export_dirs = _default_export_dirs(ledger)
-        audit = build_audit(
-            ledger,
-            export_dirs,
-            fast_decision_ms=fast_ms,
-            target_mix=config.audit.target_mix,
-            glossary_names=glossary,
-        )
+        try:
+            audit = _audit_of(ledger, export_dirs, fast_ms, config, glossary)
+        except sqlite3.DatabaseError as exc:
+            # A page SQLite cannot read, met before or after verify's own check.
+            raise as_damaged(ledger.path, exc) from exc
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else DEFAULT_REPORTS_DIR / f"audit-{stamp}.{fmt}"
     if fmt == "json":

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from ledger.chain import ProvenanceHasher, export_hash
 from ledger.ids import DIGEST_BYTES, HASH_PREFIX, new_event_id
 from ledger.records import (
     EXPORT_FORMATS,
@@ -37,6 +38,7 @@ from ledger.records import (
     to_line,
 )
 from ledger.store import Ledger, utc_now
+from ledger.verify import schema_breaks
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
@@ -49,6 +51,11 @@ _POSITION_SPACE = 1 << 64
 
 class ExportError(Exception):
     """A problem the user can fix (bad option, occupied folder): one clear line."""
+
+
+class ExportRefused(ExportError):
+    """The ledger's schema is not the one Draftgate made (a view or guard trigger was changed):
+    what "signed off" means can no longer be trusted, so nothing leaves (exit 1)."""
 
 
 @dataclass(frozen=True)
@@ -482,6 +489,15 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
     spool_path = out / ".records.part"
     manifest_part = out / f"{MANIFEST_NAME}.part"
     with ledger.snapshot():
+        # The views decide what is signed off; a redefined one could let reverted or rejected
+        # drafts out, so the schema is checked before anything is read through it.
+        changed = schema_breaks(ledger)
+        if changed:
+            raise ExportRefused(
+                f"the ledger's schema was changed ({changed[0].line()}"
+                + (f", and {len(changed) - 1} more" if len(changed) > 1 else "")
+                + "); nothing was exported: run 'draftgate verify'"
+            )
         head = ledger.head()
         plan = _plan(ledger, options)
         if plan.record_count == 0:
@@ -519,14 +535,16 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
                 manifest.write(json.dumps(header, ensure_ascii=False, indent=1)[:-2] + ",\n")
                 manifest.write(' "records": [\n')
                 first = True
+                provenance = ProvenanceHasher()
                 for row in _signed_off_rows(
                     ledger,
                     "dr.id, dr.kind, dr.subtype, dr.question, dr.answer, s.decision_id, s.verdict,"
-                    " s.reviewer, de.final_question, de.final_answer, doc.path",
+                    " s.reviewer, de.final_question, de.final_answer, doc.path, dr.chunk_id,"
+                    " (SELECT gc.call_hash FROM generation_calls gc WHERE gc.id = dr.call_id)",
                     options.kinds,
                 ):
                     (draft_id_, kind, subtype, question, answer, decision_id, verdict, reviewer,
-                     final_q, final_a, path) = tuple(row)  # fmt: skip
+                     final_q, final_a, path, chunk_id_, call_hash_) = tuple(row)  # fmt: skip
                     cutoff = plan.kind_cutoff.get(kind)
                     if (
                         cutoff is not None
@@ -564,6 +582,7 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
                     )
                     manifest.write(("" if first else ",\n") + "  " + entry)
                     first = False
+                    provenance.add(draft_id_, call_hash_, chunk_id_, path)
                     spool.write(f"{rhash}\t{draft_id_}\t{decision_id}\t{split}\n")
                 files = writer.close()
                 if options.format == "hf":
@@ -573,6 +592,7 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
                     "counts": {s: dict(sorted(counts[s].items())) for s in SPLITS},
                     "record_count": sum(sum(c.values()) for c in counts.values()),
                     "files": [{"path": f, "split": _split_of_file(f)} for f in files],
+                    "provenance_hash": provenance.hexdigest(),
                 }
                 manifest.write(json.dumps(tail, ensure_ascii=False, indent=1)[2:] + "\n")
         except BaseException:
@@ -617,35 +637,42 @@ def record_export(
     ledger: Ledger, result: ExportResult, options: ExportOptions, created_at: str, spool: Path
 ) -> None:
     """Record the export and every record's hash in the ledger, in one transaction."""
-    with ledger.transaction() as db, open(spool, encoding="utf-8") as records:
+    row: dict[str, Any] = {
+        "id": result.export_id,
+        "created_at": created_at,
+        "format": result.format,
+        "out_dir": str(result.out_dir.resolve()),
+        "head_seq": result.head_seq,
+        "head_hash": result.head_hash,
+        "record_count": result.record_count,
+        "manifest_hash": result.manifest_hash,
+        "seed": options.seed,
+        "command": options.command,
+    }
+    with open(spool, encoding="utf-8") as lines:
+        row["export_hash"] = export_hash(row, (_spooled(line) for line in lines))
+    with ledger.transaction() as db, open(spool, encoding="utf-8") as lines:
         db.execute(
-            "INSERT INTO exports(id, created_at, format, out_dir, head_seq, head_hash,"
-            " record_count, manifest_hash, seed, command) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                result.export_id,
-                created_at,
-                result.format,
-                str(result.out_dir.resolve()),
-                result.head_seq,
-                result.head_hash,
-                result.record_count,
-                result.manifest_hash,
-                options.seed,
-                options.command,
-            ),
+            f"INSERT INTO exports({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+            list(row.values()),
         )
         batch: list[tuple[str, ...]] = []
-        for line in records:
-            rhash, draft_id_, decision_id, split = line.rstrip("\n").split("\t")
-            batch.append((result.export_id, rhash, draft_id_, decision_id, split))
+        for line in lines:
+            batch.append((result.export_id, *_spooled(line)))
             if len(batch) >= READ_BATCH:
                 _insert_records(db, batch)
         _insert_records(db, batch)
 
 
+def _spooled(line: str) -> tuple[str, str, str, str]:
+    """(draft_id, record_hash, decision_id, split) of one spool line."""
+    rhash, draft_id_, decision_id, split = line.rstrip("\n").split("\t")
+    return draft_id_, rhash, decision_id, split
+
+
 def _insert_records(db: Any, batch: list[tuple[str, ...]]) -> None:
     db.executemany(
-        "INSERT INTO export_records(export_id, record_hash, draft_id, decision_id, split)"
+        "INSERT INTO export_records(export_id, draft_id, record_hash, decision_id, split)"
         " VALUES (?, ?, ?, ?, ?)",
         batch,
     )

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ledger.chain import GENESIS_HASH
+from ledger.chain import GENESIS_HASH, ProvenanceHasher
 from ledger.export import HF_DATASET_DIR, MANIFEST_NAME, file_hash, recorded_exports
 from ledger.records import (
     JSONL_FORMATS,
@@ -36,6 +36,7 @@ from ledger.records import (
     content_of_line,
     record_content,
     record_hash,
+    to_line,
 )
 from ledger.store import Ledger
 from ledger.verify import verify
@@ -172,6 +173,12 @@ def _check_export_dir(
         head = manifest["ledger"]
         records: list[dict[str, Any]] = manifest["records"]
         system_prompt = manifest.get("system_prompt")
+        provenance_hash = manifest.get("provenance_hash")  # absent from older exports
+    except FileNotFoundError:
+        result.breaks.append(
+            {"kind": "manifest_missing", "ref": str(manifest_path), "detail": "it was removed"}
+        )
+        return
     except (OSError, ValueError, KeyError, TypeError) as exc:
         result.breaks.append(
             {"kind": "manifest_unreadable", "ref": str(manifest_path), "detail": str(exc)}
@@ -192,33 +199,81 @@ def _check_export_dir(
         _compare_with_ledger_records(ledger, breaks, ref, export_id, records)
 
     by_line = {(r["split"], r["line"]): r for r in records}
+    by_hash: dict[tuple[str, str], dict[str, Any]] | None = None
+    # hf rows carry provenance columns (subtype, document, reviewer) that only the ledger can
+    # vouch for: kept here per draft (the parquet file and the dataset copy must agree with each
+    # other), compared with the ledger in _check_against_ledger. Repeated values are shared,
+    # so this costs a tuple per record.
+    hf_columns: dict[str, tuple[str, tuple[Any, ...]]] = {}
+    shared: dict[Any, Any] = {}
     for source, split, items in _read_files(out_dir, fmt):
         if not (out_dir / source).exists():
             breaks.add("file_missing", f"{out_dir / source}", "an export file is gone")
             continue
         seen: set[int] = set()
-        for index, item in items:
-            where = f"{source}:{index + 1}"
-            entry = by_line.get((split, index))
-            if entry is None:
-                breaks.add("line_without_decision", where, "a line the manifest does not list")
-                continue
-            seen.add(index)
-            try:
-                content, columns = _content_of(fmt, item, entry["kind"])
-            except RecordFormatError as exc:
-                breaks.add("line_malformed", where, str(exc))
-                continue
-            if record_hash(content) != entry["record_hash"]:
-                breaks.add(
-                    "record_edited",
-                    where,
-                    f"draft {entry['draft_id']}: the line's text no longer hashes to the "
-                    f"record hash {entry['record_hash']}",
-                )
-            for column, value in columns.items():
-                if value != entry[column]:
-                    breaks.add("record_edited", where, f"column {column} changed to {value!r}")
+        try:
+            for index, item in items:
+                where = f"{source}:{index + 1}"
+                entry = by_line.get((split, index))
+                if entry is None:
+                    breaks.add("line_without_decision", where, "a line the manifest does not list")
+                    continue
+                seen.add(index)
+                try:
+                    content, columns = _content_of(fmt, item, entry["kind"])
+                except RecordFormatError as exc:
+                    breaks.add("line_malformed", where, str(exc))
+                    continue
+                line_hash = record_hash(content)
+                if line_hash != entry["record_hash"]:
+                    if by_hash is None:
+                        by_hash = {(r["split"], r["record_hash"]): r for r in records}
+                    # A JSONL line does not carry its kind: a moved line is looked for under
+                    # every kind the manifest lists.
+                    moved = next(
+                        (
+                            by_hash[key]
+                            for k in sorted({r["kind"] for r in records})
+                            if (key := (split, record_hash({**content, "kind": k}))) in by_hash
+                        ),
+                        None,
+                    )
+                    if moved is not None:
+                        breaks.add(
+                            "line_reordered",
+                            where,
+                            f"draft {moved['draft_id']}'s record, listed at line "
+                            f"{moved['line'] + 1}",
+                        )
+                        continue
+                    breaks.add(
+                        "record_edited",
+                        where,
+                        f"draft {entry['draft_id']}: the line's text no longer hashes to the "
+                        f"record hash {entry['record_hash']}",
+                    )
+                for column in ("draft_id", "decision_id", "record_hash"):
+                    if column in columns and columns[column] != entry[column]:
+                        value = columns[column]
+                        breaks.add("record_edited", where, f"column {column} changed to {value!r}")
+                if "messages" in columns:
+                    if columns["messages"] != to_line("openai", content)["messages"]:
+                        breaks.add(
+                            "record_edited", where, "column messages differs from the record"
+                        )
+                    values = tuple(
+                        shared.setdefault(columns[c], columns[c]) for c in _HF_LEDGER_COLUMNS
+                    )
+                    first = hf_columns.setdefault(entry["draft_id"], (where, values))
+                    if first[1] != values:
+                        breaks.add(
+                            "record_edited",
+                            where,
+                            f"columns {', '.join(_HF_LEDGER_COLUMNS)} differ from {first[0]}",
+                        )
+        except (OSError, ValueError) as exc:  # pyarrow's errors are OSError or ValueError
+            breaks.add("file_unreadable", f"{out_dir / source}", _first_line(exc))
+            continue
         for entry in records:
             if entry["split"] == split and entry["line"] not in seen:
                 breaks.add(
@@ -227,8 +282,21 @@ def _check_export_dir(
                     f"draft {entry['draft_id']} is in the manifest but its line is gone",
                 )
 
-    _check_against_ledger(ledger, result, breaks, records, system_prompt, stale)
+    provenance = _check_against_ledger(
+        ledger, result, breaks, records, system_prompt, stale, hf_columns
+    )
+    if provenance_hash is not None and provenance != provenance_hash:
+        breaks.add(
+            "provenance_changed",
+            ref,
+            "the generation calls, chunks or documents behind the exported records are not the "
+            "ones recorded in the manifest",
+        )
     breaks.summarise(ref)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _compare_with_ledger_records(
@@ -293,7 +361,21 @@ def _jsonl_items(path: Path) -> Iterator[tuple[int, Any]]:
                 yield index, text  # not JSON: reported as malformed by _content_of
 
 
-_HF_COLUMNS = ["question", "answer", "system", "kind", "draft_id", "decision_id", "record_hash"]
+_HF_COLUMNS = [
+    "question",
+    "answer",
+    "system",
+    "kind",
+    "messages",
+    "subtype",
+    "document",
+    "reviewer",
+    "draft_id",
+    "decision_id",
+    "record_hash",
+]
+# The hf columns that copy the ledger's provenance, as named in _LOOKUP_SQL's result.
+_HF_LEDGER_COLUMNS = ("subtype", "document", "reviewer")
 
 
 def _parquet_items(path: Path) -> Iterator[tuple[int, Any]]:
@@ -328,7 +410,7 @@ def _content_of(fmt: str, item: Any, kind: str) -> tuple[dict[str, Any], dict[st
     if not isinstance(item, dict):
         raise RecordFormatError("row is not a record")
     content = record_content(item["question"], item["answer"], item["system"], item["kind"])
-    columns = {k: item[k] for k in ("draft_id", "decision_id", "record_hash")}
+    columns = {k: item[k] for k in _HF_COLUMNS if k not in content}
     return content, columns
 
 
@@ -343,7 +425,8 @@ SELECT m.i, m.draft_id, m.decision_id,
        (SELECT ld.id FROM live_decisions ld WHERE ld.draft_id = m.draft_id
         ORDER BY ld.seq DESC LIMIT 1) AS live_id,
        c.id AS chunk_hash, c.start_line, c.end_line, doc.path AS document,
-       gc.template_name, gc.template_hash, gc.model, gc.finished_at AS generated_at
+       gc.template_name, gc.template_hash, gc.model, gc.finished_at AS generated_at,
+       gc.call_hash
 FROM m
 LEFT JOIN drafts dr ON dr.id = m.draft_id
 LEFT JOIN decisions md ON md.id = m.decision_id
@@ -361,13 +444,17 @@ def _check_against_ledger(
     records: list[dict[str, Any]],
     system_prompt: str | None,
     stale: set[str],
-) -> None:
+    hf_columns: dict[str, tuple[str, tuple[Any, ...]]],
+) -> str:
+    """Check every record against the ledger; returns the provenance hash recomputed from it."""
+    provenance = ProvenanceHasher()
     for start in range(0, len(records), LOOKUP_BATCH):
         batch = records[start : start + LOOKUP_BATCH]
         pairs = json.dumps([[r["draft_id"], r["decision_id"]] for r in batch])
         for row in ledger.query(_LOOKUP_SQL, (pairs,)):
             entry = batch[row["i"]]
             ref = f"draft {entry['draft_id']}"
+            provenance.add(entry["draft_id"], row["call_hash"], row["chunk_hash"], row["document"])
             if row["found_draft"] is None:
                 breaks.add("record_unknown_draft", ref, "the exported draft is not in the ledger")
                 continue
@@ -386,6 +473,15 @@ def _check_against_ledger(
             else:
                 _check_signed_text(breaks, ref, entry, row, system_prompt)
                 _check_still_live(ledger, breaks, ref, entry["decision_id"], row["live_id"])
+            if entry["draft_id"] in hf_columns:
+                where, values = hf_columns[entry["draft_id"]]
+                for column, value in zip(_HF_LEDGER_COLUMNS, values, strict=True):
+                    if value != row[column]:
+                        breaks.add(
+                            "record_edited",
+                            where,
+                            f"column {column} is {value!r}, the ledger says {row[column]!r}",
+                        )
             if entry["draft_id"] in stale:
                 result.stale_in_export.append(entry["draft_id"])
                 breaks.add(
@@ -414,6 +510,7 @@ def _check_against_ledger(
                     "decided_at": row["decided_at"],
                 }
             )
+    return provenance.hexdigest()
 
 
 def _check_still_live(

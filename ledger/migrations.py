@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from ledger.chain import call_hash, drafts_hash, export_hash, lease_hash
+
 # "DGT1" as a big-endian int.
 APPLICATION_ID = 0x44475431
 
@@ -240,12 +242,96 @@ def _m002_review_export_search(db: sqlite3.Connection) -> None:
     )
 
 
+# Every table whose rows are never changed or removed, with the triggers that guard it.
+# verify() reports a guard that is gone (guard_missing) or no longer the one created here
+# (guard_altered).
+GUARDED_TABLES = (
+    "documents",
+    "chunks",
+    "generation_calls",
+    "call_log",
+    "drafts",
+    "decisions",
+    "leases",
+    "exports",
+    "export_records",
+)
+
+
+def _m003_event_hashes_and_guards(db: sqlite3.Connection) -> None:
+    """Hashes for the event rows that had none, a counter of calls, and guards on every table.
+
+    Rows written before this migration get their hashes here, so a ledger made by an older
+    version verifies after the upgrade (the hashes vouch for the rows as they were found).
+    """
+    run_script(
+        db,
+        """
+        ALTER TABLE generation_calls ADD COLUMN drafts_hash TEXT;
+        ALTER TABLE generation_calls ADD COLUMN call_hash TEXT;
+        ALTER TABLE leases ADD COLUMN lease_hash TEXT;
+        ALTER TABLE exports ADD COLUMN export_hash TEXT;
+
+        -- One row per call in the order they were recorded: a deleted call (even a failed one
+        -- that left no drafts) leaves a row pointing at nothing, or a gap in seq.
+        CREATE TABLE call_log (
+            seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+            call_id  TEXT NOT NULL UNIQUE
+        );
+        INSERT INTO call_log(call_id) SELECT id FROM generation_calls ORDER BY rowid;
+        CREATE TRIGGER call_log_insert AFTER INSERT ON generation_calls
+            BEGIN INSERT INTO call_log(call_id) VALUES (new.id); END;
+        """,
+    )
+    draft_ids: dict[str, list[str]] = {}
+    for call_id, draft_id in db.execute("SELECT call_id, id FROM drafts"):
+        draft_ids.setdefault(call_id, []).append(draft_id)
+    call_names = [d[0] for d in db.execute("SELECT * FROM generation_calls LIMIT 0").description]
+    for row in db.execute("SELECT * FROM generation_calls").fetchall():
+        fields = dict(zip(call_names, row, strict=True))
+        fields["drafts_hash"] = drafts_hash(draft_ids.get(fields["id"], []))
+        db.execute(
+            "UPDATE generation_calls SET drafts_hash = ?, call_hash = ? WHERE id = ?",
+            (fields["drafts_hash"], call_hash(fields), fields["id"]),
+        )
+    lease_names = [d[0] for d in db.execute("SELECT * FROM leases LIMIT 0").description]
+    for row in db.execute("SELECT * FROM leases").fetchall():
+        fields = dict(zip(lease_names, row, strict=True))
+        db.execute(
+            "UPDATE leases SET lease_hash = ? WHERE rowid_ = ?",
+            (lease_hash(fields), fields["rowid_"]),
+        )
+    export_names = [d[0] for d in db.execute("SELECT * FROM exports LIMIT 0").description]
+    for row in db.execute("SELECT * FROM exports").fetchall():
+        fields = dict(zip(export_names, row, strict=True))
+        records = db.execute(
+            "SELECT draft_id, record_hash, decision_id, split FROM export_records"
+            " WHERE export_id = ? ORDER BY rowid",
+            (fields["id"],),
+        )
+        db.execute(
+            "UPDATE exports SET export_hash = ? WHERE id = ?",
+            (export_hash(fields, (tuple(r) for r in records)), fields["id"]),
+        )
+    for table in ("generation_calls", "call_log", "leases", "exports", "export_records"):
+        run_script(
+            db,
+            f"""
+            CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
+                BEGIN SELECT RAISE(ABORT, '{table} rows are append-only'); END;
+            CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
+                BEGIN SELECT RAISE(ABORT, '{table} rows are append-only'); END;
+            """,
+        )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 # Append only: a released migration is never edited, a change is a new function.
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("core", _m001_core),
     ("review_export_search", _m002_review_export_search),
+    ("event_hashes_and_guards", _m003_event_hashes_and_guards),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ledger.chain import lease_hash
 from ledger.ids import new_event_id
 from ledger.models import Chunk, Draft
 from ledger.store import Ledger, row_to_chunk, row_to_draft
@@ -249,10 +250,21 @@ class ReviewQueue:
         self, db: Any, draft_id: str, now: datetime, seconds: int | None = None
     ) -> None:
         expires = now + timedelta(seconds=self.lease_seconds if seconds is None else seconds)
+        # The row's own number is part of its hash, so it is taken here (inside the write
+        # lock) rather than left to AUTOINCREMENT.
+        last = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'leases'").fetchone()
+        row: dict[str, Any] = {
+            "rowid_": (last[0] if last else 0) + 1,
+            "draft_id": draft_id,
+            "reviewer": self.reviewer,
+            "session_id": self.session_id,
+            "claimed_at": stamp(now),
+            "expires_at": stamp(expires),
+        }
+        row["lease_hash"] = lease_hash(row)
         db.execute(
-            "INSERT INTO leases(draft_id, reviewer, session_id, claimed_at, expires_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (draft_id, self.reviewer, self.session_id, stamp(now), stamp(expires)),
+            f"INSERT INTO leases({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+            list(row.values()),
         )
 
     def _held_by_me(self, db: Any, draft_ids: Iterable[str], now: str) -> list[str]:

@@ -94,6 +94,12 @@ def content_of_line(fmt: str, line: Any, kind: str) -> dict[str, Any]:
     if not isinstance(line, dict):
         raise RecordFormatError("line is not a JSON object")
     if fmt == "openai":
+        # The export writes exactly one key; a line with more (tools, functions, ...) would
+        # train on something no reviewer saw, though its messages hash the same.
+        if set(line) != {"messages"}:
+            raise RecordFormatError(
+                f"an OpenAI line holds exactly 'messages'; this one has {sorted(line)}"
+            )
         fast = _openai_content_if_plain(line, kind)
         if fast is not None:
             return fast

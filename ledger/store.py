@@ -19,8 +19,9 @@ from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
-from ledger.chain import GENESIS_HASH, decision_entry_hash
+from ledger.chain import GENESIS_HASH, call_hash, decision_entry_hash, drafts_hash
 from ledger.errors import (
+    DamagedLedgerError,
     DecisionRejected,
     ForeignLedgerError,
     LedgerLockedError,
@@ -310,6 +311,16 @@ class Ledger:
                 raise LedgerLockedError(
                     f"{path_text} is locked by another process; try again when it finishes"
                 ) from exc
+            if "malformed" in message or "disk image" in message:
+                raise DamagedLedgerError(
+                    f"{path_text} is damaged ({message}); restore it from a backup"
+                ) from exc
+            if "duplicate column" in message or "already exists" in message:
+                # A migration met what it was about to create: the recorded version is wrong.
+                raise DamagedLedgerError(
+                    f"{path_text} does not have the schema its version says ({message}); "
+                    "restore it from a backup"
+                ) from exc
             if "readonly" in message or "unable to open" in message:
                 raise LedgerUnavailableError(
                     f"cannot write the ledger {path_text}: {message}"
@@ -590,35 +601,36 @@ class Ledger:
             if call.status == "ok" and shortfall > 0:
                 dropped[SHORTFALL] = dropped.get(SHORTFALL, 0) + shortfall
             final = call.model_copy(update={"produced": len(stored), "dropped": dropped})
+            row: dict[str, Any] = {
+                "id": final.id,
+                "job_key": final.job_key,
+                "kind": final.kind.value,
+                "chunk_id": final.chunk_id,
+                "drafter": final.drafter,
+                "template_name": final.template_name,
+                "template_hash": final.template_hash,
+                "model": final.model,
+                "endpoint_host": final.endpoint_host,
+                "params": json.dumps(final.params, sort_keys=True),
+                "attempts": final.attempts,
+                "prompt_tokens": final.prompt_tokens,
+                "completion_tokens": final.completion_tokens,
+                "latency_ms": final.latency_ms,
+                "status": final.status,
+                "error": final.error,
+                "requested": final.requested,
+                "produced": final.produced,
+                "dropped": json.dumps(final.dropped, sort_keys=True),
+                "started_at": final.started_at,
+                "finished_at": final.finished_at,
+                # The call's row and the drafts it made are hashed together (verify checks).
+                "drafts_hash": drafts_hash(did for did, _ in stored),
+            }
+            row["call_hash"] = call_hash(row)
             db.execute(
-                "INSERT INTO generation_calls(id, job_key, kind, chunk_id, drafter, template_name,"
-                " template_hash, model, endpoint_host, params, attempts, prompt_tokens,"
-                " completion_tokens, latency_ms, status, error, requested, produced, dropped,"
-                " started_at, finished_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    final.id,
-                    final.job_key,
-                    final.kind.value,
-                    final.chunk_id,
-                    final.drafter,
-                    final.template_name,
-                    final.template_hash,
-                    final.model,
-                    final.endpoint_host,
-                    json.dumps(final.params, sort_keys=True),
-                    final.attempts,
-                    final.prompt_tokens,
-                    final.completion_tokens,
-                    final.latency_ms,
-                    final.status,
-                    final.error,
-                    final.requested,
-                    final.produced,
-                    json.dumps(final.dropped, sort_keys=True),
-                    final.started_at,
-                    final.finished_at,
-                ),
+                f"INSERT INTO generation_calls({', '.join(row)})"
+                f" VALUES ({', '.join('?' for _ in row)})",
+                list(row.values()),
             )
             now = utc_now()
             db.executemany(

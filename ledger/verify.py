@@ -1,12 +1,29 @@
-"""Recompute every content hash and walk the whole decision chain, reporting each break."""
+"""Recompute every content hash and walk the whole decision chain, reporting each break.
+
+Before anything else the file itself is checked: SQLite's ``quick_check`` must pass (a file it
+cannot read whole raises ``DamagedLedgerError``, exit 4: restore a backup), and the schema must
+be the one the migrations create (``schema_breaks``): a redefined view or a dropped guard
+trigger changes what every later read means, so it is a break of its own.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
+import sqlite3
 from dataclasses import dataclass
 
-from ledger.chain import GENESIS_HASH, decision_entry_hash
+from ledger.chain import (
+    GENESIS_HASH,
+    ExportHasher,
+    call_hash,
+    decision_entry_hash,
+    drafts_hash,
+    lease_hash,
+)
+from ledger.errors import DamagedLedgerError
 from ledger.ids import text_hash
+from ledger.migrations import GUARDED_TABLES
 from ledger.models import ChunkIn, DraftIn, DraftKind
 from ledger.store import Ledger, chunk_id, document_id, draft_id
 
@@ -24,11 +41,93 @@ class Break:
 
 
 def verify(ledger: Ledger) -> list[Break]:
-    breaks: list[Break] = []
-    breaks += _verify_documents(ledger)
-    breaks += _verify_chunks(ledger)
-    breaks += _verify_drafts(ledger)
-    breaks += _verify_chain(ledger)
+    try:
+        check_readable(ledger)
+        breaks = schema_breaks(ledger)
+        breaks += _verify_documents(ledger)
+        breaks += _verify_chunks(ledger)
+        breaks += _verify_calls(ledger)
+        breaks += _verify_drafts(ledger)
+        breaks += _verify_chain(ledger)
+        breaks += _verify_leases(ledger)
+        breaks += _verify_exports(ledger)
+    except sqlite3.DatabaseError as exc:
+        raise as_damaged(ledger.path, exc) from exc
+    return breaks
+
+
+_DAMAGE_MESSAGES = ("malformed", "disk image", "not a database", "file is not", "disk i/o")
+
+
+def as_damaged(path: str, exc: sqlite3.DatabaseError) -> Exception:
+    """The error to raise for a failed read: DamagedLedgerError when SQLite says the file is
+    damaged, the error itself otherwise (a lock, a bug)."""
+    message = " ".join(str(exc).split())
+    if any(m in message.lower() for m in _DAMAGE_MESSAGES):
+        return DamagedLedgerError(f"{path} is damaged ({message}); restore it from a backup")
+    return exc
+
+
+def check_readable(ledger: Ledger) -> None:
+    """SQLite's own page-level check of the whole file (b-trees, free list, page counts)."""
+    problems = [r[0] for r in ledger.query("PRAGMA quick_check")]
+    if problems != ["ok"]:
+        # A problem can span lines ("*** in database main ***\nPage 11: ..."): one line here.
+        first = " ".join(problems[0].replace("*** in database main ***", "").split())
+        raise DamagedLedgerError(
+            f"{ledger.path} is damaged (SQLite's quick_check: {first}"
+            + (f", and {len(problems) - 1} more problems" if len(problems) > 1 else "")
+            + "); restore it from a backup"
+        )
+
+
+GUARD_TRIGGERS = frozenset(
+    f"{table}_no_{event}" for table in GUARDED_TABLES for event in ("update", "delete")
+)
+
+
+@functools.cache
+def expected_schema(version: int) -> dict[str, tuple[str, str, str | None]]:
+    """name -> (type, table, sql) of every schema object the migrations up to ``version``
+    create, read from a fresh in-memory ledger."""
+    fresh = Ledger.open(":memory:", upgrade_to=version)
+    try:
+        return _schema_of(fresh)
+    finally:
+        fresh.close()
+
+
+def _schema_of(ledger: Ledger) -> dict[str, tuple[str, str, str | None]]:
+    # sqlite_stat* are the planner's statistics (ANALYZE, PRAGMA optimize): not schema.
+    return {
+        r["name"]: (r["type"], r["tbl_name"], r["sql"])
+        for r in ledger.query(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%'"
+        )
+    }
+
+
+def schema_breaks(ledger: Ledger) -> list[Break]:
+    """Every table, index, view and trigger must be exactly the one the migrations create."""
+    expected = expected_schema(ledger.schema_version())
+    actual = _schema_of(ledger)
+    breaks = []
+    for name, (kind, table, sql) in sorted(expected.items()):
+        found = actual.get(name)
+        ref = f"{kind} {name}"
+        if name in GUARD_TRIGGERS and found is None:
+            detail = f"the trigger that refuses {name.rsplit('_', 1)[1]}s on {table} is gone"
+            breaks.append(Break("guard_missing", ref, detail))
+        elif name in GUARD_TRIGGERS and found != (kind, table, sql):
+            detail = f"the trigger guarding {table} is not the one Draftgate created"
+            breaks.append(Break("guard_altered", ref, detail))
+        elif found is None:
+            breaks.append(Break("schema_changed", ref, "missing from the ledger"))
+        elif found != (kind, table, sql):
+            breaks.append(Break("schema_changed", ref, "its definition was changed"))
+    for name, (kind, _table, _sql) in sorted(actual.items()):
+        if name not in expected:
+            breaks.append(Break("schema_changed", f"{kind} {name}", "not created by Draftgate"))
     return breaks
 
 
@@ -53,16 +152,21 @@ def _verify_chunks(ledger: Ledger) -> list[Break]:
             breaks.append(
                 Break("chunk_document", row["id"], f"document {row['document_id']} is missing")
             )
-        actual_text_hash = text_hash(row["text"])
+        text = row["text"]
+        actual_text_hash = text_hash(text) if isinstance(text, str) else f"not text: {text!r}"
         if actual_text_hash != row["text_hash"]:
             breaks.append(Break("chunk_text", row["id"], "chunk text does not match its hash"))
             continue
-        chunk = ChunkIn(
-            heading_path=json.loads(row["heading_path"]),
-            start_line=row["start_line"],
-            end_line=row["end_line"],
-            text=row["text"],
-        )
+        try:
+            chunk = ChunkIn(
+                heading_path=json.loads(row["heading_path"]),
+                start_line=row["start_line"],
+                end_line=row["end_line"],
+                text=row["text"],
+            )
+        except (ValueError, TypeError):  # a field edited into something no chunk holds
+            breaks.append(Break("chunk_hash", row["id"], "chunk fields cannot be read"))
+            continue
         if chunk_id(row["document_id"], row["ordinal"], chunk, actual_text_hash) != row["id"]:
             breaks.append(Break("chunk_hash", row["id"], "chunk fields do not match its id"))
     return breaks
@@ -82,14 +186,18 @@ def _verify_drafts(ledger: Ledger) -> list[Break]:
             breaks.append(
                 Break("draft_call", row["id"], f"generation call {row['call_id']} is missing")
             )
-        draft = DraftIn(
-            kind=DraftKind(row["kind"]),
-            subtype=row["subtype"],
-            question=row["question"],
-            answer=row["answer"],
-            evidence=json.loads(row["evidence"]),
-            meta=json.loads(row["meta"]),
-        )
+        try:
+            draft = DraftIn(
+                kind=DraftKind(row["kind"]),
+                subtype=row["subtype"],
+                question=row["question"],
+                answer=row["answer"],
+                evidence=json.loads(row["evidence"]),
+                meta=json.loads(row["meta"]),
+            )
+        except (ValueError, TypeError):  # a field edited into something no draft holds
+            breaks.append(Break("draft_hash", row["id"], "draft fields cannot be read"))
+            continue
         if draft_id(row["chunk_id"], draft) != row["id"]:
             breaks.append(Break("draft_hash", row["id"], "draft text does not match its id"))
     return breaks
@@ -134,4 +242,97 @@ def _verify_chain(ledger: Ledger) -> list[Break]:
                 f"decisions #{expected_seq}..#{counter[0][0]} were removed from the end",
             )
         )
+    return breaks
+
+
+def _verify_calls(ledger: Ledger) -> list[Break]:
+    breaks = []
+    drafts_of: dict[str, list[str]] = {}
+    for call_id, draft_id_ in ledger.iter_query("SELECT call_id, id FROM drafts", size=5000):
+        drafts_of.setdefault(call_id, []).append(draft_id_)
+    logged: dict[str, int] = {}
+    expected_seq = 1
+    for seq, call_id in ledger.iter_query("SELECT seq, call_id FROM call_log ORDER BY seq"):
+        if seq != expected_seq:
+            breaks.append(
+                Break(
+                    "call_missing",
+                    f"call_log #{seq}",
+                    f"calls #{expected_seq}..#{seq - 1} were removed from the log",
+                )
+            )
+        logged[call_id] = seq
+        expected_seq = seq + 1
+    breaks += _counter_break(ledger, "call_log", expected_seq - 1, "call_missing", "calls")
+    for row in ledger.iter_query("SELECT * FROM generation_calls"):
+        fields = dict(row)
+        ref = f"call {row['id']}"
+        if logged.pop(row["id"], None) is None:
+            breaks.append(Break("call_unlogged", ref, "the call is not in the call log"))
+        if drafts_hash(drafts_of.get(row["id"], [])) != row["drafts_hash"]:
+            breaks.append(
+                Break("call_drafts", ref, "its drafts are not the ones it was recorded with")
+            )
+        if call_hash(fields) != row["call_hash"]:
+            breaks.append(Break("call_hash", ref, "call fields do not match call_hash"))
+    for call_id, seq in logged.items():
+        breaks.append(Break("call_missing", f"call_log #{seq}", f"call {call_id} is gone"))
+    return breaks
+
+
+def _counter_break(ledger: Ledger, table: str, last_seen: int, kind: str, what: str) -> list[Break]:
+    """Deleting the newest rows leaves no gap, but SQLite's AUTOINCREMENT counter still
+    remembers the highest number it handed out."""
+    counter = ledger.query("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,))
+    if counter and counter[0][0] > last_seen:
+        top = counter[0][0]
+        return [Break(kind, f"{table} #{top}", f"{what} #{last_seen + 1}..#{top} were removed")]
+    return []
+
+
+def _verify_leases(ledger: Ledger) -> list[Break]:
+    breaks = []
+    expected = 1
+    for row in ledger.iter_query("SELECT * FROM leases ORDER BY rowid_"):
+        ref = f"lease #{row['rowid_']}"
+        if row["rowid_"] != expected:
+            breaks.append(
+                Break("lease_missing", ref, f"leases #{expected}..#{row['rowid_'] - 1} are gone")
+            )
+        if lease_hash(dict(row)) != row["lease_hash"]:
+            breaks.append(Break("lease_hash", ref, "lease fields do not match lease_hash"))
+        expected = row["rowid_"] + 1
+    breaks += _counter_break(ledger, "leases", expected - 1, "lease_missing", "leases")
+    return breaks
+
+
+def _verify_exports(ledger: Ledger) -> list[Break]:
+    exports = ledger.query("SELECT * FROM exports ORDER BY created_at, id")
+    hashers = {row["id"]: ExportHasher(dict(row)) for row in exports}
+    unknown: set[str] = set()
+    # One pass in rowid order (a plain table scan) feeds every export's hash; SQLite joins
+    # each record's fields as ExportHasher.add would.
+    for export_id, line in ledger.iter_query(
+        "SELECT export_id, char(10) || draft_id || char(9) || record_hash || char(9)"
+        " || decision_id || char(9) || split FROM export_records ORDER BY rowid",
+        size=5000,
+    ):
+        hasher = hashers.get(export_id)
+        if hasher is None:
+            unknown.add(export_id)
+        else:
+            hasher.add_line(line or "\n\x00")  # a NULL field (only a changed schema allows it)
+    breaks = [
+        Break(
+            "export_row_changed",
+            f"export {row['id']}",
+            "the ledger's record of the export or of its records was changed",
+        )
+        for row in exports
+        if hashers[row["id"]].hexdigest() != row["export_hash"]
+    ]
+    breaks += [
+        Break("export_row_changed", f"export {export_id}", "records of an export not recorded")
+        for export_id in sorted(unknown)
+    ]
     return breaks

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -15,6 +14,7 @@ from ledger.chain import GENESIS_HASH, decision_entry_hash
 from ledger.ids import text_hash
 from ledger.integrity import PROVENANCE_FIELDS
 from tests.support.exports import Mixed, build_mixed, decide
+from tests.support.tamper import RawLedger
 
 
 @pytest.fixture
@@ -38,13 +38,10 @@ def break_kinds(audit: dict) -> set[str]:
     return {b["kind"] for b in audit["integrity"]["breaks"]}
 
 
-def raw(ledger_path: str) -> sqlite3.Connection:
-    """The ledger file opened as a tamperer would: plain sqlite3, triggers dropped."""
-    db = sqlite3.connect(ledger_path, isolation_level=None)
-    db.row_factory = sqlite3.Row
-    db.execute("DROP TRIGGER decisions_no_update")
-    db.execute("DROP TRIGGER decisions_no_delete")
-    return db
+def raw(ledger_path: str) -> RawLedger:
+    """The ledger file opened as a tamperer would: plain sqlite3; each write runs with the
+    guard triggers dropped and put back after it."""
+    return RawLedger(Path(ledger_path))
 
 
 def test_intact_export_passes_with_provenance(

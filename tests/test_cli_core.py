@@ -16,6 +16,7 @@ from draftgate.exit_codes import ExitCode
 from generator.ingest import ingest_folder
 from ledger import DecisionIn, Ledger, Verdict
 from tests.support.builders import REPO_ROOT, SAMPLE_DOCS, add_document, add_drafts
+from tests.support.tamper import RawLedger
 
 
 def run_cli(
@@ -150,9 +151,7 @@ def test_tampered_ledger_verify_exit_1_one_line_per_break(tmp_path: Path) -> Non
             ledger.record_decision(
                 DecisionIn(draft_id=draft, reviewer="ana", verdict=Verdict.APPROVE)
             )
-    raw = sqlite3.connect(path, isolation_level=None)
-    raw.execute("DROP TRIGGER drafts_no_update")
-    raw.execute("DROP TRIGGER decisions_no_update")
+    raw = RawLedger(path)
     raw.execute("UPDATE drafts SET answer = 'We also offer payroll.' WHERE id = ?", (drafts[0],))
     raw.execute("UPDATE decisions SET reviewer = 'mallory' WHERE seq = 2")
     raw.close()

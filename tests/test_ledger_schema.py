@@ -16,6 +16,8 @@ import pytest
 from ledger import (
     ChunkIn,
     DecisionIn,
+    DraftIn,
+    DraftKind,
     ForeignLedgerError,
     Ledger,
     LedgerUnavailableError,
@@ -23,10 +25,10 @@ from ledger import (
     Verdict,
     verify,
 )
-from ledger.ids import text_hash
+from ledger.ids import new_event_id, text_hash
 from ledger.migrations import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
-from ledger.store import chunk_id, document_id, utc_now
-from tests.support.builders import add_document, add_drafts
+from ledger.store import chunk_id, document_id, draft_id, utc_now
+from tests.support.builders import add_document
 
 # (type, name, tbl_name) of every object in sqlite_master, sorted.
 EXPECTED_OBJECTS = [
@@ -40,6 +42,7 @@ EXPECTED_OBJECTS = [
     ("index", "generation_calls_job", "generation_calls"),
     ("index", "leases_draft", "leases"),
     ("index", "leases_session", "leases"),
+    ("index", "sqlite_autoindex_call_log_1", "call_log"),
     ("index", "sqlite_autoindex_chunks_1", "chunks"),
     ("index", "sqlite_autoindex_decisions_1", "decisions"),
     ("index", "sqlite_autoindex_decisions_2", "decisions"),
@@ -48,6 +51,7 @@ EXPECTED_OBJECTS = [
     ("index", "sqlite_autoindex_export_records_1", "export_records"),
     ("index", "sqlite_autoindex_exports_1", "exports"),
     ("index", "sqlite_autoindex_generation_calls_1", "generation_calls"),
+    ("table", "call_log", "call_log"),
     ("table", "chunks", "chunks"),
     ("table", "chunks_fts", "chunks_fts"),
     ("table", "chunks_fts_config", "chunks_fts_config"),
@@ -63,6 +67,9 @@ EXPECTED_OBJECTS = [
     ("table", "leases", "leases"),
     ("table", "schema_migrations", "schema_migrations"),
     ("table", "sqlite_sequence", "sqlite_sequence"),
+    ("trigger", "call_log_insert", "generation_calls"),
+    ("trigger", "call_log_no_delete", "call_log"),
+    ("trigger", "call_log_no_update", "call_log"),
     ("trigger", "chunks_fts_insert", "chunks"),
     ("trigger", "chunks_no_delete", "chunks"),
     ("trigger", "chunks_no_update", "chunks"),
@@ -72,6 +79,14 @@ EXPECTED_OBJECTS = [
     ("trigger", "documents_no_update", "documents"),
     ("trigger", "drafts_no_delete", "drafts"),
     ("trigger", "drafts_no_update", "drafts"),
+    ("trigger", "export_records_no_delete", "export_records"),
+    ("trigger", "export_records_no_update", "export_records"),
+    ("trigger", "exports_no_delete", "exports"),
+    ("trigger", "exports_no_update", "exports"),
+    ("trigger", "generation_calls_no_delete", "generation_calls"),
+    ("trigger", "generation_calls_no_update", "generation_calls"),
+    ("trigger", "leases_no_delete", "leases"),
+    ("trigger", "leases_no_update", "leases"),
     ("view", "current_chunks", "current_chunks"),
     ("view", "current_documents", "current_documents"),
     ("view", "draft_status", "draft_status"),
@@ -122,6 +137,8 @@ EXPECTED_COLUMNS = {
         "dropped TEXT NOT NULL",
         "started_at TEXT NOT NULL",
         "finished_at TEXT NOT NULL",
+        "drafts_hash TEXT",
+        "call_hash TEXT",
     ],
     "drafts": [
         "id TEXT PK1",
@@ -166,6 +183,7 @@ EXPECTED_COLUMNS = {
         "session_id TEXT NOT NULL",
         "claimed_at TEXT NOT NULL",
         "expires_at TEXT NOT NULL",
+        "lease_hash TEXT",
     ],
     "exports": [
         "id TEXT PK1",
@@ -178,6 +196,7 @@ EXPECTED_COLUMNS = {
         "manifest_hash TEXT NOT NULL",
         "seed INTEGER NOT NULL",
         "command TEXT NOT NULL",
+        "export_hash TEXT",
     ],
     "export_records": [
         "export_id TEXT NOT NULL PK1",
@@ -186,6 +205,7 @@ EXPECTED_COLUMNS = {
         "decision_id TEXT NOT NULL",
         "split TEXT NOT NULL",
     ],
+    "call_log": ["seq INTEGER PK1", "call_id TEXT NOT NULL"],
     "chunks_fts": ["text"],
     "current_documents": [
         "id TEXT",
@@ -320,6 +340,32 @@ def _add_v1_document(db: Ledger, path: str, sections: list[str]) -> list[str]:
     return ids
 
 
+def _add_v1_drafts(db: Ledger, chunk: str, count: int) -> list[str]:
+    """A generation call and its drafts as the version-1 schema stored them (no hashes)."""
+    now = utc_now()
+    call = new_event_id()
+    ids = []
+    with db.transaction() as tx:
+        tx.execute(
+            "INSERT INTO generation_calls(id, job_key, kind, chunk_id, drafter, template_name,"
+            " template_hash, model, params, attempts, prompt_tokens, completion_tokens,"
+            " latency_ms, status, requested, produced, dropped, started_at, finished_at)"
+            " VALUES (?, ?, 'qa', ?, 'test', 'qa.j2', 'b2:t', 'm', '{}', 1, 10, 20, 1.5, 'ok',"
+            " ?, ?, '{}', ?, ?)",
+            (call, new_event_id(), chunk, count, count, now, now),
+        )
+        for i in range(count):
+            draft = DraftIn(kind=DraftKind.QA, question=f"Old question {i}?", answer="Old.")
+            did = draft_id(chunk, draft)
+            tx.execute(
+                "INSERT INTO drafts(id, call_id, chunk_id, kind, question, answer, evidence,"
+                " meta, created_at) VALUES (?, ?, ?, 'qa', ?, 'Old.', '[]', '{}', ?)",
+                (did, call, chunk, draft.question, now),
+            )
+            ids.append(did)
+    return ids
+
+
 def test_old_version_ledger_migrates_in_place(ledger_path: Path) -> None:
     with Ledger.open(ledger_path, upgrade_to=1) as old:
         assert old.schema_version() == 1
@@ -328,7 +374,7 @@ def test_old_version_ledger_migrates_in_place(ledger_path: Path) -> None:
         chunk_ids = _add_v1_document(
             old, "docs/old.md", ["Kelp harvesting schedules", "Tide tables export"]
         )
-        draft_ids = add_drafts(old, chunk_ids[0], count=2)
+        draft_ids = _add_v1_drafts(old, chunk_ids[0], count=2)
         old.record_decision(
             DecisionIn(draft_id=draft_ids[0], reviewer="ana", verdict=Verdict.APPROVE)
         )
@@ -336,10 +382,8 @@ def test_old_version_ledger_migrates_in_place(ledger_path: Path) -> None:
 
     with Ledger.open(ledger_path) as new:
         assert new.schema_version() == SCHEMA_VERSION
-        assert [r[0] for r in new.query("SELECT version FROM schema_migrations ORDER BY 1")] == [
-            1,
-            2,
-        ]
+        versions = [r[0] for r in new.query("SELECT version FROM schema_migrations ORDER BY 1")]
+        assert versions == list(range(1, SCHEMA_VERSION + 1))
         names = {r[0] for r in new.query("SELECT name FROM sqlite_master")}
         assert {"chunks_fts", "leases", "exports", "export_records", "draft_status"} <= names
         # Old data kept and readable through the new views.

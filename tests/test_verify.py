@@ -15,6 +15,7 @@ import pytest
 from ledger import DecisionIn, Ledger, RejectReason, Verdict, verify
 from ledger.chain import decision_entry_hash
 from tests.support.builders import add_document, add_drafts
+from tests.support.tamper import RawLedger
 
 
 @pytest.fixture
@@ -68,17 +69,12 @@ def decided(ledger: Ledger) -> dict[str, list[str]]:
 
 
 @pytest.fixture
-def raw(ledger_path: Path) -> Iterator[sqlite3.Connection]:
-    db = sqlite3.connect(ledger_path, isolation_level=None)
-    guards = db.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'trigger'"
-        " AND (name LIKE '%_no_update' OR name LIKE '%_no_delete')"
-    ).fetchall()
-    assert len(guards) >= 4
-    for (trigger,) in guards:
-        db.execute(f"DROP TRIGGER {trigger}")
+def raw(ledger_path: Path) -> Iterator[RawLedger]:
+    """The file as a tamperer holds it: each write runs with the guard triggers dropped and
+    put back after it (dropping them is a break of its own, tested in test_tampering)."""
+    db = RawLedger(ledger_path)
     yield db
-    db.close()
+    db.db.close()
 
 
 def _kinds(ledger: Ledger) -> set[str]:
@@ -94,18 +90,14 @@ def test_empty_ledger_has_no_breaks(ledger: Ledger) -> None:
     assert verify(ledger) == []
 
 
-def test_changed_draft(
-    ledger: Ledger, decided: dict[str, list[str]], raw: sqlite3.Connection
-) -> None:
+def test_changed_draft(ledger: Ledger, decided: dict[str, list[str]], raw: RawLedger) -> None:
     draft = decided["drafts"][1]
     raw.execute("UPDATE drafts SET answer = 'Yes, we offer that.' WHERE id = ?", (draft,))
     breaks = verify(ledger)
     assert [(b.kind, b.ref) for b in breaks] == [("draft_hash", draft)]
 
 
-def test_changed_decision(
-    ledger: Ledger, decided: dict[str, list[str]], raw: sqlite3.Connection
-) -> None:
+def test_changed_decision(ledger: Ledger, decided: dict[str, list[str]], raw: RawLedger) -> None:
     raw.execute("UPDATE decisions SET verdict = 'approve', reason = NULL WHERE seq = 2")
     breaks = verify(ledger)
     assert [b.kind for b in breaks] == ["decision_hash"]
@@ -113,7 +105,7 @@ def test_changed_decision(
 
 
 def test_changed_decision_with_recomputed_hash_breaks_the_next_link(
-    ledger: Ledger, decided: dict[str, list[str]], raw: sqlite3.Connection
+    ledger: Ledger, decided: dict[str, list[str]], raw: RawLedger
 ) -> None:
     raw.row_factory = sqlite3.Row
     row = dict(raw.execute("SELECT * FROM decisions WHERE seq = 2").fetchone())
@@ -127,7 +119,7 @@ def test_changed_decision_with_recomputed_hash_breaks_the_next_link(
 
 
 def test_deleted_middle_decision(
-    ledger: Ledger, decided: dict[str, list[str]], raw: sqlite3.Connection
+    ledger: Ledger, decided: dict[str, list[str]], raw: RawLedger
 ) -> None:
     raw.execute("DELETE FROM decisions WHERE seq = 3")
     breaks = verify(ledger)
@@ -137,7 +129,7 @@ def test_deleted_middle_decision(
 
 
 def test_deleted_last_decision(
-    ledger: Ledger, decided: dict[str, list[str]], raw: sqlite3.Connection
+    ledger: Ledger, decided: dict[str, list[str]], raw: RawLedger
 ) -> None:
     raw.execute("DELETE FROM decisions WHERE seq = 5")
     breaks = verify(ledger)
@@ -146,15 +138,13 @@ def test_deleted_last_decision(
 
 
 def test_deleted_first_decision(
-    ledger: Ledger, decided: dict[str, list[str]], raw: sqlite3.Connection
+    ledger: Ledger, decided: dict[str, list[str]], raw: RawLedger
 ) -> None:
     raw.execute("DELETE FROM decisions WHERE seq = 1")
     assert _kinds(ledger) == {"chain_gap", "chain_link"}
 
 
-def test_reordered_chain(
-    ledger: Ledger, decided: dict[str, list[str]], raw: sqlite3.Connection
-) -> None:
+def test_reordered_chain(ledger: Ledger, decided: dict[str, list[str]], raw: RawLedger) -> None:
     # Swap decisions #2 and #3: every row intact, only their order changed.
     raw.execute("BEGIN")
     raw.execute("UPDATE decisions SET seq = -2 WHERE seq = 2")
@@ -167,9 +157,7 @@ def test_reordered_chain(
     assert {b.ref.split()[1] for b in breaks} <= {"#2", "#3", "#4"}
 
 
-def test_changed_chunk_text(
-    ledger: Ledger, decided: dict[str, list[str]], raw: sqlite3.Connection
-) -> None:
+def test_changed_chunk_text(ledger: Ledger, decided: dict[str, list[str]], raw: RawLedger) -> None:
     chunk = decided["chunks"][0]
     raw.execute("UPDATE chunks SET text = text || ' We also offer SSO.' WHERE id = ?", (chunk,))
     breaks = verify(ledger)
@@ -177,7 +165,7 @@ def test_changed_chunk_text(
 
 
 def test_changed_chunk_heading(
-    ledger: Ledger, decided: dict[str, list[str]], raw: sqlite3.Connection
+    ledger: Ledger, decided: dict[str, list[str]], raw: RawLedger
 ) -> None:
     chunk = decided["chunks"][1]
     raw.execute("UPDATE chunks SET heading_path = '[\"Other\"]' WHERE id = ?", (chunk,))
@@ -185,22 +173,23 @@ def test_changed_chunk_heading(
 
 
 def test_changed_document_row(
-    ledger: Ledger, decided: dict[str, list[str]], raw: sqlite3.Connection
+    ledger: Ledger, decided: dict[str, list[str]], raw: RawLedger
 ) -> None:
     raw.execute("UPDATE documents SET ingested_at = '2020-01-01T00:00:00.000Z'")
     assert _kinds(ledger) == {"document_hash"}
 
 
 def test_deleted_draft_under_a_decision(
-    ledger: Ledger, decided: dict[str, list[str]], raw: sqlite3.Connection
+    ledger: Ledger, decided: dict[str, list[str]], raw: RawLedger
 ) -> None:
     raw.execute("DELETE FROM drafts WHERE id = ?", (decided["drafts"][1],))
     breaks = verify(ledger)
-    assert [b.kind for b in breaks] == ["decision_draft"]
+    # The call that made it no longer has the drafts it was recorded with, too.
+    assert [b.kind for b in breaks] == ["call_drafts", "decision_draft"]
 
 
 def test_every_break_is_reported(
-    ledger: Ledger, decided: dict[str, list[str]], raw: sqlite3.Connection
+    ledger: Ledger, decided: dict[str, list[str]], raw: RawLedger
 ) -> None:
     raw.execute("UPDATE drafts SET question = 'x' WHERE id = ?", (decided["drafts"][0],))
     raw.execute("UPDATE chunks SET text = 'x' WHERE id = ?", (decided["chunks"][1],))
@@ -211,7 +200,7 @@ def test_every_break_is_reported(
 
 
 def test_deleted_chunk_under_drafts(
-    ledger: Ledger, decided: dict[str, list[str]], raw: sqlite3.Connection
+    ledger: Ledger, decided: dict[str, list[str]], raw: RawLedger
 ) -> None:
     raw.execute("DELETE FROM chunks WHERE id = ?", (decided["chunks"][0],))
     breaks = verify(ledger)
@@ -220,7 +209,7 @@ def test_deleted_chunk_under_drafts(
 
 
 def test_deleted_document_under_chunks(
-    ledger: Ledger, decided: dict[str, list[str]], raw: sqlite3.Connection
+    ledger: Ledger, decided: dict[str, list[str]], raw: RawLedger
 ) -> None:
     raw.execute("DELETE FROM documents")
     breaks = verify(ledger)
@@ -230,9 +219,11 @@ def test_deleted_document_under_chunks(
 
 
 def test_deleted_generation_call_under_drafts(
-    ledger: Ledger, decided: dict[str, list[str]], raw: sqlite3.Connection
+    ledger: Ledger, decided: dict[str, list[str]], raw: RawLedger
 ) -> None:
+    calls = raw.one("SELECT count(*) FROM generation_calls")
     raw.execute("DELETE FROM generation_calls")
     breaks = verify(ledger)
-    assert {b.kind for b in breaks} == {"draft_call"}
-    assert len(breaks) == len(decided["drafts"])
+    assert {b.kind for b in breaks} == {"draft_call", "call_missing"}
+    assert len([b for b in breaks if b.kind == "draft_call"]) == len(decided["drafts"])
+    assert len([b for b in breaks if b.kind == "call_missing"]) == calls
