@@ -116,7 +116,7 @@ def run_generate(args: argparse.Namespace) -> int:
     scope = _scope_of(args, config)
     base_url = os.environ.get("OPENAI_BASE_URL") or settings.base_url
     api_key = os.environ.get("OPENAI_API_KEY")
-    with open_ledger(args, config) as ledger:
+    with open_ledger(args, config, read_only=args.dry_run) as ledger:
         if not ledger.current_chunks():
             raise CommandError(
                 f"no ingested docs in {ledger_path(args.ledger, config)}; run `draftgate ingest`"
@@ -131,9 +131,14 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def _prompt_set(settings: GenerateConfig) -> Any:
-    from generator.prompts import PromptSet
+    from generator.prompts import PromptsError, PromptSet
 
-    return PromptSet(Path(settings.prompts) if settings.prompts else None)
+    prompts = PromptSet(Path(settings.prompts) if settings.prompts else None)
+    try:
+        prompts.check(settings.kinds)
+    except PromptsError as exc:
+        raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc
+    return prompts
 
 
 def _generation_params(settings: GenerateConfig) -> dict[str, Any]:
