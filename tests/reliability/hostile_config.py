@@ -15,7 +15,7 @@ A *trial* is one case x one command that reads the hostile thing (``ingest``, ``
 ``verify``, ``generate --dry-run``, ``generate``, ``review`` up to the app's start,
 ``export``, ``audit``), run through the real ``main()`` in a child forked from this process
 (the imports are already done, so a trial costs no interpreter start-up; a hang is a child
-killed at the timeout). The run is ``SUITE_TRIALS`` = every trial once; ``run(n)`` runs the
+killed at the timeout; two trials are in flight at once). The run is ``SUITE_TRIALS`` = every trial once; ``run(n)`` runs the
 whole list n // SUITE_TRIALS times and then the first n % SUITE_TRIALS (``seed`` varies the
 random bytes and the truncation points).
 
@@ -45,6 +45,7 @@ import subprocess
 import sys
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,7 @@ from tests.support.builders import REPO_ROOT, SAMPLE_DOCS
 
 CATEGORY = "hostile config"
 TRIAL_TIMEOUT_S = 20.0
+IN_FLIGHT = 2
 
 COMMANDS: dict[str, tuple[str, ...]] = {
     "ingest": ("ingest",),
@@ -346,12 +348,19 @@ def cases() -> list[Case]:
     return [
         # -- draftgate.toml itself
         Case("config syntax error", _config('docs = "docs"\n[generate\nmodel = \n'), bad),
-        Case("config BOM + string for int", _config(
-            f"\ufeff{BASE_CONFIG}[generate]\nconcurrency = \"8\"\n"), bad),
+        Case(
+            "config BOM + string for int",
+            _config(f'\ufeff{BASE_CONFIG}[generate]\nconcurrency = "8"\n'),
+            bad,
+        ),
         Case("config binary", _config_binary, bad),
-        Case("config empty (defaults: no docs, no ledger)", _config(""),
-             {**_all(LEDGER), "ingest": BAD_INPUT}),
-        Case("config huge (4 MB)", _config_huge, bad),
+        Case(
+            "config empty (defaults: no docs, no ledger)",
+            _config(""),
+            # ingest: no product_docs folder; generate: no scope file there; the rest: no ledger
+            {**_all(LEDGER), **_only(BAD_INPUT, "ingest", "dry-run", "generate")},
+        ),
+        Case("config huge (4 MB, limit 1 MiB)", _config_huge, bad),
         Case("config unknown top-level key", _config(f'{BASE_CONFIG}ledgr = "x.sqlite"\n'), bad),
         Case("config unknown key in a section", _gen("modle", '"x"'), bad),
         Case("config unknown section", _config(f'{BASE_CONFIG}[reveiw]\nreviewer = "x"\n'), bad),
@@ -369,25 +378,40 @@ def cases() -> list[Case]:
         Case("config nan price", _gen("price_in_per_mtok", "nan"), bad),
         Case("config keymap not a table", _config(f'{BASE_CONFIG}[review]\nkeymap = "a"\n'), bad),
         Case("config missing (--config)", lambda f, r: None, bad, args=("--config", "nope.toml")),
-        Case("config is a folder", lambda f, r: (f / "conf").mkdir(), bad,
-             args=("--config", "conf")),
-        Case("config is a FIFO", lambda f, r: os.mkfifo(f / "conf.toml"), bad,
-             args=("--config", "conf.toml")),
-        Case("config symlink loop", lambda f, r: _symlink_loop(f / "conf.toml"), bad,
-             args=("--config", "conf.toml")),
+        Case(
+            "config is a folder", lambda f, r: (f / "conf").mkdir(), bad, args=("--config", "conf")
+        ),
+        Case(
+            "config is a FIFO",
+            lambda f, r: os.mkfifo(f / "conf.toml"),
+            bad,
+            args=("--config", "conf.toml"),
+        ),
+        Case(
+            "config symlink loop",
+            lambda f, r: _symlink_loop(f / "conf.toml"),
+            bad,
+            args=("--config", "conf.toml"),
+        ),
         # -- keymap (read by review)
-        Case("keymap duplicate binding", _keymap('approve = "x"\nreject = "x"'),
-             _only(BAD_INPUT, "review")),
-        Case("keymap clashes with a default", _keymap('approve = "r"'),
-             _only(BAD_INPUT, "review")),
+        Case(
+            "keymap duplicate binding",
+            _keymap('approve = "x"\nreject = "x"'),
+            _only(BAD_INPUT, "review"),
+        ),
+        Case("keymap clashes with a default", _keymap('approve = "r"'), _only(BAD_INPUT, "review")),
         Case("keymap empty key", _keymap('approve = ""'), _only(BAD_INPUT, "review")),
         Case("keymap unknown binding", _keymap('aprove = "x"'), _only(BAD_INPUT, "review")),
         # -- the ledger
-        Case("ledger missing", _ledger_with(_ledger_missing),
-             {k: v for k, v in after_ingest.items() if k != "ingest"}),
+        Case(
+            "ledger missing",
+            _ledger_with(_ledger_missing),
+            {k: v for k, v in after_ingest.items() if k != "ingest"},
+        ),
         Case("ledger in a read-only folder", _ledger_in_read_only_folder, ledger_bad),
-        Case("ledger path through a file", _ledger_at("docs/getting-started.md/l.sqlite"),
-             ledger_bad),
+        Case(
+            "ledger path through a file", _ledger_at("docs/getting-started.md/l.sqlite"), ledger_bad
+        ),
         Case("ledger is a folder", _ledger_with(_ledger_dir), ledger_bad),
         Case("ledger symlink loop", _ledger_with(lambda p, r: _symlink_loop(p)), ledger_bad),
         Case("ledger is a FIFO", _ledger_with(lambda p, r: _fifo(p)), ledger_bad),
@@ -400,36 +424,65 @@ def cases() -> list[Case]:
             Case(f"ledger truncated ({where})", _ledger_with(_truncate(where)), ledger_bad)
             for where in ("header", "first_page", "middle", "last_page")
         ),
-        Case("ledger read-only file", _ledger_with(_ledger_read_only),
-             {**_only(LEDGER, *WRITERS), **_only(OK, "status", "verify", "dry-run")}),
+        Case(
+            "ledger read-only file",
+            _ledger_with(_ledger_read_only),
+            {**_only(LEDGER, *WRITERS), **_only(OK, "status", "verify", "dry-run")},
+        ),
         # -- scope, guidelines, system prompt, prompts
-        Case("scope syntax error", _scope(_write("[product\nname=")),
-             {**scope_cmds, "audit": OK}, may_add=("outputs",)),
+        Case(
+            "scope syntax error",
+            _scope(_write("[product\nname=")),
+            {**scope_cmds, "audit": OK},
+            may_add=("outputs",),
+        ),
         Case("scope wrong shape", _scope(_write('offers = "all"\n')), scope_cmds),
         Case("scope binary", _scope(_write(b"\x00\xff\xfe" * 300)), scope_cmds),
         Case("scope missing", _scope(_remove), scope_cmds),
-        Case("scope is a folder", _scope(_as_dir), {**scope_cmds, "audit": OK},
-             may_add=("outputs",)),
-        Case("scope is a FIFO", _scope(_as_fifo), {**scope_cmds, "audit": OK},
-             may_add=("outputs",)),
-        *(
-            Case(f"guidelines {what}", _side_file("guidelines", "review", "side.txt", how),
-                 _only(BAD_INPUT, "review"))
-            for what, how in (("FIFO", _as_fifo), ("missing", _remove), ("folder", _as_dir),
-                              ("binary", _write(b"\xff\xfe\x00\x80" * 100)))
+        Case(
+            "scope is a folder", _scope(_as_dir), {**scope_cmds, "audit": OK}, may_add=("outputs",)
+        ),
+        Case(
+            "scope is a FIFO", _scope(_as_fifo), {**scope_cmds, "audit": OK}, may_add=("outputs",)
         ),
         *(
-            Case(f"system prompt {what}", _side_file("system_prompt", "export", "@side.txt", how),
-                 _only(BAD_INPUT, "export"))
-            for what, how in (("FIFO", _as_fifo), ("missing", _remove), ("folder", _as_dir),
-                              ("binary", _write(b"\xff\xfe\x00\x80" * 100)))
+            Case(
+                f"guidelines {what}",
+                _side_file("guidelines", "review", "side.txt", how),
+                _only(BAD_INPUT, "review"),
+            )
+            for what, how in (
+                ("FIFO", _as_fifo),
+                ("missing", _remove),
+                ("folder", _as_dir),
+                ("binary", _write(b"\xff\xfe\x00\x80" * 100)),
+            )
         ),
         *(
-            Case(f"prompts {what}", _prompts(how), _only(BAD_INPUT, "dry-run", "generate"),
-                 env=CLOSED_ENDPOINT)
-            for what, how in (("folder missing", _no_prompts),
-                              ("template broken", _break_template),
-                              ("template missing", _drop_template))
+            Case(
+                f"system prompt {what}",
+                _side_file("system_prompt", "export", "@side.txt", how),
+                _only(BAD_INPUT, "export"),
+            )
+            for what, how in (
+                ("FIFO", _as_fifo),
+                ("missing", _remove),
+                ("folder", _as_dir),
+                ("binary", _write(b"\xff\xfe\x00\x80" * 100)),
+            )
+        ),
+        *(
+            Case(
+                f"prompts {what}",
+                _prompts(how),
+                _only(BAD_INPUT, "dry-run", "generate"),
+                env=CLOSED_ENDPOINT,
+            )
+            for what, how in (
+                ("folder missing", _no_prompts),
+                ("template broken", _break_template),
+                ("template missing", _drop_template),
+            )
         ),
     ]
 
@@ -521,16 +574,17 @@ def _child(folder: Path, argv: list[str], env: Mapping[str, str], out: Path, err
             os._exit(int(code))
 
 
-def run_forked(folder: Path, argv: list[str], env: Mapping[str, str], logs: Path) -> CliRun | None:
-    """``main(argv)`` in a forked child in ``folder``; None if it was still running at the
-    timeout (it is killed)."""
-    out, err = logs / "stdout", logs / "stderr"
+def _spawn(folder: Path, argv: list[str], env: Mapping[str, str], out: Path, err: Path) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:
         _child(folder, argv, env, out, err)
-    deadline = time.monotonic() + TRIAL_TIMEOUT_S
+    return pid
+
+
+def _reap(pid: int, deadline: float, out: Path, err: Path) -> CliRun | None:
+    """Wait for the child; None if it was still running at ``deadline`` (it is killed)."""
     pause = 0.001
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
@@ -542,12 +596,19 @@ def run_forked(folder: Path, argv: list[str], env: Mapping[str, str], logs: Path
             return None
         time.sleep(pause)
         pause = min(pause * 2, 0.02)
-    code = os.waitstatus_to_exitcode(status)
     return CliRun(
-        code,
+        os.waitstatus_to_exitcode(status),
         out.read_text(encoding="utf-8", errors="replace"),
         err.read_text(encoding="utf-8", errors="replace"),
     )
+
+
+def run_forked(folder: Path, argv: list[str], env: Mapping[str, str], logs: Path) -> CliRun | None:
+    """``main(argv)`` in a forked child in ``folder``; None if it was still running at the
+    timeout (it is killed)."""
+    out, err = logs / "stdout", logs / "stderr"
+    pid = _spawn(folder, argv, env, out, err)
+    return _reap(pid, time.monotonic() + TRIAL_TIMEOUT_S, out, err)
 
 
 def judge(
@@ -567,8 +628,9 @@ def judge(
         if why is not None:
             outcome.crash(f"{label}: {why}")
     elif run.code == OK or APP_STARTED in run.stdout:
-        outcome.miss(f"{label}: accepted (exit {run.code}, app started: "
-                     f"{APP_STARTED in run.stdout})")
+        outcome.miss(
+            f"{label}: accepted (exit {run.code}, app started: {APP_STARTED in run.stdout})"
+        )
     else:
         why = run.crash([expected])
         lines = [line for line in run.stderr.splitlines() if line.strip()]
@@ -586,38 +648,93 @@ def judge(
         outcome.miss(f"{label}: left new file(s) {added[:4]}")
 
 
-def run_trial(
+@dataclass
+class _Running:
+    case: Case
+    command: str
+    folder: Path
+    before: Snapshot
+    pid: int
+    deadline: float
+    out: Path
+    err: Path
+
+    @property
+    def label(self) -> str:
+        return f"{self.case.name} x {self.command}"
+
+
+def _start(
     outcome: Outcome, case: Case, command: str, template: Path, workdir: Path, seed: int, n: int
-) -> None:
+) -> _Running | None:
+    """Set the trial up and fork its command; None if this machine cannot set it up."""
     folder = workdir / "trials" / f"t{n}"
     logs = workdir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     shutil.copytree(template, folder, symlinks=True)
-    rng = random.Random(f"{seed}:{case.name}:{n}")
-    label = f"{case.name} x {command}"
+    _READ_ONLY.clear()
     try:
-        _READ_ONLY.clear()
-        case.setup(folder, rng)
+        case.setup(folder, random.Random(f"{seed}:{case.name}:{n}"))
         if not all(_is_read_only(p) for p in _READ_ONLY):
-            outcome.findings.append(f"skipped: {label}: cannot make a file read-only here")
-            return
+            outcome.findings.append(f"skipped: {case.name} x {command}: no read-only files here")
+            _cleanup(folder)
+            return None
         before = snapshot(folder)
-        argv = [*COMMANDS[command], *case.args]
-        run = run_forked(folder, argv, case.env, logs)
-        after = snapshot(folder)
-        judge(outcome, label, run, case.expect[command], before, after, case.may_add)
+    except BaseException:
+        _cleanup(folder)
+        raise
+    out, err = logs / f"t{n}.out", logs / f"t{n}.err"
+    pid = _spawn(folder, [*COMMANDS[command], *case.args], case.env, out, err)
+    deadline = time.monotonic() + TRIAL_TIMEOUT_S
+    return _Running(case, command, folder, before, pid, deadline, out, err)
+
+
+def _finish(outcome: Outcome, running: _Running) -> None:
+    try:
+        run = _reap(running.pid, running.deadline, running.out, running.err)
+        after = snapshot(running.folder)
+        expected = running.case.expect[running.command]
+        judge(outcome, running.label, run, expected, running.before, after, running.case.may_add)
         outcome.trials += 1
     finally:
-        _undo_read_only(folder)
-        shutil.rmtree(folder, ignore_errors=True)
+        _cleanup(running.folder)
+        for log in (running.out, running.err):
+            log.unlink(missing_ok=True)
+
+
+def _cleanup(folder: Path) -> None:
+    _undo_read_only(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_trial(
+    outcome: Outcome, case: Case, command: str, template: Path, workdir: Path, seed: int, n: int
+) -> None:
+    running = _start(outcome, case, command, template, workdir, seed, n)
+    if running is not None:
+        _finish(outcome, running)
 
 
 def run(trials: int, workdir: Path, seed: int) -> Outcome:
+    """Two trials in flight at once (this machine has two cores); each in its own folder."""
     warm_imports()
     outcome = Outcome(CATEGORY)
     template = build_template(workdir)
     plan = trial_list()
-    for n in range(trials):
-        case, command = plan[n % len(plan)]
-        run_trial(outcome, case, command, template, workdir, seed, n)
+    in_flight: deque[_Running] = deque()
+    try:
+        for n in range(trials):
+            case, command = plan[n % len(plan)]
+            running = _start(outcome, case, command, template, workdir, seed, n)
+            if running is not None:
+                in_flight.append(running)
+            if len(in_flight) >= IN_FLIGHT:
+                _finish(outcome, in_flight.popleft())
+        while in_flight:
+            _finish(outcome, in_flight.popleft())
+    finally:
+        for running in in_flight:  # only after an error in this process: no orphans
+            os.kill(running.pid, signal.SIGKILL)
+            os.waitpid(running.pid, 0)
+            _cleanup(running.folder)
     return outcome
