@@ -594,9 +594,23 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
     )
     try:
         record_export(ledger, result, options, created_at, spool_path)
+    except BaseException:
+        # Not recorded (read-only, locked, damaged ledger; Ctrl-C): files the ledger cannot
+        # vouch for must not stay, or they would pass for an export.
+        _remove_files(out, result.files)
+        raise
     finally:
         spool_path.unlink(missing_ok=True)
     return result
+
+
+def _remove_files(out: Path, names: list[str]) -> None:
+    for name in names:
+        target = out / name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            target.unlink(missing_ok=True)
 
 
 def _split_of_file(name: str) -> str | None:

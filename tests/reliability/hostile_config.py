@@ -15,9 +15,9 @@ A *trial* is one case x one command that reads the hostile thing (``ingest``, ``
 ``verify``, ``generate --dry-run``, ``generate``, ``review`` up to the app's start,
 ``export``, ``audit``), run through the real ``main()`` in a child forked from this process
 (the imports are already done, so a trial costs no interpreter start-up; a hang is a child
-killed at the timeout; two trials are in flight at once). The run is ``SUITE_TRIALS`` = every trial once; ``run(n)`` runs the
-whole list n // SUITE_TRIALS times and then the first n % SUITE_TRIALS (``seed`` varies the
-random bytes and the truncation points).
+killed at the timeout; two trials are in flight at once). ``SUITE_TRIALS`` is every trial
+once; ``run(n)`` runs the whole list n // SUITE_TRIALS times and then the first
+n % SUITE_TRIALS (``seed`` varies the random bytes and the truncation points).
 
 Each trial expects the exit code draftgate/exit_codes.py documents for it (3 bad input, 4
 ledger; 0 where the hostile thing must be tolerated, e.g. a read-only ledger for ``status``)

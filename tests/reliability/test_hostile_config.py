@@ -260,3 +260,20 @@ def test_read_only_open_refuses_writes(template: Path, tmp_path: Path) -> None:
         ledger.transaction() as db,
     ):
         db.execute("CREATE TABLE intruder(x)")
+
+
+def test_an_export_the_ledger_could_not_record_removes_its_files(
+    template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ledger.export
+    from ledger import LedgerLockedError
+
+    def unrecordable(*args: object) -> None:
+        raise LedgerLockedError("locked")
+
+    folder = project(template, tmp_path)
+    out = tmp_path / "out"
+    monkeypatch.setattr(ledger.export, "record_export", unrecordable)
+    with Ledger.open(folder / "ledger.sqlite") as opened, pytest.raises(LedgerLockedError):
+        ledger.export.export(opened, ledger.export.ExportOptions(format="openai", out_dir=out))
+    assert list(out.iterdir()) == []
