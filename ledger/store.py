@@ -14,6 +14,7 @@ import sqlite3
 import stat
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -256,6 +257,34 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 SQLITE_HEADER_BYTES = 100
 
 
+# Ledger files this process has a connection to (realpath -> count). Closing any descriptor
+# of a file drops every POSIX lock this process holds on it, so the header is never read
+# with Python's open() while one of our own SQLite connections holds locks on the file.
+_OPEN_HERE: dict[str, int] = {}
+TRUNCATION_LOOKS = 5
+TRUNCATION_PAUSE_S = 0.05
+
+
+def _truncation(path_text: str) -> str | None:
+    """Why the file looks cut short, or None."""
+    try:
+        if os.path.exists(path_text + "-wal"):
+            return None
+        size = os.stat(path_text).st_size
+        with open(path_text, "rb") as handle:
+            header = handle.read(SQLITE_HEADER_BYTES)
+    except OSError:
+        return None  # gone or unreadable meanwhile: SQLite will say so
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    # The page count is valid when the change counter matches "version valid for".
+    counted = header[24:28] == header[92:96] and pages > 0
+    if page_size < 512 or not (size % page_size or (counted and size < pages * page_size)):
+        return None
+    return f"truncated: {size}" + (f" of {pages * page_size}" if counted else "") + " bytes"
+
+
 def _inspect_existing(path_text: str, *, writable: bool) -> bool:
     """False if nothing is at ``path_text``; True for a file that looks like a whole SQLite
     database; otherwise the LedgerError that says why it cannot be one."""
@@ -286,6 +315,8 @@ def _inspect_existing(path_text: str, *, writable: bool) -> bool:
             f"{path_text} is an empty file (0 bytes), not a Draftgate ledger; if it was one, "
             "restore it from a backup, else remove it or pass another --ledger"
         )
+    if _OPEN_HERE.get(os.path.realpath(path_text)):
+        return True  # checked when first opened; reading it now would drop our own locks
     try:
         with open(path_text, "rb") as handle:
             header = handle.read(SQLITE_HEADER_BYTES)
@@ -297,16 +328,16 @@ def _inspect_existing(path_text: str, *, writable: bool) -> bool:
         raise ForeignLedgerError(f"{path_text} is not a Draftgate ledger (not an SQLite database)")
     if len(header) < SQLITE_HEADER_BYTES:
         raise DamagedLedgerError.at(path_text, f"cut short at {len(header)} bytes")
-    page_size = int.from_bytes(header[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    pages = int.from_bytes(header[28:32], "big")
-    # The page count is valid when the change counter matches "version valid for".
-    counted = header[24:28] == header[92:96] and pages > 0
-    if page_size >= 512 and (
-        info.st_size % page_size or (counted and info.st_size < pages * page_size)
-    ):
-        expected = f" of {pages * page_size}" if counted else ""
-        raise DamagedLedgerError.at(path_text, f"truncated: {info.st_size}{expected} bytes")
+    # A file cut short: the size is not whole pages, or below the header's page count. Seen
+    # while another process checkpoints (the header is written before the file grows), so it
+    # only counts with no -wal beside the file and when it lasts over a few looks.
+    for _ in range(TRUNCATION_LOOKS):
+        detail = _truncation(path_text)
+        if detail is None:
+            break
+        time.sleep(TRUNCATION_PAUSE_S)
+    else:
+        raise DamagedLedgerError.at(path_text, detail or "truncated")
     if writable and not os.access(path_text, os.W_OK):
         raise LedgerUnavailableError(
             f"cannot write the ledger {path_text}: the file is read-only for this user"
@@ -325,6 +356,9 @@ class Ledger:
     def __init__(self, db: sqlite3.Connection, path: str) -> None:
         self._db = db
         self.path = path
+        self._key = "" if path == ":memory:" else os.path.realpath(path)
+        if self._key:
+            _OPEN_HERE[self._key] = _OPEN_HERE.get(self._key, 0) + 1
         self._lock = threading.Lock()
         # Asked, with the attempt number, each time BEGIN IMMEDIATE has waited the whole busy
         # timeout for another process's write lock: True waits again. Unset, the lock raises
@@ -436,7 +470,7 @@ class Ledger:
                     # Everything into the main file before it is linked into place.
                     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.DatabaseError as exc:
-            db.close()
+            ledger.close()
             message = str(exc)
             if "not a database" in message or "file is encrypted" in message:
                 raise ForeignLedgerError(
@@ -454,7 +488,7 @@ class Ledger:
                 ) from exc
             raise
         except BaseException:
-            db.close()
+            ledger.close()
             raise
         return ledger
 
@@ -532,6 +566,11 @@ class Ledger:
 
     def close(self) -> None:
         self._db.close()
+        if self._key and _OPEN_HERE.get(self._key):
+            _OPEN_HERE[self._key] -= 1
+            if not _OPEN_HERE[self._key]:
+                del _OPEN_HERE[self._key]
+            self._key = ""
 
     def __enter__(self) -> Ledger:
         return self
