@@ -147,18 +147,22 @@ def _generation_params(settings: GenerateConfig) -> dict[str, Any]:
 
 
 def _plan(args: argparse.Namespace, settings: GenerateConfig, scope: Scope, ledger: Any) -> Any:
+    from generator.prompts import PromptsError
     from generator.runner import plan_jobs
 
-    return plan_jobs(
-        ledger,
-        scope,
-        _prompt_set(settings),
-        kinds=settings.kinds,
-        per_chunk=settings.per_chunk,
-        model=settings.model,
-        params=_generation_params(settings),
-        limit=args.limit,
-    )
+    try:
+        return plan_jobs(
+            ledger,
+            scope,
+            _prompt_set(settings),
+            kinds=settings.kinds,
+            per_chunk=settings.per_chunk,
+            model=settings.model,
+            params=_generation_params(settings),
+            limit=args.limit,
+        )
+    except PromptsError as exc:
+        raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc
 
 
 def _dry_run(

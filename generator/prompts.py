@@ -90,8 +90,13 @@ class PromptSet:
 
     def render(self, kind: str, variables: dict[str, Any]) -> RenderedPrompt:
         name = KIND_TEMPLATES[kind]
-        system = self.env.get_template(SYSTEM_TEMPLATE).render(**variables)
-        user = self.env.get_template(name).render(**variables)
+        try:
+            system = self.env.get_template(SYSTEM_TEMPLATE).render(**variables)
+            user = self.env.get_template(name).render(**variables)
+        except jinja2.TemplateError as exc:
+            # An undefined variable (StrictUndefined), an include of a missing file: found
+            # only when rendering, and just as much the template's fault as a syntax error.
+            raise PromptsError(f"prompt template {self.folder / name}: {exc}") from exc
         return RenderedPrompt(
             messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
             template_name=name,

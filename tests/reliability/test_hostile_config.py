@@ -277,3 +277,13 @@ def test_an_export_the_ledger_could_not_record_removes_its_files(
     with Ledger.open(folder / "ledger.sqlite") as opened, pytest.raises(LedgerLockedError):
         ledger.export.export(opened, ledger.export.ExportOptions(format="openai", out_dir=out))
     assert list(out.iterdir()) == []
+
+
+def test_a_template_with_an_undefined_variable_is_named_when_rendered(tmp_path: Path) -> None:
+    folder = tmp_path / "prompts"
+    shutil.copytree(PromptSet().folder, folder)
+    (folder / "qa.j2").write_text("{{ no_such_variable }}\n")
+    prompts = PromptSet(folder)
+    prompts.check(["qa"])  # it parses; only rendering finds the undefined name
+    with pytest.raises(PromptsError, match="no_such_variable"):
+        prompts.render("qa", {"product_name": "x", "product_summary": "", "chunk": ""})
