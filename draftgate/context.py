@@ -37,5 +37,8 @@ def open_ledger(
     be written, instead of refusing."""
     path = ledger_path(args.ledger, config)
     if reads_only and path != ":memory:" and os.path.isfile(path):
-        read_only = read_only or not os.access(path, os.W_OK)
+        # A connection that can write needs the file and its folder (for -wal and -shm).
+        folder = os.path.dirname(os.path.abspath(path))
+        writable = os.access(path, os.W_OK) and os.access(folder, os.W_OK)
+        read_only = read_only or not writable
     return Ledger.open(path, must_exist=not create, read_only=read_only)

@@ -393,7 +393,8 @@ class Ledger:
             return cls._connect(path_text, path_text, target, read_only=False)
         if _inspect_existing(path_text, writable=not read_only):
             uri = path_text
-            if read_only and not os.access(path_text, os.W_OK):
+            folder = os.path.dirname(os.path.abspath(path_text))
+            if read_only and not (os.access(path_text, os.W_OK) and os.access(folder, os.W_OK)):
                 # A read-write connection to a file it cannot write falls back to read-only
                 # and then leaves -wal/-shm behind; immutable reads the file as it is (with
                 # no WAL beside it nobody has uncommitted pages in one).

@@ -249,10 +249,21 @@ def _ledger_read_only(path: Path, rng: random.Random) -> None:
 
 def _ledger_in_read_only_folder(folder: Path, rng: random.Random) -> None:
     (folder / "ro").mkdir()
+    _ledger_in_read_only_folder_config(folder)
+    _make_read_only(folder / "ro")
+
+
+def _existing_ledger_in_read_only_folder(folder: Path, rng: random.Random) -> None:
+    (folder / "ro").mkdir()
+    (folder / "ledger.sqlite").rename(folder / "ro" / "ledger.sqlite")
+    _ledger_in_read_only_folder_config(folder)
+    _make_read_only(folder / "ro")
+
+
+def _ledger_in_read_only_folder_config(folder: Path) -> None:
     (folder / "draftgate.toml").write_text(
         'docs = "docs"\nledger = "ro/ledger.sqlite"\n', encoding="utf-8"
     )
-    _make_read_only(folder / "ro")
 
 
 def _ledger_at(value: str) -> Callable[[Path, random.Random], None]:
@@ -314,6 +325,14 @@ def _prompts(mutate: Callable[[Path], None]) -> Callable[[Path, random.Random], 
 
 def _break_template(prompts: Path) -> None:
     (prompts / "qa.j2").write_text("{% if chunk %}\nunclosed {{ chunk.text\n", encoding="utf-8")
+
+
+def _undefined_in_template(prompts: Path) -> None:
+    (prompts / "qa.j2").write_text("Draft kind: qa\n{{ no_such_variable }}\n", encoding="utf-8")
+
+
+def _fifo_template(prompts: Path) -> None:
+    _fifo(prompts / "system.j2")
 
 
 def _drop_template(prompts: Path) -> None:
@@ -429,6 +448,11 @@ def cases() -> list[Case]:
             _ledger_with(_ledger_read_only),
             {**_only(LEDGER, *WRITERS), **_only(OK, "status", "verify", "dry-run")},
         ),
+        Case(
+            "ledger (existing) in a read-only folder",
+            _existing_ledger_in_read_only_folder,
+            {**_only(LEDGER, *WRITERS), **_only(OK, "status", "verify", "dry-run")},
+        ),
         # -- scope, guidelines, system prompt, prompts
         Case(
             "scope syntax error",
@@ -481,6 +505,8 @@ def cases() -> list[Case]:
             for what, how in (
                 ("folder missing", _no_prompts),
                 ("template broken", _break_template),
+                ("template with an undefined variable", _undefined_in_template),
+                ("template is a FIFO", _fifo_template),
                 ("template missing", _drop_template),
             )
         ),
