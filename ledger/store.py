@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
@@ -285,6 +286,19 @@ def _truncation(path_text: str) -> str | None:
     return f"truncated: {size}" + (f" of {pages * page_size}" if counted else "") + " bytes"
 
 
+# A creation takes milliseconds; a temporary file this old is from one that was killed.
+STALE_CREATION_S = 600
+
+
+def _remove_stale_creations(folder: Path, name: str) -> None:
+    """Remove what a killed creation of ``name`` left (its temp file and -wal/-shm)."""
+    cutoff = time.time() - STALE_CREATION_S
+    for leftover in folder.glob(f".{glob_escape(name)}.*.creating*"):
+        with contextlib.suppress(OSError):
+            if leftover.is_file() and leftover.lstat().st_mtime < cutoff:
+                leftover.unlink()
+
+
 def _inspect_existing(path_text: str, *, writable: bool) -> bool:
     """False if nothing is at ``path_text``; True for a file that looks like a whole SQLite
     database; otherwise the LedgerError that says why it cannot be one."""
@@ -421,6 +435,7 @@ class Ledger:
             )
         try:
             folder.mkdir(parents=True, exist_ok=True)
+            _remove_stale_creations(folder, Path(path_text).name)
             fd, temp = tempfile.mkstemp(
                 prefix=f".{Path(path_text).name}.", suffix=".creating", dir=folder
             )

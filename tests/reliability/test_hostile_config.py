@@ -287,3 +287,16 @@ def test_a_template_with_an_undefined_variable_is_named_when_rendered(tmp_path: 
     prompts.check(["qa"])  # it parses; only rendering finds the undefined name
     with pytest.raises(PromptsError, match="no_such_variable"):
         prompts.render("qa", {"product_name": "x", "product_summary": "", "chunk": ""})
+
+
+def test_a_killed_creations_temp_file_is_removed_by_the_next_one(tmp_path: Path) -> None:
+    from ledger.store import STALE_CREATION_S
+
+    leftover = tmp_path / ".ledger.sqlite.abc123.creating"
+    fresh = tmp_path / ".ledger.sqlite.def456.creating"  # another process creating right now
+    for path in (leftover, fresh):
+        path.write_bytes(b"SQLite format 3\x00half-made")
+    old = leftover.stat().st_mtime - STALE_CREATION_S - 1
+    os.utime(leftover, (old, old))
+    Ledger.open(tmp_path / "ledger.sqlite").close()
+    assert sorted(os.listdir(tmp_path)) == [fresh.name, "ledger.sqlite"]
