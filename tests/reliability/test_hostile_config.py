@@ -300,3 +300,29 @@ def test_a_killed_creations_temp_file_is_removed_by_the_next_one(tmp_path: Path)
     os.utime(leftover, (old, old))
     Ledger.open(tmp_path / "ledger.sqlite").close()
     assert sorted(os.listdir(tmp_path)) == [fresh.name, "ledger.sqlite"]
+
+
+def test_a_forced_export_that_cannot_be_recorded_keeps_the_previous_one(
+    template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ledger.export
+    from ledger import LedgerLockedError
+
+    folder = project(template, tmp_path)
+    out = tmp_path / "out"
+    options = ledger.export.ExportOptions(format="openai", out_dir=out, force=True)
+    with Ledger.open(folder / "ledger.sqlite") as opened:
+        ledger.export.export(opened, options)
+        previous = hostile_config.snapshot(out)
+        record = ledger.export.record_export
+
+        def unrecordable(*args: object) -> None:
+            raise LedgerLockedError("locked")
+
+        monkeypatch.setattr(ledger.export, "record_export", unrecordable)
+        with pytest.raises(LedgerLockedError):
+            ledger.export.export(opened, options)
+        assert hostile_config.snapshot(out) == previous
+        monkeypatch.setattr(ledger.export, "record_export", record)
+        ledger.export.export(opened, options)
+    assert sorted(p.name for p in out.iterdir()) == sorted(previous)
