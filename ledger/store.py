@@ -262,6 +262,7 @@ SQLITE_HEADER_BYTES = 100
 # of a file drops every POSIX lock this process holds on it, so the header is never read
 # with Python's open() while one of our own SQLite connections holds locks on the file.
 _OPEN_HERE: dict[str, int] = {}
+_OPEN_HERE_LOCK = threading.Lock()
 TRUNCATION_LOOKS = 5
 TRUNCATION_PAUSE_S = 0.05
 
@@ -372,7 +373,8 @@ class Ledger:
         self.path = path
         self._key = "" if path == ":memory:" else os.path.realpath(path)
         if self._key:
-            _OPEN_HERE[self._key] = _OPEN_HERE.get(self._key, 0) + 1
+            with _OPEN_HERE_LOCK:
+                _OPEN_HERE[self._key] = _OPEN_HERE.get(self._key, 0) + 1
         self._lock = threading.Lock()
         # Asked, with the attempt number, each time BEGIN IMMEDIATE has waited the whole busy
         # timeout for another process's write lock: True waits again. Unset, the lock raises
@@ -582,10 +584,11 @@ class Ledger:
 
     def close(self) -> None:
         self._db.close()
-        if self._key and _OPEN_HERE.get(self._key):
-            _OPEN_HERE[self._key] -= 1
-            if not _OPEN_HERE[self._key]:
-                del _OPEN_HERE[self._key]
+        with _OPEN_HERE_LOCK:
+            if self._key and _OPEN_HERE.get(self._key):
+                _OPEN_HERE[self._key] -= 1
+                if not _OPEN_HERE[self._key]:
+                    del _OPEN_HERE[self._key]
             self._key = ""
 
     def __enter__(self) -> Ledger:

@@ -326,3 +326,13 @@ def test_a_forced_export_that_cannot_be_recorded_keeps_the_previous_one(
         monkeypatch.setattr(ledger.export, "record_export", record)
         ledger.export.export(opened, options)
     assert sorted(p.name for p in out.iterdir()) == sorted(previous)
+
+
+def test_read_only_open_refuses_an_older_schema_instead_of_migrating(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    Ledger.open(path, upgrade_to=1).close()
+    before = path.read_bytes()
+    with pytest.raises(LedgerUnavailableError, match="older schema"):
+        Ledger.open(path, read_only=True)
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["ledger.sqlite"]
