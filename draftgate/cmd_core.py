@@ -48,7 +48,7 @@ def run_ingest(args: argparse.Namespace) -> int:
     except DocsFolderError as exc:
         raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc
     err = Console(stderr=True)
-    with open_ledger(args, config) as ledger:
+    with open_ledger(args, config, create=True) as ledger:
         try:
             with err.status("ingesting…") as spinner:
                 report = ingest_folder(
@@ -70,7 +70,7 @@ def run_ingest(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     config = config_of(args)
-    with open_ledger(args, config, must_exist=True) as ledger:
+    with open_ledger(args, config, reads_only=True) as ledger:
         report = ledger.status()
     if args.json:
         print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
@@ -100,7 +100,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 def run_verify(args: argparse.Namespace) -> int:
     config = config_of(args)
-    with open_ledger(args, config, must_exist=True) as ledger:
+    with open_ledger(args, config, reads_only=True) as ledger:
         breaks = verify(ledger)
         head = ledger.head()
     if breaks:

@@ -17,6 +17,7 @@ from rich.table import Table
 from draftgate.config import Config
 from draftgate.context import CommandError, config_of, open_ledger
 from draftgate.exit_codes import ExitCode
+from generator.userfiles import UserFileError, read_user_text
 from ledger import DraftKind, Ledger, report, utc_now
 from ledger.export import (
     HF_DATASET_DIR,
@@ -109,8 +110,8 @@ def _system_prompt(value: str | None) -> str | None:
         return value
     path = Path(value[1:])
     try:
-        return path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
+        return read_user_text(path).strip()
+    except UserFileError as exc:
         raise CommandError(f"--system-prompt {value}: cannot read {path}: {exc}") from exc
 
 
@@ -297,7 +298,7 @@ def run_audit(args: argparse.Namespace) -> int:
         config.audit.fast_decision_ms if args.fast_decision_ms is None else args.fast_decision_ms
     )
     glossary = _glossary_names(config)
-    with open_ledger(args, config) as ledger:
+    with open_ledger(args, config, reads_only=True) as ledger:
         try:
             audit = _audit_of(ledger, export_dirs, fast_ms, config, glossary)
         except sqlite3.DatabaseError as exc:

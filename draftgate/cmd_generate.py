@@ -116,7 +116,7 @@ def run_generate(args: argparse.Namespace) -> int:
     scope = _scope_of(args, config)
     base_url = os.environ.get("OPENAI_BASE_URL") or settings.base_url
     api_key = os.environ.get("OPENAI_API_KEY")
-    with open_ledger(args, config) as ledger:
+    with open_ledger(args, config, read_only=args.dry_run) as ledger:
         if not ledger.current_chunks():
             raise CommandError(
                 f"no ingested docs in {ledger_path(args.ledger, config)}; run `draftgate ingest`"
@@ -131,9 +131,14 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def _prompt_set(settings: GenerateConfig) -> Any:
-    from generator.prompts import PromptSet
+    from generator.prompts import PromptsError, PromptSet
 
-    return PromptSet(Path(settings.prompts) if settings.prompts else None)
+    prompts = PromptSet(Path(settings.prompts) if settings.prompts else None)
+    try:
+        prompts.check(settings.kinds)
+    except PromptsError as exc:
+        raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc
+    return prompts
 
 
 def _generation_params(settings: GenerateConfig) -> dict[str, Any]:
@@ -142,18 +147,22 @@ def _generation_params(settings: GenerateConfig) -> dict[str, Any]:
 
 
 def _plan(args: argparse.Namespace, settings: GenerateConfig, scope: Scope, ledger: Any) -> Any:
+    from generator.prompts import PromptsError
     from generator.runner import plan_jobs
 
-    return plan_jobs(
-        ledger,
-        scope,
-        _prompt_set(settings),
-        kinds=settings.kinds,
-        per_chunk=settings.per_chunk,
-        model=settings.model,
-        params=_generation_params(settings),
-        limit=args.limit,
-    )
+    try:
+        return plan_jobs(
+            ledger,
+            scope,
+            _prompt_set(settings),
+            kinds=settings.kinds,
+            per_chunk=settings.per_chunk,
+            model=settings.model,
+            params=_generation_params(settings),
+            limit=args.limit,
+        )
+    except PromptsError as exc:
+        raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc
 
 
 def _dry_run(

@@ -12,6 +12,7 @@ from typing import Any
 from draftgate.config import Config, ledger_path
 from draftgate.context import CommandError, config_of, open_ledger
 from draftgate.exit_codes import ExitCode
+from generator.userfiles import UserFileError, read_user_text
 from ledger import DraftKind
 from ledger.queue import QueueFilter
 
@@ -82,28 +83,23 @@ def resolve_reviewer(flag: str | None, config: Config) -> str:
 def load_guidelines(config: Config) -> str:
     path = Path(config.review.guidelines) if config.review.guidelines else DEFAULT_GUIDELINES
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        return read_user_text(path)
+    except UserFileError as exc:
         raise CommandError(
-            f"review.guidelines: cannot read {path}: {getattr(exc, 'strerror', None) or exc}",
-            ExitCode.BAD_INPUT,
+            f"review.guidelines: cannot read {path}: {exc}", ExitCode.BAD_INPUT
         ) from exc
 
 
 def run_review(args: argparse.Namespace) -> int:
-    from tui.app import BINDING_IDS, ReviewApp  # Textual loads only for this command
+    from tui.app import ReviewApp, keymap_problem  # Textual loads only for this command
 
     config = config_of(args)
     reviewer = resolve_reviewer(args.reviewer, config)
     if not 0.0 <= args.double_review <= 1.0:
         raise CommandError("--double-review must be between 0 and 1", ExitCode.BAD_INPUT)
-    unknown = sorted(set(config.review.keymap) - BINDING_IDS)
-    if unknown:
-        raise CommandError(
-            f"review.keymap: unknown binding id {unknown[0]!r} "
-            f"(known: {', '.join(sorted(BINDING_IDS))})",
-            ExitCode.BAD_INPUT,
-        )
+    problem = keymap_problem(config.review.keymap)
+    if problem is not None:
+        raise CommandError(f"review.keymap: {problem}", ExitCode.BAD_INPUT)
     guidelines = load_guidelines(config)
     # Open (and migrate) once here so a foreign, newer or locked ledger ends in one clear line
     # before the screen takes over; the app's ledger thread opens its own connection.

@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from generator.userfiles import UserFileError, read_user_text
+
 CONFIG_FILE = "draftgate.toml"
 DEFAULT_LEDGER = "outputs/ledger.sqlite"
 
@@ -21,7 +23,9 @@ class UserInputError(Exception):
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: "8" is not an int and true is not a count; no inf/nan: an infinite timeout or a
+    # NaN rate would pass every range check and misbehave far from the config file.
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class GenerateConfig(Section):
@@ -81,16 +85,16 @@ class Config(Section):
 def load_config(path: str | None) -> Config:
     """Load ``path``, or ``./draftgate.toml`` if present, or the defaults."""
     chosen = Path(path) if path else Path(CONFIG_FILE)
-    if not chosen.exists():
-        if path:
-            raise UserInputError(f"config file not found: {chosen}")
+    if not path and not os.path.lexists(chosen):
         return Config()
     try:
-        data: dict[str, Any] = tomllib.loads(chosen.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        text = read_user_text(chosen)
+    except UserFileError as exc:
+        raise UserInputError(f"config file {chosen}: {exc}") from exc
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise UserInputError(f"{chosen}: not valid TOML: {exc}") from exc
-    except OSError as exc:
-        raise UserInputError(f"{chosen}: cannot be read: {exc.strerror}") from exc
     try:
         return Config.model_validate(data)
     except ValidationError as exc:

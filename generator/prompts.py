@@ -8,6 +8,7 @@ drafts again with the new prompt; the file name is only for people.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import jinja2
 
+from generator.userfiles import UserFileError, read_user_text
 from ledger.ids import text_hash
 
 PROMPTS_ENV = "DRAFTGATE_PROMPTS"
@@ -33,6 +35,10 @@ Message = dict[str, str]
 def default_prompts_dir() -> Path:
     configured = os.environ.get(PROMPTS_ENV)
     return Path(configured) if configured else Path(__file__).resolve().parents[1] / "prompts"
+
+
+class PromptsError(Exception):
+    """The prompts folder or one of its templates cannot be used: one line."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,23 @@ class PromptSet:
             autoescape=False,
         )
 
+    def check(self, kinds: Iterable[str]) -> None:
+        """Every template ``kinds`` need exists, is a readable regular file and parses; else
+        PromptsError naming the file (and line). Run before any job is planned, so a bad
+        template is one line at the start, not a traceback after the first call."""
+        if not self.folder.is_dir():
+            raise PromptsError(f"prompts folder {self.folder} does not exist or is not a folder")
+        for name in (SYSTEM_TEMPLATE, CHUNK_PARTIAL, *(KIND_TEMPLATES[k] for k in kinds)):
+            path = self.folder / name
+            try:
+                self.env.parse(read_user_text(path), name, str(path))
+            except UserFileError as exc:
+                raise PromptsError(f"prompt template {path}: {exc}") from exc
+            except jinja2.TemplateSyntaxError as exc:
+                raise PromptsError(
+                    f"prompt template {path}: line {exc.lineno}: {exc.message}"
+                ) from exc
+
     def source(self, name: str) -> str:
         return (self.folder / name).read_text(encoding="utf-8")
 
@@ -67,8 +90,13 @@ class PromptSet:
 
     def render(self, kind: str, variables: dict[str, Any]) -> RenderedPrompt:
         name = KIND_TEMPLATES[kind]
-        system = self.env.get_template(SYSTEM_TEMPLATE).render(**variables)
-        user = self.env.get_template(name).render(**variables)
+        try:
+            system = self.env.get_template(SYSTEM_TEMPLATE).render(**variables)
+            user = self.env.get_template(name).render(**variables)
+        except jinja2.TemplateError as exc:
+            # An undefined variable (StrictUndefined), an include of a missing file: found
+            # only when rendering, and just as much the template's fault as a syntax error.
+            raise PromptsError(f"prompt template {self.folder / name}: {exc}") from exc
         return RenderedPrompt(
             messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
             template_name=name,

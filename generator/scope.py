@@ -6,10 +6,13 @@ and wrong-UI-name adversarials are checked against.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from generator.userfiles import UserFileError, read_user_text
 
 SCOPE_FILE = "scope.toml"
 
@@ -61,11 +64,13 @@ def scope_path_for(docs_dir: str | Path, explicit: str | None = None) -> Path:
 
 def load_scope(path: str | Path) -> Scope:
     scope_file = Path(path)
+    if not os.path.lexists(scope_file):
+        raise ScopeError(f"scope file not found: {scope_file}")
     try:
-        data = tomllib.loads(scope_file.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ScopeError(f"scope file not found: {scope_file}") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = tomllib.loads(read_user_text(scope_file))
+    except UserFileError as exc:
+        raise ScopeError(f"scope file {scope_file}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
         raise ScopeError(f"{scope_file}: not valid TOML: {exc}") from exc
     try:
         return Scope.model_validate(data)

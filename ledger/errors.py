@@ -27,6 +27,13 @@ class DamagedLedgerError(LedgerError):
     """The file is a Draftgate ledger but SQLite cannot read it whole (truncated, corrupt pages,
     unreadable): the user restores it from a backup rather than retrying."""
 
+    @classmethod
+    def at(cls, path: str, detail: str) -> DamagedLedgerError:
+        return cls(
+            f"{path} is damaged ({detail}); SQLite cannot read it whole. Restore it from a "
+            "backup; Draftgate does not repair it"
+        )
+
 
 class DecisionRejected(LedgerError):
     """A decision that breaks a rule (unknown draft, edit without text, reject without reason)."""

@@ -264,15 +264,21 @@ def _balance_cutoffs(
 # ---- writing ------------------------------------------------------------------------------
 
 
-def _prepare_out_dir(options: ExportOptions) -> None:
+# --force moves the previous export here (inside --out) until the new one is recorded.
+REPLACED_PREFIX = ".replaced-"
+
+
+def _prepare_out_dir(options: ExportOptions) -> Path | None:
     """Refuse to mix two exports in one folder. ``force`` replaces a previous export's own
-    files (those its manifest lists); a folder holding anything else is never emptied."""
+    files (those its manifest lists); a folder holding anything else is never emptied. The
+    previous files are moved aside (the folder returned), not deleted: they come back if the
+    new export fails or cannot be recorded, and go only once it is recorded."""
     out = options.out_dir
     if out.exists() and not out.is_dir():
         raise ExportError(f"--out {out} is a file, not a folder")
     if not out.exists() or not any(out.iterdir()):
         out.mkdir(parents=True, exist_ok=True)
-        return
+        return None
     manifest_path = out / MANIFEST_NAME
     if not manifest_path.exists():
         raise ExportError(f"--out {out} is not empty and holds no Draftgate export; pick another")
@@ -290,13 +296,24 @@ def _prepare_out_dir(options: ExportOptions) -> None:
     if strangers:
         # Checked before anything is removed: --force never deletes a file it did not write.
         raise ExportError(f"--out {out} also holds files no manifest lists: {strangers[:3]}")
+    aside = out / f"{REPLACED_PREFIX}{new_event_id()}"
+    aside.mkdir()
     for rel in listed:
         target = out / rel
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-    manifest_path.unlink()
+        if rel != MANIFEST_NAME and (target.exists() or target.is_symlink()):
+            target.rename(aside / rel)
+    manifest_path.rename(aside / MANIFEST_NAME)
+    return aside
+
+
+def _put_back(out: Path, aside: Path | None) -> None:
+    """Undo ``_prepare_out_dir``'s move: the previous export's files return to ``out``."""
+    if aside is None:
+        return
+    for item in aside.iterdir():
+        _remove_files(out, [item.name])  # a file of the failed export under the same name
+        item.rename(out / item.name)
+    aside.rmdir()
 
 
 class _Writer:
@@ -506,7 +523,7 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
                 + (f" of kind {', '.join(options.kinds)}" if options.kinds else "")
                 + " is signed off (approved or edited) yet"
             )
-        _prepare_out_dir(options)
+        aside = _prepare_out_dir(options)
         writer = _Writer(options.format, out)
         try:
             with (
@@ -599,6 +616,7 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
             writer.abort()
             for part in (manifest_part, spool_path):
                 part.unlink(missing_ok=True)
+            _put_back(out, aside)
             raise
     os.replace(manifest_part, out / MANIFEST_NAME)
     manifest_hash = file_hash(out / MANIFEST_NAME)
@@ -614,9 +632,26 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
     )
     try:
         record_export(ledger, result, options, created_at, spool_path)
+    except BaseException:
+        # Not recorded (read-only, locked, damaged ledger; Ctrl-C): files the ledger cannot
+        # vouch for must not stay, or they would pass for an export.
+        _remove_files(out, result.files)
+        _put_back(out, aside)
+        raise
     finally:
         spool_path.unlink(missing_ok=True)
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
     return result
+
+
+def _remove_files(out: Path, names: list[str]) -> None:
+    for name in names:
+        target = out / name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            target.unlink(missing_ok=True)
 
 
 def _split_of_file(name: str) -> str | None:

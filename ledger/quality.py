@@ -165,7 +165,8 @@ class QualityWorker:
 
 def _worker_main(argv: list[str]) -> None:
     path, options = argv[0], json.loads(argv[1])
-    with Ledger.open(path) as ledger:
+    # The parent has opened (and upgraded) this ledger already; the worker only reads it.
+    with Ledger.open(path, must_exist=True, read_only=True) as ledger:
         json.dump(compute_quality(ledger, **options), sys.stdout, ensure_ascii=False)
 
 

@@ -7,13 +7,19 @@ and committing before returning is what lets a caller tell a user "saved".
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
+import stat
+import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
@@ -248,6 +254,112 @@ def _row_to_call(row: sqlite3.Row) -> GenerationCall:
     )
 
 
+SQLITE_MAGIC = b"SQLite format 3\x00"
+SQLITE_HEADER_BYTES = 100
+
+
+# Ledger files this process has a connection to (realpath -> count). Closing any descriptor
+# of a file drops every POSIX lock this process holds on it, so the header is never read
+# with Python's open() while one of our own SQLite connections holds locks on the file.
+_OPEN_HERE: dict[str, int] = {}
+_OPEN_HERE_LOCK = threading.Lock()
+TRUNCATION_LOOKS = 5
+TRUNCATION_PAUSE_S = 0.05
+
+
+def _truncation(path_text: str) -> str | None:
+    """Why the file looks cut short, or None."""
+    try:
+        if os.path.exists(path_text + "-wal"):
+            return None
+        size = os.stat(path_text).st_size
+        with open(path_text, "rb") as handle:
+            header = handle.read(SQLITE_HEADER_BYTES)
+    except OSError:
+        return None  # gone or unreadable meanwhile: SQLite will say so
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    # The page count is valid when the change counter matches "version valid for".
+    counted = header[24:28] == header[92:96] and pages > 0
+    if page_size < 512 or not (size % page_size or (counted and size < pages * page_size)):
+        return None
+    return f"truncated: {size}" + (f" of {pages * page_size}" if counted else "") + " bytes"
+
+
+# A creation takes milliseconds; a temporary file this old is from one that was killed.
+STALE_CREATION_S = 600
+
+
+def _remove_stale_creations(folder: Path, name: str) -> None:
+    """Remove what a killed creation of ``name`` left (its temp file and -wal/-shm)."""
+    cutoff = time.time() - STALE_CREATION_S
+    for leftover in folder.glob(f".{glob_escape(name)}.*.creating*"):
+        with contextlib.suppress(OSError):
+            if leftover.is_file() and leftover.lstat().st_mtime < cutoff:
+                leftover.unlink()
+
+
+def _inspect_existing(path_text: str, *, writable: bool) -> bool:
+    """False if nothing is at ``path_text``; True for a file that looks like a whole SQLite
+    database; otherwise the LedgerError that says why it cannot be one."""
+    try:
+        info = os.stat(path_text)
+    except FileNotFoundError:
+        if os.path.islink(path_text):
+            raise LedgerUnavailableError(
+                f"cannot open the ledger {path_text}: it is a symlink to nothing"
+            ) from None
+        return False
+    except NotADirectoryError as exc:
+        parents = Path(path_text).parents
+        blocker = next((p for p in parents if p.exists() and not p.is_dir()), parents[0])
+        raise LedgerUnavailableError(
+            f"cannot open the ledger {path_text}: {blocker} is a file, not a folder"
+        ) from exc
+    except OSError as exc:  # a symlink loop, no permission
+        raise LedgerUnavailableError(f"cannot open the ledger {path_text}: {exc.strerror}") from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise LedgerUnavailableError(f"the ledger path {path_text} is a folder, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise LedgerUnavailableError(
+            f"the ledger path {path_text} is not a regular file (a FIFO, socket or device)"
+        )
+    if info.st_size == 0:
+        raise ForeignLedgerError(
+            f"{path_text} is an empty file (0 bytes), not a Draftgate ledger; if it was one, "
+            "restore it from a backup, else remove it or pass another --ledger"
+        )
+    if _OPEN_HERE.get(os.path.realpath(path_text)):
+        return True  # checked when first opened; reading it now would drop our own locks
+    try:
+        with open(path_text, "rb") as handle:
+            header = handle.read(SQLITE_HEADER_BYTES)
+    except OSError as exc:
+        raise LedgerUnavailableError(f"cannot read the ledger {path_text}: {exc.strerror}") from exc
+    if not header.startswith(SQLITE_MAGIC[: len(header)]) or (
+        len(header) >= len(SQLITE_MAGIC) and not header.startswith(SQLITE_MAGIC)
+    ):
+        raise ForeignLedgerError(f"{path_text} is not a Draftgate ledger (not an SQLite database)")
+    if len(header) < SQLITE_HEADER_BYTES:
+        raise DamagedLedgerError.at(path_text, f"cut short at {len(header)} bytes")
+    # A file cut short: the size is not whole pages, or below the header's page count. Seen
+    # while another process checkpoints (the header is written before the file grows), so it
+    # only counts with no -wal beside the file and when it lasts over a few looks.
+    for _ in range(TRUNCATION_LOOKS):
+        detail = _truncation(path_text)
+        if detail is None:
+            break
+        time.sleep(TRUNCATION_PAUSE_S)
+    else:
+        raise DamagedLedgerError.at(path_text, detail or "truncated")
+    if writable and not os.access(path_text, os.W_OK):
+        raise LedgerUnavailableError(
+            f"cannot write the ledger {path_text}: the file is read-only for this user"
+        )
+    return True
+
+
 def fts_phrase(text: str) -> str:
     """Quote text as one FTS5 phrase (tokens in order), so no user text is read as syntax."""
     return '"' + text.replace('"', '""') + '"'
@@ -259,6 +371,10 @@ class Ledger:
     def __init__(self, db: sqlite3.Connection, path: str) -> None:
         self._db = db
         self.path = path
+        self._key = "" if path == ":memory:" else os.path.realpath(path)
+        if self._key:
+            with _OPEN_HERE_LOCK:
+                _OPEN_HERE[self._key] = _OPEN_HERE.get(self._key, 0) + 1
         self._lock = threading.Lock()
         # Asked, with the attempt number, each time BEGIN IMMEDIATE has waited the whole busy
         # timeout for another process's write lock: True waits again. Unset, the lock raises
@@ -269,51 +385,120 @@ class Ledger:
     # ---- opening -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | Path, *, upgrade_to: int | None = None) -> Ledger:
-        """Open (creating if absent) and migrate to ``upgrade_to`` (default: the latest)."""
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        upgrade_to: int | None = None,
+        must_exist: bool = False,
+        read_only: bool = False,
+    ) -> Ledger:
+        """Open (creating if absent) and migrate to ``upgrade_to`` (default: the latest).
+
+        ``must_exist``: a missing file is an error, not a new ledger (every command but
+        ``ingest``: a mistyped path must not become a fresh, empty ledger). ``read_only``:
+        must exist too, and nothing is written: no migration, no journal-mode change, and
+        no -wal/-shm left behind (``generate --dry-run``, and reading a read-only file).
+        An existing file is checked before SQLite opens it: a folder, FIFO, symlink loop,
+        empty or truncated file, or one this user cannot write (for a write), is one line.
+        A new ledger is built in a temporary file beside it and linked into place whole, so
+        an interrupted creation never leaves a half-made ledger at ``path``."""
         target = SCHEMA_VERSION if upgrade_to is None else upgrade_to
         path_text = str(path)
-        if path_text != ":memory:":
-            folder = Path(path_text).resolve().parent
-            if folder.exists() and not folder.is_dir():
-                raise LedgerUnavailableError(
-                    f"cannot create the ledger {path_text}: {folder} is a file, not a folder"
+        if path_text == ":memory:":
+            return cls._connect(path_text, path_text, target, read_only=False)
+        if _inspect_existing(path_text, writable=not read_only):
+            uri = path_text
+            folder = os.path.dirname(os.path.abspath(path_text))
+            if read_only and not (os.access(path_text, os.W_OK) and os.access(folder, os.W_OK)):
+                # A read-write connection to a file it cannot write falls back to read-only
+                # and then leaves -wal/-shm behind; immutable reads the file as it is (with
+                # no WAL beside it nobody has uncommitted pages in one).
+                wal = os.path.exists(path_text + "-wal")
+                uri = f"{Path(path_text).resolve().as_uri()}?mode=ro" + (
+                    "" if wal else "&immutable=1"
                 )
-            if not folder.is_dir():
-                try:
-                    folder.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    raise LedgerUnavailableError(
-                        f"cannot create the ledger folder {folder}: {exc.strerror}"
-                    ) from exc
+            return cls._connect(uri, path_text, target, read_only=read_only)
+        if must_exist or read_only:
+            raise LedgerUnavailableError(
+                f"no ledger at {path_text}; run 'draftgate ingest' first or pass --ledger"
+            )
+        cls._create(path_text, target)
+        return cls._connect(path_text, path_text, target, read_only=False)
+
+    @classmethod
+    def _create(cls, path_text: str, target: int) -> None:
+        """Build the schema in a temporary file in the same folder, then link it into place
+        (never replacing a ledger another process created meanwhile)."""
+        folder = Path(path_text).parent
+        if folder.exists() and not folder.is_dir():
+            raise LedgerUnavailableError(
+                f"cannot create the ledger {path_text}: {folder} is a file, not a folder"
+            )
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            _remove_stale_creations(folder, Path(path_text).name)
+            fd, temp = tempfile.mkstemp(
+                prefix=f".{Path(path_text).name}.", suffix=".creating", dir=folder
+            )
+            os.close(fd)
+        except OSError as exc:
+            raise LedgerUnavailableError(
+                f"cannot create the ledger {path_text} in {folder}: {exc.strerror}"
+            ) from exc
+        try:
+            built = cls._connect(temp, temp, target, read_only=False, fresh=True)
+            built.close()
+            try:
+                os.link(temp, path_text)
+            except FileExistsError:
+                pass  # another process created it first: use theirs
+            except OSError as exc:
+                raise LedgerUnavailableError(
+                    f"cannot create the ledger {path_text}: {exc.strerror}"
+                ) from exc
+        finally:
+            for leftover in (temp, temp + "-wal", temp + "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(leftover)
+
+    @classmethod
+    def _connect(
+        cls, uri: str, path_text: str, target: int, *, read_only: bool, fresh: bool = False
+    ) -> Ledger:
         try:
             db = sqlite3.connect(
-                path_text,
+                uri,
                 isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE ... COMMIT
                 timeout=BUSY_TIMEOUT_MS / 1000,
                 check_same_thread=False,
+                uri=uri.startswith("file:"),
             )
         except sqlite3.OperationalError as exc:
             raise LedgerUnavailableError(f"cannot open the ledger {path_text}: {exc}") from exc
         db.row_factory = sqlite3.Row
         ledger = cls(db, path_text)
         try:
-            ledger._configure()
-            ledger._migrate(target)
+            if read_only:
+                ledger._configure_read_only(target)
+            else:
+                ledger._configure()
+                ledger._migrate(target)
+                if fresh:
+                    # Everything into the main file before it is linked into place.
+                    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.DatabaseError as exc:
-            db.close()
+            ledger.close()
             message = str(exc)
             if "not a database" in message or "file is encrypted" in message:
                 raise ForeignLedgerError(
                     f"{path_text} is not a Draftgate ledger (not an SQLite database)"
                 ) from exc
+            if "malformed" in message or "disk I/O" in message or "disk image" in message:
+                raise DamagedLedgerError.at(path_text, message) from exc
             if "locked" in message or "busy" in message:
                 raise LedgerLockedError(
                     f"{path_text} is locked by another process; try again when it finishes"
-                ) from exc
-            if "malformed" in message or "disk image" in message:
-                raise DamagedLedgerError(
-                    f"{path_text} is damaged ({message}); restore it from a backup"
                 ) from exc
             if "duplicate column" in message or "already exists" in message:
                 # A migration met what it was about to create: the recorded version is wrong.
@@ -326,12 +511,22 @@ class Ledger:
                     f"cannot write the ledger {path_text}: {message}"
                 ) from exc
             raise
-        except Exception:
-            db.close()
+        except BaseException:
+            ledger.close()
             raise
         return ledger
 
-    def _configure(self) -> None:
+    def _configure_read_only(self, target: int) -> None:
+        self._configure_checks()
+        if self.schema_version() < target:
+            raise LedgerUnavailableError(
+                f"{self.path} uses an older schema ({self.schema_version()}); run a command "
+                "that writes to it (e.g. 'draftgate ingest') once to upgrade it"
+            )
+        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._db.execute("PRAGMA query_only = ON")
+
+    def _configure_checks(self) -> None:
         # Reading the header first gives a clean "not a database" error before any write.
         app_id = self._db.execute("PRAGMA application_id").fetchone()[0]
         table_count = self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
@@ -343,6 +538,9 @@ class Ledger:
         # Before any PRAGMA that writes (journal_mode rewrites the header): a newer ledger is
         # refused byte-for-byte untouched.
         self._refuse_newer()
+
+    def _configure(self) -> None:
+        self._configure_checks()
         self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self._db.execute("PRAGMA foreign_keys = ON")
         if self.path != ":memory:":
@@ -392,6 +590,12 @@ class Ledger:
 
     def close(self) -> None:
         self._db.close()
+        with _OPEN_HERE_LOCK:
+            if self._key and _OPEN_HERE.get(self._key):
+                _OPEN_HERE[self._key] -= 1
+                if not _OPEN_HERE[self._key]:
+                    del _OPEN_HERE[self._key]
+            self._key = ""
 
     def __enter__(self) -> Ledger:
         return self

@@ -64,7 +64,7 @@ def as_damaged(path: str, exc: sqlite3.DatabaseError) -> Exception:
     damaged, the error itself otherwise (a lock, a bug)."""
     message = " ".join(str(exc).split())
     if any(m in message.lower() for m in _DAMAGE_MESSAGES):
-        return DamagedLedgerError(f"{path} is damaged ({message}); restore it from a backup")
+        return DamagedLedgerError.at(path, message)
     return exc
 
 
@@ -74,11 +74,8 @@ def check_readable(ledger: Ledger) -> None:
     if problems != ["ok"]:
         # A problem can span lines ("*** in database main ***\nPage 11: ..."): one line here.
         first = " ".join(problems[0].replace("*** in database main ***", "").split())
-        raise DamagedLedgerError(
-            f"{ledger.path} is damaged (SQLite's quick_check: {first}"
-            + (f", and {len(problems) - 1} more problems" if len(problems) > 1 else "")
-            + "); restore it from a backup"
-        )
+        more = f", and {len(problems) - 1} more problems" if len(problems) > 1 else ""
+        raise DamagedLedgerError.at(ledger.path, f"SQLite's quick_check: {first}{more}")
 
 
 GUARD_TRIGGERS = frozenset(

@@ -51,6 +51,28 @@ REVIEW_BINDINGS: list[BindingType] = [
 ]
 BINDING_IDS = frozenset(b.id for b in REVIEW_BINDINGS if isinstance(b, Binding) and b.id)
 
+
+def keymap_problem(keymap: dict[str, str]) -> str | None:
+    """Why ``[review.keymap]`` cannot be used, or None: an unknown binding id, an action left
+    without a key (an empty value), or one key bound to two actions (the second would never
+    run, and a reviewer pressing "reject" could approve)."""
+    unknown = sorted(set(keymap) - BINDING_IDS)
+    if unknown:
+        return f"unknown binding id {unknown[0]!r} (known: {', '.join(sorted(BINDING_IDS))})"
+    owner: dict[str, str] = {}
+    for binding in REVIEW_BINDINGS:
+        if not isinstance(binding, Binding) or not binding.id:
+            continue
+        keys = [k.strip() for k in keymap.get(binding.id, binding.key).split(",")]
+        if not all(keys):
+            return f"{binding.id!r} has no key (an empty key in {keymap[binding.id]!r})"
+        for key in keys:
+            if key in owner:
+                return f"key {key!r} is bound to both {owner[key]!r} and {binding.id!r}"
+            owner[key] = binding.id
+    return None
+
+
 KEY_HELP = {
     "approve": "approve the draft as it is",
     "edit": "edit question and answer (ctrl+s saves as an edit, esc cancels)",

@@ -89,7 +89,9 @@ class LedgerThread:
 
     def _run(self) -> None:
         try:
-            ledger = Ledger.open(self._ledger_path)
+            # The command opened it before the app started; a file gone since then must
+            # not come back as a fresh, empty ledger.
+            ledger = Ledger.open(self._ledger_path, must_exist=True)
         except Exception as exc:  # noqa: BLE001 - reported to the user, who cannot review
             self._post(JobFailed("open the ledger", str(exc)))
             return
