@@ -17,6 +17,7 @@ Rules (documented in the README):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ledger import ChunkIn
@@ -196,19 +197,22 @@ def _split_long(section: _Piece, max_chars: int) -> list[_Piece]:
     return pieces
 
 
-def _split_unit(start: int, lines: list[str], max_chars: int) -> list[tuple[int, list[str]]]:
-    """A paragraph within the bound stays whole; a longer one goes line by line."""
+def _split_unit(start: int, lines: list[str], max_chars: int) -> Iterator[tuple[int, list[str]]]:
+    """A paragraph within the bound stays whole; a longer one goes line by line.
+
+    A generator: a 10 MB paragraph of one-character lines, listed whole as (number, [line])
+    pairs, held 700 MB at once."""
     if sum(len(x) + 1 for x in lines) <= max_chars:
-        return [(start, lines)]
-    out: list[tuple[int, list[str]]] = []
+        yield start, lines
+        return
     for offset, line in enumerate(lines):
         if len(line) + 1 <= max_chars:
-            out.append((start + offset, [line]))
+            yield start + offset, [line]
             continue
         # One overlong line: cut at spaces (or hard, if there are none). All parts keep the
         # line's number, since they come from that line.
-        out.extend((start + offset, [part]) for part in _cut_line(line, max_chars - 1))
-    return out
+        for part in _cut_line(line, max_chars - 1):
+            yield start + offset, [part]
 
 
 def _cut_line(line: str, width: int) -> list[str]:
