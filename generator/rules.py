@@ -504,6 +504,11 @@ def _ground_instead(
     for index, chunk in enumerate(corpus.chunks):
         if any(p not in chunk.text for p in paths):
             continue
+        # A sentence's words are substrings of the chunk: a chunk without enough of the key
+        # words anywhere has no sentence that shares enough (and is not split into sentences).
+        lowered = chunk.text.lower()
+        if sum(1 for k in keys if k in lowered) / max(1, len(keys)) < 0.6:
+            continue
         for a, b in _sentences(chunk.text):
             sentence = chunk.text[a:b]
             share = len(keys & set(_words(sentence))) / max(1, len(keys))
