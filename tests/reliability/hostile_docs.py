@@ -92,6 +92,7 @@ class Expect:
     may_ingest: bool = False  # a race may also end in a clean ingest
     generate: bool = False  # run the rules drafter afterwards, and render every prompt
     dry_run: bool = False  # run generate --dry-run too (it prints a row per job: not cheap)
+    dry_run_shows: str | None = None  # text the dry-run table must show as written
     hook: str | None = None  # an action the child takes when ingest reaches the file
     racer: Callable[[Path, threading.Event], None] | None = None
 
@@ -399,6 +400,13 @@ def k_newline_name(docs: Path, rng: random.Random) -> Expect:
     return Expect(name, shown, BAD_NAME)
 
 
+def k_markup_name(docs: Path, rng: random.Random) -> Expect:
+    # Rich console markup in a file name and a heading: text, not style tags.
+    name = rng.choice(["[bold red]x.md", "x[blink.md", "[link=https:evil]a.md", "[reverse]b]].md"])
+    _write(docs, name, f"# [/bold] [red]Title[/]\n\n{_text(rng, 40)} [/] \\[x]\n")
+    return _plain(name, None, generate=True, dry_run=True, dry_run_shows=f"{DOCS_NAME}/{name}")
+
+
 def k_bom_crlf(docs: Path, rng: random.Random) -> Expect:
     body = f"# Windows\r\n\r\n{_text(rng, 80)}\r\n## Next\r\n\r\n{_text(rng, 80)}\r\n"
     _write(docs, "windows.md", b"\xef\xbb\xbf" + body.encode())
@@ -470,6 +478,7 @@ KINDS: list[Kind] = [
         k_dir_named_md,
         k_non_utf8_name,
         k_newline_name,
+        k_markup_name,
         k_bom_crlf,
         k_unclosed_fence,
         k_many_lines,
@@ -541,6 +550,7 @@ def _child(
     try:
         for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_LOG", "DRAFTGATE_LEDGER"):
             os.environ.pop(key, None)
+        os.environ["COLUMNS"] = "250"  # rich tables in full, not cut at 80 columns
         out = open(out_path, "w", encoding="utf-8", errors="strict")  # noqa: SIM115
         err = open(err_path, "w", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
         sys.stdout, sys.stderr = out, err
@@ -739,6 +749,9 @@ def _trial(
         for label, extra in [*steps, ("generate", [])]:
             run_ = run_child([*base, "generate", *extra], folder, label)
             _judge_run(where, f"generate {' '.join(extra)}".strip(), run_, outcome)
+            shown = expect.dry_run_shows
+            if label == "dry-run" and shown is not None and shown not in run_.stdout:
+                outcome.miss(f"{where}: the dry-run table does not show {shown!r} as written")
         _judge_fence(where, ledger_path, new_doc_ids, outcome)
     with Ledger.open(ledger_path) as ledger:
         breaks = verify(ledger)

@@ -230,3 +230,22 @@ def test_doc_text_cannot_open_or_close_the_data_fence() -> None:
     # What a reader sees is unchanged: only zero-width spaces were added.
     assert defuse_fence(hostile).replace("\u200b", "") == hostile
     assert defuse_fence("plain text") == "plain text"
+
+
+def test_the_dry_run_table_shows_a_file_name_with_brackets_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from draftgate.cli import main
+
+    folder = _folder(tmp_path)
+    (folder / "[bold red]x.md").write_text("# Styled\n\nShifts are published weekly.\n")
+    ledger = str(tmp_path / "ledger.sqlite")
+    for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["--ledger", ledger, "ingest", str(folder)]) == 0
+    config = tmp_path / "draftgate.toml"
+    config.write_text(f'docs = "{folder}"\nscope = "{hostile_docs.SAMPLE_DOCS / "scope.toml"}"\n')
+    capsys.readouterr()
+    assert main(["--ledger", ledger, "--config", str(config), "generate", "--dry-run"]) == 0
+    assert "docs/[bold red]x.md" in capsys.readouterr().out
