@@ -37,13 +37,19 @@ class IngestReport:
         return sum(1 for o in self.outcomes if o.state == state)
 
 
-def _document_files(root: Path) -> list[Path]:
+def _document_files(root: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The files under ``root``, and the folders that could not be listed (with why)."""
     files: list[Path] = []
-    for folder, dirnames, filenames in os.walk(root):
+    unlisted: list[tuple[Path, str]] = []
+
+    def note(exc: OSError) -> None:
+        unlisted.append((Path(exc.filename), exc.strerror or type(exc).__name__))
+
+    for folder, dirnames, filenames in os.walk(root, onerror=note):
         # Hidden folders (.git, .obsidian, ...) are tooling, not docs.
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         files.extend(Path(folder) / name for name in sorted(filenames) if not name.startswith("."))
-    return files
+    return files, unlisted
 
 
 def _read_document(path: Path, root: Path, max_bytes: int) -> tuple[bytes | None, str | None]:
@@ -191,7 +197,17 @@ def ingest_folder(
     # one ledger and a file removed from one folder does not touch the other's documents.
     prefix = root.resolve().name + "/"
     present: set[str] = set()
-    for path in _document_files(root):
+    files, unlisted = _document_files(root)
+    for folder, reason in unlisted:
+        if folder == root:
+            # Listing nothing would mark every document of the folder removed.
+            raise DocsFolderError(f"cannot read docs folder {root}: {reason}")
+        # Like an unreadable file, a folder that cannot be listed keeps its documents current.
+        rel_folder = prefix + folder.relative_to(root).as_posix() + "/"
+        warning = f"skipped {printable_path(rel_folder)}: cannot be read ({reason})"
+        report.warnings.append(warning)
+        present.update(d.path for d in ledger.current_documents() if d.path.startswith(rel_folder))
+    for path in files:
         rel = prefix + path.relative_to(root).as_posix()
         suffix = path.suffix.lower()
         if suffix not in DOC_SUFFIXES:
