@@ -32,6 +32,7 @@ this process swaps a file between a regular file, a FIFO and nothing while inges
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import random
@@ -62,6 +63,7 @@ CATEGORY = "hostile docs"
 TIMEOUT_S = 120.0  # a hang detector, not a speed requirement
 MAX_HEADING_CHARS = 200  # the longest heading title a chunk's heading path may carry
 DOCS_NAME = "product_docs"
+SUBFOLDER = "guides"  # a subfolder of the template's docs, with one doc in it
 FENCE_OPEN = "<<<DOC"
 FENCE_CLOSE = "DOC>>>"
 
@@ -377,6 +379,12 @@ def k_unreadable(docs: Path, rng: random.Random) -> Expect:
     return _plain("locked.md", UNREADABLE, hook="eacces" if os.geteuid() == 0 else None)
 
 
+def k_unlistable_folder(docs: Path, rng: random.Random) -> Expect:
+    # root lists a mode-000 folder anyway: the child refuses the listing itself (EACCES).
+    (docs / SUBFOLDER).chmod(0)
+    return Expect(SUBFOLDER, f"{DOCS_NAME}/{SUBFOLDER}/", UNREADABLE, hook="eacces-dir")
+
+
 def k_dir_named_md(docs: Path, rng: random.Random) -> Expect:
     folder = docs / "folder.md"
     folder.mkdir()
@@ -475,6 +483,7 @@ KINDS: list[Kind] = [
         k_race,
         k_fifo,
         k_unreadable,
+        k_unlistable_folder,
         k_dir_named_md,
         k_non_utf8_name,
         k_newline_name,
@@ -508,6 +517,16 @@ def _child_hooks(docs: Path, target: str | None, hook: str | None) -> None:
 
     real = cmd_core.ingest_folder
     path = docs / target
+    if hook == "eacces-dir":
+        real_scandir = os.scandir
+
+        def refusing_scandir(name: Any = ".") -> Any:
+            if os.fsdecode(name) == str(path):
+                raise PermissionError(errno.EACCES, "Permission denied", os.fsdecode(name))
+            return real_scandir(name)
+
+        setattr(os, "scandir", refusing_scandir)  # noqa: B010 - this child only
+        return
 
     def act() -> None:
         if hook == "delete":
@@ -636,6 +655,9 @@ def template_ledger(workdir: Path) -> Path:
         return ledger_path
     docs = folder / DOCS_NAME
     shutil.copytree(SAMPLE_DOCS, docs)
+    # A doc in a subfolder, for the kinds that make a folder unreadable.
+    (docs / SUBFOLDER).mkdir()
+    shutil.copy(SAMPLE_DOCS / "faq.md", docs / SUBFOLDER / "more-faq.md")
     from generator.ingest import ingest_folder
 
     with Ledger.open(ledger_path) as ledger:
@@ -695,6 +717,8 @@ def _cleanup(folder: Path) -> None:
     """Big files and mode-000 files go at once; the bench runs a hundred trials."""
     if not folder.exists():
         return
+    with contextlib.suppress(FileNotFoundError):
+        (folder / DOCS_NAME / SUBFOLDER).chmod(0o755)
     for path in folder.rglob("*"):
         if path.is_file() and not path.is_symlink():
             path.chmod(0o644)

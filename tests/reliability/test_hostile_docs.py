@@ -249,3 +249,45 @@ def test_the_dry_run_table_shows_a_file_name_with_brackets_as_written(
     capsys.readouterr()
     assert main(["--ledger", ledger, "--config", str(config), "generate", "--dry-run"]) == 0
     assert "docs/[bold red]x.md" in capsys.readouterr().out
+
+
+def _refuse_listing(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """What a mode-000 folder does to a user who is not root."""
+    real = os.scandir
+
+    def refusing(name: Any = ".") -> Any:
+        if os.fsdecode(name) == str(folder):
+            raise PermissionError(13, "Permission denied", os.fsdecode(name))
+        return real(name)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+
+
+def test_a_folder_that_cannot_be_listed_keeps_its_documents_current(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _folder(tmp_path)
+    (folder / "guides").mkdir()
+    (folder / "guides" / "page.md").write_text("# Page\n\nA guide.\n")
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        ingest_folder(ledger, folder)
+        _refuse_listing(monkeypatch, folder / "guides")
+        report = ingest_folder(ledger, folder)
+        assert report.warnings == ["skipped docs/guides/: cannot be read (Permission denied)"]
+        assert report.removed == []
+        assert [d.path for d in ledger.current_documents()] == [
+            "docs/good.md",
+            "docs/guides/page.md",
+        ]
+
+
+def test_a_docs_folder_that_cannot_be_listed_is_an_error_not_an_empty_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _folder(tmp_path)
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        ingest_folder(ledger, folder)
+        _refuse_listing(monkeypatch, folder)
+        with pytest.raises(ingest_module.DocsFolderError, match="cannot read docs folder"):
+            ingest_folder(ledger, folder)
+        assert [d.path for d in ledger.current_documents()] == ["docs/good.md"]
