@@ -1,6 +1,10 @@
 """Read a docs folder into the ledger: one transaction per document, bad files skipped.
 
-Each skipped file gets one warning naming it and why; nothing about it reaches the ledger.
+Each skipped file gets one warning naming it and why; nothing about it reaches the ledger,
+and a version of it ingested earlier stays current. Skipped: binary (a NUL byte anywhere),
+UTF-16, other non-UTF-8, empty, over ``MAX_DOC_BYTES``, not a regular file (FIFO, device),
+unreadable, vanished, symlinks that loop, dangle or point outside the folder, and file names
+that are not UTF-8 or hold control characters (shown escaped, so the warning stays one line).
 """
 
 from __future__ import annotations
@@ -215,6 +219,7 @@ def ingest_folder(
             continue
         bad_name = _bad_name(rel)
         if bad_name is not None:
+            present.add(rel)  # one an older Draftgate ingested keeps its version current
             report.warnings.append(f"skipped {printable_path(rel)}: {bad_name}")
             continue
         if on_file is not None:
