@@ -7,15 +7,17 @@ copies the sample docs (``product_docs/``) and a template ledger that already ho
 rules-drafter drafts and a few signed decisions; adds the hostile file(s) to the docs copy; and
 runs ``draftgate ingest`` on it. Kinds whose text is hostile but valid (prompt injection, fence
 look-alikes, control characters, very long lines, thousands of headings) then run
-``draftgate generate --dry-run`` and ``draftgate generate`` (the offline rules drafter), and
-every new chunk is rendered into every prompt template.
+``draftgate generate`` (the offline rules drafter; those with injection, escapes or markup run
+``generate --dry-run`` first), and the first 50 new chunks are rendered into every prompt
+template. Writing a kind's files is part of the trial; a 50 MB file is written each time.
 
 Each command runs as ``draftgate.cli.main()`` in a forked child of this process (no interpreter
 start-up, and a hang can still be killed), with stdout/stderr going to files encoded as a real
 run's would be (UTF-8, strict on stdout, backslashreplace on stderr). Hooks that make a file
 vanish, turn into a FIFO or refuse to be read at the moment ingest reaches it run in the child
-(wrapping the ``on_file`` callback ingest calls before reading each file); a racing thread in
-this process swaps a file between a regular file, a FIFO and nothing while ingest runs.
+(wrapping the ``on_file`` callback ingest calls before reading each file; as root, a mode-000
+file or folder is readable, so the child's ``os.open``/``os.scandir`` refuse it instead); a
+racing thread in this process swaps a file between a regular file and a FIFO while ingest runs.
 
 - crashed: a traceback on stderr, an exit code other than 0, or no exit within
   ``TIMEOUT_S`` (a hang: the child is killed).
@@ -24,10 +26,12 @@ this process swaps a file between a regular file, a FIFO and nothing while inges
   (a file name broke the warning line apart), a warning for a file that should have been
   ingested, a chunk whose line span disagrees with the file (lines split on ``\\n`` after
   CRLF/CR normalisation, nothing else), a heading path entry over ``MAX_HEADING_CHARS``, or
-  a rendered prompt in which the chunk text opens or closes the ``<<<DOC``/``DOC>>>`` fence.
+  a rendered prompt in which the chunk text opens or closes the ``<<<DOC``/``DOC>>>`` fence,
+  or a dry-run table that shows a file name other than as written (rich markup).
 - lost: a ledger row of any other document, chunk, call, draft or decision changed or gone
-  (every table is snapshotted before and after), a new row that is not the hostile file's
-  own document or chunks (or its rules-drafter calls and drafts), or ``verify`` failing.
+  (every table is snapshotted before and after: after ingest, only the hostile file's own
+  document and chunks may be new; after generate, nothing earlier may change), or ``verify``
+  failing.
 """
 
 from __future__ import annotations
