@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from draftgate.context import CommandError, config_of, open_ledger
@@ -52,7 +53,7 @@ def run_ingest(args: argparse.Namespace) -> int:
         try:
             with err.status("ingesting…") as spinner:
                 report = ingest_folder(
-                    ledger, docs_dir, on_file=lambda rel: spinner.update(f"ingesting {rel}")
+                    ledger, docs_dir, on_file=lambda rel: spinner.update(f"ingesting {escape(rel)}")
                 )
         except DocsFolderError as exc:
             raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -183,7 +184,7 @@ def _dry_run(
         kind = job.kind + (f"/{job.subtype}" if job.subtype else "")
         table.add_row(
             job.key[3:15],
-            job.document_path,
+            escape(job.document_path),  # a file name is text, not rich markup
             f"{job.chunk.start_line}-{job.chunk.end_line}",
             kind,
             str(job.count),

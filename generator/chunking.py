@@ -17,6 +17,7 @@ Rules (documented in the README):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ledger import ChunkIn
@@ -24,8 +25,9 @@ from ledger import ChunkIn
 MAX_CHUNK_CHARS = 2400
 MIN_CHUNK_CHARS = 200
 
-# A closing run of #s counts only after a space (CommonMark), so "## Using C#" keeps its "#".
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
+# Heading titles longer than this are cut (with "…") in heading paths and document titles: a
+# megabyte-long heading line would otherwise be copied into every chunk under it.
+MAX_HEADING_CHARS = 200
 _FENCE = re.compile(r"^[ \t]{0,3}(```|~~~)")
 
 
@@ -49,12 +51,50 @@ class _Piece:
         )
 
 
+def split_lines(text: str) -> list[str]:
+    """The lines of ``text``, split at ``\\n`` only (a final newline ends the last line).
+
+    Not ``str.splitlines``: that also splits at form feeds, vertical tabs, NEL, U+2028 and
+    other separators an editor shows inside one line, and line numbers would disagree with the
+    file. Ingest has already turned CRLF and lone CR into ``\\n``.
+    """
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def parse_heading(line: str) -> tuple[int, str] | None:
+    """An ATX heading's level and title, or None; linear in the line's length.
+
+    ``#`` to ``######``, then a space or tab and at least one more character. A closing run of
+    ``#`` counts only after a space or tab (CommonMark), so "## Using C#" keeps its "#".
+    """
+    if not line.startswith("#"):
+        return None
+    level = len(line) - len(line.lstrip("#"))
+    rest = line[level:]
+    if level > 6 or len(rest) < 2 or rest[0] not in " \t":
+        return None
+    title = rest.strip(" \t")
+    opened = title.rstrip("#")
+    if opened != title and opened[-1:] in (" ", "\t") and opened.strip(" \t"):
+        title = opened.rstrip(" \t")
+    return level, short_title(title.strip())
+
+
+def short_title(title: str) -> str:
+    if len(title) <= MAX_HEADING_CHARS:
+        return title
+    return title[: MAX_HEADING_CHARS - 1].rstrip() + "…"
+
+
 def document_title(text: str, fallback: str) -> str:
-    for line in text.splitlines():
-        match = _HEADING.match(line)
-        if match and len(match.group(1)) == 1:
-            return match.group(2).strip()
-    return fallback
+    for line in split_lines(text):
+        heading = parse_heading(line)
+        if heading and heading[0] == 1:
+            return heading[1]
+    return short_title(fallback)
 
 
 def chunk_text(
@@ -65,7 +105,7 @@ def chunk_text(
     max_chars: int = MAX_CHUNK_CHARS,
     min_chars: int = MIN_CHUNK_CHARS,
 ) -> list[ChunkIn]:
-    sections = _sections(text.splitlines(), markdown=markdown, root_heading=root_heading)
+    sections = _sections(split_lines(text), markdown=markdown, root_heading=root_heading)
     pieces: list[_Piece] = []
     for section in sections:
         pieces.extend(_split_long(section, max_chars))
@@ -75,12 +115,12 @@ def chunk_text(
 
 def _has_body(piece: _Piece, *, markdown: bool) -> bool:
     """Whether a piece has any text besides headings (bare headings give nothing to draft)."""
-    return any(line.strip() and not (markdown and _HEADING.match(line)) for line in piece.lines)
+    return any(line.strip() and not (markdown and parse_heading(line)) for line in piece.lines)
 
 
 def _sections(lines: list[str], *, markdown: bool, root_heading: str) -> list[_Piece]:
     stack: list[tuple[int, str]] = []
-    base = [root_heading] if root_heading else []
+    base = [short_title(root_heading)] if root_heading else []
     current = _Piece(list(base), 1, 0, [])
     sections: list[_Piece] = []
     fence = ""  # the marker of the open code fence ("```" or "~~~"), or "" outside one
@@ -91,14 +131,14 @@ def _sections(lines: list[str], *, markdown: bool, root_heading: str) -> list[_P
         elif fence_match and fence_match.group(1) == fence:
             # Only the opening kind closes a fence: "~~~" inside a ``` block is code.
             fence = ""
-        match = _HEADING.match(line) if markdown and not fence else None
-        if match:
+        heading = parse_heading(line) if markdown and not fence else None
+        if heading:
             if current.lines:
                 sections.append(current)
-            level = len(match.group(1))
+            level, title = heading
             while stack and stack[-1][0] >= level:
                 stack.pop()
-            stack.append((level, match.group(2).strip()))
+            stack.append((level, title))
             current = _Piece([title for _, title in stack] or list(base), number, number, [line])
         else:
             if not current.lines:
@@ -135,18 +175,21 @@ def _split_long(section: _Piece, max_chars: int) -> list[_Piece]:
 
     pieces: list[_Piece] = []
     current: _Piece | None = None
+    current_size = 0  # current.size, kept as lines are added (summing each time is quadratic)
     for unit_start, unit_lines in units:
         for sub_start, sub_lines in _split_unit(unit_start, unit_lines, max_chars):
             sub_size = sum(len(x) + 1 for x in sub_lines)
-            if current is not None and current.size + sub_size <= max_chars:
+            if current is not None and current_size + sub_size <= max_chars:
                 current.lines.extend(sub_lines)
                 current.end_line = sub_start + len(sub_lines) - 1
+                current_size += sub_size
                 continue
             if current is not None:
                 pieces.append(current)
             current = _Piece(
                 list(section.heading_path), sub_start, sub_start + len(sub_lines) - 1, sub_lines
             )
+            current_size = sub_size
     if current is not None:
         pieces.append(current)
     for piece in pieces:
@@ -154,19 +197,22 @@ def _split_long(section: _Piece, max_chars: int) -> list[_Piece]:
     return pieces
 
 
-def _split_unit(start: int, lines: list[str], max_chars: int) -> list[tuple[int, list[str]]]:
-    """A paragraph within the bound stays whole; a longer one goes line by line."""
+def _split_unit(start: int, lines: list[str], max_chars: int) -> Iterator[tuple[int, list[str]]]:
+    """A paragraph within the bound stays whole; a longer one goes line by line.
+
+    A generator: a 10 MB paragraph of one-character lines, listed whole as (number, [line])
+    pairs, held 700 MB at once."""
     if sum(len(x) + 1 for x in lines) <= max_chars:
-        return [(start, lines)]
-    out: list[tuple[int, list[str]]] = []
+        yield start, lines
+        return
     for offset, line in enumerate(lines):
         if len(line) + 1 <= max_chars:
-            out.append((start + offset, [line]))
+            yield start + offset, [line]
             continue
         # One overlong line: cut at spaces (or hard, if there are none). All parts keep the
         # line's number, since they come from that line.
-        out.extend((start + offset, [part]) for part in _cut_line(line, max_chars - 1))
-    return out
+        for part in _cut_line(line, max_chars - 1):
+            yield start + offset, [part]
 
 
 def _cut_line(line: str, width: int) -> list[str]:

@@ -1,11 +1,18 @@
 """Read a docs folder into the ledger: one transaction per document, bad files skipped.
 
-Each skipped file gets one warning naming it and why; nothing about it reaches the ledger.
+Each skipped file gets one warning naming it and why; nothing about it reaches the ledger,
+and a version of it ingested earlier stays current. Skipped: binary (a NUL byte anywhere),
+UTF-16, other non-UTF-8, empty, over ``MAX_DOC_BYTES``, not a regular file (FIFO, device),
+unreadable, vanished, symlinks that loop, dangle or point outside the folder, and file names
+that are not UTF-8 or hold control characters (shown escaped, so the warning stays one line).
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,43 +41,139 @@ class IngestReport:
         return sum(1 for o in self.outcomes if o.state == state)
 
 
-def _document_files(root: Path) -> list[Path]:
+def _document_files(root: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The files under ``root``, and the folders that could not be listed (with why)."""
     files: list[Path] = []
-    for folder, dirnames, filenames in os.walk(root):
+    unlisted: list[tuple[Path, str]] = []
+
+    def note(exc: OSError) -> None:
+        unlisted.append((Path(exc.filename), exc.strerror or type(exc).__name__))
+
+    for folder, dirnames, filenames in os.walk(root, onerror=note):
         # Hidden folders (.git, .obsidian, ...) are tooling, not docs.
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         files.extend(Path(folder) / name for name in sorted(filenames) if not name.startswith("."))
-    return files
+    return files, unlisted
 
 
 def _read_document(path: Path, root: Path, max_bytes: int) -> tuple[bytes | None, str | None]:
-    """The file's bytes, or None and the reason it is skipped."""
+    """The file's bytes, or None and the reason it is skipped.
+
+    The file is opened first and every check is made on what was opened (``fstat`` of the
+    descriptor), so a file swapped for a FIFO, a symlink or a bigger file between listing and
+    reading cannot slip past them. ``O_NONBLOCK`` keeps the open of a FIFO from waiting for a
+    writer; ``O_NOFOLLOW`` refuses a file that became a symlink after its check.
+    """
+    target = path
     if path.is_symlink():
         try:
-            target = path.resolve()
+            target = path.resolve(strict=True)
+        except FileNotFoundError:
+            return None, "broken symlink"
         except (RuntimeError, OSError):  # RuntimeError: Python 3.11's "Symlink loop"
             return None, "symlink loop"
         if not target.is_relative_to(root.resolve()):
             return None, "symlink points outside the docs folder"
-        if not target.exists():
-            return None, "broken symlink"
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
     try:
-        if path.exists() and not path.is_file():
-            # A FIFO or device named *.md would block or never end when read.
-            return None, "not a regular file"
-        size = path.stat().st_size
-        if size > max_bytes:
-            return None, f"larger than the {max_bytes // (1024 * 1024)} MB limit ({size} bytes)"
-        data = path.read_bytes()
+        fd = os.open(target, flags)
     except FileNotFoundError:
         return None, "vanished while reading"
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None, "turned into a symlink while reading"
         return None, f"cannot be read ({exc.strerror})"
-    if b"\x00" in data[:_BINARY_SNIFF_BYTES]:
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            # A FIFO or device named *.md would block or never end when read.
+            return None, "not a regular file"
+        if info.st_size > max_bytes:
+            return None, _too_big(max_bytes, info.st_size)
+        data = _read_at_most(fd, max_bytes + 1)
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror})"
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:  # it grew after the fstat
+        return None, _too_big(max_bytes, len(data))
+    return data, None
+
+
+def _too_big(max_bytes: int, size: int) -> str:
+    return f"larger than the {max_bytes // (1024 * 1024)} MB limit ({size} bytes)"
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    parts: list[bytes] = []
+    left = limit
+    while left > 0:
+        part = os.read(fd, min(left, 1024 * 1024))
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
+def decode_document(data: bytes) -> tuple[str | None, str | None]:
+    """The text of a document's bytes, or None and why it is not text Draftgate reads.
+
+    UTF-16 (with a byte-order mark, or without one but with a NUL in every other byte) is named
+    as such, so the user knows to re-save it as UTF-8; any other NUL byte, anywhere in the file,
+    makes it binary.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_utf16(data):
+        return None, "UTF-16 text (not UTF-8)"
+    if b"\x00" in data:
         return None, "binary file"
     if not data.strip():
         return None, "empty file"
-    return data, None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 (bad byte at offset {exc.start})"
+    return text, None
+
+
+def _looks_utf16(data: bytes) -> bool:
+    sample = data[:_BINARY_SNIFF_BYTES]
+    if len(sample) < 4 or len(sample) % 2:
+        sample = sample[: len(sample) - len(sample) % 2]
+    if len(sample) < 4:
+        return False
+    half = len(sample) // 2
+    for zeros, other, codec in (
+        (sample[1::2], sample[0::2], "utf-16-le"),
+        (sample[0::2], sample[1::2], "utf-16-be"),
+    ):
+        if zeros.count(0) >= 0.8 * half and other.count(0) == 0:
+            try:
+                data[: len(data) - len(data) % 2].decode(codec)
+            except UnicodeDecodeError:
+                return False
+            return True
+    return False
+
+
+# A name with one of these in it would break the one-line warning (or the terminal) apart.
+_BAD_NAME_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes os.fsdecode could not decode
+
+
+def printable_path(rel: str) -> str:
+    """``rel`` for one line of output: undecodable bytes as ``\\xNN``, control characters
+    escaped as Python writes them (``\\n``, ``\\x1b``)."""
+    rel = _UNDECODABLE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", rel)
+    return _BAD_NAME_CHARS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), rel)
+
+
+def _bad_name(rel: str) -> str | None:
+    if _UNDECODABLE.search(rel):
+        return "file name is not UTF-8"
+    if _BAD_NAME_CHARS.search(rel):
+        return "file name has control characters"
+    return None
 
 
 def check_docs_folder(docs_dir: str | Path) -> Path:
@@ -98,25 +201,37 @@ def ingest_folder(
     # one ledger and a file removed from one folder does not touch the other's documents.
     prefix = root.resolve().name + "/"
     present: set[str] = set()
-    for path in _document_files(root):
+    files, unlisted = _document_files(root)
+    for folder, reason in unlisted:
+        if folder == root:
+            # Listing nothing would mark every document of the folder removed.
+            raise DocsFolderError(f"cannot read docs folder {root}: {reason}")
+        # Like an unreadable file, a folder that cannot be listed keeps its documents current.
+        rel_folder = prefix + folder.relative_to(root).as_posix() + "/"
+        warning = f"skipped {printable_path(rel_folder)}: cannot be read ({reason})"
+        report.warnings.append(warning)
+        present.update(d.path for d in ledger.current_documents() if d.path.startswith(rel_folder))
+    for path in files:
         rel = prefix + path.relative_to(root).as_posix()
         suffix = path.suffix.lower()
         if suffix not in DOC_SUFFIXES:
             report.ignored_other += 1
             continue
+        bad_name = _bad_name(rel)
+        if bad_name is not None:
+            present.add(rel)  # one an older Draftgate ingested keeps its version current
+            report.warnings.append(f"skipped {printable_path(rel)}: {bad_name}")
+            continue
         if on_file is not None:
             on_file(rel)
         data, why = _read_document(path, root, max_bytes)
-        if data is None:
+        text = None
+        if data is not None:
+            text, why = decode_document(data)
+        if data is None or text is None:
             # A file that is there but unreadable keeps its earlier version (if any) current.
             present.add(rel)
             report.warnings.append(f"skipped {rel}: {why}")
-            continue
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            present.add(rel)
-            report.warnings.append(f"skipped {rel}: not UTF-8 (bad byte at offset {exc.start})")
             continue
         text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
         is_markdown = DOC_SUFFIXES[suffix]

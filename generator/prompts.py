@@ -31,6 +31,11 @@ KIND_TEMPLATES = {
 
 Message = dict[str, str]
 
+# The markers that fence a chunk's text in ``_chunk.j2``. Doc text that contains one would open
+# or close the fence early, so it is rendered with a zero-width space inside the marker.
+FENCE_MARKERS = ("<<<DOC", "DOC>>>")
+_ZERO_WIDTH_SPACE = "\u200b"
+
 
 def default_prompts_dir() -> Path:
     configured = os.environ.get(PROMPTS_ENV)
@@ -90,6 +95,11 @@ class PromptSet:
 
     def render(self, kind: str, variables: dict[str, Any]) -> RenderedPrompt:
         name = KIND_TEMPLATES[kind]
+        # Every string value may come from the docs (chunk text, heading, file name).
+        variables = {
+            key: defuse_fence(value) if isinstance(value, str) else value
+            for key, value in variables.items()
+        }
         try:
             system = self.env.get_template(SYSTEM_TEMPLATE).render(**variables)
             user = self.env.get_template(name).render(**variables)
@@ -102,6 +112,16 @@ class PromptSet:
             template_name=name,
             template_hash=self.template_hash(kind),
         )
+
+
+def defuse_fence(text: str) -> str:
+    """``text`` with every ``<<<DOC`` and ``DOC>>>`` broken by a zero-width space
+    (``<<<\u200bDOC``, ``DOC\u200b>>>``), so doc text cannot end the data fence early and have
+    what follows read as instructions. The stored chunk text is unchanged; only the prompt
+    differs, by characters a reader does not see."""
+    opener, closer = FENCE_MARKERS
+    text = text.replace(opener, opener[:3] + _ZERO_WIDTH_SPACE + opener[3:])
+    return text.replace(closer, closer[:3] + _ZERO_WIDTH_SPACE + closer[3:])
 
 
 def protect_from_templating(text: str) -> str:

@@ -22,6 +22,7 @@ Every evidence quote is an exact substring of the chunk it is attached to, and e
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -154,11 +155,33 @@ _WRONG_UI_QUESTIONS = [
 _CLARIFY_QUESTIONS = ["How do I {verb}?", "I need to {verb} something. How do I do that?"]
 CLARIFY_DRAFTS_PER_TERM = 2
 
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
+# What the rules read as a heading was the regex r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$", which
+# backtracks cubically: one 2,400-character line ("# a", spaces, "b") took 21 s. _heading()
+# gives the same answers in linear time.
 _STEP = re.compile(r"^(\d+)\.[ \t]+\S")
 _BULLET = re.compile(r"^[ \t]*[-*+][ \t]+\S")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9'’-]*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]*]*\s+(?=[A-Z*\"(`])")
+
+
+def _heading(text: str) -> tuple[int, str] | None:
+    """A heading's level and title (trailing ``#`` run and spaces dropped), or None.
+
+    As the regex did: one line (a single final newline allowed), ``#`` to ``######``, a space
+    or tab, and at least one more character."""
+    if not text.startswith("#"):
+        return None
+    if text.endswith("\n"):
+        text = text[:-1]
+    if "\n" in text:
+        return None
+    level = len(text) - len(text.lstrip("#"))
+    rest = text[level:]
+    if level > 6 or len(rest) < 2 or rest[0] not in " \t":
+        return None
+    inner = rest.lstrip(" \t")
+    title = inner.rstrip(" \t").rstrip("#").rstrip(" \t")
+    return level, (title or inner[:1]).strip()
 
 
 @dataclass
@@ -215,15 +238,15 @@ def _sections(text: str, stack: list[tuple[int, str]]) -> list[_Section]:
     for line in _lines(text):
         if line.text.lstrip().startswith(("```", "~~~")):
             in_fence = not in_fence
-        match = None if in_fence else _HEADING.match(line.text)
-        if match:
+        heading = None if in_fence else _heading(line.text)
+        if heading:
             if current.heading is not None or any(x.text.strip() for x in current.lines):
                 sections.append(current)
-            level = len(match.group(1))
+            level, title = heading
             while stack and stack[-1][0] >= level:
                 stack.pop()
-            stack.append((level, match.group(2).strip()))
-            current = _Section(match.group(2).strip(), [h for _, h in stack], [])
+            stack.append((level, title))
+            current = _Section(title, [h for _, h in stack], [])
         else:
             current.lines.append(line)
     sections.append(current)
@@ -332,12 +355,21 @@ def _exact_find(haystack: str, needle: str) -> tuple[int, int] | None:
     at = haystack.find(needle)
     if at >= 0:
         return at, at + len(needle)
+    pattern = _loose_pattern(needle)
+    if pattern is None:
+        return None
+    match = pattern.search(haystack)
+    return (match.start(), match.end()) if match else None
+
+
+@functools.lru_cache(maxsize=256)
+def _loose_pattern(needle: str) -> re.Pattern[str] | None:
+    """``needle`` with any whitespace run matching any other, case-folded; compiled once (one
+    needle is searched for in every chunk)."""
     tokens = needle.split()
     if not tokens:
         return None
-    pattern = r"\s+".join(re.escape(t) for t in tokens)
-    match = re.search(pattern, haystack, flags=re.IGNORECASE)
-    return (match.start(), match.end()) if match else None
+    return re.compile(r"\s+".join(re.escape(t) for t in tokens), flags=re.IGNORECASE)
 
 
 # ---- the corpus --------------------------------------------------------------------------
@@ -395,7 +427,7 @@ def _blocks(text: str) -> list[tuple[int, int]]:
             open_block = False
             continue
         starts_unit = (
-            _HEADING.match(line.text) is not None
+            _heading(line.text) is not None
             or stripped.startswith("|")
             or _STEP.match(stripped) is not None
             or _BULLET.match(line.text) is not None
@@ -405,7 +437,7 @@ def _blocks(text: str) -> list[tuple[int, int]]:
         else:
             spans.append((line.start, line.end))
         # Headings and table rows stand alone; a paragraph or an item may run on.
-        open_block = not (_HEADING.match(line.text) or stripped.startswith("|"))
+        open_block = not (_heading(line.text) or stripped.startswith("|"))
     return spans
 
 
@@ -475,6 +507,11 @@ def _ground_instead(
     for index, chunk in enumerate(corpus.chunks):
         if any(p not in chunk.text for p in paths):
             continue
+        # A sentence's words are substrings of the chunk: a chunk without enough of the key
+        # words anywhere has no sentence that shares enough (and is not split into sentences).
+        lowered = chunk.text.lower()
+        if sum(1 for k in keys if k in lowered) / max(1, len(keys)) < 0.6:
+            continue
         for a, b in _sentences(chunk.text):
             sentence = chunk.text[a:b]
             share = len(keys & set(_words(sentence))) / max(1, len(keys))
@@ -535,6 +572,8 @@ def _path_sites(corpus: _Corpus, path: str) -> list[_PathSite]:
     pattern = re.compile(r"(?<!> )(?<![\w>])" + re.escape(path) + r"(?!\w)(?!\*{0,2}\s*>)")
     sites: list[_PathSite] = []
     for index, chunk in enumerate(corpus.chunks):
+        if path not in chunk.text:
+            continue  # a plain find first: the pattern's lookbehinds make it scan slowly
         for match in pattern.finditer(chunk.text):
             line_start = chunk.text.rfind("\n", 0, match.start()) + 1
             line_end = chunk.text.find("\n", match.end())
@@ -866,7 +905,7 @@ def _match_senses(
         for a, b in _blocks(chunk.text)
         if section.lines[0].start <= a < section.lines[-1].end + 1
         and not re.fullmatch(r"[\s|:-]+", chunk.text[a:b])
-        and not _HEADING.match(chunk.text[a:b])
+        and not _heading(chunk.text[a:b])
     ]
     used: set[int] = set()
     matched: list[tuple[_Sense, str]] = []
