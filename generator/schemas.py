@@ -24,8 +24,10 @@ MAX_QUOTES = 5
 
 _SPACE = re.compile(r"\s+")
 # Markdown emphasis and code marks are dropped before matching: a model quoting
-# "Settings > Billing" from "**Settings > Billing**" is quoting the docs.
-_MARKUP = re.compile(r"[*_`]")
+# "Settings > Billing" from "**Settings > Billing**" is quoting the docs. So is the zero-width
+# space the prompt puts inside a fence marker found in doc text (prompts.defuse_fence): a
+# model copying "<<<\u200bDOC" copied what the docs say.
+_MARKUP = re.compile("[*_`\u200b]")
 
 
 def normalise_for_match(text: str) -> str:

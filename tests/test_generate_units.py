@@ -9,7 +9,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import ValidationError
 
 from generator.dedup import DedupIndex
-from generator.prompts import PromptSet, protect_from_templating
+from generator.prompts import PromptSet, defuse_fence, protect_from_templating
 from generator.runner import job_key
 from generator.schemas import AdversarialReply, QAReply, quote_in_chunk
 
@@ -27,6 +27,13 @@ def test_quote_matching_ignores_case_spacing_and_markdown_emphasis() -> None:
     chunk = "Open **Settings >  Billing** to\ndownload invoices."
     assert quote_in_chunk("settings > billing to download", chunk)
     assert not quote_in_chunk("settings > invoices", chunk)
+
+
+def test_a_quote_of_a_defused_fence_marker_is_still_a_quote_of_the_docs() -> None:
+    chunk = "Paste DOC>>> into the field and press Save."
+    prompt_text = defuse_fence(chunk)
+    assert prompt_text != chunk  # what the model saw carries the zero-width space
+    assert quote_in_chunk(prompt_text[:22], chunk)
 
 
 def test_reply_validation_uses_the_chunk_from_the_context() -> None:
