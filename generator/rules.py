@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from generator.absence import AbsenceCheck, check_absence, path_in_docs, ui_name_is_real
+from generator.chunking import parse_heading
 from generator.scope import AbsentFeature, Scope
 from ledger import Chunk, DraftIn, DraftKind, GenerationCall, Ledger, utc_now
 from ledger.ids import content_hash, new_event_id, text_hash
@@ -155,9 +156,9 @@ _WRONG_UI_QUESTIONS = [
 _CLARIFY_QUESTIONS = ["How do I {verb}?", "I need to {verb} something. How do I do that?"]
 CLARIFY_DRAFTS_PER_TERM = 2
 
-# What the rules read as a heading was the regex r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$", which
-# backtracks cubically: one 2,400-character line ("# a", spaces, "b") took 21 s. _heading()
-# gives the same answers in linear time.
+# The rules once read headings with their own regex, which backtracked cubically (one
+# 2,400-character line took 21 s); _heading() now asks chunking's linear parser, so the rules
+# and the chunker agree on what a heading is.
 _STEP = re.compile(r"^(\d+)\.[ \t]+\S")
 _BULLET = re.compile(r"^[ \t]*[-*+][ \t]+\S")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9'’-]*")
@@ -165,23 +166,13 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]*]*\s+(?=[A-Z*\"(`])")
 
 
 def _heading(text: str) -> tuple[int, str] | None:
-    """A heading's level and title (trailing ``#`` run and spaces dropped), or None.
-
-    As the regex did: one line (a single final newline allowed), ``#`` to ``######``, a space
-    or tab, and at least one more character."""
-    if not text.startswith("#"):
-        return None
+    """A heading's level and title, or None: one line (a single final newline allowed) that
+    chunking would read as an ATX heading."""
     if text.endswith("\n"):
         text = text[:-1]
     if "\n" in text:
         return None
-    level = len(text) - len(text.lstrip("#"))
-    rest = text[level:]
-    if level > 6 or len(rest) < 2 or rest[0] not in " \t":
-        return None
-    inner = rest.lstrip(" \t")
-    title = inner.rstrip(" \t").rstrip("#").rstrip(" \t")
-    return level, (title or inner[:1]).strip()
+    return parse_heading(text)
 
 
 @dataclass
