@@ -36,14 +36,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from draftgate.exit_codes import ExitCode
-from ledger import GenerationCall, Ledger, utc_now
+from ledger import Ledger
 from ledger.chain import call_hash, decision_entry_hash
 from ledger.export import ExportOptions, export
-from ledger.ids import new_event_id
 from ledger.queue import ReviewQueue
 from tests.reliability.generate_harness import CliRun, run_in_process
 from tests.reliability.outcome import Outcome
-from tests.support.builders import add_document
+from tests.support.builders import add_document, add_failed_call
 from tests.support.exports import build_mixed
 from tests.support.tamper import RawLedger, corrupt_page, page_count, truncate_file
 
@@ -510,23 +509,7 @@ def build_base(folder: Path) -> None:
     ledger = Ledger.open(folder / LEDGER_NAME)
     try:
         chunks = add_document(ledger, "docs/extra.md")
-        now = utc_now()
-        failed = GenerationCall(
-            id=new_event_id(),
-            job_key=new_event_id(),
-            kind="qa",
-            chunk_id=chunks[0],
-            drafter="llm",
-            template_name="qa.j2",
-            template_hash="b2:template",
-            model="test-model",
-            status="failed",
-            error="timeout",
-            requested=3,
-            started_at=now,
-            finished_at=now,
-        )
-        ledger.record_call(failed, [])
+        add_failed_call(ledger, chunks[0], requested=3)
         mixed = build_mixed(ledger)
         queue = ReviewQueue(ledger, "bob")
         for _ in range(3):

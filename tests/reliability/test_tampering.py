@@ -21,7 +21,7 @@ from ledger.records import RecordFormatError, content_of_line
 from tests.reliability import tampering
 from tests.reliability.generate_harness import CliRun
 from tests.reliability.outcome import Outcome
-from tests.support.builders import add_document, add_drafts
+from tests.support.builders import add_document, add_drafts, add_failed_call
 from tests.support.tamper import RawLedger, corrupt_page, page_count
 
 SEED = 1
@@ -75,27 +75,7 @@ def built(ledger: Ledger) -> dict[str, list[str]]:
     chunks = add_document(ledger)
     drafts = add_drafts(ledger, chunks[0], count=3)
     more = add_drafts(ledger, chunks[1], count=2)
-    now = utc_now()
-    from ledger import GenerationCall  # noqa: PLC0415 - only this fixture records a failed call
-
-    ledger.record_call(
-        GenerationCall(
-            id=new_event_id(),
-            job_key=new_event_id(),
-            kind="qa",
-            chunk_id=chunks[0],
-            drafter="llm",
-            template_name="qa.j2",
-            template_hash="b2:t",
-            model="m",
-            status="failed",
-            error="timeout",
-            requested=2,
-            started_at=now,
-            finished_at=now,
-        ),
-        [],
-    )
+    add_failed_call(ledger, chunks[0])
     add_drafts(ledger, chunks[1], count=1)  # a call after the failed one
     for draft in drafts:
         ledger.record_decision(DecisionIn(draft_id=draft, reviewer="ann", verdict=Verdict.APPROVE))

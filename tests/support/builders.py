@@ -73,3 +73,26 @@ def add_drafts(
         finished_at=now,
     )
     return ledger.record_call(call, drafts).stored_draft_ids
+
+
+def add_failed_call(
+    ledger: Ledger, chunk_id: str, *, requested: int = 2, error: str = "timeout"
+) -> GenerationCall:
+    """Record a generation call that failed (no drafts); returns it as stored."""
+    now = utc_now()
+    call = GenerationCall(
+        id=new_event_id(),
+        job_key=new_event_id(),
+        kind=DraftKind.QA,
+        chunk_id=chunk_id,
+        drafter="llm",
+        template_name="qa.j2",
+        template_hash="b2:template",
+        model="test-model",
+        status="failed",
+        error=error,
+        requested=requested,
+        started_at=now,
+        finished_at=now,
+    )
+    return ledger.record_call(call, []).call
