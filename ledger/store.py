@@ -266,6 +266,17 @@ SQLITE_HEADER_BYTES = 100
 # with Python's open() while one of our own SQLite connections holds locks on the file.
 _OPEN_HERE: dict[str, int] = {}
 _OPEN_HERE_LOCK = threading.Lock()
+# One lock per ledger file, held from that check until the new connection is counted: two
+# threads opening the same file at once (the review app's writer and reader threads) must not
+# have one read the header, and so drop locks, while the other's connection is being made.
+_OPENING: dict[str, threading.Lock] = {}
+
+
+def _opening(path_text: str) -> threading.Lock:
+    with _OPEN_HERE_LOCK:
+        return _OPENING.setdefault(os.path.realpath(path_text), threading.Lock())
+
+
 TRUNCATION_LOOKS = 5
 TRUNCATION_PAUSE_S = 0.05
 
@@ -429,6 +440,13 @@ class Ledger:
         path_text = str(path)
         if path_text == ":memory:":
             return cls._connect(path_text, path_text, target, read_only=False)
+        with _opening(path_text):
+            return cls._open_file(path_text, target, must_exist=must_exist, read_only=read_only)
+
+    @classmethod
+    def _open_file(
+        cls, path_text: str, target: int, *, must_exist: bool, read_only: bool
+    ) -> Ledger:
         if _inspect_existing(path_text, writable=not read_only):
             uri = path_text
             folder = os.path.dirname(os.path.abspath(path_text))
