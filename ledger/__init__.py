@@ -5,6 +5,7 @@ This package never imports textual, openai or instructor (a test enforces it).
 
 from ledger.errors import (
     DamagedLedgerError,
+    DecidedElsewhereError,
     DecisionRejected,
     ForeignLedgerError,
     LedgerError,
@@ -38,6 +39,7 @@ __all__ = [
     "ChunkHit",
     "ChunkIn",
     "DamagedLedgerError",
+    "DecidedElsewhereError",
     "Decision",
     "DecisionIn",
     "DecisionRejected",

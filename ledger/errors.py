@@ -37,3 +37,8 @@ class DamagedLedgerError(LedgerError):
 
 class DecisionRejected(LedgerError):
     """A decision that breaks a rule (unknown draft, edit without text, reject without reason)."""
+
+
+class DecidedElsewhereError(DecisionRejected):
+    """Another reviewer's decision on the draft is in force (and this is not the blind second
+    review the double-review rule allows): the draft is theirs, nothing was saved."""

@@ -29,6 +29,7 @@ from rapidfuzz.distance import Levenshtein
 from ledger.chain import GENESIS_HASH, call_hash, decision_entry_hash, drafts_hash
 from ledger.errors import (
     DamagedLedgerError,
+    DecidedElsewhereError,
     DecisionRejected,
     ForeignLedgerError,
     LedgerLockedError,
@@ -973,6 +974,8 @@ class Ledger:
                 raise DecisionRejected(f"no draft {decision.draft_id}")
             draft = row_to_draft(draft_row)
             final_q, final_a, distance = self._check_decision(db, draft, decision)
+            if decision.verdict is not Verdict.REVERT:
+                self._check_not_decided_elsewhere(db, decision)
             head = db.execute(
                 "SELECT seq, entry_hash FROM decisions ORDER BY seq DESC LIMIT 1"
             ).fetchone()
@@ -1014,6 +1017,27 @@ class Ledger:
                 [fields[c] for c in columns],
             )
         return Decision(**fields)
+
+    @staticmethod
+    def _check_not_decided_elsewhere(db: sqlite3.Connection, decision: DecisionIn) -> None:
+        """One decision in force per draft, or two by different reviewers when the second is a
+        blind double review. Leases keep reviewers apart; this is the rule itself, checked
+        inside the write lock, so no client (or lease bookkeeping slip) can break it."""
+        # live_decisions spelled out: the rule holds on a ledger opened at an older schema too.
+        others = db.execute(
+            "SELECT d.reviewer, d.double_review FROM decisions d WHERE d.draft_id = ?"
+            " AND d.reviewer != ? AND d.verdict != 'revert' AND NOT EXISTS (SELECT 1 FROM"
+            " decisions r WHERE r.verdict = 'revert' AND r.reverts_decision_id = d.id)",
+            (decision.draft_id, decision.reviewer.strip()),
+        ).fetchall()
+        if not others:
+            return
+        second_review = decision.double_review and len(others) == 1 and not others[0][1]
+        if not second_review:
+            raise DecidedElsewhereError(
+                f"draft {decision.draft_id} was decided by {others[0][0]} meanwhile; "
+                "this decision was not saved"
+            )
 
     def _check_decision(
         self, db: sqlite3.Connection, draft: Draft, decision: DecisionIn

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ledger import DecisionIn, Ledger, Verdict, verify
+import pytest
+
+from ledger import DecisionIn, Ledger, RejectReason, Verdict, verify
 from ledger.queue import ReviewQueue, double_review_hit
 from tests.support.review import make_app, seed_ledger, settle
 
@@ -160,3 +162,85 @@ def test_draft_status_follows_the_latest_decision_in_force(ledger: Ledger) -> No
     )
     assert ledger.draft_status(draft_id).value == "pending"
     assert ledger.status().drafts_by_kind == {"qa": {"pending": 1}}
+
+
+def test_the_ledger_refuses_a_second_decision_outside_double_review(ledger: Ledger) -> None:
+    """The rule leases serve, enforced where decisions are written: whatever a client's lease
+    bookkeeping does, a draft decided by one reviewer cannot be decided by another, except
+    as the one blind second review."""
+    from ledger import DecidedElsewhereError
+    from tests.support.builders import add_document, add_drafts
+
+    draft_id = add_drafts(ledger, add_document(ledger)[0], count=1)[0]
+    first = ledger.record_decision(
+        DecisionIn(draft_id=draft_id, reviewer="ann", verdict=Verdict.APPROVE)
+    )
+    with pytest.raises(DecidedElsewhereError, match="decided by ann"):
+        ledger.record_decision(
+            DecisionIn(draft_id=draft_id, reviewer="bob", verdict=Verdict.APPROVE)
+        )
+    ledger.record_decision(
+        DecisionIn(draft_id=draft_id, reviewer="bob", verdict=Verdict.APPROVE, double_review=True)
+    )
+    with pytest.raises(DecidedElsewhereError):  # only one second review
+        ledger.record_decision(
+            DecisionIn(
+                draft_id=draft_id, reviewer="cy", verdict=Verdict.APPROVE, double_review=True
+            )
+        )
+    # The first reviewer may still change her mind, and once she reverts, the draft is open.
+    ledger.record_decision(
+        DecisionIn(
+            draft_id=draft_id, reviewer="ann", verdict=Verdict.REVERT, reverts_decision_id=first.id
+        )
+    )
+    assert [d.reviewer for d in ledger.decisions_for_draft(draft_id)] == ["ann", "bob", "ann"]
+
+
+async def test_a_draft_decided_elsewhere_meanwhile_is_not_saved_and_the_session_goes_on(
+    ledger_path: Path,
+) -> None:
+    ids = seed_ledger(ledger_path, count=3)
+    app = make_app(ledger_path, "ann")
+    async with app.run_test() as pilot:
+        await settle(pilot, app)
+        shown = app.current.item.draft.id
+        # A client that ignored ann's lease decides the draft on her screen.
+        with Ledger.open(ledger_path) as ledger:
+            ledger.record_decision(
+                DecisionIn(
+                    draft_id=shown,
+                    reviewer="bob",
+                    verdict=Verdict.REJECT,
+                    reason=RejectReason.DUPLICATE,
+                )
+            )
+        await pilot.press("a")
+        await settle(pilot, app)
+        assert app.error is None  # a warning, not a stop
+        assert app.current is not None and app.current.item.draft.id != shown
+        await pilot.press("a")
+        await settle(pilot, app)
+    with Ledger.open(ledger_path) as ledger:
+        assert [d.reviewer for d in ledger.decisions_for_draft(shown)] == ["bob"]
+        decided = [d.draft_id for d in ledger.iter_decisions() if d.reviewer == "ann"]
+        assert len(decided) == 1 and decided[0] in ids and decided[0] != shown
+
+
+async def test_an_undone_draft_keeps_its_lease_through_the_batch_release(
+    ledger_path: Path,
+) -> None:
+    """Decide, undo, move on: the draft is back in play and still this reviewer's, so the
+    release of decided drafts' leases must not include it."""
+    seed_ledger(ledger_path, count=3)
+    app = make_app(ledger_path, "ann")
+    async with app.run_test() as pilot:
+        await settle(pilot, app)
+        first = app.current.item.draft.id
+        await pilot.press("a")
+        await settle(pilot, app)
+        assert first in app.decided_leases
+        await pilot.press("u")
+        await settle(pilot, app)
+        assert app.current.item.draft.id == first and app.current.held
+        assert first not in app.decided_leases

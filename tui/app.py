@@ -12,6 +12,7 @@ a few milliseconds plus one repaint.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -24,7 +25,15 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from ledger import Decision, DecisionIn, Ledger, RejectReason, Verdict, utc_now
+from ledger import (
+    DecidedElsewhereError,
+    Decision,
+    DecisionIn,
+    Ledger,
+    RejectReason,
+    Verdict,
+    utc_now,
+)
 from ledger.queue import Clock, QueueFilter, ReviewItem, ReviewQueue, system_clock
 from tui.ledger_thread import JobFailed, LedgerBusy, LedgerThread
 from tui.modals import MODAL_CSS, EditScreen, FilterScreen, HelpScreen, RejectScreen
@@ -109,6 +118,15 @@ class Saved(Message):
         super().__init__()
         self.entry = entry
         self.decision = decision
+
+
+class DecidedElsewhere(Message):
+    """The ledger refused a decision: another reviewer's decision on the draft is in force."""
+
+    def __init__(self, entry: Entry, why: str) -> None:
+        super().__init__()
+        self.entry = entry
+        self.why = why
 
 
 class Reverted(Message):
@@ -386,6 +404,17 @@ class ReviewApp(App[None]):
             )
         self._render_status()
 
+    def on_decided_elsewhere(self, message: DecidedElsewhere) -> None:
+        # Not an error that stops the session: the draft is simply someone else's now.
+        self.saving = False
+        message.entry.held = False
+        self.flash = "not saved: another reviewer decided it"
+        self.notify(message.why, severity="warning")
+        if self.current is message.entry:
+            self._advance()
+        else:
+            self._show()
+
     def on_job_failed(self, message: JobFailed) -> None:
         self.saving = False
         self.error = f"could not {message.what}: {message.error}"
@@ -507,7 +536,10 @@ class ReviewApp(App[None]):
         self.set_timer(SLOW_SAVE_S, self._show_saving)
 
         def record(queue: ReviewQueue) -> Message:
-            saved = queue.ledger.record_decision(decision)
+            try:
+                saved = queue.ledger.record_decision(decision)
+            except DecidedElsewhereError as exc:
+                return DecidedElsewhere(entry, str(exc))
             return Saved(entry, saved)
 
         self.ledger_thread.submit("save the decision", record)
@@ -653,6 +685,10 @@ class ReviewApp(App[None]):
         entry.held = message.item is not None
         if message.item is not None:
             entry.item = message.item
+        # The draft is back in play: the batch release of decided drafts must not give away
+        # the lease this reviewer holds on it again (another reviewer could then decide it).
+        with contextlib.suppress(ValueError):
+            self.decided_leases.remove(entry.item.draft.id)
         if self.remaining is not None:
             self.remaining += 1
         if self.ack_stream is not None:

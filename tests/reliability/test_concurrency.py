@@ -78,8 +78,12 @@ def test_a_draft_decided_past_the_double_review_rule_is_counted(ledger: Ledger) 
     decide(ledger, inside, "bob", double=True)  # the allowed second review
     problems = decided_twice(stored_decisions(ledger), concurrency.DOUBLE_REVIEW)
     assert len(problems) == 1 and outside in problems[0], problems
-    decide(ledger, inside, "cy", double=True)  # a third
-    assert len(decided_twice(stored_decisions(ledger), concurrency.DOUBLE_REVIEW)) == 2
+    # A third in force: the ledger itself now refuses to write one (DecidedElsewhereError), so
+    # it is added to what was read, as a client bypassing that rule would have left it.
+    stored = stored_decisions(ledger)
+    second = next(d for d in stored.values() if d.draft_id == inside and d.reviewer == "bob")
+    third = second.model_copy(update={"id": "third", "seq": second.seq + 1, "reviewer": "cy"})
+    assert len(decided_twice({**stored, third.id: third}, concurrency.DOUBLE_REVIEW)) == 2
 
 
 def test_a_locked_ledger_or_traceback_on_stderr_is_alarming() -> None:

@@ -25,6 +25,7 @@ dry, and after S seconds releases its leases as the app's quit does and exits 0.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import queue
 import random
 import sys
@@ -145,6 +146,10 @@ class Session:
 
         saved, item = self.ask("undo the decision", record)
         print(f"reverted {saved.id} {saved.draft_id}", flush=True)
+        # As the app does: the draft is back in play, so its lease is not released with the
+        # decided ones.
+        with contextlib.suppress(ValueError):
+            self.decided_leases.remove(decision.draft_id)
         return item
 
     def run(self, deadline: float | None = None, pace_s: float = 0.0) -> bool:
