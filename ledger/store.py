@@ -305,7 +305,9 @@ def _truncation(path_text: str) -> str | None:
 def _confirm_damage(path_text: str, detail: str) -> None:
     """Raise DamagedLedgerError if SQLite's own page check fails on a file that looks cut
     short; a file that passes it is whole, whatever its header said."""
-    uri = f"{Path(path_text).resolve().as_uri()}?mode=ro"
+    # Immutable: it is only asked with no -wal beside the file, and a plain read-only
+    # connection to a WAL-mode file would leave -wal/-shm behind.
+    uri = f"{Path(path_text).resolve().as_uri()}?mode=ro&immutable=1"
     try:
         db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         try:
