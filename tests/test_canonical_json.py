@@ -53,6 +53,7 @@ def same_as_rfc8785(value: object) -> bool:
 def test_scalars_match_rfc8785(value: object) -> None:
     assert same_as_rfc8785(value)
     assert same_as_rfc8785({"v": value, "list": [value]})
+    assert same_as_rfc8785({"v": value, "w": 1.5})  # a flat object: the one-loop path
 
 
 def test_random_values_match_rfc8785() -> None:
