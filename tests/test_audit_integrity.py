@@ -243,6 +243,30 @@ def test_hf_parquet_edited_fails(ledger: Ledger, tmp_path: Path) -> None:
     assert {b["ref"] for b in audit["integrity"]["breaks"]} == {"train.parquet:1"}
 
 
+def test_hf_dataset_copy_edited_fails(ledger: Ledger, tmp_path: Path) -> None:
+    """The dataset copy is compared with its parquet file as a whole table first; a copy that
+    differs in one value is still read line by line and the line named."""
+    import shutil
+
+    from datasets import DatasetDict, load_from_disk
+
+    build_mixed(ledger)
+    out = tmp_path / "hf"
+    assert main(["--ledger", ledger.path, "export", "--format", "hf", "--out", str(out)]) == 0
+    dataset = load_from_disk(str(out / "dataset"))
+    edited = dataset["train"].map(
+        lambda row, i: {"answer": "A different answer." if i == 1 else row["answer"]},
+        with_indices=True,
+    )
+    DatasetDict({"train": edited, "eval": dataset["eval"]}).save_to_disk(str(tmp_path / "copy"))
+    shutil.rmtree(out / "dataset")
+    shutil.move(tmp_path / "copy", out / "dataset")
+    code, audit = run_audit(ledger.path, out, tmp_path)
+    assert code == 1
+    assert {b["ref"] for b in audit["integrity"]["breaks"]} == {"dataset/train:2"}
+    assert break_kinds(audit) == {"record_edited"}
+
+
 def test_audit_names_a_missing_export_folder(ledger: Ledger, tmp_path: Path) -> None:
     assert main(["--ledger", ledger.path, "audit", "--export", str(tmp_path / "nope")]) == 3
 
