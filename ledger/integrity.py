@@ -320,11 +320,12 @@ def _compare_with_ledger_records(
     ledger: Ledger, breaks: _Breaks, ref: str, export_id: str, records: list[dict[str, Any]]
 ) -> None:
     in_ledger = {
-        r["draft_id"]: (r["record_hash"], r["decision_id"], r["split"])
-        for r in ledger.iter_query(
+        draft_id_: (record_hash_, decision_id, split)
+        for draft_id_, record_hash_, decision_id, split in ledger.iter_query(
             "SELECT draft_id, record_hash, decision_id, split FROM export_records"
             " WHERE export_id = ?",
             (export_id,),
+            size=5000,
         )
     }
     for entry in records:
@@ -492,7 +493,11 @@ def _check_against_ledger(
     for start in range(0, len(records), LOOKUP_BATCH):
         batch = records[start : start + LOOKUP_BATCH]
         pairs = json.dumps([[r["draft_id"], r["decision_id"]] for r in batch])
-        for row in ledger.query(_LOOKUP_SQL, (pairs,)):
+        rows = ledger.query(_LOOKUP_SQL, (pairs,))
+        names = rows[0].keys() if rows else []
+        # Each row as a dict: a sqlite3.Row finds a column by name by comparing it with every
+        # column name in turn, and each of 100k rows is read by name some thirty times.
+        for row in (dict(zip(names, r, strict=True)) for r in rows):
             entry = batch[row["i"]]
             ref = f"draft {entry['draft_id']}"
             provenance.add(entry["draft_id"], row["call_hash"], row["chunk_hash"], row["document"])
