@@ -50,10 +50,11 @@ _PLAIN_LEAF_TYPES = frozenset({str, bool, type(None)})
 
 
 def _flat_safe(value: dict[Any, Any]) -> dict[Any, Any] | None:
-    """``_json_safe(value)`` for a flat object of ASCII keys and leaf values (str, None, bool,
-    int, float), in one loop without a call per value; None for anything else, or when the
-    result would be _NOT_SIMPLE (the general path then decides). A stored row's hash (a
-    decision with its float edit_distance, a call, a lease) is this shape."""
+    """``_json_safe(value)`` for a flat object: ASCII keys, and values that are str, None,
+    bool, int, float, a list of strings or an empty object. One loop, no call per value.
+    None for anything else, or when the result would be _NOT_SIMPLE (the general path then
+    decides). Stored rows are this shape: a decision (its float edit_distance), a call, a
+    lease, a draft (its evidence list and, mostly, empty meta)."""
     out = value
     for key, item in value.items():
         if type(key) is not str or not key.isascii():
@@ -65,6 +66,14 @@ def _flat_safe(value: dict[Any, Any]) -> dict[Any, Any] | None:
             if not -_MAX_SAFE_INT <= item <= _MAX_SAFE_INT:
                 return None
             continue
+        if kind is list:
+            # A list of strings (a draft's evidence) is written as it is.
+            for element in item:
+                if type(element) is not str:
+                    return None
+            continue
+        if kind is dict and not item:
+            continue  # an empty object (a draft's meta, mostly)
         if kind is not float:
             return None
         if item.is_integer() and abs(item) <= _MAX_SAFE_INT:
