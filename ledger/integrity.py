@@ -22,7 +22,7 @@ The check only reads: it never repairs anything.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -401,11 +401,8 @@ def _parquet_items(path: Path) -> Iterator[tuple[int, Any]]:
 
     if not path.exists():
         return
-    index = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=10_000, columns=_HF_COLUMNS):
-        for item in batch.to_pylist():
-            yield index, item
-            index += 1
+    batches = pq.ParquetFile(path).iter_batches(batch_size=10_000, columns=_HF_COLUMNS)
+    yield from enumerate(_rows_of(batches))
 
 
 def _dataset_items(path: Path, split: str) -> Iterator[tuple[int, Any]]:
@@ -414,11 +411,16 @@ def _dataset_items(path: Path, split: str) -> Iterator[tuple[int, Any]]:
     if not path.exists():
         return
     table = load_from_disk(str(path))[split].data.table.select(_HF_COLUMNS)
-    index = 0
-    for batch in table.to_batches(max_chunksize=10_000):
-        for item in batch.to_pylist():
-            yield index, item
-            index += 1
+    yield from enumerate(_rows_of(table.to_batches(max_chunksize=10_000)))
+
+
+def _rows_of(batches: Iterable[Any]) -> Iterator[dict[str, Any]]:
+    """Each row of each Arrow record batch as a dict, as ``batch.to_pylist()`` gives it, but
+    converted a column at a time: half the cost of converting row by row."""
+    for batch in batches:
+        names = batch.schema.names
+        for values in zip(*(column.to_pylist() for column in batch.columns), strict=True):
+            yield dict(zip(names, values, strict=True))
 
 
 def _same_table(out_dir: Path, split: str) -> bool:
