@@ -464,21 +464,59 @@ WITH m(i, draft_id, decision_id) AS (
 )
 SELECT m.i, m.draft_id, m.decision_id,
        dr.id AS found_draft, dr.kind, dr.subtype, dr.question, dr.answer,
+       dr.chunk_id AS draft_chunk, dr.call_id AS draft_call,
        md.id AS found_decision, md.draft_id AS decision_draft, md.verdict, md.reviewer,
        md.final_question, md.final_answer, md.decided_at,
        (SELECT ld.id FROM live_decisions ld WHERE ld.draft_id = m.draft_id
-        ORDER BY ld.seq DESC LIMIT 1) AS live_id,
-       c.id AS chunk_hash, c.start_line, c.end_line, doc.path AS document,
-       gc.template_name, gc.template_hash, gc.model, gc.finished_at AS generated_at,
-       gc.call_hash
+        ORDER BY ld.seq DESC LIMIT 1) AS live_id
 FROM m
 LEFT JOIN drafts dr ON dr.id = m.draft_id
 LEFT JOIN decisions md ON md.id = m.decision_id
-LEFT JOIN chunks c ON c.id = dr.chunk_id
-LEFT JOIN documents doc ON doc.id = c.document_id
-LEFT JOIN generation_calls gc ON gc.id = dr.call_id
 ORDER BY m.i
 """
+# A batch's drafts come from a few chunks and calls: those are read once per batch and joined
+# here (as the LEFT JOINs would), not looked up again for every record.
+_SOURCES_SQL = """
+SELECT c.id, c.id AS chunk_hash, c.start_line, c.end_line, doc.path AS document
+FROM chunks c LEFT JOIN documents doc ON doc.id = c.document_id
+WHERE c.id IN (SELECT value FROM json_each(?))
+"""
+_CALLS_SQL = """
+SELECT gc.id, gc.template_name, gc.template_hash, gc.model, gc.finished_at AS generated_at,
+       gc.call_hash
+FROM generation_calls gc WHERE gc.id IN (SELECT value FROM json_each(?))
+"""
+_SOURCE_COLUMNS = ("chunk_hash", "start_line", "end_line", "document")
+_CALL_COLUMNS = ("template_name", "template_hash", "model", "generated_at", "call_hash")
+
+
+def _by_id(ledger: Ledger, sql: str, ids: set[Any]) -> dict[Any, tuple[Any, ...]]:
+    """id -> the other columns of ``sql``'s rows for these ids (ids are TEXT: a value of any
+    other type matches nothing, as in the join)."""
+    wanted = json.dumps([i for i in ids if isinstance(i, str)])
+    return {row[0]: tuple(row[1:]) for row in ledger.query(sql, (wanted,))}
+
+
+def _lookup(ledger: Ledger, batch: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Per manifest record of ``batch``, in order: its draft, decision, live decision, chunk,
+    document and generation call as the ledger has them (None where missing)."""
+    pairs = json.dumps([[r["draft_id"], r["decision_id"]] for r in batch])
+    rows = ledger.query(_LOOKUP_SQL, (pairs,))
+    if not rows:
+        return
+    names = rows[0].keys()
+    chunk_at, call_at = names.index("draft_chunk"), names.index("draft_call")
+    sources = _by_id(ledger, _SOURCES_SQL, {r[chunk_at] for r in rows})
+    calls = _by_id(ledger, _CALLS_SQL, {r[call_at] for r in rows})
+    no_source = (None,) * len(_SOURCE_COLUMNS)
+    no_call = (None,) * len(_CALL_COLUMNS)
+    for r in rows:
+        # A dict: a sqlite3.Row finds a column by name by comparing it with every column name
+        # in turn, and each of 100k rows is read by name some thirty times.
+        row = dict(zip(names, r, strict=True))
+        row.update(zip(_SOURCE_COLUMNS, sources.get(r[chunk_at], no_source), strict=True))
+        row.update(zip(_CALL_COLUMNS, calls.get(r[call_at], no_call), strict=True))
+        yield row
 
 
 def _check_against_ledger(
@@ -494,12 +532,7 @@ def _check_against_ledger(
     provenance = ProvenanceHasher()
     for start in range(0, len(records), LOOKUP_BATCH):
         batch = records[start : start + LOOKUP_BATCH]
-        pairs = json.dumps([[r["draft_id"], r["decision_id"]] for r in batch])
-        rows = ledger.query(_LOOKUP_SQL, (pairs,))
-        names = rows[0].keys() if rows else []
-        # Each row as a dict: a sqlite3.Row finds a column by name by comparing it with every
-        # column name in turn, and each of 100k rows is read by name some thirty times.
-        for row in (dict(zip(names, r, strict=True)) for r in rows):
+        for row in _lookup(ledger, batch):
             entry = batch[row["i"]]
             ref = f"draft {entry['draft_id']}"
             provenance.add(entry["draft_id"], row["call_hash"], row["chunk_hash"], row["document"])
