@@ -204,6 +204,7 @@ def _check_export_dir(
 
     by_line = {(r["split"], r["line"]): r for r in records}
     by_hash: dict[tuple[str, str], dict[str, Any]] | None = None
+    manifest_kinds: list[str] = []
     # hf rows carry provenance columns (subtype, document, reviewer) that only the ledger can
     # vouch for: kept here per draft (the parquet file and the dataset copy must agree with each
     # other), compared with the ledger in _check_against_ledger. Repeated values are shared,
@@ -243,12 +244,14 @@ def _check_export_dir(
                 if line_hash != entry["record_hash"]:
                     if by_hash is None:
                         by_hash = {(r["split"], r["record_hash"]): r for r in records}
+                        # Once, not per line: after a removed line every later line is moved.
+                        manifest_kinds = sorted({r["kind"] for r in records})
                     # A JSONL line does not carry its kind: a moved line is looked for under
                     # every kind the manifest lists.
                     moved = next(
                         (
                             by_hash[key]
-                            for k in sorted({r["kind"] for r in records})
+                            for k in manifest_kinds
                             if (key := (split, record_hash({**content, "kind": k}))) in by_hash
                         ),
                         None,
