@@ -29,6 +29,10 @@ def canonical_json(value: Any) -> bytes:
     every stored record, so this is what keeps them fast at 100k records. A test compares
     both paths over a wide sample of values.
     """
+    if type(value) is dict:
+        flat = _flat_safe(value)
+        if flat is not None:
+            return _ENCODER.encode(flat).encode("utf-8")
     if _is_plain(value):
         return _ENCODER.encode(value).encode("utf-8")
     simple = _json_safe(value)
@@ -43,6 +47,45 @@ _NOT_SIMPLE = object()
 _MAX_SAFE_INT = 2**53 - 1
 # Exact types, not isinstance: a bool is an int, and subclasses (enums) need the slow path's care.
 _PLAIN_LEAF_TYPES = frozenset({str, bool, type(None)})
+
+
+def _flat_safe(value: dict[Any, Any]) -> dict[Any, Any] | None:
+    """``_json_safe(value)`` for a flat object: ASCII keys, and values that are str, None,
+    bool, int, float, a list of strings or an empty object. One loop, no call per value.
+    None for anything else, or when the result would be _NOT_SIMPLE (the general path then
+    decides). Stored rows are this shape: a decision (its float edit_distance), a call, a
+    lease, a draft (its evidence list and, mostly, empty meta)."""
+    out = value
+    for key, item in value.items():
+        if type(key) is not str or not key.isascii():
+            return None
+        kind = type(item)
+        if kind is str or item is None or kind is bool:
+            continue
+        if kind is int:
+            if not -_MAX_SAFE_INT <= item <= _MAX_SAFE_INT:
+                return None
+            continue
+        if kind is list:
+            # A list of strings (a draft's evidence) is written as it is.
+            for element in item:
+                if type(element) is not str:
+                    return None
+            continue
+        if kind is dict and not item:
+            continue  # an empty object (a draft's meta, mostly)
+        if kind is not float:
+            return None
+        if item.is_integer() and abs(item) <= _MAX_SAFE_INT:
+            safe: int | float = int(item)  # as _json_safe: 1.0 is written 1, -0.0 is 0
+        elif 1e-4 <= abs(item) < 1e16:
+            continue
+        else:
+            return None
+        if out is value:
+            out = dict(value)
+        out[key] = safe
+    return out
 
 
 def _is_plain(value: Any) -> bool:

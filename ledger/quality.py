@@ -12,6 +12,7 @@ could grow with the ledger (duplicate pairs, contradictions, phantom names) are 
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
 import re
@@ -494,11 +495,12 @@ def _duplicates(examples: Sequence[Example]) -> dict[str, Any]:
     # Near duplicates are looked for between distinct texts: one representative per exact group.
     distinct = list(by_text)
     near_scores = similar_pairs(distinct, fuzz.ratio, NEAR_DUPLICATE_MIN)
-    near = [
-        (score, by_text[distinct[a]][0], by_text[distinct[b]][0])
-        for (a, b), score in near_scores.items()
-    ]
-    near.sort(key=lambda item: (-item[0], item[1], item[2]))
+    # Only the first LIST_CAP pairs are listed: nsmallest keeps those (the same ones, in the
+    # same order, as sorting all of them would) without a sorted list of every pair.
+    first = [by_text[text][0] for text in distinct]
+    near = heapq.nsmallest(
+        LIST_CAP, ((-score, first[a], first[b]) for (a, b), score in near_scores.items())
+    )
     return {
         "exact_group_count": len(exact_groups),
         # Copies beyond the first in each group: what deduplication would remove.
@@ -510,16 +512,16 @@ def _duplicates(examples: Sequence[Example]) -> dict[str, Any]:
             }
             for group in exact_groups[:LIST_CAP]
         ],
-        "near_pair_count": len(near),
+        "near_pair_count": len(near_scores),
         "near_pairs": [
             {
                 "a": examples[a].draft_id,
                 "b": examples[b].draft_id,
-                "similarity": round(score, 1),
+                "similarity": round(-negated, 1),
                 "question_a": _snippet(examples[a].question),
                 "question_b": _snippet(examples[b].question),
             }
-            for score, a, b in near[:LIST_CAP]
+            for negated, a, b in near
         ],
     }
 
@@ -529,9 +531,12 @@ def _contradictions(examples: Sequence[Example]) -> dict[str, Any]:
     questions = [e.normalised_question for e in examples]
     found: list[tuple[float, float, int, int]] = []
     similar_questions = similar_pairs(questions, fuzz.ratio, CONTRADICTION_QUESTION_MIN)
-    for (a, b), q_score in similar_questions.items():
-        answer_a, answer_b = examples[a].normalised_answer, examples[b].normalised_answer
-        a_score = fuzz.token_set_ratio(answer_a, answer_b)
+    answers = [e.normalised_answer for e in examples]
+    score = fuzz.token_set_ratio
+    # One comprehension over every pair, then a pass for the few below the bar: 100k
+    # near-identical questions make hundreds of thousands of pairs.
+    answer_scores = [score(answers[a], answers[b]) for a, b in similar_questions]
+    for ((a, b), q_score), a_score in zip(similar_questions.items(), answer_scores, strict=True):
         if a_score <= CONTRADICTION_ANSWER_MAX:
             found.append((q_score, a_score, a, b))
     found.sort(key=lambda item: (item[1], -item[0], item[2], item[3]))

@@ -94,15 +94,36 @@ def chunk_id(document_id_: str, ordinal: int, chunk: ChunkIn, text_hash_: str) -
 
 
 def draft_id(chunk_id_: str, draft: DraftIn) -> str:
+    return draft_fields_id(
+        chunk_id_,
+        draft.kind.value,
+        draft.subtype,
+        draft.question,
+        draft.answer,
+        draft.evidence,
+        draft.meta,
+    )
+
+
+def draft_fields_id(
+    chunk_id_: str,
+    kind: str,
+    subtype: str | None,
+    question: str,
+    answer: str,
+    evidence: list[str],
+    meta: dict[str, Any],
+) -> str:
+    """``draft_id`` from a draft's fields as stored (verify reads them without a model)."""
     return content_hash(
         {
             "chunk_id": chunk_id_,
-            "kind": draft.kind.value,
-            "subtype": draft.subtype,
-            "question": draft.question,
-            "answer": draft.answer,
-            "evidence": draft.evidence,
-            "meta": draft.meta,
+            "kind": kind,
+            "subtype": subtype,
+            "question": question,
+            "answer": answer,
+            "evidence": evidence,
+            "meta": meta,
         }
     )
 

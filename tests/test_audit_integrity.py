@@ -243,6 +243,28 @@ def test_hf_parquet_edited_fails(ledger: Ledger, tmp_path: Path) -> None:
     assert {b["ref"] for b in audit["integrity"]["breaks"]} == {"train.parquet:1"}
 
 
+def test_hf_dataset_copy_edited_fails(ledger: Ledger, tmp_path: Path) -> None:
+    """The dataset copy is compared with its parquet file as a whole table first; a copy that
+    differs in one value is still read line by line and the line named."""
+    import pyarrow as pa
+
+    build_mixed(ledger)
+    out = tmp_path / "hf"
+    assert main(["--ledger", ledger.path, "export", "--format", "hf", "--out", str(out)]) == 0
+    arrow = sorted((out / "dataset" / "train").glob("*.arrow"))[0]
+    table = pa.ipc.open_stream(arrow.read_bytes()).read_all()  # not mapped: it is rewritten
+    answers = table.column("answer").to_pylist()
+    answers[1] = "A different answer."
+    index = table.schema.get_field_index("answer")
+    table = table.set_column(index, table.schema.field(index), pa.array(answers, pa.string()))
+    with pa.OSFile(str(arrow), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    code, audit = run_audit(ledger.path, out, tmp_path)
+    assert code == 1
+    assert {b["ref"] for b in audit["integrity"]["breaks"]} == {"dataset/train:2"}
+    assert break_kinds(audit) == {"record_edited"}
+
+
 def test_audit_names_a_missing_export_folder(ledger: Ledger, tmp_path: Path) -> None:
     assert main(["--ledger", ledger.path, "audit", "--export", str(tmp_path / "nope")]) == 3
 

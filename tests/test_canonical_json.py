@@ -53,6 +53,7 @@ def same_as_rfc8785(value: object) -> bool:
 def test_scalars_match_rfc8785(value: object) -> None:
     assert same_as_rfc8785(value)
     assert same_as_rfc8785({"v": value, "list": [value]})
+    assert same_as_rfc8785({"v": value, "w": 1.5})  # a flat object: the one-loop path
 
 
 def test_random_values_match_rfc8785() -> None:
@@ -71,3 +72,17 @@ def test_a_decision_payload_matches_rfc8785() -> None:
         "double_review": False, "prev_hash": "b2:genesis",
     }  # fmt: skip
     assert canonical_json(payload) == rfc8785.dumps(payload)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"evidence": ["é", "😀 quote", ""], "meta": {}, "edit_distance": 1.0},
+        {"evidence": [], "meta": {}, "kind": "qa", "subtype": None},
+        {"evidence": ["a", 1.5], "meta": {}},  # not all strings: the general path
+        {"evidence": ["a"], "meta": {"é": 1}},  # a non-empty object: the general path
+        {"evidence": ["a"], "x": 1e20},
+    ],
+)
+def test_flat_objects_with_lists_match_rfc8785(payload: dict[str, object]) -> None:
+    assert same_as_rfc8785(payload)
