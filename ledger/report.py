@@ -218,8 +218,7 @@ def render_markdown(audit: dict[str, Any]) -> str:
         out.append("## Integrity: PASS")
         out += [
             "",
-            f"The decision chain is intact; {integrity.get('exports_checked', 0)} exports and"
-            f" {integrity.get('heads_checked', 0)} recorded heads checked.",
+            f"The decision chain is intact; {_checked(integrity)}.",
         ]
     else:
         out.append(f"## Integrity: FAIL ({len(breaks)} break{'' if len(breaks) == 1 else 's'})")
@@ -500,13 +499,18 @@ def _cards(audit: dict[str, Any]) -> str:
     return f'<div class="cards">{cards}</div>'
 
 
+def _checked(integrity: dict[str, Any]) -> str:
+    exports, heads = integrity.get("exports_checked", 0), integrity.get("heads_checked", 0)
+    return (
+        f"{exports} export{'' if exports == 1 else 's'} and"
+        f" {heads} recorded head{'' if heads == 1 else 's'} checked"
+    )
+
+
 def _integrity_html(audit: dict[str, Any]) -> str:
     integrity = audit.get("integrity", {})
     breaks = integrity.get("breaks", [])
-    checked = (
-        f"{integrity.get('exports_checked', 0)} exports and"
-        f" {integrity.get('heads_checked', 0)} recorded heads checked"
-    )
+    checked = _checked(integrity)
     if _integrity_ok(audit):
         banner = (
             f'<div class="verdict pass">Integrity: PASS<small>Decision chain intact to'
