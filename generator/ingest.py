@@ -12,12 +12,12 @@ from __future__ import annotations
 import errno
 import os
 import re
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator.chunking import MAX_CHUNK_CHARS, MIN_CHUNK_CHARS, chunk_text, document_title
+from generator.userfiles import NotRegularFileError, TooLargeError, read_regular_file
 from ledger import IngestOutcome, Ledger
 from ledger.ids import hash_bytes
 
@@ -74,46 +74,23 @@ def _read_document(path: Path, root: Path, max_bytes: int) -> tuple[bytes | None
             return None, "symlink loop"
         if not target.is_relative_to(root.resolve()):
             return None, "symlink points outside the docs folder"
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
     try:
-        fd = os.open(target, flags)
+        return read_regular_file(target, max_bytes, no_follow=True), None
     except FileNotFoundError:
         return None, "vanished while reading"
+    except NotRegularFileError:
+        # A FIFO or device named *.md would block or never end when read.
+        return None, "not a regular file"
+    except TooLargeError as exc:
+        return None, _too_big(max_bytes, exc.size)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             return None, "turned into a symlink while reading"
         return None, f"cannot be read ({exc.strerror})"
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            # A FIFO or device named *.md would block or never end when read.
-            return None, "not a regular file"
-        if info.st_size > max_bytes:
-            return None, _too_big(max_bytes, info.st_size)
-        data = _read_at_most(fd, max_bytes + 1)
-    except OSError as exc:
-        return None, f"cannot be read ({exc.strerror})"
-    finally:
-        os.close(fd)
-    if len(data) > max_bytes:  # it grew after the fstat
-        return None, _too_big(max_bytes, len(data))
-    return data, None
 
 
 def _too_big(max_bytes: int, size: int) -> str:
     return f"larger than the {max_bytes // (1024 * 1024)} MB limit ({size} bytes)"
-
-
-def _read_at_most(fd: int, limit: int) -> bytes:
-    parts: list[bytes] = []
-    left = limit
-    while left > 0:
-        part = os.read(fd, min(left, 1024 * 1024))
-        if not part:
-            break
-        parts.append(part)
-        left -= len(part)
-    return b"".join(parts)
 
 
 def decode_document(data: bytes) -> tuple[str | None, str | None]:
