@@ -19,9 +19,9 @@ from draftgate.config import UserInputError, ledger_path, load_config
 from draftgate.context import CommandError
 from draftgate.exit_codes import ExitCode, exit_code_help
 from draftgate.logs import configure_logging
-from ledger import DamagedLedgerError, LedgerError
+from ledger import LedgerError
+from ledger.verify import as_damaged
 
-_DAMAGE_SIGNS = ("malformed", "disk I/O error", "not a database", "database corrupt")
 COMMAND_MODULES: list[ModuleType] = [cmd_core, cmd_generate, cmd_review, cmd_export]
 
 
@@ -82,10 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except sqlite3.DatabaseError as exc:
         # Opening checks the file's header and size; damage deeper in (a corrupt page) shows
         # only when a command reads it. Other database errors are bugs: keep their traceback.
-        if not any(sign in str(exc) for sign in _DAMAGE_SIGNS):
-            raise
         path = ledger_path(getattr(args, "ledger", None), load_config(args.config))
-        return _fail(str(DamagedLedgerError.at(path, str(exc))), ExitCode.LEDGER)
+        damaged = as_damaged(path, exc)
+        if damaged is exc:
+            raise
+        return _fail(str(damaged), ExitCode.LEDGER)
     except KeyboardInterrupt:
         return _fail("interrupted; finished work is kept in the ledger", ExitCode.INTERRUPTED)
     return int(code)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import sqlite3
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +32,6 @@ from ledger.export import (
 from ledger.integrity import check_integrity
 from ledger.quality import QualityWorker, compute_quality
 from ledger.records import EXPORT_FORMATS, SPLITS
-from ledger.verify import as_damaged
 
 DEFAULT_EXPORTS_DIR = Path("outputs/exports")
 DEFAULT_REPORTS_DIR = Path("outputs")
@@ -158,8 +156,6 @@ def run_export(args: argparse.Namespace) -> int:
             result = export(ledger, options)
         except ExportRefused as exc:
             raise CommandError(str(exc), ExitCode.INTEGRITY) from exc
-        except sqlite3.DatabaseError as exc:
-            raise as_damaged(ledger.path, exc) from exc
         except ExportError as exc:
             raise CommandError(str(exc)) from exc
     _print_export(result)
@@ -299,11 +295,9 @@ def run_audit(args: argparse.Namespace) -> int:
     )
     glossary = _glossary_names(config)
     with open_ledger(args, config, reads_only=True) as ledger:
-        try:
-            audit = _audit_of(ledger, export_dirs, fast_ms, config, glossary)
-        except sqlite3.DatabaseError as exc:
-            # A page SQLite cannot read, met before or after verify's own check.
-            raise as_damaged(ledger.path, exc) from exc
+        # A page SQLite cannot read, met outside verify's own check, is a damaged ledger:
+        # draftgate.cli.main says so in one line (exit 4).
+        audit = _audit_of(ledger, export_dirs, fast_ms, config, glossary)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else DEFAULT_REPORTS_DIR / f"audit-{stamp}.{fmt}"
     if fmt == "json":

@@ -58,7 +58,14 @@ def verify(ledger: Ledger) -> list[Break]:
     return breaks
 
 
-_DAMAGE_MESSAGES = ("malformed", "disk image", "not a database", "file is not", "disk i/o")
+_DAMAGE_MESSAGES = (
+    "malformed",
+    "disk image",
+    "not a database",
+    "file is not",
+    "disk i/o",
+    "corrupt",
+)
 
 
 def as_damaged(path: str, exc: sqlite3.DatabaseError) -> Exception:
