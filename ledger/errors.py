@@ -19,6 +19,11 @@ class LedgerLockedError(LedgerError):
     """Another process held the write lock for longer than the busy timeout."""
 
 
+class LedgerBusyError(LedgerLockedError):
+    """Another process holds the write lock right now, and the caller asked not to wait for
+    it (``Ledger.transaction(wait=False)``): nothing was written; try again later."""
+
+
 class LedgerUnavailableError(LedgerError):
     """The ledger file or its folder cannot be created, opened or written."""
 

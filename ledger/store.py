@@ -32,6 +32,7 @@ from ledger.errors import (
     DecidedElsewhereError,
     DecisionRejected,
     ForeignLedgerError,
+    LedgerBusyError,
     LedgerLockedError,
     LedgerUnavailableError,
     NewerLedgerError,
@@ -670,17 +671,29 @@ class Ledger:
     # ---- transactions --------------------------------------------------------------------
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction that holds the write lock from its first statement."""
+    def transaction(self, *, wait: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction that holds the write lock from its first statement.
+
+        ``wait=False`` is for a caller on an event loop, which must not sleep in SQLite's busy
+        handler while another process writes: the lock is tried once and LedgerBusyError
+        says to try again later.
+        """
         with self._lock:
             attempt = 0
             while True:
                 try:
-                    self._db.execute("BEGIN IMMEDIATE")
+                    if wait:
+                        self._db.execute("BEGIN IMMEDIATE")
+                    else:
+                        self._begin_without_waiting()
                     break
                 except sqlite3.OperationalError as exc:
                     if "locked" not in str(exc) and "busy" not in str(exc):
                         raise
+                    if not wait:
+                        raise LedgerBusyError(
+                            f"{self.path} is being written by another process"
+                        ) from exc
                     attempt += 1
                     # Nothing of this transaction has run yet, so waiting again is safe.
                     if self.wait_when_locked is not None and self.wait_when_locked(attempt):
@@ -695,6 +708,13 @@ class Ledger:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def _begin_without_waiting(self) -> None:
+        self._db.execute("PRAGMA busy_timeout = 0")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        finally:
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -850,76 +870,93 @@ class Ledger:
         all it requested failed). A drafter that returned fewer drafts than requested has the
         difference recorded as dropped ``fewer_than_requested``.
         """
-        with self.transaction() as db:
-            stored: list[tuple[str, DraftIn]] = []
-            seen: set[str] = set()
-            duplicates = 0
-            for draft in drafts:
-                did = draft_id(call.chunk_id, draft)
-                exists = db.execute("SELECT 1 FROM drafts WHERE id = ?", (did,)).fetchone()
-                if did in seen or exists:
-                    duplicates += 1
-                    continue
-                seen.add(did)
-                stored.append((did, draft))
-            dropped = dict(call.dropped)
-            if duplicates:
-                dropped["duplicate_exact"] = dropped.get("duplicate_exact", 0) + duplicates
-            shortfall = call.requested - len(stored) - sum(dropped.values())
-            if call.status == "ok" and shortfall > 0:
-                dropped[SHORTFALL] = dropped.get(SHORTFALL, 0) + shortfall
-            final = call.model_copy(update={"produced": len(stored), "dropped": dropped})
-            row: dict[str, Any] = {
-                "id": final.id,
-                "job_key": final.job_key,
-                "kind": final.kind.value,
-                "chunk_id": final.chunk_id,
-                "drafter": final.drafter,
-                "template_name": final.template_name,
-                "template_hash": final.template_hash,
-                "model": final.model,
-                "endpoint_host": final.endpoint_host,
-                "params": json.dumps(final.params, sort_keys=True),
-                "attempts": final.attempts,
-                "prompt_tokens": final.prompt_tokens,
-                "completion_tokens": final.completion_tokens,
-                "latency_ms": final.latency_ms,
-                "status": final.status,
-                "error": final.error,
-                "requested": final.requested,
-                "produced": final.produced,
-                "dropped": json.dumps(final.dropped, sort_keys=True),
-                "started_at": final.started_at,
-                "finished_at": final.finished_at,
-                # The call's row and the drafts it made are hashed together (verify checks).
-                "drafts_hash": drafts_hash(did for did, _ in stored),
-            }
-            row["call_hash"] = call_hash(row)
-            db.execute(
-                f"INSERT INTO generation_calls({', '.join(row)})"
-                f" VALUES ({', '.join('?' for _ in row)})",
-                list(row.values()),
-            )
-            now = utc_now()
-            db.executemany(
-                "INSERT INTO drafts(id, call_id, chunk_id, kind, subtype, question, answer,"
-                " evidence, meta, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        did,
-                        final.id,
-                        final.chunk_id,
-                        d.kind.value,
-                        d.subtype,
-                        d.question,
-                        d.answer,
-                        json.dumps(d.evidence, ensure_ascii=False),
-                        json.dumps(d.meta, ensure_ascii=False, sort_keys=True),
-                        now,
-                    )
-                    for did, d in stored
-                ],
-            )
+        return self.record_calls([(call, drafts)])[0]
+
+    def record_calls(
+        self, calls: Sequence[tuple[GenerationCall, Sequence[DraftIn]]], *, wait: bool = True
+    ) -> list[RecordOutcome]:
+        """Store several calls, each as ``record_call`` would, in ONE transaction.
+
+        A commit costs more CPU than the rows it writes, so the generate path's writer stores
+        what has queued up since its last commit together. Each call is still all-or-nothing
+        with its drafts (the transaction holds them all), so a kill loses whole calls only.
+        ``wait`` is passed to ``transaction``.
+        """
+        with self.transaction(wait=wait) as db:
+            return [self._insert_call(db, call, drafts) for call, drafts in calls]
+
+    def _insert_call(
+        self, db: sqlite3.Connection, call: GenerationCall, drafts: Sequence[DraftIn]
+    ) -> RecordOutcome:
+        stored: list[tuple[str, DraftIn]] = []
+        seen: set[str] = set()
+        duplicates = 0
+        for draft in drafts:
+            did = draft_id(call.chunk_id, draft)
+            exists = db.execute("SELECT 1 FROM drafts WHERE id = ?", (did,)).fetchone()
+            if did in seen or exists:
+                duplicates += 1
+                continue
+            seen.add(did)
+            stored.append((did, draft))
+        dropped = dict(call.dropped)
+        if duplicates:
+            dropped["duplicate_exact"] = dropped.get("duplicate_exact", 0) + duplicates
+        shortfall = call.requested - len(stored) - sum(dropped.values())
+        if call.status == "ok" and shortfall > 0:
+            dropped[SHORTFALL] = dropped.get(SHORTFALL, 0) + shortfall
+        final = call.model_copy(update={"produced": len(stored), "dropped": dropped})
+        row: dict[str, Any] = {
+            "id": final.id,
+            "job_key": final.job_key,
+            "kind": final.kind.value,
+            "chunk_id": final.chunk_id,
+            "drafter": final.drafter,
+            "template_name": final.template_name,
+            "template_hash": final.template_hash,
+            "model": final.model,
+            "endpoint_host": final.endpoint_host,
+            "params": json.dumps(final.params, sort_keys=True),
+            "attempts": final.attempts,
+            "prompt_tokens": final.prompt_tokens,
+            "completion_tokens": final.completion_tokens,
+            "latency_ms": final.latency_ms,
+            "status": final.status,
+            "error": final.error,
+            "requested": final.requested,
+            "produced": final.produced,
+            "dropped": json.dumps(final.dropped, sort_keys=True),
+            "started_at": final.started_at,
+            "finished_at": final.finished_at,
+            # The call's row and the drafts it made are hashed together (verify checks).
+            "drafts_hash": drafts_hash(did for did, _ in stored),
+        }
+        row["call_hash"] = call_hash(row)
+        db.execute(
+            f"INSERT INTO generation_calls({', '.join(row)})"
+            f" VALUES ({', '.join('?' for _ in row)})",
+            list(row.values()),
+        )
+        now = utc_now()
+        db.executemany(
+            "INSERT INTO drafts(id, call_id, chunk_id, kind, subtype, question, answer,"
+            " evidence, meta, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    did,
+                    final.id,
+                    final.chunk_id,
+                    d.kind.value,
+                    d.subtype,
+                    d.question,
+                    d.answer,
+                    json.dumps(d.evidence, ensure_ascii=False),
+                    json.dumps(d.meta, ensure_ascii=False, sort_keys=True),
+                    now,
+                )
+                for did, d in stored
+            ],
+        )
         return RecordOutcome(final, [did for did, _ in stored], duplicates)
 
     def generation_calls(self) -> list[GenerationCall]:
