@@ -117,7 +117,7 @@ async def run_batch(
             )
             writer.put(call, drafts)
     finally:
-        writer.close()
+        await writer.close()
     state_path.unlink(missing_ok=True)
     return report
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
-import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +25,17 @@ from generator.prompts import PromptSet, RenderedPrompt
 from generator.redact import redact
 from generator.schemas import REPLY_MODELS, SUBTYPES, NegativeItem
 from generator.scope import Scope
-from ledger import Chunk, DraftIn, DraftKind, GenerationCall, Ledger, utc_now
+from ledger import (
+    Chunk,
+    DraftIn,
+    DraftKind,
+    GenerationCall,
+    Ledger,
+    LedgerBusyError,
+    LedgerLockedError,
+    utc_now,
+)
+from ledger import store as ledger_store
 from ledger.ids import content_hash, new_event_id
 
 log = logging.getLogger("draftgate.generate")
@@ -233,58 +241,105 @@ class DraftChecker:
 
 
 class LedgerWriter:
-    """The one writer: a thread that stores finished calls in arrival order."""
+    """The one writer: stores finished calls from the event loop, a few at a time.
+
+    It writes on the event loop rather than on a thread of its own. SQLite gives up the GIL
+    around every statement, so a writer thread traded the GIL with the loop several times a
+    call: measured with ``bench/generation.py``, that cost more CPU than the writes
+    themselves and held up replies waiting on the loop. A commit here is short (WAL with
+    synchronous=NORMAL: no fsync per commit), and calls finished within ``FLUSH_DELAY_S``
+    of each other share one. The loop never sleeps on another process's write lock: the
+    lock is tried without waiting, and a batch that finds it taken is tried again shortly, up
+    to the busy timeout a command waits (then LedgerLockedError, as a command would get).
+    """
+
+    # Group commit: a flush waits this long after the first call it will store, so calls
+    # finishing close together share a commit. Against calls that take seconds, a kill loses
+    # at most this much more finished work (redone by the rerun; never stored twice).
+    FLUSH_DELAY_S = 0.05
+    RETRY_FIRST_S = 0.005
+    RETRY_MAX_S = 0.2
 
     def __init__(self, ledger: Ledger, report: RunReport) -> None:
         self.ledger = ledger
         self.report = report
-        self._queue: queue.Queue[tuple[GenerationCall, list[DraftIn]] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
+        self._pending: list[tuple[GenerationCall, list[DraftIn]]] = []
+        self._scheduled: asyncio.Handle | None = None
+        self._busy_since: float | None = None
+        self._retry_s = self.RETRY_FIRST_S
         self._error: BaseException | None = None
-        self._thread.start()
 
     def put(self, call: GenerationCall, drafts: list[DraftIn]) -> None:
         if self._error is not None:
             raise self._error
-        self._queue.put((call, drafts))
+        self._pending.append((call, drafts))
+        if self._scheduled is None:
+            self._scheduled = asyncio.get_running_loop().call_later(self.FLUSH_DELAY_S, self._flush)
 
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
+    def _flush(self) -> None:
+        self._scheduled = None
+        if not self._pending or self._error is not None:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            self._write_pending()
+        except LedgerBusyError as exc:
+            now = loop.time()
+            if self._busy_since is None:
+                self._busy_since = now
+            if now - self._busy_since >= ledger_store.BUSY_TIMEOUT_MS / 1000:
+                self._error = LedgerLockedError(
+                    f"{self.ledger.path} stayed locked by another process for "
+                    f"{ledger_store.BUSY_TIMEOUT_MS // 1000} s; try again"
+                )
+                self._error.__cause__ = exc
                 return
-            call, drafts = item
-            try:
-                outcome = self.ledger.record_call(call, drafts)
-            except BaseException as exc:  # noqa: BLE001 - handed to the event loop by close()
-                self._error = exc
-                return
-            # The summary counts what the ledger recorded, so the two always agree.
-            final = outcome.call
-            log.debug(
-                "recorded call %s (job %s, %s): %s, %d attempt(s), %d of %d stored, dropped %s%s",
-                final.id,
-                final.job_key,
-                final.kind.value,
-                final.status,
-                final.attempts,
-                final.produced,
-                final.requested,
-                final.dropped,
-                f", {final.error}" if final.error else "",
-            )
-            self.report.drafts_requested += final.requested
-            if final.status == "ok":
-                self.report.calls_ok += 1
-                self.report.drafts_by_kind[final.kind.value] += final.produced
-                self.report.dropped.update(final.dropped)
-            else:
-                self.report.calls_failed[(final.error or "failed").split(":")[0]] += 1
-                self.report.drafts_failed += final.requested - final.produced
+            self._scheduled = loop.call_later(self._retry_s, self._flush)
+            self._retry_s = min(self._retry_s * 2, self.RETRY_MAX_S)
+        except Exception as exc:  # noqa: BLE001 - raised to the workers by put()/close()
+            self._error = exc
 
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
+    def _write_pending(self) -> None:
+        outcomes = self.ledger.record_calls(self._pending, wait=False)
+        self._pending = []
+        self._busy_since, self._retry_s = None, self.RETRY_FIRST_S
+        for outcome in outcomes:
+            self._count(outcome.call)
+
+    def _count(self, final: GenerationCall) -> None:
+        log.debug(
+            "recorded call %s (job %s, %s): %s, %d attempt(s), %d of %d stored, dropped %s%s",
+            final.id,
+            final.job_key,
+            final.kind.value,
+            final.status,
+            final.attempts,
+            final.produced,
+            final.requested,
+            final.dropped,
+            f", {final.error}" if final.error else "",
+        )
+        # The summary counts what the ledger recorded, so the two always agree.
+        self.report.drafts_requested += final.requested
+        if final.status == "ok":
+            self.report.calls_ok += 1
+            self.report.drafts_by_kind[final.kind.value] += final.produced
+            self.report.dropped.update(final.dropped)
+        else:
+            self.report.calls_failed[(final.error or "failed").split(":")[0]] += 1
+            self.report.drafts_failed += final.requested - final.produced
+
+    async def close(self) -> None:
+        """Store what is still pending (waiting out a busy ledger), then raise any error."""
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+            self._scheduled = None
+        while self._pending and self._error is None:
+            self._flush()
+            if self._scheduled is not None:  # the ledger was busy: wait as the retry would
+                self._scheduled.cancel()
+                self._scheduled = None
+                await asyncio.sleep(self._retry_s)
         if self._error is not None:
             raise self._error
 
@@ -380,7 +435,7 @@ async def run_jobs(
     try:
         await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, total or 1)))))
     finally:
-        writer.close()
+        await writer.close()
     return report
 
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import io
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,31 +13,12 @@ from ledger.queue import ReviewQueue, double_review_hit
 from tests.reliability import concurrency
 from tests.reliability.review_acts import alarming_lines, decided_twice, stored_decisions
 from tests.support.builders import add_document, add_drafts
+from tests.support.locks import lock_held_elsewhere
 from tests.support.review import make_app, seed_ledger, settle
 from tui.app import BUSY_FLASH
 
 # A short busy timeout so "locked for longer than the timeout" takes a fraction of a second.
 SHORT_BUSY_MS = 150
-
-
-@contextmanager
-def lock_held_elsewhere(path: Path) -> Iterator[threading.Event]:
-    """Another connection holds the write lock (BEGIN IMMEDIATE) until the event is set."""
-    holding, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with Ledger.open(path) as other, other.transaction():
-            holding.set()
-            release.wait(30)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert holding.wait(10), "the other connection never took the lock"
-        yield release
-    finally:
-        release.set()
-        holder.join()
 
 
 SEED = 6
