@@ -235,6 +235,10 @@ class FakeOpenAI:
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict[str, Any]] = {}
         self.rate_limited_count = 0
+        # The latencies actually drawn: a benchmark's ideal rate uses their mean, not the
+        # nominal one (a few hundred uniform draws stray from it by a percent or so).
+        self.latency_drawn_s = 0.0
+        self.latency_draws = 0
         # When set, a request whose bearer token differs gets a 401 that echoes the token it
         # presented (as some providers do, in part): the worst case for a key in an error.
         self.accepted_key: str | None = None
@@ -438,6 +442,8 @@ def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                     {
                         "chat_requests": len(server.chat_requests()),
                         "rate_limited": server.rate_limited_count,
+                        "latency_drawn_s": server.latency_drawn_s,
+                        "latency_draws": server.latency_draws,
                     },
                 )
                 return
@@ -502,6 +508,10 @@ def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 with server._lock:
                     spread = server._random.uniform(-1.0, 1.0) * server.latency_jitter
                 latency *= 1.0 + spread
+            if latency:
+                with server._lock:
+                    server.latency_drawn_s += latency
+                    server.latency_draws += 1
             if latency or reply.hang_s:
                 time.sleep(latency + reply.hang_s)
             if reply.raw_body is not None:
