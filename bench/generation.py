@@ -110,7 +110,7 @@ def jobs_for(ledger: Ledger, count: int, kinds: list[str]) -> list[Job]:
     return jobs
 
 
-def client_for(base_url: str, concurrency: int) -> LLMClient:
+def client_for(base_url: str) -> LLMClient:
     return LLMClient(
         ClientSettings(
             base_url,
@@ -119,7 +119,6 @@ def client_for(base_url: str, concurrency: int) -> LLMClient:
             timeout_s=30.0,
             backoff_initial_s=0.05,
             backoff_max_s=1.0,
-            connections=concurrency,
         )
     )
 
@@ -143,7 +142,7 @@ async def run(
     done_at: list[float] | None = None,
     on_start: Callable[[], None] | None = None,
 ) -> tuple[float, float, Any]:
-    client = client_for(base_url, concurrency)
+    client = client_for(base_url)
     checker = DraftChecker(ledger, SCOPE, DedupIndex())
     stamps = done_at if done_at is not None else []
     try:
@@ -180,7 +179,7 @@ async def bare_loop(
     kind), so the floor is the library used at its best, not a slower use of it.
     Returns the CPU seconds the calls took.
     """
-    client = client_for(base_url, concurrency)
+    client = client_for(base_url)
     queue = list(reversed(jobs))
     stamps = done_at if done_at is not None else []
     await warm_up(client, jobs)

@@ -287,7 +287,6 @@ def _run_llm(
         backoff_initial_s=settings.backoff_initial_s,
         backoff_max_s=settings.backoff_max_s,
         retry_after_cap_s=settings.retry_after_cap_s,
-        connections=settings.concurrency,
     )
     dedup = DedupIndex.from_drafts((kind, q) for _id, _c, kind, q, _a in ledger.iter_draft_texts())
     checker = DraftChecker(ledger, scope, dedup)

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urlparse
 
-import httpx
 import instructor
 import openai
 from instructor.core.exceptions import InstructorRetryException
@@ -80,9 +79,6 @@ class ClientSettings:
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 30.0
     retry_after_cap_s: float = 60.0
-    # Connections kept open between calls: at least the run's concurrency, or every call past
-    # the SDK's 100 opens a new connection (a TLS handshake on a real endpoint).
-    connections: int = 100
 
     @property
     def endpoint_host(self) -> str:
@@ -187,17 +183,11 @@ class LLMClient:
             raise ValueError(f"unknown mode {settings.mode!r}; choose one of {', '.join(MODES)}")
         self.settings = settings
         self.mode = MODES[settings.mode]
-        keep_open = max(settings.connections, 100)
         self.openai = openai.AsyncOpenAI(
             base_url=settings.base_url,
             api_key=settings.api_key or "no-key",
             max_retries=0,
             timeout=settings.timeout_s,
-            http_client=openai.DefaultAsyncHttpxClient(
-                limits=httpx.Limits(
-                    max_connections=max(keep_open, 1000), max_keepalive_connections=keep_open
-                )
-            ),
         )
         self.client = instructor.from_openai(self.openai, mode=self.mode)
         self.client.on("completion:kwargs", self._on_request)
