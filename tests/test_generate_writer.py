@@ -16,10 +16,9 @@ from generator.dedup import DedupIndex
 from generator.prompts import PromptSet
 from generator.runner import DraftChecker, RunReport, plan_jobs, run_jobs
 from generator.scope import load_scope
-from ledger import DraftIn, DraftKind, GenerationCall, Ledger, LedgerBusyError, LedgerLockedError
-from ledger.ids import new_event_id
+from ledger import DraftIn, DraftKind, Ledger, LedgerBusyError, LedgerLockedError
 from ledger.store import BUSY_TIMEOUT_MS
-from tests.support.builders import SAMPLE_DOCS, add_document
+from tests.support.builders import SAMPLE_DOCS, add_document, generation_call
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.generate_env import API_KEY, ingested_ledger
 from tests.support.locks import lock_held_elsewhere
@@ -125,22 +124,6 @@ def test_a_transaction_that_may_not_wait_is_refused_at_once_and_keeps_the_timeou
         pass  # free again: taken at once
 
 
-def _call(chunk_id: str, requested: int) -> GenerationCall:
-    return GenerationCall(
-        id=new_event_id(),
-        job_key=new_event_id(),
-        kind=DraftKind.QA,
-        chunk_id=chunk_id,
-        drafter="test",
-        template_name="qa.j2",
-        template_hash="b2:template",
-        model="test-model",
-        requested=requested,
-        started_at="2026-12-02T00:00:00Z",
-        finished_at="2026-12-02T00:00:01Z",
-    )
-
-
 def test_calls_written_together_keep_their_own_counts_and_exact_duplicates(
     ledger: Ledger,
 ) -> None:
@@ -152,7 +135,7 @@ def test_calls_written_together_keep_their_own_counts_and_exact_duplicates(
         evidence=["Open **Settings > Billing > Invoices**"],
     )
     other = same.model_copy(update={"question": "Where are invoices kept?"})
-    first, second = _call(chunk, 2), _call(chunk, 1)
+    first, second = generation_call(chunk, requested=2), generation_call(chunk, requested=1)
     outcomes = ledger.record_calls([(first, [same, other]), (second, [same])])
     assert [len(o.stored_draft_ids) for o in outcomes] == [2, 0]
     assert outcomes[1].call.dropped == {"duplicate_exact": 1}

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from draftgate.exit_codes import ExitCode
-from ledger import GenerationCall, Ledger, utc_now
-from ledger.models import DraftKind
+from ledger import GenerationCall, Ledger
 from tests.reliability import faults
 from tests.reliability.outcome import Outcome
-from tests.support.builders import add_document
+from tests.support.builders import add_document, generation_call
 
 SEED = 1
 
@@ -35,22 +34,14 @@ def test_a_run_with_30_percent_faulty_replies_records_and_counts_everything(
 
 
 def _failed_call(chunk_id: str, error: str | None) -> GenerationCall:
-    now = utc_now()
-    return GenerationCall(
+    return generation_call(
+        chunk_id,
         id="01FAILEDCALL",
         job_key="job",
-        kind=DraftKind.QA,
-        chunk_id=chunk_id,
         drafter="llm",
-        template_name="qa.j2",
-        template_hash="b2:t",
-        model="m",
-        attempts=1,
         status="failed",
         error=error,
         requested=2,
-        started_at=now,
-        finished_at=now,
     )
 
 

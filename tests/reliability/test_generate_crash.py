@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ledger import DraftIn, DraftKind, GenerationCall, Ledger, utc_now
+from ledger import DraftIn, DraftKind, GenerationCall, Ledger
 from tests.reliability import generate_crash
 from tests.reliability.generate_harness import CliRun, unlogged_traceback
 from tests.reliability.outcome import Outcome
-from tests.support.builders import add_document
+from tests.support.builders import add_document, generation_call
 
 SEED = 1
 
@@ -20,20 +20,8 @@ def test_killed_generate_runs_resume_with_nothing_lost_or_doubled(tmp_path: Path
 
 
 def _call(chunk_id: str, job_key: str, produced: int = 1) -> GenerationCall:
-    now = utc_now()
-    return GenerationCall(
-        id=f"01CALL{job_key}{produced}",
-        job_key=job_key,
-        kind=DraftKind.QA,
-        chunk_id=chunk_id,
-        drafter="test",
-        template_name="qa.j2",
-        template_hash="b2:t",
-        model="m",
-        requested=1,
-        produced=produced,
-        started_at=now,
-        finished_at=now,
+    return generation_call(
+        chunk_id, id=f"01CALL{job_key}{produced}", job_key=job_key, produced=produced
     )
 
 

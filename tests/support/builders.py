@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ledger import ChunkIn, DraftIn, DraftKind, GenerationCall, Ledger, utc_now
 from ledger.ids import new_event_id, text_hash
@@ -58,19 +59,13 @@ def add_drafts(
             )
             for i in range(count)
         ]
-    now = utc_now()
-    call = GenerationCall(
-        id=new_event_id(),
-        job_key=new_event_id(),
+    call = generation_call(
+        chunk_id,
         kind=drafts[0].kind if drafts else kind,
-        chunk_id=chunk_id,
-        drafter="test",
         template_name=f"{kind.value}.j2",
         template_hash=template_hash,
         model=model,
         requested=len(drafts),
-        started_at=now,
-        finished_at=now,
     )
     return ledger.record_call(call, drafts).stored_draft_ids
 
@@ -79,20 +74,27 @@ def add_failed_call(
     ledger: Ledger, chunk_id: str, *, requested: int = 2, error: str = "timeout"
 ) -> GenerationCall:
     """Record a generation call that failed (no drafts); returns it as stored."""
-    now = utc_now()
-    call = GenerationCall(
-        id=new_event_id(),
-        job_key=new_event_id(),
-        kind=DraftKind.QA,
-        chunk_id=chunk_id,
-        drafter="llm",
-        template_name="qa.j2",
-        template_hash="b2:template",
-        model="test-model",
-        status="failed",
-        error=error,
-        requested=requested,
-        started_at=now,
-        finished_at=now,
+    call = generation_call(
+        chunk_id, drafter="llm", status="failed", error=error, requested=requested
     )
     return ledger.record_call(call, []).call
+
+
+def generation_call(chunk_id: str, **fields: Any) -> GenerationCall:
+    """A qa generation call on ``chunk_id`` by a test drafter, fresh ids, now; ``fields``
+    override any of it."""
+    now = utc_now()
+    defaults: dict[str, Any] = {
+        "id": new_event_id(),
+        "job_key": new_event_id(),
+        "kind": DraftKind.QA,
+        "chunk_id": chunk_id,
+        "drafter": "test",
+        "template_name": "qa.j2",
+        "template_hash": "b2:template",
+        "model": "test-model",
+        "requested": 1,
+        "started_at": now,
+        "finished_at": now,
+    }
+    return GenerationCall(**{**defaults, **fields})
