@@ -10,6 +10,7 @@ in flight and never stores a draft twice.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -432,9 +433,14 @@ async def run_jobs(
             if on_progress is not None:
                 on_progress(done, total, report)
 
+    # What exists now (modules, the plan, the client) lives for the whole run. Frozen, the
+    # collector stops rescanning it: a full collection of a few hundred thousand objects
+    # otherwise stalls the event loop ~0.1 s, holding up every reply that lands meanwhile.
+    gc.freeze()
     try:
         await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, total or 1)))))
     finally:
+        gc.unfreeze()
         await writer.close()
     return report
 
