@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import heapq
 import json
 import os
@@ -176,7 +177,8 @@ async def bare_loop(
     """The same calls through instructor alone: no pacing, checks, dedup or ledger.
 
     It hands instructor the response model the way the generate path does (wrapped once per
-    kind), so the floor is the library used at its best, not a slower use of it.
+    kind), and freezes the heap for the collector during the calls as ``run_jobs`` does, so
+    the floor is the library used at its best, not a slower use of it.
     Returns the CPU seconds the calls took.
     """
     client = client_for(base_url)
@@ -200,7 +202,11 @@ async def bare_loop(
             on_start()
         cpu = time.process_time()
         stamps.append(time.perf_counter())
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        gc.freeze()
+        try:
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+        finally:
+            gc.unfreeze()
         return time.process_time() - cpu
     finally:
         await client.close()
