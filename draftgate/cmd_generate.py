@@ -29,6 +29,7 @@ from draftgate.context import CommandError, config_of, open_ledger
 from draftgate.exit_codes import ExitCode
 from generator.rules import run_rules_drafter
 from generator.scope import Scope, ScopeError, load_scope, scope_path_for
+from ledger import store as ledger_store
 
 KINDS = ("qa", "negative", "adversarial", "clarify")
 MODES = ("tools", "json_schema", "json", "md_json")
@@ -329,6 +330,10 @@ def _run_llm(
                     concurrency=settings.concurrency,
                     pacer=Pacer(settings.rpm, settings.tpm),
                     on_progress=on_progress,
+                    on_ledger_busy=lambda: progress.console.print(
+                        "draftgate: another process is writing the ledger; finished calls "
+                        f"wait to be stored (up to {ledger_store.BUSY_TIMEOUT_MS // 1000} s)"
+                    ),
                 )
         finally:
             await client.close()

@@ -261,9 +261,14 @@ class LedgerWriter:
     RETRY_FIRST_S = 0.005
     RETRY_MAX_S = 0.2
 
-    def __init__(self, ledger: Ledger, report: RunReport) -> None:
+    def __init__(
+        self, ledger: Ledger, report: RunReport, on_busy: Callable[[], None] | None = None
+    ) -> None:
         self.ledger = ledger
         self.report = report
+        # Told once each time the ledger turns out to be locked, so a user whose progress bar
+        # has stopped (or sits at N of N) knows the run is waiting for another process.
+        self._on_busy = on_busy
         self._pending: list[tuple[GenerationCall, list[DraftIn]]] = []
         self._scheduled: asyncio.Handle | None = None
         self._busy_since: float | None = None
@@ -288,6 +293,8 @@ class LedgerWriter:
             now = loop.time()
             if self._busy_since is None:
                 self._busy_since = now
+                if self._on_busy is not None:
+                    self._on_busy()
             if now - self._busy_since >= ledger_store.BUSY_TIMEOUT_MS / 1000:
                 self._error = LedgerLockedError(
                     f"{self.ledger.path} stayed locked by another process for "
@@ -397,10 +404,11 @@ async def run_jobs(
     concurrency: int,
     pacer: Any = None,
     on_progress: ProgressFn | None = None,
+    on_ledger_busy: Callable[[], None] | None = None,
 ) -> RunReport:
     """Run every job; failures are recorded and the run goes on."""
     report = RunReport()
-    writer = LedgerWriter(ledger, report)
+    writer = LedgerWriter(ledger, report, on_ledger_busy)
     pending: asyncio.Queue[Job] = asyncio.Queue()
     for job in jobs:
         pending.put_nowait(job)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import ledger.store
+from draftgate.exit_codes import ExitCode
 from generator.client import ClientSettings, LLMClient
 from generator.dedup import DedupIndex
 from generator.prompts import PromptSet
@@ -20,7 +21,7 @@ from ledger import DraftIn, DraftKind, Ledger, LedgerBusyError, LedgerLockedErro
 from ledger.store import BUSY_TIMEOUT_MS
 from tests.support.builders import SAMPLE_DOCS, add_document, generation_call
 from tests.support.fake_openai import FakeOpenAI
-from tests.support.generate_env import API_KEY, ingested_ledger
+from tests.support.generate_env import API_KEY, GenerateRun, ingested_ledger, write_config
 from tests.support.locks import lock_held_elsewhere
 
 SCOPE = load_scope(SAMPLE_DOCS / "scope.toml")
@@ -142,3 +143,35 @@ def test_calls_written_together_keep_their_own_counts_and_exact_duplicates(
     stored = {c.id: c for c in ledger.generation_calls()}
     assert stored[first.id].produced == 2 and stored[second.id].produced == 0
     assert stored[second.id].dropped == {"duplicate_exact": 1}
+
+
+def test_generate_says_when_finished_calls_wait_for_another_process(
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    server: FakeOpenAI,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The lock is let go only once the waiting line is on stderr, so the run must say it."""
+    run = GenerateRun(
+        ingested_ledger(tmp_path, tmp_path_factory), write_config(tmp_path), server, monkeypatch
+    )
+    said: list[str] = []
+    with lock_held_elsewhere(run.ledger_path) as release:
+
+        def release_once_said() -> None:
+            for _ in range(400):
+                said.append(capsys.readouterr().err)
+                if "another process is writing the ledger" in "".join(said):
+                    break
+                threading.Event().wait(0.025)
+            release.set()
+
+        watcher = threading.Thread(target=release_once_said)
+        watcher.start()
+        code = run("--kinds", "qa", "--limit", "3")
+        watcher.join(30)
+    said.append(capsys.readouterr().err)
+    assert code == ExitCode.OK
+    assert "".join(said).count("another process is writing the ledger") == 1
+    assert _calls_in(run.ledger_path) == 3
