@@ -29,7 +29,6 @@ from draftgate.context import CommandError, config_of, open_ledger
 from draftgate.exit_codes import ExitCode
 from generator.rules import run_rules_drafter
 from generator.scope import Scope, ScopeError, load_scope, scope_path_for
-from ledger import store as ledger_store
 
 KINDS = ("qa", "negative", "adversarial", "clarify")
 MODES = ("tools", "json_schema", "json", "md_json")
@@ -332,7 +331,7 @@ def _run_llm(
                     on_progress=on_progress,
                     on_ledger_busy=lambda: progress.console.print(
                         "draftgate: another process is writing the ledger; finished calls "
-                        f"wait to be stored (up to {ledger_store.BUSY_TIMEOUT_MS // 1000} s)"
+                        f"wait to be stored (up to {ledger.busy_timeout_s:g} s)"
                     ),
                 )
         finally:

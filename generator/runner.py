@@ -33,10 +33,8 @@ from ledger import (
     GenerationCall,
     Ledger,
     LedgerBusyError,
-    LedgerLockedError,
     utc_now,
 )
-from ledger import store as ledger_store
 from ledger.ids import content_hash, new_event_id
 
 log = logging.getLogger("draftgate.generate")
@@ -295,11 +293,8 @@ class LedgerWriter:
                 self._busy_since = now
                 if self._on_busy is not None:
                     self._on_busy()
-            if now - self._busy_since >= ledger_store.BUSY_TIMEOUT_MS / 1000:
-                self._error = LedgerLockedError(
-                    f"{self.ledger.path} stayed locked by another process for "
-                    f"{ledger_store.BUSY_TIMEOUT_MS // 1000} s; try again"
-                )
+            if now - self._busy_since >= self.ledger.busy_timeout_s:
+                self._error = self.ledger.stayed_locked()
                 self._error.__cause__ = exc
                 return
             self._scheduled = loop.call_later(self._retry_s, self._flush)

@@ -698,16 +698,25 @@ class Ledger:
                     # Nothing of this transaction has run yet, so waiting again is safe.
                     if self.wait_when_locked is not None and self.wait_when_locked(attempt):
                         continue
-                    raise LedgerLockedError(
-                        f"{self.path} stayed locked by another process for "
-                        f"{BUSY_TIMEOUT_MS // 1000} s; try again"
-                    ) from exc
+                    raise self.stayed_locked() from exc
             try:
                 yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    @property
+    def busy_timeout_s(self) -> float:
+        """How long a write waits for another process's lock before giving up."""
+        return BUSY_TIMEOUT_MS / 1000
+
+    def stayed_locked(self) -> LedgerLockedError:
+        """The error for a write lock another process held past the busy timeout."""
+        return LedgerLockedError(
+            f"{self.path} stayed locked by another process for "
+            f"{BUSY_TIMEOUT_MS // 1000} s; try again"
+        )
 
     def _begin_without_waiting(self) -> None:
         self._db.execute("PRAGMA busy_timeout = 0")
