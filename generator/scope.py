@@ -28,13 +28,17 @@ class _Model(BaseModel):
 class Product(_Model):
     name: str
     summary: str = ""
+    # One line: what the product is for ("personal budgeting", "a git terminal UI"). Out-of-scope
+    # drafts use it to tell a question the product answers from one it does not.
+    domain: str = ""
 
 
 class AbsentFeature(_Model):
     feature: str = Field(min_length=1)
     # Phrases that would show the feature IS offered if the docs contained them.
     search_terms: list[str] = Field(default_factory=list)
-    # What the product offers instead (a true statement in the docs).
+    # What the product offers instead (a true statement in the docs). Optional: without it a
+    # negative is a plain, friendly no.
     instead: str = ""
 
     def all_terms(self) -> list[str]:
@@ -46,9 +50,16 @@ class Glossary(_Model):
     pages: list[str] = Field(default_factory=list)
     paths: list[str] = Field(default_factory=list)
     buttons: list[str] = Field(default_factory=list)
+    # Key bindings as the docs write them ("Ctrl+S", "space", "<c-r>").
+    keys: list[str] = Field(default_factory=list)
+    # Command-palette or CLI commands ("lazygit --version", "New request").
+    commands: list[str] = Field(default_factory=list)
+    # The real name of the page people land on first ("Overview", "Status panel"), if any.
+    home: str = ""
 
     def names(self) -> list[str]:
-        return [*self.pages, *self.paths, *self.buttons]
+        home = [self.home] if self.home else []
+        return [*home, *self.pages, *self.paths, *self.buttons, *self.keys, *self.commands]
 
 
 class Scope(_Model):
