@@ -22,9 +22,6 @@ if TYPE_CHECKING:
     from generator.client import ClientSettings
     from generator.runner import Job, Plan, RunReport
 
-RULES = "rules"
-LLM = "llm"
-
 
 @dataclass(frozen=True)
 class RunProgress:
@@ -76,7 +73,6 @@ class RunSummary:
     (``drafts_by_kind``), dropped (``dropped``) and lost with failed calls (``drafts_failed``).
     """
 
-    drafter: str  # RULES or LLM
     calls_ok: int = 0
     calls_failed: dict[str, int] = field(default_factory=dict)
     drafts_by_kind: dict[str, int] = field(default_factory=dict)
@@ -188,7 +184,6 @@ def _run_rules(
     finally:
         observer.finished()
     return RunSummary(
-        drafter=RULES,
         calls_ok=report.calls_ok,
         drafts_by_kind=dict(report.drafts_by_kind),
         dropped=dict(report.dropped),
@@ -281,9 +276,7 @@ def _run_llm(
             await client.close()
 
     report = asyncio.run(go())
-    report.skipped_finished = planned.skipped_finished
     return RunSummary(
-        drafter=LLM,
         calls_ok=report.calls_ok,
         calls_failed=dict(report.calls_failed),
         drafts_by_kind=dict(report.drafts_by_kind),

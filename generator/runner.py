@@ -100,7 +100,6 @@ class RunReport:
     dropped: Counter[str] = field(default_factory=Counter)
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    skipped_finished: int = 0
     # Drafts asked for, and those lost with their failed calls: with the stored and dropped
     # counts they add up, requested = stored + dropped + failed (taken from the ledger rows).
     drafts_requested: int = 0
