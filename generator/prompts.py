@@ -16,18 +16,13 @@ from typing import Any
 
 import jinja2
 
+from generator.kinds import spec_of
 from generator.userfiles import UserFileError, read_user_text
 from ledger.ids import text_hash
 
 PROMPTS_ENV = "DRAFTGATE_PROMPTS"
 SYSTEM_TEMPLATE = "system.j2"
 CHUNK_PARTIAL = "_chunk.j2"
-KIND_TEMPLATES = {
-    "qa": "qa.j2",
-    "negative": "negative.j2",
-    "adversarial": "adversarial.j2",
-    "clarify": "clarify.j2",
-}
 
 Message = dict[str, str]
 
@@ -74,7 +69,7 @@ class PromptSet:
         template is one line at the start, not a traceback after the first call."""
         if not self.folder.is_dir():
             raise PromptsError(f"prompts folder {self.folder} does not exist or is not a folder")
-        for name in (SYSTEM_TEMPLATE, CHUNK_PARTIAL, *(KIND_TEMPLATES[k] for k in kinds)):
+        for name in (SYSTEM_TEMPLATE, CHUNK_PARTIAL, *(spec_of(k).template_name for k in kinds)):
             path = self.folder / name
             try:
                 self.env.parse(read_user_text(path), name, str(path))
@@ -90,11 +85,11 @@ class PromptSet:
 
     @lru_cache(maxsize=16)  # noqa: B019 - one PromptSet per run; the cache dies with it
     def template_hash(self, kind: str) -> str:
-        parts = [SYSTEM_TEMPLATE, CHUNK_PARTIAL, KIND_TEMPLATES[kind]]
+        parts = [SYSTEM_TEMPLATE, CHUNK_PARTIAL, spec_of(kind).template_name]
         return text_hash("\n\x00\n".join(f"{name}\n{self.source(name)}" for name in parts))
 
     def render(self, kind: str, variables: dict[str, Any]) -> RenderedPrompt:
-        name = KIND_TEMPLATES[kind]
+        name = spec_of(kind).template_name
         # Every string value may come from the docs (chunk text, heading, file name).
         variables = {
             key: defuse_fence(value) if isinstance(value, str) else value

@@ -10,7 +10,7 @@ runner, because they read the ledger.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
@@ -190,19 +190,3 @@ class ClarifyReply(BaseModel):
 
 Reply = QAReply | NegativeReply | AdversarialReply | ClarifyReply
 ReplyModel = type[QAReply] | type[NegativeReply] | type[AdversarialReply] | type[ClarifyReply]
-
-REPLY_MODELS: dict[str, ReplyModel] = {
-    "qa": QAReply,
-    "negative": NegativeReply,
-    "adversarial": AdversarialReply,
-    "clarify": ClarifyReply,
-}
-
-SUBTYPES: dict[str, list[str | None]] = {
-    "qa": [None],
-    "negative": [None],
-    "adversarial": [s.value for s in AdversarialSubtype],
-    "clarify": [None],
-}
-
-KindName = Literal["qa", "negative", "adversarial", "clarify"]

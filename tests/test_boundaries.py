@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import pkgutil
 import subprocess
@@ -60,4 +61,32 @@ def test_tui_imports_no_llm_package() -> None:
     modules = _modules("tui")
     if not [m for m in modules if m != "tui"]:
         pytest.skip("tui/ has no modules yet")
+    assert _loaded_after_import(modules, LLM_PACKAGES) == []
+
+
+def _imported_names(package: str) -> set[str]:
+    """The top-level names every module of ``package`` imports in its own source."""
+    names: set[str] = set()
+    for path in (REPO_ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+def test_generator_imports_no_ui_package_nor_the_cli() -> None:
+    modules = _modules("generator")
+    assert {"generator.pipeline", "generator.kinds", "generator.calls"} <= set(modules)
+    # instructor itself loads rich, so only the generator's own imports can be held to it.
+    assert {"instructor", "ledger"} <= _imported_names("generator")
+    assert _imported_names("generator") & {"rich", "textual", "draftgate", "tui"} == set()
+    assert _loaded_after_import(modules, ("textual", "draftgate", "tui")) == []
+
+
+def test_cli_and_rules_drafter_load_no_llm_package() -> None:
+    # A run without an endpoint, `--help` and every other command start without the LLM
+    # libraries: the pipeline imports them only for a run that calls a model.
+    modules = ["draftgate.cli", "generator.pipeline", "generator.settings", "generator.rules"]
     assert _loaded_after_import(modules, LLM_PACKAGES) == []

@@ -55,8 +55,9 @@ from typing import Any, NoReturn
 
 import generator.runner  # noqa: F401 - imported once here, not in every forked child
 from draftgate.exit_codes import ExitCode
-from generator.prompts import KIND_TEMPLATES, PromptSet
-from generator.rules import ALL_KINDS, run_rules_drafter
+from generator.kinds import KIND_NAMES
+from generator.prompts import PromptSet
+from generator.rules import run_rules_drafter
 from generator.scope import load_scope
 from ledger import DecisionIn, Ledger, Verdict, verify
 from tests.reliability.generate_harness import unlogged_traceback
@@ -666,7 +667,9 @@ def template_ledger(workdir: Path) -> Path:
 
     with Ledger.open(ledger_path) as ledger:
         ingest_folder(ledger, docs)
-        run_rules_drafter(ledger, load_scope(docs / "scope.toml"), kinds=ALL_KINDS, per_chunk=1)
+        run_rules_drafter(
+            ledger, load_scope(docs / "scope.toml"), kinds=list(KIND_NAMES), per_chunk=1
+        )
         drafts = [row["id"] for row in ledger.query("SELECT id FROM drafts ORDER BY id LIMIT 6")]
         for i, draft_id in enumerate(drafts):
             verdict = Verdict.APPROVE if i % 2 == 0 else Verdict.EDIT
@@ -925,7 +928,7 @@ def _judge_fence(where: str, ledger_path: Path, doc_ids: set[str], outcome: Outc
     with Ledger.open(ledger_path) as ledger:
         chunks = [c for c in ledger.current_chunks() if c.document_id in doc_ids]
     for chunk in chunks[:50]:
-        for kind in KIND_TEMPLATES:
+        for kind in KIND_NAMES:
             variables = {
                 "product_name": "Tidepool",
                 "product_summary": "",
