@@ -27,9 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ledger.chain import GENESIS_HASH, ProvenanceHasher
-from ledger.export import HF_DATASET_DIR, MANIFEST_NAME, file_hash, recorded_exports
-from ledger.records import (
+from export import HF_DATASET_DIR, MANIFEST_NAME, file_hash, recorded_exports
+from export.records import (
     JSONL_FORMATS,
     SPLITS,
     RecordFormatError,
@@ -38,6 +37,7 @@ from ledger.records import (
     record_hash,
     to_line,
 )
+from ledger.chain import GENESIS_HASH, ProvenanceHasher
 from ledger.store import Ledger
 from ledger.verify import verify
 

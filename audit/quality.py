@@ -130,7 +130,7 @@ class QualityWorker:
     """``compute_quality`` in a process of its own, so it runs beside the integrity check.
 
     The audit's two halves only read the ledger and each takes seconds at 100k records; on two
-    cores they overlap. The worker is a plain ``python -m ledger.quality`` subprocess rather
+    cores they overlap. The worker is a plain ``python -m audit.quality`` subprocess rather
     than multiprocessing: spawn re-imports the caller's main module (breaking scripts without a
     ``__main__`` guard) and fork would hand the child this process's SQLite connection. The
     child opens the file itself (WAL lets it read alongside) and prints the result as JSON.
@@ -142,7 +142,7 @@ class QualityWorker:
         # The same ledger code as this process, wherever it was imported from.
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "ledger.quality", path, json.dumps(options)],
+            [sys.executable, "-m", "audit.quality", path, json.dumps(options)],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -1,14 +1,11 @@
-"""Render the audit dict as Markdown, as one self-contained HTML file, or as terminal lines.
+"""Render an ``Audit`` as Markdown, as one self-contained HTML file, or as terminal lines.
 
-The audit dict (``draftgate_audit: 1``) carries integrity, provenance and the quality signals
-of ``ledger.quality.compute_quality``; JSON output is that dict as is. Everything from drafts,
+The renderers walk the audit's JSON form (``Audit.as_json_dict``, the JSON report itself), so
+the three reports show the same values the JSON report holds. Everything from drafts,
 documents or reviewers is untrusted text: HTML output escapes all of it (``html.escape``),
 Markdown escapes the characters that would become markup or raw HTML, and terminal lines
 escape Rich markup. The HTML needs no network: inline CSS, charts drawn here as inline SVG,
 no scripts, no fonts or images fetched.
-
-Renderers read with ``.get`` and defaults, so a partial audit (e.g. integrity only) still
-renders.
 """
 
 from __future__ import annotations
@@ -18,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.markup import escape as rich_escape
+
+from audit.model import Audit
 
 PROVENANCE_HTML_ROWS = 1000
 LIST_ROWS_HTML = 200
@@ -88,8 +87,9 @@ def _headline(audit: dict[str, Any]) -> list[tuple[str, str]]:
 # ---- terminal -----------------------------------------------------------------------------
 
 
-def render_terminal_summary(audit: dict[str, Any]) -> list[str]:
+def render_terminal_summary(audit_model: Audit) -> list[str]:
     """A few lines in Rich console markup (dynamic text escaped), for ``console.print``."""
+    audit = audit_model.as_json_dict()
     integrity = audit.get("integrity", {})
     breaks = integrity.get("breaks", [])
     lines = []
@@ -201,8 +201,9 @@ def _capped_note(total: int, shown: int, where: str = "the JSON report") -> list
     return ["", f"_{shown} of {total} shown; {where} has them all._"] if total > shown else []
 
 
-def render_markdown(audit: dict[str, Any]) -> str:
+def render_markdown(audit_model: Audit) -> str:
     """A Markdown summary: integrity verdict first, then the quality signals' key tables."""
+    audit = audit_model.as_json_dict()
     integrity = audit.get("integrity", {})
     head = audit.get("head", {})
     quality = _quality(audit)
@@ -869,8 +870,9 @@ def _provenance_html(provenance: Sequence[dict[str, Any]]) -> str:
     )
 
 
-def render_html(audit: dict[str, Any]) -> str:
+def render_html(audit_model: Audit) -> str:
     """One self-contained HTML page: verdict, summary cards, charts, tables, provenance."""
+    audit = audit_model.as_json_dict()
     head = audit.get("head", {})
     title = "Draftgate audit: " + ("PASS" if _integrity_ok(audit) else "FAIL")
     return (
