@@ -442,10 +442,12 @@ def _same_table(out_dir: Path, split: str) -> bool:
         offset = 0
         for batch in parquet.iter_batches(batch_size=10_000, columns=_HF_COLUMNS):
             rows = pa.Table.from_batches([batch])
-            if not rows.equals(copy.slice(offset, batch.num_rows)):
+            same: bool = rows.equals(copy.slice(offset, batch.num_rows))
+            if not same:
                 return False
             offset += batch.num_rows
-        return offset == copy.num_rows
+        whole: bool = offset == copy.num_rows
+        return whole
     except (OSError, ValueError, KeyError):
         return False
 

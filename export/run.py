@@ -136,7 +136,8 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
                     ):
                         continue
                     if verdict == "edit":
-                        question, answer = final_q, final_a
+                        # An edit always carries its final text; a missing one is caught below.
+                        question, answer = final_q or "", final_a or ""
                     if not question.strip() or not answer.strip():
                         # Every format (and OpenAI's validation) refuses empty turns; the ledger
                         # never stores one, so this is a guard, not a filter.
