@@ -19,7 +19,8 @@ from draftgate.cli import main
 from draftgate.exit_codes import ExitCode
 from generator.batch import run_batch
 from generator.client import ClientSettings, LLMClient
-from generator.dedup import DedupIndex, normalise
+from generator.dedup import DedupIndex
+from ledger.text import normalise
 from generator.prompts import PromptSet
 from generator.runner import DraftChecker, plan_jobs
 from generator.scope import load_scope

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from draftgate.cmd_generate import _generation_params
 from draftgate.config import GenerateConfig
-from generator.dedup import normalise
+from ledger.text import normalise
 from generator.prompts import PromptSet
 from generator.runner import plan_jobs
 from generator.scope import load_scope
