@@ -2,8 +2,9 @@
 
 Exact: the normalised question (``ledger.text.normalise``: case, punctuation and spacing
 folded; the audit's duplicate signals use the same) of the same kind was seen before. Near:
-rapidfuzz ``ratio`` of the normalised questions is at or above the threshold. Comparing every pair would grow quadratically, so near-duplicate candidates are
-only the drafts that share enough word tokens (an inverted index), and rapidfuzz confirms.
+rapidfuzz ``ratio`` of the normalised questions is at or above the threshold. Comparing every
+pair would grow quadratically, so near-duplicate candidates are only the drafts that share
+enough word tokens (an inverted index), and rapidfuzz confirms.
 
 The index is seeded from every draft in the ledger (so repeats are caught corpus-wide and on
 the same chunk across runs) and grows with each draft accepted in this run.

@@ -10,7 +10,7 @@ runner, because they read the ledger.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
@@ -204,5 +204,3 @@ SUBTYPES: dict[str, list[str | None]] = {
     "adversarial": [s.value for s in AdversarialSubtype],
     "clarify": [None],
 }
-
-KindName = Literal["qa", "negative", "adversarial", "clarify"]

@@ -30,11 +30,11 @@ from pathlib import Path
 
 from draftgate.cmd_generate import _generation_params
 from draftgate.config import GenerateConfig
-from ledger.text import normalise
 from generator.prompts import PromptSet
 from generator.runner import plan_jobs
 from generator.scope import load_scope
 from ledger import Ledger, verify
+from ledger.text import normalise
 from tests.reliability.generate_harness import (
     CliRun,
     cli_argv,
