@@ -12,8 +12,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from audit import Audit, build_audit
-from audit import render as report
+from audit import (
+    Audit,
+    build_audit,
+    render_html,
+    render_markdown,
+    render_terminal_summary,
+)
 from draftgate.config import Config
 from draftgate.context import CommandError, config_of, open_ledger
 from draftgate.exit_codes import ExitCode
@@ -258,9 +263,9 @@ def run_audit(args: argparse.Namespace) -> int:
     if fmt == "json":
         text = audit.to_json()
     elif fmt == "md":
-        text = report.render_markdown(audit)
+        text = render_markdown(audit)
     else:
-        text = report.render_html(audit)
+        text = render_html(audit)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
@@ -273,7 +278,7 @@ def run_audit(args: argparse.Namespace) -> int:
 def _print_audit(audit: Audit, out: Path) -> None:
     console = Console()
     integrity = audit.integrity
-    for line in report.render_terminal_summary(audit):
+    for line in render_terminal_summary(audit):
         console.print(line)
     # Breaks are always named one per line on stdout, whatever the renderer prints.
     for item in integrity.breaks:

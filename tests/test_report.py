@@ -9,9 +9,12 @@ import pytest
 from pydantic import ValidationError
 from rich.console import Console
 
-from audit import Audit, render
+from audit import Audit
+from audit import render_html as html_of
+from audit import render_markdown as markdown_of
+from audit import render_terminal_summary as terminal_lines_of
+from audit.present import PROVENANCE_HTML_ROWS
 from audit.quality import compute_quality
-from audit.render import PROVENANCE_HTML_ROWS
 from ledger import DecisionIn, DraftIn, DraftKind, Ledger, Verdict
 from tests.support.builders import add_document, add_drafts
 
@@ -22,15 +25,15 @@ HOSTILE_ANSWER = "Open the **Admin <script>alert(2)</script> Console** page <img
 
 # The tests build an audit as its JSON form, change a field, and render the typed value.
 def render_html(audit: dict[str, Any]) -> str:
-    return render.render_html(Audit.model_validate(audit))
+    return html_of(Audit.model_validate(audit))
 
 
 def render_markdown(audit: dict[str, Any]) -> str:
-    return render.render_markdown(Audit.model_validate(audit))
+    return markdown_of(Audit.model_validate(audit))
 
 
 def render_terminal_summary(audit: dict[str, Any]) -> list[str]:
-    return render.render_terminal_summary(Audit.model_validate(audit))
+    return terminal_lines_of(Audit.model_validate(audit))
 
 
 def audit_of(ledger: Ledger, *, ok: bool = True, provenance_rows: int = 2) -> dict[str, Any]:
