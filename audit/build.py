@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from audit.integrity import check_integrity
-from audit.model import AUDIT_VERSION, Audit, AuditHead, IntegritySummary, ProvenanceRow, Quality
+from audit.model import (
+    AUDIT_VERSION,
+    Audit,
+    AuditHead,
+    IntegritySummary,
+    ProvenanceRow,
+    Quality,
+)
 from audit.quality import QualityWorker, compute_quality
 from ledger import Ledger, utc_now
 
@@ -52,6 +59,7 @@ def build_audit(
         ledger=ledger.path,
         head=AuditHead(seq=head.seq, hash=head.hash),
         integrity=IntegritySummary.model_validate(integrity.as_dict()),
-        provenance=[ProvenanceRow.model_validate(row) for row in integrity.provenance],
+        # The integrity check builds each row from PROVENANCE_FIELDS, the keys of ProvenanceRow.
+        provenance=cast(list[ProvenanceRow], integrity.provenance),
         quality=Quality.model_validate(quality),
     )

@@ -299,3 +299,9 @@ def test_parallel_audit_matches_the_sequential_one(
     assert parallel.model_copy(update={"generated_at": ""}) == sequential.model_copy(
         update={"generated_at": ""}
     )
+
+
+def test_provenance_rows_have_the_keys_of_the_typed_row() -> None:
+    from audit.model import ProvenanceRow
+
+    assert tuple(ProvenanceRow.__annotations__) == PROVENANCE_FIELDS
