@@ -1,4 +1,5 @@
-"""The arrows stay one way: ledger/ imports no UI or LLM package; tui/ imports no LLM package."""
+"""The arrows stay one way: ledger/ imports no UI, LLM, rendering or dataset package; export/
+and audit/ import no UI or LLM package; tui/ imports no LLM package."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from tests.support.builders import REPO_ROOT
 
 LLM_PACKAGES = ("openai", "instructor")
 UI_PACKAGES = ("textual",)
+# The store is read by every stage; what formats, renders or writes datasets lives in a stage.
+STAGE_PACKAGES = ("rich", "pyarrow", "datasets")
 
 
 def _modules(package: str) -> list[str]:
@@ -49,6 +52,13 @@ def _loaded_after_import(modules: list[str], watched: tuple[str, ...]) -> list[s
 def test_ledger_imports_no_ui_or_llm_package() -> None:
     modules = _modules("ledger")
     assert {"ledger", "ledger.store", "ledger.verify", "ledger.migrations"} <= set(modules)
+    assert _loaded_after_import(modules, LLM_PACKAGES + UI_PACKAGES + STAGE_PACKAGES) == []
+
+
+@pytest.mark.parametrize("package", ["export", "audit"])
+def test_export_and_audit_import_no_ui_or_llm_package(package: str) -> None:
+    modules = _modules(package)
+    assert f"{package}.model" in modules or f"{package}.selection" in modules
     assert _loaded_after_import(modules, LLM_PACKAGES + UI_PACKAGES) == []
 
 

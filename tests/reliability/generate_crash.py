@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator import pipeline
-from generator.dedup import normalise
 from generator.scope import load_scope
 from generator.settings import GenerateSettings
 from ledger import Ledger, verify
+from ledger.text import normalise
 from tests.reliability.generate_harness import (
     CliRun,
     cli_argv,

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import statistics
-import string
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -32,6 +31,7 @@ from rapidfuzz import fuzz
 from ledger.errors import LedgerError
 from ledger.models import DraftKind
 from ledger.store import Ledger
+from ledger.text import normalise
 
 DEFAULT_FAST_DECISION_MS = 2000
 # Normalised-text similarity (rapidfuzz ratio, 0-100) at or above which two signed-off
@@ -53,11 +53,6 @@ RARE_TOKEN_MAX_GROUP = 16
 SIGNED_OFF_VERDICTS = ("approve", "edit")
 NO_SUBTYPE = "(none)"
 
-# Punctuation becomes a space. A translation table, not a regex: it halves the cost of
-# normalising 200k texts (ASCII punctuation plus the typographic marks LLMs like to use).
-_PUNCTUATION = string.punctuation + "“”‘’„«»–—…•·¿¡"
-_PUNCTUATION_TO_SPACE = str.maketrans(_PUNCTUATION, " " * len(_PUNCTUATION))
-
 # ---- phantom references -------------------------------------------------------------------
 # Candidate UI references in an answer. Each is checked against the glossary and the docs; a
 # name found in neither is a phantom (a page or button the model invented).
@@ -75,11 +70,6 @@ _NOISE_WORDS = (
 )
 _LEADING_NOISE = frozenset(_NOISE_WORDS.split())
 _MAX_NAME_WORDS = 8
-
-
-def normalise(text: str) -> str:
-    """Casefolded words separated by single spaces: what "the same text" means here."""
-    return " ".join(text.casefold().translate(_PUNCTUATION_TO_SPACE).split())
 
 
 class Example(NamedTuple):
@@ -130,7 +120,7 @@ class QualityWorker:
     """``compute_quality`` in a process of its own, so it runs beside the integrity check.
 
     The audit's two halves only read the ledger and each takes seconds at 100k records; on two
-    cores they overlap. The worker is a plain ``python -m ledger.quality`` subprocess rather
+    cores they overlap. The worker is a plain ``python -m audit.quality`` subprocess rather
     than multiprocessing: spawn re-imports the caller's main module (breaking scripts without a
     ``__main__`` guard) and fork would hand the child this process's SQLite connection. The
     child opens the file itself (WAL lets it read alongside) and prints the result as JSON.
@@ -142,7 +132,7 @@ class QualityWorker:
         # The same ledger code as this process, wherever it was imported from.
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "ledger.quality", path, json.dumps(options)],
+            [sys.executable, "-m", "audit.quality", path, json.dumps(options)],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
