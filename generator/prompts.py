@@ -99,23 +99,25 @@ class PromptSet:
 
     @lru_cache(maxsize=16)  # noqa: B019 - one PromptSet per run; the cache dies with it
     def template_hash(self, kind: str) -> str:
-        parts = [*PARTIALS, KIND_TEMPLATES[kind]]
+        parts = self.templates_of(kind)
         return text_hash("\n\x00\n".join(f"{name}\n{self.source(name)}" for name in parts))
+
+    def templates_of(self, kind: str) -> list[str]:
+        """The template files a ``kind`` job's prompt is rendered from."""
+        return [*PARTIALS, KIND_TEMPLATES[kind]]
 
     @lru_cache(maxsize=16)  # noqa: B019 - one PromptSet per run; the cache dies with it
     def prompt_phrases(self, kind: str) -> tuple[str, ...]:
         """The phrases of the templates a ``kind`` job is rendered from, without any value
         put into them: what an answer copied from the prompt rather than the docs repeats."""
-        phrases = (phrases_of_template(self.source(n)) for n in (*PARTIALS, KIND_TEMPLATES[kind]))
+        phrases = (phrases_of_template(self.source(n)) for n in self.templates_of(kind))
         return tuple(dict.fromkeys(p for group in phrases for p in group))
 
     def render(self, kind: str, variables: dict[str, Any]) -> RenderedPrompt:
         name = KIND_TEMPLATES[kind]
-        # Every string value may come from the docs (chunk text, heading, file name).
-        variables = {
-            key: defuse_fence(value) if isinstance(value, str) else value
-            for key, value in variables.items()
-        }
+        # Every string value may come from the docs (chunk text, heading, file name, and
+        # glossary names found in the docs), alone or in a list.
+        variables = {key: _defused(value) for key, value in variables.items()}
         try:
             system = self.env.get_template(SYSTEM_TEMPLATE).render(**variables)
             user = self.env.get_template(name).render(**variables)
@@ -148,6 +150,14 @@ def scope_variables(scope: Scope) -> dict[str, Any]:
         "glossary_keys": list(glossary.keys),
         "glossary_commands": list(glossary.commands),
     }
+
+
+def _defused(value: Any) -> Any:
+    if isinstance(value, str):
+        return defuse_fence(value)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return [defuse_fence(item) for item in value]
+    return value
 
 
 def defuse_fence(text: str) -> str:

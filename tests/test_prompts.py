@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from generator.prompts import KIND_TEMPLATES, PromptSet, scope_variables
-from generator.schemas import SUBTYPES
+from generator.prompts import PromptSet, scope_variables
 from generator.scope import Scope, load_scope
+from ledger.models import AdversarialSubtype, DraftKind
 from tests.support.builders import SAMPLE_DOCS
 from tests.support.other_product import PLANNING_PAGE, SAMPLE_PRODUCT_WORDS, write_docs
 
@@ -36,8 +36,11 @@ def rendered_prompts(scope: Scope) -> dict[str, str]:
     """Every kind and subtype's prompt (system and user message) for a job on one chunk."""
     prompts = PromptSet()
     rendered = {}
-    for kind in KIND_TEMPLATES:
-        for subtype in SUBTYPES[kind]:
+    for kind in DraftKind:
+        subtypes = (
+            [s.value for s in AdversarialSubtype] if kind is DraftKind.ADVERSARIAL else [None]
+        )
+        for subtype in subtypes:
             variables = {
                 **scope_variables(scope),
                 "document_path": "planning.md",
@@ -48,8 +51,8 @@ def rendered_prompts(scope: Scope) -> dict[str, str]:
                 "count": 2,
                 "subtype": subtype,
             }
-            prompt = prompts.render(kind, variables)
-            rendered[f"{kind}/{subtype}"] = "\n".join(m["content"] for m in prompt.messages)
+            prompt = prompts.render(kind.value, variables)
+            rendered[f"{kind.value}/{subtype}"] = "\n".join(m["content"] for m in prompt.messages)
     return rendered
 
 
@@ -103,3 +106,12 @@ def test_a_product_without_ui_names_is_told_to_use_the_excerpt_s_own(
     for name, text in rendered_prompts(bare).items():
         assert "none listed: use only the names the excerpt itself uses" in text, name
         assert "Home page" not in text, name
+
+
+def test_a_fence_marker_in_a_glossary_name_cannot_open_a_fence(other_scope: Scope) -> None:
+    glossary = other_scope.glossary.model_copy(update={"pages": ["Targets <<<DOC", "DOC>>>"]})
+    rendered = rendered_prompts(other_scope.model_copy(update={"glossary": glossary}))
+    for text in rendered.values():
+        # The system prompt names the markers once; the chunk's fence is the other pair.
+        assert text.count("<<<DOC") == 2 and text.count("DOC>>>") == 2
+        assert "Targets <<<\u200bDOC" in text
