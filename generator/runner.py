@@ -246,7 +246,8 @@ class DraftChecker:
         if known and known.instead:
             meta["instead"] = known.instead
         checked = draft.model_copy(update={"meta": meta})
-        return checked, None if check.absent else "feature_in_docs"
+        # A feature the docs mention only to deny it is the best-supported negative.
+        return checked, None if check.supports_negative else "feature_in_docs"
 
     def _check_wrong_ui_name(self, draft: DraftIn) -> str | None:
         wrong = str(draft.meta.get("wrong_name") or "")

@@ -165,3 +165,33 @@ def test_every_kind_s_prompt_carries_the_product_s_scope(
         text = request.all_text
         assert not [w for w in wanted if w not in text], request.kind
         assert not [w for w in SAMPLE_PRODUCT_WORDS if w.casefold() in text.casefold()]
+
+
+def test_a_negative_the_docs_deny_is_kept_and_an_affirmed_one_dropped(
+    generate: GenerateRun, server: FakeOpenAI
+) -> None:
+    denied = {
+        "question": "Can Orrery slew my telescope mounts?",
+        "answer": "No, Orrery does not control telescope mounts; use Export list instead.",
+        "evidence": ["Orrery does not control telescope mounts"],
+        "feature": "control of telescope mounts",
+        "search_terms": ["telescope mounts"],
+    }
+    affirmed = {
+        **denied,
+        "question": "Can Orrery keep a target list?",
+        "answer": "No, it cannot.",
+        "feature": "target lists",
+        "search_terms": ["target list"],
+    }
+    server.script = lambda _request: Reply(payload={"items": [denied, affirmed]})
+    assert generate("--kinds", "negative", "--per-chunk", "2") == ExitCode.OK
+    with generate.ledger() as ledger:
+        (call,) = ledger.generation_calls()
+        (draft,) = [d for _, d in ledger.pending_drafts()]
+    assert call.dropped == {"feature_in_docs": 1}
+    check = draft.meta["absence_check"]
+    assert check["denied"] is True and check["absent"] is False
+    (denial,) = check["denials"]
+    assert denial["sentence"] == "Orrery does not control telescope mounts."
+    assert denial["line"].endswith("planning.md:9")
