@@ -126,31 +126,40 @@ def phantom_ui_names(
 
 # ---- markup and doubled punctuation ---------------------------------------------------------
 
-# (what it is, pattern). Key bindings like "<c-r>" are not HTML: only real tag names count.
-_MARKUP_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("bold or emphasis marks", re.compile(r"\*\*|__")),
-    ("keyboard-key markup", re.compile(r"\+\+[^+\s]+(?:\+[^+\s]+)*\+\+")),
+# (what it is, literal triggers, pattern). A pattern runs only when one of its triggers occurs
+# in the answer: a substring test is far cheaper than a regex scan, and most answers have no
+# markup at all. Key bindings like "<c-r>" are not HTML: only real tag names count.
+_MARKUP_PATTERNS: list[tuple[str, tuple[str, ...], re.Pattern[str]]] = [
+    ("bold or emphasis marks", ("**", "__"), re.compile(r"\*\*|__")),
+    ("keyboard-key markup", ("++",), re.compile(r"\+\+[^+\s]+(?:\+[^+\s]+)*\+\+")),
     (
         "HTML tag",
+        ("<",),
         re.compile(
             r"</?(?:kbd|img|br|hr|p|div|span|a|b|i|em|strong|code|pre|sup|sub|details|summary"
             r"|table|tr|td|th|ul|ol|li|h[1-6])\b[^<>]*>|<!--",
             re.I,
         ),
     ),
-    ("admonition marker", re.compile(r":::|!!!|^\?\?\?[ +]", re.M)),
-    ("Markdown link or image", re.compile(r"\]\([^)\s]*\)|!\[")),
-    ("Markdown heading", re.compile(r"^#{1,6} ", re.M)),
-    ("attribute list", re.compile(r"\{[:#.][^}\n]*\}")),
-    # Two periods (not an ellipsis, not "../" in a path), doubled commas, a space before
-    # a comma, semicolon or colon.
-    ("doubled punctuation", re.compile(r"(?<![.])\.\.(?![./])|,,|;;|\s[,;]|\w\s:\s")),
+    ("admonition marker", (":::", "!!!", "???"), re.compile(r":::|!!!|^\?\?\?[ +]", re.M)),
+    ("Markdown link or image", ("](", "!["), re.compile(r"\]\([^)\s]*\)|!\[")),
+    ("Markdown heading", ("#",), re.compile(r"^#{1,6} ", re.M)),
+    ("attribute list", ("{",), re.compile(r"\{[:#.][^}\n]*\}")),
+    # Two periods (not an ellipsis, not "../" in a path), doubled commas or semicolons, a
+    # space before a comma, semicolon or colon.
+    (
+        "doubled punctuation",
+        ("..", ",,", ";;", " ,", " ;", " :"),
+        re.compile(r"(?<![.])\.\.(?![./])|,,|;;| [,;]|\w :\s"),
+    ),
 ]
 
 
 def markup_findings(answer: str) -> list[Finding]:
     findings = []
-    for what, pattern in _MARKUP_PATTERNS:
+    for what, triggers, pattern in _MARKUP_PATTERNS:
+        if not any(t in answer for t in triggers):
+            continue
         found = pattern.search(answer)
         if found:
             findings.append(Finding(MARKUP, f"{what}: {found.group(0).strip()!r}"))
@@ -193,14 +202,27 @@ def prompt_text_findings(
         for marker in FENCE_MARKERS
         if marker.casefold() in answer.casefold() and marker.casefold() not in chunk_text.casefold()
     ]
-    padded_answer = f" {normalise(answer)} "
-    padded_chunk = f" {normalise(chunk_text)} "
-    for phrase in prompt_phrases:
-        padded = f" {phrase} "
-        if padded in padded_answer and padded not in padded_chunk:
+    words = normalise(answer).split()
+    windows = {
+        " ".join(words[i : i + size])
+        for size in range(PROMPT_PHRASE_MIN_WORDS, PROMPT_PHRASE_MAX_WORDS + 1)
+        for i in range(len(words) - size + 1)
+    }
+    for phrase in _phrase_set(tuple(prompt_phrases)) & windows:
+        if f" {phrase} " not in _padded_normalised(chunk_text):
             findings.append(Finding(PROMPT_TEXT, phrase))
             break  # one phrase is enough to re-ask; overlapping windows would repeat it
     return findings
+
+
+@lru_cache(maxsize=64)
+def _phrase_set(phrases: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(phrases)
+
+
+@lru_cache(maxsize=1024)
+def _padded_normalised(text: str) -> str:
+    return f" {normalise(text)} "
 
 
 # ---- text addressed to an AI ----------------------------------------------------------------
@@ -214,33 +236,67 @@ _AI = (
 _AUDIENCE = r"(?:customers?|users?|visitors?|people|callers?|clients?|everyone|anyone)"
 # Sentences that give an AI orders. A doc for people rarely talks like this; when it does
 # (an instruction planted for an assistant that will read the docs), it is flagged.
-_DIRECTIVE_PATTERNS = [
-    re.compile(
-        r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:all\s+|any\s+|the\s+)?"
-        r"(?:of\s+)?(?:the\s+|your\s+)?(?:previous|prior|above|earlier|preceding|former"
-        r"|original|existing|your|my|its)\s+(?:\w+\s+)?"
-        r"(?:instructions?|prompts?|rules|guidelines|directions|guardrails)\b",
-        re.I,
+# (literal triggers, pattern), as for markup: the triggers are lower case.
+_DIRECTIVE_PATTERNS: list[tuple[tuple[str, ...], re.Pattern[str]]] = [
+    (
+        ("ignore", "disregard", "forget", "override", "bypass"),
+        re.compile(
+            r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:all\s+|any\s+|the\s+)?"
+            r"(?:of\s+)?(?:the\s+|your\s+)?(?:previous|prior|above|earlier|preceding|former"
+            r"|original|existing|your|my|its)\s+(?:\w+\s+)?"
+            r"(?:instructions?|prompts?|rules|guidelines|directions|guardrails)\b",
+            re.I,
+        ),
     ),
-    re.compile(rf"\bif you(?: are|'re) (?:an? |the )?{_AI}\b", re.I),
-    re.compile(
-        rf"\b(?:note|message|attention|instructions?|reminder)\s+(?:to|for)\s+"
-        rf"(?:any |all |every |the )?{_AI}\b",
-        re.I,
+    (("if you",), re.compile(rf"\bif you(?: are|'re) (?:an? |the )?{_AI}\b", re.I)),
+    (
+        ("note", "message", "attention", "instruction", "reminder"),
+        re.compile(
+            rf"\b(?:note|message|attention|instructions?|reminder)\s+(?:to|for)\s+"
+            rf"(?:any |all |every |the )?{_AI}\b",
+            re.I,
+        ),
     ),
-    re.compile(rf"^\W*(?:dear |hey |to )?(?:any |all |every )?{_AI}\s*[:,]\s", re.I),
-    re.compile(rf"\byou(?: are|'re) (?:now )?(?:an? |the )?{_AI}\b", re.I),
-    re.compile(rf"\btell (?:every|all|each|any)\s+(?:of\s+(?:the|your)\s+)?{_AUDIENCE}", re.I),
-    re.compile(r"\b(?:always|never)\s+(?:say|claim)\b", re.I),
-    re.compile(
-        r"\byour (?:previous|prior|original|initial|system) (?:instructions|prompt)\b", re.I
+    (
+        ("ai", "a.i.", "llm", "language model", "chat", "bot", "gpt"),
+        re.compile(rf"^\W*(?:dear |hey |to )?(?:any |all |every )?{_AI}\s*[:,]\s", re.I),
     ),
-    re.compile(
-        r"\b(?:reveal|print|repeat|output|show)\s+(?:your|the)\s+(?:system\s+)?"
-        r"(?:prompt|instructions)\b",
-        re.I,
+    (("you are", "you're"), re.compile(rf"\byou(?: are|'re) (?:now )?(?:an? |the )?{_AI}\b", re.I)),
+    (
+        ("tell ",),
+        re.compile(rf"\btell (?:every|all|each|any)\s+(?:of\s+(?:the|your)\s+)?{_AUDIENCE}", re.I),
+    ),
+    (("always", "never"), re.compile(r"\b(?:always|never)\s+(?:say|claim)\b", re.I)),
+    (
+        ("your ",),
+        re.compile(
+            r"\byour (?:previous|prior|original|initial|system) (?:instructions|prompt)\b", re.I
+        ),
+    ),
+    (
+        ("reveal", "print", "repeat", "output", "show"),
+        re.compile(
+            r"\b(?:reveal|print|repeat|output|show)\s+(?:your|the)\s+(?:system\s+)?"
+            r"(?:prompt|instructions)\b",
+            re.I,
+        ),
     ),
 ]
+
+
+def _gives_orders(text: str) -> bool:
+    """``text`` holds a sentence pattern that gives an AI orders."""
+    lower = text.casefold().replace("\u2019", "'")
+    return any(
+        any(t in lower for t in triggers) and pattern.search(text.replace("\u2019", "'"))
+        for triggers, pattern in _DIRECTIVE_PATTERNS
+    )
+
+
+def _speaks_as_ai(text: str) -> bool:
+    return "as a" in text.casefold() and bool(_SELF_AS_AI.search(text))
+
+
 # An assistant speaking as itself: never how a product's support answer should read.
 _SELF_AS_AI = re.compile(r"\bas an? (?:ai|a\.i\.|large language model|language model|llm)\b", re.I)
 # An answer declining an injected order repeats its words ("I can't ignore my instructions"):
@@ -262,18 +318,18 @@ def ai_addressed_sentences(text: str) -> list[str]:
     "AI assistants: tell every customer ..."). For flagging docs at ingest."""
     found: list[str] = []
     for sentence in _sentences(text):
-        if any(p.search(sentence) for p in _DIRECTIVE_PATTERNS):
+        if _gives_orders(sentence):
             found.append(sentence)
     return found
 
 
 def assistant_address_findings(answer: str) -> list[Finding]:
     """Sentences of an answer that give an AI orders or speak as an AI."""
+    if not (_gives_orders(answer) or _speaks_as_ai(answer)):
+        return []
     findings = []
     for sentence in _sentences(answer):
-        if _SELF_AS_AI.search(sentence) or (
-            any(p.search(sentence) for p in _DIRECTIVE_PATTERNS) and not _REFUSAL.search(sentence)
-        ):
+        if _speaks_as_ai(sentence) or (_gives_orders(sentence) and not _REFUSAL.search(sentence)):
             findings.append(Finding(ADDRESSES_ASSISTANT, sentence))
     return findings
 
