@@ -47,22 +47,21 @@ _SENTENCE_START = re.compile(r"(?:^|(?<=[.!?])\s+|\n\s*\n)")
 @dataclass(frozen=True)
 class AbsenceCheck:
     terms: list[str]
-    # One per term found: term, document path, heading, snippet, line (document:line) and
-    # whether that mention denies the feature. An affirmative mention is shown when one exists.
+    # Mentions that do not deny the feature, one per term at most: term, document path,
+    # heading, snippet and line (``document:line``). Any one of them sinks a negative.
     hits: list[dict[str, Any]]
-    # The doc sentences that deny the feature: term, document, line, sentence.
+    # Mentions that deny it: term, line (``document:line``) and the denying sentence.
     denials: list[dict[str, Any]] = field(default_factory=list)
-    # Every mention found denies the feature (the docs say it is not offered).
-    all_denials: bool = False
 
     @property
     def absent(self) -> bool:
-        return not self.hits
+        """The docs never mention the feature at all."""
+        return not self.hits and not self.denials
 
     @property
     def supports_negative(self) -> bool:
-        """The docs never mention the feature, or only to deny it."""
-        return self.absent or self.all_denials
+        """The docs never mention the feature, or mention it only to deny it."""
+        return not self.hits
 
     def as_meta(self) -> dict[str, Any]:
         """The form stored in a draft's ``meta`` under ``absence_check``."""
@@ -70,7 +69,7 @@ class AbsenceCheck:
             "terms": self.terms,
             "hits": self.hits,
             "absent": self.absent,
-            "denied": bool(self.hits) and self.all_denials,
+            "denied": not self.hits and bool(self.denials),
             "denials": self.denials,
         }
 
@@ -81,36 +80,32 @@ def check_absence(ledger: Ledger, terms: list[str]) -> AbsenceCheck:
     clean = list(dict.fromkeys(t.strip() for t in terms if t.strip()))
     hits: list[dict[str, Any]] = []
     denials: list[dict[str, Any]] = []
-    all_denials = True
     for term in clean:
         found = ledger.search_chunks(term, limit=MENTION_CHUNKS_SCANNED)
-        if not found:
-            continue
-        if len(found) >= MENTION_CHUNKS_SCANNED:
-            all_denials = False
-        first: dict[str, Any] | None = None
+        affirmative: dict[str, Any] | None = None
         for hit in found:
             chunk = ledger.get_chunk(hit.chunk_id)
             mentions = mentions_of(term, chunk) if chunk is not None else []
-            if not mentions:  # matched by the index but not found in the text: count it
-                mentions = [Mention(chunk.start_line if chunk else 0, "", denial=False)]
-            entry = {
-                "term": term,
-                "document": hit.document_path,
-                "heading": " > ".join(hit.heading_path),
-                "snippet": hit.snippet,
-            }
+            # Matched by the index but not found in the text (markup between the words), or
+            # too many chunks to read them all: counted as a mention that does not deny.
+            if not mentions or len(found) >= MENTION_CHUNKS_SCANNED:
+                line = mentions[0].line if mentions else (chunk.start_line if chunk else 0)
+                mentions = [Mention(line, "", denial=False)]
             for mention in mentions:
-                where = {"line": f"{hit.document_path}:{mention.line}"}
+                where = f"{hit.document_path}:{mention.line}"
                 if mention.denial:
-                    denials.append({"term": term, **where, "sentence": mention.sentence})
-                else:
-                    all_denials = False
-                if first is None or (first["denial"] and not mention.denial):
-                    first = {**entry, **where, "denial": mention.denial}
-        if first is not None:
-            hits.append(first)
-    return AbsenceCheck(clean, hits, denials, all_denials=bool(hits) and all_denials)
+                    denials.append({"term": term, "line": where, "sentence": mention.sentence})
+                elif affirmative is None:
+                    affirmative = {
+                        "term": term,
+                        "document": hit.document_path,
+                        "heading": " > ".join(hit.heading_path),
+                        "snippet": hit.snippet,
+                        "line": where,
+                    }
+        if affirmative is not None:
+            hits.append(affirmative)
+    return AbsenceCheck(clean, hits, denials)
 
 
 @dataclass(frozen=True)

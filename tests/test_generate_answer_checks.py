@@ -191,7 +191,7 @@ def test_a_negative_the_docs_deny_is_kept_and_an_affirmed_one_dropped(
         (draft,) = [d for _, d in ledger.pending_drafts()]
     assert call.dropped == {"feature_in_docs": 1}
     check = draft.meta["absence_check"]
-    assert check["denied"] is True and check["absent"] is False
+    assert check["denied"] is True and check["absent"] is False and check["hits"] == []
     (denial,) = check["denials"]
     assert denial["sentence"] == "Orrery does not control telescope mounts."
     assert denial["line"].endswith("planning.md:9")
