@@ -20,10 +20,11 @@ from pydantic import BaseModel
 from generator import calls
 from generator.absence import AbsenceCheck, check_absence, path_in_docs, ui_name_is_real
 from generator.calls import JobSpec
+from generator.checks import check_answer
 from generator.client import CallResult, LLMClient
 from generator.dedup import DedupIndex
 from generator.kinds import KINDS
-from generator.prompts import PromptSet, RenderedPrompt
+from generator.prompts import PromptSet, RenderedPrompt, scope_variables
 from generator.redact import redact
 from generator.schemas import NegativeItem
 from generator.scope import Scope
@@ -83,7 +84,12 @@ class Job:
     @property
     def context(self) -> dict[str, Any]:
         """instructor's validation context: what the grounding checks compare against."""
-        return {"chunk": self.chunk.text, "count": self.count, "subtype": self.subtype}
+        return {
+            "chunk": self.chunk.text,
+            "count": self.count,
+            "subtype": self.subtype,
+            "prompt_phrases": self.prompt.prompt_phrases,
+        }
 
 
 @dataclass
@@ -120,14 +126,13 @@ def plan_jobs(
     """Every (chunk, kind, subtype) job not yet finished, in docs order, up to ``limit``."""
     finished = ledger.finished_job_keys()
     paths = {d.id: d.path for d in ledger.current_documents()}
-    glossary = scope.glossary.names()
+    product = scope_variables(scope)
     plan = Plan(jobs=[])
     for chunk in ledger.current_chunks():
         for kind in map(DraftKind, kinds):
             for subtype in KINDS[kind].subtypes:
                 variables = {
-                    "product_name": scope.product.name,
-                    "product_summary": scope.product.summary,
+                    **product,
                     "document_path": paths.get(chunk.document_id, ""),
                     "heading": " > ".join(chunk.heading_path),
                     "start_line": chunk.start_line,
@@ -135,8 +140,6 @@ def plan_jobs(
                     "chunk": chunk.text,
                     "count": per_chunk,
                     "subtype": subtype,
-                    "absent_features": scope.does_not_offer,
-                    "glossary": glossary,
                 }
                 document_path = paths.get(chunk.document_id, "")
                 prompt = prompts.render(kind, variables)
@@ -174,6 +177,7 @@ class DraftChecker:
         self._absence: dict[tuple[str, ...], AbsenceCheck] = {}
         self._ui_real: dict[str, bool] = {}
         self._path_real: dict[str, bool] = {}
+        self._known_names = [scope.product.name, *scope.glossary.names()]
 
     def drafts_of(self, job: Job, reply: BaseModel) -> tuple[list[DraftIn], Counter[str]]:
         kind = job.kind
@@ -191,8 +195,27 @@ class DraftChecker:
             if reason is not None:
                 dropped[reason] += 1
                 continue
-            drafts.append(draft)
+            drafts.append(self._with_findings(job, draft))
         return drafts, dropped
+
+    def _with_findings(self, job: Job, draft: DraftIn) -> DraftIn:
+        """The draft with the answer checks' findings in ``meta["findings"]``, for the
+        reviewer. Blocking findings already failed validation, so these are the rest."""
+        findings = check_answer(
+            draft.answer,
+            job.chunk.text,
+            question=draft.question,
+            known_names=self._known_names,
+            corpus_search=self._in_docs,
+            prompt_phrases=job.prompt.prompt_phrases,
+        )
+        meta = {**draft.meta, "findings": [f.as_meta() for f in findings]}
+        return draft.model_copy(update={"meta": meta})
+
+    def _in_docs(self, name: str) -> bool:
+        if name not in self._path_real:
+            self._path_real[name] = path_in_docs(self.ledger, name)
+        return self._path_real[name]
 
     def _check_negative(self, item: NegativeItem, draft: DraftIn) -> tuple[DraftIn, str | None]:
         known = self._absent.get(item.feature.strip().casefold())
@@ -210,7 +233,8 @@ class DraftChecker:
         if known and known.instead:
             meta["instead"] = known.instead
         checked = draft.model_copy(update={"meta": meta})
-        return checked, None if check.absent else "feature_in_docs"
+        # A feature the docs mention only to deny it is the best-supported negative.
+        return checked, None if check.supports_negative else "feature_in_docs"
 
     def _check_wrong_ui_name(self, draft: DraftIn) -> str | None:
         wrong = str(draft.meta.get("wrong_name") or "")

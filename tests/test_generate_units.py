@@ -207,7 +207,7 @@ def test_cost_is_priced_per_million_tokens_and_halved_for_a_batch() -> None:
 
 def test_template_hash_is_the_hash_of_the_template_text(tmp_path: Path) -> None:
     prompts = PromptSet()
-    for name in ("system.j2", "_chunk.j2", "qa.j2"):
+    for name in ("system.j2", "_product.j2", "_chunk.j2", "qa.j2"):
         (tmp_path / name).write_text(prompts.source(name))
     copy = PromptSet(tmp_path)
     assert copy.template_hash("qa") == prompts.template_hash("qa")

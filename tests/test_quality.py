@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from rapidfuzz import fuzz
 
-from audit.quality import compute_quality, similar_pairs, ui_references
+from audit.quality import compute_quality, similar_pairs
 from ledger import DecisionIn, DraftIn, DraftKind, Ledger, RejectReason, Verdict
+from ledger.text import ui_references
 from tests.support.builders import add_document, add_drafts
 
 SHOWN = "2026-11-22T10:00:00.000Z"

@@ -56,9 +56,9 @@ from typing import Any, NoReturn
 import generator.runner  # noqa: F401 - imported once here, not in every forked child
 from draftgate.exit_codes import ExitCode
 from generator.kinds import KIND_NAMES
-from generator.prompts import PromptSet
+from generator.prompts import PromptSet, scope_variables
 from generator.rules import run_rules_drafter
-from generator.scope import load_scope
+from generator.scope import Product, Scope, load_scope
 from ledger import DecisionIn, Ledger, Verdict, verify
 from tests.reliability.generate_harness import unlogged_traceback
 from tests.reliability.outcome import Outcome
@@ -930,8 +930,7 @@ def _judge_fence(where: str, ledger_path: Path, doc_ids: set[str], outcome: Outc
     for chunk in chunks[:50]:
         for kind in KIND_NAMES:
             variables = {
-                "product_name": "Tidepool",
-                "product_summary": "",
+                **scope_variables(Scope(product=Product(name="Tidepool"))),
                 "document_path": "x",
                 "heading": " > ".join(chunk.heading_path),
                 "start_line": chunk.start_line,
@@ -939,8 +938,6 @@ def _judge_fence(where: str, ledger_path: Path, doc_ids: set[str], outcome: Outc
                 "chunk": chunk.text,
                 "count": 1,
                 "subtype": "prompt_injection",
-                "absent_features": [],
-                "glossary": [],
             }
             user = prompts.render(kind, variables).messages[1]["content"]
             if user.count(FENCE_OPEN) != 1 or user.count(FENCE_CLOSE) != 1:

@@ -15,8 +15,8 @@ import pytest
 from draftgate.cli import main
 from draftgate.config import UserInputError, load_config
 from draftgate.exit_codes import ExitCode
-from generator.prompts import PromptsError, PromptSet
-from generator.scope import ScopeError, load_scope
+from generator.prompts import PromptsError, PromptSet, scope_variables
+from generator.scope import Product, Scope, ScopeError, load_scope
 from ledger import DamagedLedgerError, ForeignLedgerError, Ledger, LedgerUnavailableError
 from tests.reliability import hostile_config
 from tests.reliability.generate_harness import CliRun
@@ -301,7 +301,8 @@ def test_a_template_with_an_undefined_variable_is_named_when_rendered(tmp_path: 
     prompts = PromptSet(folder)
     prompts.check(["qa"])  # it parses; only rendering finds the undefined name
     with pytest.raises(PromptsError, match="no_such_variable"):
-        prompts.render("qa", {"product_name": "x", "product_summary": "", "chunk": ""})
+        product = scope_variables(Scope(product=Product(name="x")))
+        prompts.render("qa", {**product, "chunk": ""})
 
 
 def test_a_killed_creations_temp_file_is_removed_by_the_next_one(tmp_path: Path) -> None:
