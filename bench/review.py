@@ -128,7 +128,7 @@ async def run_app(path: str, presses: int, trace: bool) -> dict[str, float]:
         startup = app.first_render_at - constructed
         for _ in range(presses):
             await pilot.press("a")
-            while app.saving or app.waiting_for_next:
+            while app.session.saving or app.session.waiting_for_next:
                 await pilot.pause(0.001)
         latencies = sorted(app.latencies_ms)
         await pilot.press("q")

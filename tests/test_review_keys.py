@@ -18,11 +18,11 @@ async def test_approve_records_a_signed_decision(ledger_path: Path) -> None:
     app = make_app(ledger_path)
     async with app.run_test() as pilot:
         await settle(pilot, app)
-        assert app.current.item.draft.id == ids[0]
+        assert app.session.current.item.draft.id == ids[0]
         await pilot.press("a")
         await settle(pilot, app)
-        assert app.current.item.draft.id == ids[1]
-        assert app.counts.approved == 1
+        assert app.session.current.item.draft.id == ids[1]
+        assert app.session.counts.approved == 1
     rows = decisions(ledger_path)
     assert [(d.draft_id, d.verdict, d.reviewer) for d in rows] == [(ids[0], Verdict.APPROVE, "ann")]
     assert rows[0].shown_at is not None and rows[0].dwell_ms is not None
@@ -41,8 +41,8 @@ async def test_edit_stores_final_text_and_leaves_the_draft_untouched(ledger_path
         await pilot.press(*"Open Billing.")
         await pilot.press("ctrl+s")
         await settle(pilot, app)
-        assert app.counts.edited == 1
-        assert app.counts.edit_rate() == "100%"
+        assert app.session.counts.edited == 1
+        assert app.session.counts.edit_rate() == "100%"
     rows = decisions(ledger_path)
     assert len(rows) == 1 and rows[0].verdict is Verdict.EDIT
     assert rows[0].final_question == original.question
@@ -59,7 +59,7 @@ async def test_edit_cancelled_with_escape_records_nothing(ledger_path: Path) -> 
         await settle(pilot, app)
         await pilot.press("e", "x", "escape")
         await settle(pilot, app)
-        assert app.current.item.draft.id == ids[0]
+        assert app.session.current.item.draft.id == ids[0]
     assert decisions(ledger_path) == []
 
 
@@ -88,7 +88,7 @@ async def test_reject_with_reason_and_note(ledger_path: Path) -> None:
         await pilot.press(*"no such page")
         await pilot.press("enter")
         await settle(pilot, app)
-        assert app.counts.rejected == 1
+        assert app.session.counts.rejected == 1
     rows = decisions(ledger_path)
     assert [(d.draft_id, d.verdict, d.reason, d.note) for d in rows] == [
         (ids[0], Verdict.REJECT, RejectReason.INVENTED_FEATURE_OR_UI, "no such page")
@@ -116,7 +116,7 @@ async def test_skip_moves_on_without_a_decision(ledger_path: Path) -> None:
         await settle(pilot, app)
         await pilot.press("s")
         await settle(pilot, app)
-        assert app.current.item.draft.id == ids[1]
+        assert app.session.current.item.draft.id == ids[1]
         await pilot.press("a")
         await settle(pilot, app)
     assert [(d.draft_id, d.verdict) for d in decisions(ledger_path)] == [(ids[1], Verdict.APPROVE)]
@@ -131,15 +131,15 @@ async def test_next_and_previous_walk_the_drafts_seen(ledger_path: Path) -> None
         await settle(pilot, app)
         await pilot.press("p")
         await settle(pilot, app)
-        assert app.current.item.draft.id == ids[0]
+        assert app.session.current.item.draft.id == ids[0]
         await pilot.press("a")  # already decided: read-only, no second decision
         await settle(pilot, app)
         await pilot.press("n")
         await settle(pilot, app)
-        assert app.current.item.draft.id == ids[1]
+        assert app.session.current.item.draft.id == ids[1]
         await pilot.press("n")  # at the frontier, next moves on like skip
         await settle(pilot, app)
-        assert app.current.item.draft.id == ids[2]
+        assert app.session.current.item.draft.id == ids[2]
         await pilot.press("p", "r", "1", "enter")  # back to the skipped draft: decide it
         await settle(pilot, app)
     rows = decisions(ledger_path)
@@ -156,14 +156,14 @@ async def test_undo_records_a_revert_and_the_draft_comes_back(ledger_path: Path)
         await settle(pilot, app)
         await pilot.press("a")
         await settle(pilot, app)
-        assert app.current.item.draft.id == ids[1]
+        assert app.session.current.item.draft.id == ids[1]
         await pilot.press("u")
         await settle(pilot, app)
-        assert app.current.item.draft.id == ids[0]
-        assert app.counts.approved == 0
+        assert app.session.current.item.draft.id == ids[0]
+        assert app.session.counts.approved == 0
         await pilot.press("r", "2", "enter")
         await settle(pilot, app)
-        assert app.current.item.draft.id == ids[1]
+        assert app.session.current.item.draft.id == ids[1]
     rows = decisions(ledger_path)
     assert [(d.draft_id, d.verdict) for d in rows] == [
         (ids[0], Verdict.APPROVE),
@@ -188,7 +188,7 @@ async def test_quit_and_reopen_resumes_at_the_first_undecided(ledger_path: Path)
     again = make_app(ledger_path)
     async with again.run_test() as pilot:
         await settle(pilot, again)
-        assert again.current.item.draft.id == ids[2]
+        assert again.session.current.item.draft.id == ids[2]
 
 
 async def test_filter_by_kind(ledger_path: Path) -> None:
@@ -207,11 +207,11 @@ async def test_filter_by_kind(ledger_path: Path) -> None:
         app.screen.query_one("#kind").value = "negative"
         await pilot.press("ctrl+s")
         await settle(pilot, app)
-        assert app.current.item.draft.id == negatives[0]
-        assert app.remaining == 2
+        assert app.session.current.item.draft.id == negatives[0]
+        assert app.session.remaining == 2
         await pilot.press("a")
         await settle(pilot, app)
-        assert app.current.item.draft.id == negatives[1]
+        assert app.session.current.item.draft.id == negatives[1]
 
 
 async def test_help_shows_keys_and_guidelines(ledger_path: Path) -> None:

@@ -48,8 +48,8 @@ async def settle(pilot: Pilot[Any], app: ReviewApp) -> None:
     deadline = time.monotonic() + SETTLE_LIMIT_S
     while time.monotonic() < deadline:
         await pilot.pause(0.005)
-        if app.error is not None:
-            raise AppError(app.error)
+        if app.session.error is not None:
+            raise AppError(app.session.error)
         if idle(app):
             await pilot.pause()
             return
@@ -57,7 +57,7 @@ async def settle(pilot: Pilot[Any], app: ReviewApp) -> None:
 
 
 async def decide(pilot: Pilot[Any], app: ReviewApp, act: str) -> None:
-    entry = app.current
+    entry = app.session.current
     assert entry is not None
     draft_id = entry.item.draft.id
     if act == "edit":
@@ -80,18 +80,18 @@ async def session(app: ReviewApp, rng: random.Random, mix: dict[str, int], deadl
     async with app.run_test() as pilot:
         await settle(pilot, app)
         while time.monotonic() < deadline:
-            entry = app.current
+            entry = app.session.current
             if entry is None:
-                if app.exhausted:
+                if app.session.exhausted:
                     await pilot.press("q")
                     return True
                 await settle(pilot, app)
                 continue
             act = choose_act(rng, mix)
-            if act == "undo" and app.undo_stack:
+            if act == "undo" and app.session.undo_stack:
                 await pilot.press("u")
-            elif act == "back" and app.pos > 0:
-                await pilot.press(*["p"] * rng.randint(1, min(3, app.pos)))
+            elif act == "back" and app.session.pos > 0:
+                await pilot.press(*["p"] * rng.randint(1, min(3, app.session.pos)))
             elif act == "skip":
                 await pilot.press("s")
             elif entry.decision is not None or not entry.held:

@@ -13,14 +13,9 @@ from tui.app import ReviewApp
 
 
 def idle(app: ReviewApp) -> bool:
-    """Nothing in flight: no unsaved decision, no claim on its way, no draft awaited."""
-    return (
-        not app.saving
-        and app.claims_in_flight == 0
-        and not app.waiting_for_next
-        and not app.ledger_thread.busy()
-        and not app.count_thread.busy()
-    )
+    """Nothing in flight: no unsaved decision, no claim on its way, no draft awaited, no
+    worker result waiting to be handled."""
+    return app.session.idle()
 
 
 async def settle(pilot: Pilot[Any], app: ReviewApp) -> None:

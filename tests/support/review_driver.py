@@ -18,7 +18,7 @@ async def main(ledger_path: str) -> None:
     async with app.run_test() as pilot:
         await settle(pilot, app)
         turn = 0
-        while app.current is not None:
+        while app.session.current is not None:
             if turn % 3 == 2:
                 await pilot.press("r", "1", "enter")
             else:
