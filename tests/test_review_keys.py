@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ledger import Ledger, RejectReason, Verdict
-from tests.support.review import make_app, seed_ledger, settle
+from tests.support.review import make_app, seed_ledger, settle, wait_for_screen
+from tui.modals import EditScreen, FilterScreen, HelpScreen, RejectScreen
 
 
 def decisions(path: Path) -> list:
@@ -36,7 +37,9 @@ async def test_edit_stores_final_text_and_leaves_the_draft_untouched(ledger_path
     app = make_app(ledger_path)
     async with app.run_test() as pilot:
         await settle(pilot, app)
-        await pilot.press("e", "tab")  # the cursor starts in the question; tab to the answer
+        await pilot.press("e")
+        await wait_for_screen(pilot, app, EditScreen)
+        await pilot.press("tab")  # the cursor starts in the question; tab to the answer
         await pilot.press("ctrl+a", "ctrl+k")  # TextArea: line start, kill to end of line
         await pilot.press(*"Open Billing.")
         await pilot.press("ctrl+s")
@@ -57,7 +60,9 @@ async def test_edit_cancelled_with_escape_records_nothing(ledger_path: Path) -> 
     app = make_app(ledger_path)
     async with app.run_test() as pilot:
         await settle(pilot, app)
-        await pilot.press("e", "x", "escape")
+        await pilot.press("e")
+        await wait_for_screen(pilot, app, EditScreen)
+        await pilot.press("x", "escape")
         await settle(pilot, app)
         assert app.session.current.item.draft.id == ids[0]
     assert decisions(ledger_path) == []
@@ -69,10 +74,11 @@ async def test_typing_in_the_editor_never_triggers_bindings(ledger_path: Path) -
     async with app.run_test() as pilot:
         await settle(pilot, app)
         await pilot.press("e")
+        await wait_for_screen(pilot, app, EditScreen)
         await pilot.press(*"a r s q u e n p f ?")
-        await settle(pilot, app)
+        await settle(pilot, app, on=EditScreen)
         assert app.is_running
-        assert isinstance(app.screen, __import__("tui.modals").modals.EditScreen)
+        assert isinstance(app.screen, EditScreen)
         assert decisions(ledger_path) == []
         await pilot.press("escape")
         await settle(pilot, app)
@@ -84,7 +90,9 @@ async def test_reject_with_reason_and_note(ledger_path: Path) -> None:
     app = make_app(ledger_path)
     async with app.run_test() as pilot:
         await settle(pilot, app)
-        await pilot.press("r", "3")  # invented feature or UI; focus moves to the note
+        await pilot.press("r")
+        await wait_for_screen(pilot, app, RejectScreen)
+        await pilot.press("3")  # invented feature or UI; focus moves to the note
         await pilot.press(*"no such page")
         await pilot.press("enter")
         await settle(pilot, app)
@@ -100,8 +108,10 @@ async def test_reject_needs_a_reason(ledger_path: Path) -> None:
     app = make_app(ledger_path)
     async with app.run_test() as pilot:
         await settle(pilot, app)
-        await pilot.press("r", "ctrl+s")
-        await settle(pilot, app)
+        await pilot.press("r")
+        await wait_for_screen(pilot, app, RejectScreen)
+        await pilot.press("ctrl+s")
+        await settle(pilot, app, on=RejectScreen)  # no reason picked: the dialog stays
         assert decisions(ledger_path) == []
         await pilot.press("down", "enter", "enter")  # pick "not grounded", empty note
         await settle(pilot, app)
@@ -161,7 +171,9 @@ async def test_undo_records_a_revert_and_the_draft_comes_back(ledger_path: Path)
         await settle(pilot, app)
         assert app.session.current.item.draft.id == ids[0]
         assert app.session.counts.approved == 0
-        await pilot.press("r", "2", "enter")
+        await pilot.press("r")
+        await wait_for_screen(pilot, app, RejectScreen)
+        await pilot.press("2", "enter")
         await settle(pilot, app)
         assert app.session.current.item.draft.id == ids[1]
     rows = decisions(ledger_path)
@@ -203,8 +215,8 @@ async def test_filter_by_kind(ledger_path: Path) -> None:
     async with app.run_test() as pilot:
         await settle(pilot, app)
         await pilot.press("f")
-        await pilot.pause()
-        app.screen.query_one("#kind").value = "negative"
+        filter_screen = await wait_for_screen(pilot, app, FilterScreen)
+        filter_screen.query_one("#kind").value = "negative"
         await pilot.press("ctrl+s")
         await settle(pilot, app)
         assert app.session.current.item.draft.id == negatives[0]
@@ -220,10 +232,10 @@ async def test_help_shows_keys_and_guidelines(ledger_path: Path) -> None:
     async with app.run_test() as pilot:
         await settle(pilot, app)
         await pilot.press("question_mark")
-        await pilot.pause()
+        help_screen = await wait_for_screen(pilot, app, HelpScreen)
         from textual.widgets import Markdown
 
-        text = app.screen.query_one(Markdown).source
+        text = help_screen.query_one(Markdown).source
         assert "Our rules" in text and "approve the draft" in text
         await pilot.press("a")  # help is open: no decision
         await pilot.press("escape")

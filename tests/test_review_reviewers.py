@@ -9,7 +9,8 @@ import pytest
 
 from ledger import DecisionIn, Ledger, RejectReason, Verdict, verify
 from ledger.queue import ReviewQueue, double_review_hit
-from tests.support.review import make_app, seed_ledger, settle
+from tests.support.review import make_app, seed_ledger, settle, wait_for_screen
+from tui.modals import RejectScreen
 
 
 async def test_two_apps_on_one_ledger_never_show_the_same_draft(ledger_path: Path) -> None:
@@ -75,7 +76,9 @@ async def test_double_review_goes_blind_to_a_second_reviewer_only(ledger_path: P
         assert entry.item.draft.id == ids[0] and entry.item.double_review
         card = str(bob.screen.query_one("#card").render())
         assert "second review (blind)" in card and "approved" not in card
-        await pilot.press("r", "1", "enter")
+        await pilot.press("r")
+        await wait_for_screen(pilot, bob, RejectScreen)
+        await pilot.press("1", "enter")
         await settle(pilot, bob)
         await pilot.press("q")
         await settle(pilot, bob)

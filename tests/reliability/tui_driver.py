@@ -31,9 +31,9 @@ from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
 from tests.reliability.review_acts import MIXES, choose_act, edit_text, reject_choice
-from tests.support.review import idle, make_app
-from tui.app import ReviewApp
-from tui.modals import REASON_LABELS
+from tests.support.review import idle, make_app, wait_for_screen
+from tui.app import ReviewApp, ReviewScreen
+from tui.modals import REASON_LABELS, EditScreen, RejectScreen
 
 # Bounded waits (a hang is a finding, never a pass): the app must settle within this.
 SETTLE_LIMIT_S = 120.0
@@ -44,15 +44,17 @@ class AppError(Exception):
 
 
 async def settle(pilot: Pilot[Any], app: ReviewApp) -> None:
-    """Wait until the ledger thread has answered everything; raise if the app shows an error."""
+    """Wait until the review screen is on top and the session has answered everything;
+    raise if the app shows an error."""
     deadline = time.monotonic() + SETTLE_LIMIT_S
+    await pilot.pause()
     while time.monotonic() < deadline:
-        await pilot.pause(0.005)
         if app.session.error is not None:
             raise AppError(app.session.error)
-        if idle(app):
+        if isinstance(app.screen, ReviewScreen) and idle(app):
             await pilot.pause()
             return
+        await pilot.pause(0.005)
     raise AppError(f"the review app did not settle within {SETTLE_LIMIT_S:.0f} s")
 
 
@@ -62,14 +64,17 @@ async def decide(pilot: Pilot[Any], app: ReviewApp, act: str) -> None:
     draft_id = entry.item.draft.id
     if act == "edit":
         await pilot.press("e")
+        editor = await wait_for_screen(pilot, app, EditScreen)
         question, answer = edit_text(draft_id)
-        app.screen.query_one("#question", TextArea).text = question
-        app.screen.query_one("#answer", TextArea).text = answer
+        editor.query_one("#question", TextArea).text = question
+        editor.query_one("#answer", TextArea).text = answer
         await pilot.press("ctrl+s")
     elif act == "reject":
         reason, note = reject_choice(draft_id)
-        await pilot.press("r", str(list(REASON_LABELS).index(reason) + 1))
-        app.screen.query_one("#note", Input).value = note
+        await pilot.press("r")
+        dialog = await wait_for_screen(pilot, app, RejectScreen)
+        await pilot.press(str(list(REASON_LABELS).index(reason) + 1))
+        dialog.query_one("#note", Input).value = note
         await pilot.press("enter")
     else:
         await pilot.press("a")
