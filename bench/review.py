@@ -9,7 +9,7 @@ peak memory is the app's alone) and prints:
 - start-up: from constructing the app to the first draft rendered (measured inside the app);
 - keypress → next draft rendered, p50/p95/max over the approvals: from the approve action to
   the refresh that shows the next draft (call_after_refresh), which includes the decision's
-  commit on the ledger thread; pilot.press's own idle wait (~60 ms) is not part of it;
+  commit on the session's ledger worker; pilot.press's own idle wait (~60 ms) is not part of it;
 - peak resident memory of the app process (VmHWM) and the Python heap peak (tracemalloc) while the
   queue is open.
 """

@@ -1,11 +1,10 @@
 """Drive the real review app (``tui.app.ReviewApp`` under ``App.run_test``, headless) with keys.
 
 Code path: everything a reviewer's keys go through: the bindings (a, e, r, s, u, p, n, q), the
-edit and reject modals (ctrl+s / enter), ``ReviewApp._decide`` and ``action_undo`` submitting
-to the app's ``LedgerThread``, and ``on_saved`` / ``on_reverted`` printing the app's own
-acknowledgement line to stdout (``ack_stream``) once the commit is back. The only shortcut:
-edit and note text is put into the TextArea/Input directly rather than typed key by key (the
-keys that open, save and submit the modals are real presses).
+edit and reject modals (ctrl+s / enter), the app's ``ReviewSession`` submitting to its ledger
+worker, and the app printing its own acknowledgement line to stdout (``ack_stream``) once the
+commit is back. The only shortcut: edit and note text is put into the TextArea/Input directly
+rather than typed key by key (the keys that open, save and submit the modals are real presses).
 
 ``--wait-for-go``: import everything, then wait for a ``go`` line on stdin before opening the
 ledger (the harness starts the next trial's driver while the current one runs).
