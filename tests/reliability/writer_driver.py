@@ -42,6 +42,7 @@ from tests.reliability.review_acts import CRASH_MIX, choose_act, edit_text, reje
 
 # Bounded waits (a hang is a finding, never a pass).
 REPLY_TIMEOUT_S = 120.0
+POLL_S = 0.01
 
 
 class Driver:
@@ -85,7 +86,15 @@ class Driver:
             if self.session.error is not None:
                 print(self.session.error, file=sys.stderr, flush=True)
                 sys.exit(1)
-            step = self.inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+            if time.monotonic() > deadline:
+                print(f"the session did not settle in {REPLY_TIMEOUT_S:.0f} s", file=sys.stderr)
+                sys.exit(1)
+            try:
+                # Short: a job that hands nothing back (a lease release) ends without waking
+                # this loop, so the condition is checked again at least this often.
+                step = self.inbox.get(timeout=POLL_S)
+            except queue.Empty:
+                continue
             step()
         if self.session.error is not None:
             print(self.session.error, file=sys.stderr, flush=True)
