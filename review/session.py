@@ -19,7 +19,7 @@ import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ledger import (
     DecidedElsewhereError,
@@ -85,7 +85,6 @@ class _ScanState:
 
     cursor: int = 0
     generation: int = 0
-    held: set[str] = field(default_factory=set)
 
 
 def _run_now(step: Callable[[], None]) -> None:
