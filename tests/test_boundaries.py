@@ -1,5 +1,5 @@
-"""The arrows stay one way: ledger/ imports no UI, LLM, rendering or dataset package; export/
-and audit/ import no UI or LLM package; tui/ imports no LLM package."""
+"""The arrows stay one way: ledger/ imports no UI, LLM, rendering or dataset package; export/,
+audit/ and review/ import no UI or LLM package; tui/ imports no LLM package."""
 
 from __future__ import annotations
 
@@ -100,3 +100,12 @@ def test_cli_and_rules_drafter_load_no_llm_package() -> None:
     # libraries: the pipeline imports them only for a run that calls a model.
     modules = ["draftgate.cli", "generator.pipeline", "generator.settings", "generator.rules"]
     assert _loaded_after_import(modules, LLM_PACKAGES) == []
+
+
+def test_review_imports_no_ui_or_llm_package() -> None:
+    modules = _modules("review")
+    assert {"review", "review.session", "review.worker", "review.events"} <= set(modules)
+    forbidden = {"textual", "rich", "openai", "instructor", "tui", "draftgate", "generator"}
+    assert "ledger" in _imported_names("review")
+    assert _imported_names("review") & forbidden == set()
+    assert _loaded_after_import(modules, LLM_PACKAGES + UI_PACKAGES + ("rich",)) == []
