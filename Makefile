@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test lint clean-demo
+.PHONY: demo test test-fast check lint clean-demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +19,20 @@ demo: $(STAMP)
 	$(BIN)/draftgate status
 	$(BIN)/draftgate review
 
-test: $(STAMP)
+# Lint, format, the import contracts and types: what every test run checks first.
+check: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
+
+# Everything: the checks and the whole suite, reliability trials included (CI runs this).
+test: check
 	$(BIN)/pytest -q
+
+# The inner loop: the checks and every test but the reliability trials.
+test-fast: check
+	$(BIN)/pytest -q --ignore=tests/reliability
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .
