@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 
 from draftgate.config import Config, ledger_path, load_config
 from draftgate.exit_codes import ExitCode
-from ledger import Ledger
+from ledger import Ledger, LedgerError
 
 
 class CommandError(Exception):
@@ -42,3 +43,22 @@ def open_ledger(
         writable = os.access(path, os.W_OK) and os.access(folder, os.W_OK)
         read_only = read_only or not writable
     return Ledger.open(path, must_exist=not create, read_only=read_only)
+
+
+def docs_root(args: argparse.Namespace, config: Config) -> str:
+    """The docs folder the ledger last ingested, else the config's ``docs``.
+
+    ``scope.toml`` is looked for beside the docs, so after ``draftgate ingest docs`` the other
+    commands find ``docs/scope.toml`` without being told. A ledger that cannot be read here
+    (missing, from an older Draftgate, locked) falls back to the config; the command itself
+    then reports what is wrong with it.
+    """
+    path = ledger_path(getattr(args, "ledger", None), config)
+    if path == ":memory:" or not os.path.isfile(path):
+        return config.docs
+    try:
+        with Ledger.open(path, must_exist=True, read_only=True) as ledger:
+            recorded = ledger.ingest_root()
+    except (LedgerError, sqlite3.Error):
+        return config.docs
+    return recorded.root if recorded is not None else config.docs

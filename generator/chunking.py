@@ -154,12 +154,16 @@ def chunk_text(
         lines, blocks = parsed.lines, parsed.blocks
         has_h1 = any(b.kind == "heading" and b.level == 1 for b in blocks)
         root = root_heading or ("" if has_h1 else parsed.front_matter_title)
+        # Text above the first heading belongs to the document's front-matter title, if any.
+        preamble = [root or parsed.front_matter_title] if root or parsed.front_matter_title else []
     else:
         lines = split_lines(text)
         blocks, root = paragraph_blocks(lines), root_heading
+        preamble = [root] if root else []
     doc = _Document(lines)
     pieces: list[_Piece] = []
-    for path, section in _sections(blocks, [short_title(root)] if root else []):
+    base = [short_title(root)] if root else []
+    for path, section in _sections(blocks, base, [short_title(t) for t in preamble]):
         pieces.extend(_split_section(doc, path, section, max_chars))
     merged = _merge_small(doc, pieces, min_chars, max_chars)
     chunks = []
@@ -171,10 +175,12 @@ def chunk_text(
     return chunks
 
 
-def _sections(blocks: list[Block], base: list[str]) -> Iterator[tuple[list[str], list[Block]]]:
+def _sections(
+    blocks: list[Block], base: list[str], preamble: list[str]
+) -> Iterator[tuple[list[str], list[Block]]]:
     """Each heading's section (the heading block and the blocks under it) with its path."""
     stack: list[tuple[int, str]] = []
-    path = list(base)
+    path = list(preamble)
     current: list[Block] = []
     for block in blocks:
         if block.kind == "heading":
@@ -238,9 +244,7 @@ def _units(doc: _Document, block: Block, max_chars: int) -> Iterator[_Unit]:
         repeat: tuple[str, ...] = ()
         for number in range(first_row, block.end + 1):
             line_size = len(doc.lines[number - 1]) + 1
-            if number > part_start and part_size + line_size > (
-                budget if repeat else max_chars
-            ):
+            if number > part_start and part_size + line_size > (budget if repeat else max_chars):
                 yield _Unit(part_start, number - 1, prefix=repeat)
                 part_start, part_size, repeat = number, 0, header
             part_size += line_size
@@ -248,6 +252,8 @@ def _units(doc: _Document, block: Block, max_chars: int) -> Iterator[_Unit]:
         return
     for number in range(block.start, block.end + 1):
         line = doc.lines[number - 1]
+        if not line.strip():
+            continue  # blank lines join the units around them, so spans end on text
         if len(line) + 1 <= max_chars:
             yield _Unit(number, number)
             continue
@@ -315,9 +321,7 @@ def _has_body(doc: _Document, piece: _Piece, text: str) -> bool:
     """Whether a piece has text besides headings and markup (bare headings give nothing)."""
     if all(unit.heading for unit in piece.units):
         return False
-    body = "\n".join(
-        unit.text(doc.lines) for unit in piece.units if not unit.heading
-    )
+    body = "\n".join(unit.text(doc.lines) for unit in piece.units if not unit.heading)
     return bool(plain_text(body).strip()) if text.strip() else False
 
 

@@ -213,7 +213,9 @@ def _segments(raw: str) -> Iterator[tuple[int, int, str]]:
             index += 1
         if cursor < line_end:
             pieces.append((cursor, line_end, raw[cursor:line_end]))
-        edited = any(end - start != len(text) or raw[start:end] != text for start, end, text in pieces)
+        edited = any(
+            end - start != len(text) or raw[start:end] != text for start, end, text in pieces
+        )
         produced = "".join(text for _, _, text in pieces)
         has_newline = line_end < len(raw)
         if edited and not produced.strip():
