@@ -105,9 +105,12 @@ _ANGLE_KEY = re.compile(
 )
 _QUOTED_ACTION = re.compile(
     r"\b(?:click|press|select|tap|choose|hit)\s+(?:on\s+)?(?:the\s+)?"
-    r"(?:\"([^\"\n]{1,40})\"|“([^”\n]{1,40})”|\*\*([^*\n]{1,40})\*\*)",
+    r"(?:\"\*\*([^*\n]{1,40})\*\*\"|\*\*\"([^\"\n]{1,40})\"\*\*|\"([^\"\n]{1,40})\""
+    r"|“([^”\n]{1,40})”|\*\*([^*\n]{1,40})\*\*)",
     re.IGNORECASE,
 )
+# A key table's first cell: "| `` <ctrl+r> `` | Switch to a recent repo |".
+_KEY_CELL = re.compile(r"^\|\s*``?\s*([^`|]{1,60}?)\s*``?\s*\|")
 _QUOTED_BUTTON = re.compile(r"(?:\"([^\"\n]{1,40})\"|“([^”\n]{1,40})”)\s+button\b")
 _HOME = re.compile(
     r"\b(?:lands? on|opens (?:on|to|with)|first (?:page|screen|view) (?:you see )?is|"
@@ -139,6 +142,43 @@ _DENIAL_SECTION = re.compile(
     re.IGNORECASE,
 )
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(.+)$")
+# Words that start "there is no …" / "… is not possible" without naming a feature.
+_NOT_A_FEATURE = set(
+    [
+        "need",
+        "way",
+        "reason",
+        "point",
+        "guarantee",
+        "limit",
+        "longer",
+        "more",
+        "such",
+        "one",
+        "other",
+        "it",
+        "this",
+        "that",
+        "there",
+        "they",
+        "which",
+        "these",
+        "those",
+        "option",
+        "to",
+        "doing",
+        "anything",
+        "something",
+        "everything",
+        "you",
+        "your",
+        "we",
+        "our",
+        "made",
+        "enough",
+        "previous",
+    ]
+)
 _HOME_FILES = ("index", "readme", "introduction", "intro", "overview", "getting-started")
 _SUMMARY_SKIP = re.compile(r"^\s*(?:[#<>|!\[`:=-]|\*\*?\s*$|import |export )")
 
@@ -250,7 +290,7 @@ def draft_scope(root: Path) -> ScopeDraft:
                 _ui_heading(draft, line, headings, where)
                 continue
             if rank < summary_rank and kind == "paragraph" and not _SUMMARY_SKIP.match(line):
-                sentence = _first_sentence(line)
+                sentence = _first_sentence(_paragraph_at(parsed.lines, number))
                 if sentence:
                     draft.summary, draft.summary_where, summary_rank = sentence, where, rank
             _names_in_line(draft, line, where)
@@ -275,6 +315,16 @@ def draft_scope(root: Path) -> ScopeDraft:
     return draft
 
 
+def _paragraph_at(lines: list[str], number: int) -> str:
+    """The line ``number`` and the lines after it up to the paragraph's end, as one line."""
+    out = []
+    for line in lines[number - 1 :]:
+        if not line.strip():
+            break
+        out.append(line.strip())
+    return " ".join(out)
+
+
 def _shell_lines(lines: list[str], counter: Counter[str]) -> None:
     in_shell = False
     for line in lines:
@@ -292,11 +342,17 @@ def _shell_lines(lines: list[str], counter: Counter[str]) -> None:
 def _ui_heading(draft: ScopeDraft, line: str, headings: list[str], where: str) -> None:
     title = headings[-1] if headings else ""
     parents = headings[:-1]
-    if re.search(rf"\b{_UI_NOUNS}$", title, re.IGNORECASE) and len(title.split()) <= 4:
+    if (
+        re.search(rf"\b{_UI_NOUNS}$", title, re.IGNORECASE)
+        and len(title.split()) <= 4
+        or (
+            parents
+            and _UI_PARENT.search(parents[-1])
+            and len(title.split()) <= 3
+            and not re.match(r"(?i)(how|what|why|when|where|can|do|does|is)\b", title)
+        )
+    ):
         draft.pages.add(title, where)
-    elif parents and _UI_PARENT.search(parents[-1]) and len(title.split()) <= 3:
-        if not re.match(r"(?i)(how|what|why|when|where|can|do|does|is)\b", title):
-            draft.pages.add(title, where)
 
 
 def _names_in_line(draft: ScopeDraft, line: str, where: str) -> None:
@@ -327,6 +383,11 @@ def _names_in_line(draft: ScopeDraft, line: str, where: str) -> None:
         draft.keys.add(re.sub(r"\s*\+\s*", "+", found.group(1)), where)
     for found in _ANGLE_KEY.finditer(line):
         draft.keys.add(found.group(1), where)
+    cell = _KEY_CELL.match(line)
+    if cell:
+        for key in re.sub(r"\([^)]*\)", "", cell.group(1)).split(","):
+            if re.fullmatch(r"<[\w+-]{1,20}>", key.strip()):
+                draft.keys.add(key.strip(), where)
 
 
 def _feature(phrase: str) -> str:
@@ -336,7 +397,7 @@ def _feature(phrase: str) -> str:
     if not words or len(words) > 8:
         return ""
     feature = " ".join(words)
-    if feature.lower() in ("it", "this", "that", "there", "they", "which", "these", "option"):
+    if words[0].lower() in _NOT_A_FEATURE or feature.lower() in _STOP:
         return ""
     return feature
 
