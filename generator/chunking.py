@@ -16,7 +16,8 @@ Rules (documented in the README):
 - Every chunk lists the sections it holds (``sections``: line range and heading path each), so
   a draft can name the section its evidence comes from (:func:`heading_path_for_quote`). The
   chunk's own ``heading_path`` is the deepest path all its sections share (the one section's
-  path when it holds one), or, when they share none, the path of its largest section.
+  path when it holds one), or, when they share none, the path of its longest section that
+  has a heading.
 - A piece with no text besides headings and markup (HTML comments, tags) is not a chunk: there
   is nothing in it to draft from.
 """
@@ -352,7 +353,8 @@ def _chunk_path(sections: list[ChunkSection]) -> list[str]:
         shared.append(entries[0])
     if len(paths) == 1 or shared:
         return shared
-    largest = max(sections, key=lambda s: s.end_line - s.start_line)
+    named = [s for s in sections if s.heading_path] or sections
+    largest = max(named, key=lambda s: s.end_line - s.start_line)
     return list(largest.heading_path)
 
 
