@@ -27,10 +27,10 @@ MAX_HEADING_CHARS = 200
 # Deeper nesting (lists in lists, quotes in quotes) is read as the text of its parent block;
 # the parser recurses per level, and a hostile file can nest thousands deep.
 _MAX_NESTING = 40
-_HEADING_ANCHOR = re.compile(r"\s*\{#[\w.:-]+\}\s*$")  # "## Title {#custom-id}"
+_ANCHOR_ID = re.compile(r"[\w.:-]+")
 _MDX_STATEMENT = re.compile(r"^(import|export)\s")
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
-_FRONT_MATTER_TITLE = re.compile(r"^title\s*:\s*(.+?)\s*$", re.MULTILINE)
+_FRONT_MATTER_TITLE = re.compile(r"^title[ \t]*:(.*)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -139,14 +139,14 @@ def parse_markdown(text: str, *, mdx: bool = False) -> ParsedDocument:
         if token.type == "front_matter":
             found = _FRONT_MATTER_TITLE.search(token.content)
             if found:
-                doc.front_matter_title = short_title(found.group(1).strip("'\""))
+                doc.front_matter_title = short_title(found.group(1).strip().strip("'\"").strip())
             continue
         if not any(source_lines[n - 1].strip() for n in range(start, end + 1)):
             continue
         kind = _KINDS.get(token.type, token.type.removesuffix("_open"))
         if token.type == "heading_open":
             content = tokens[index + 1].content if index + 1 < len(tokens) else ""
-            title = short_title(_HEADING_ANCHOR.sub("", content.strip()) or content.strip())
+            title = short_title(heading_title(content))
             doc.blocks.append(Block("heading", start, end, int(token.tag[1:]), title))
         elif token.type == "table_open":
             doc.blocks.append(Block("table", start, end, header_lines=2))
@@ -171,8 +171,32 @@ _KINDS = {
 }
 
 
+def heading_title(content: str) -> str:
+    """A heading's title: its text without a ``{#custom-id}`` anchor; linear in its length
+    (a hostile heading can be megabytes of spaces)."""
+    title = content.strip()
+    if title.endswith("}"):
+        opened = title.rfind("{#")
+        if opened >= 0 and _ANCHOR_ID.fullmatch(title, opened + 2, len(title) - 1):
+            title = title[:opened].rstrip() or title
+    return title
+
+
 def _only_comments(html: str) -> bool:
-    return not re.sub(r"<!--.*?(-->|$)", "", html, flags=re.DOTALL).strip()
+    """Whether an HTML block holds nothing but comments (an unclosed one runs to its end)."""
+    rest = []
+    position = 0
+    while True:
+        opened = html.find("<!--", position)
+        if opened < 0:
+            rest.append(html[position:])
+            break
+        rest.append(html[position:opened])
+        closed = html.find("-->", opened + 4)
+        if closed < 0:
+            break
+        position = closed + 3
+    return not "".join(rest).strip()
 
 
 def paragraph_blocks(lines: list[str]) -> list[Block]:

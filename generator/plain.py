@@ -27,9 +27,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
-_ADMONITION_COLON = re.compile(r"^\s*:{3,}\s*([A-Za-z][\w-]*)?\s*(.*?)\s*$")
-_ADMONITION_BANG = re.compile(r"^\s*(?:!!!|\?\?\?\+?)\s*[A-Za-z][\w-]*(?:\s+\"(.*)\")?\s*$")
-_CONTENT_TAB = re.compile(r"^\s*===\+?\s+\"(.*)\"\s*$")
+_ADMONITION_COLON = re.compile(r":{3,}[ \t]*([A-Za-z][\w-]*)?")
+_ADMONITION_BANG = re.compile(r"(?:!!!|\?\?\?\+?)[ \t]*[A-Za-z][\w-]*")
+_CONTENT_TAB = re.compile(r"===\+?(?=[ \t]+\")")
 _MDX_STATEMENT = re.compile(
     r"^(?:import\s.*\bfrom\s+['\"]|import\s+['\"]|export\s+(?:default|const|let|function)\b)"
 )
@@ -171,15 +171,23 @@ def _in_code_span(line: str, index: int) -> bool:
 
 
 def _whole_line(line: str) -> str | None:
-    """What a line that is nothing but site markup becomes, or None for an ordinary line."""
+    """What a line that is nothing but site markup becomes, or None for an ordinary line.
+
+    Matched with anchored patterns and string methods only: no pattern here can backtrack
+    over a long run of spaces."""
     if _MDX_STATEMENT.match(line):
         return ""
-    found = _ADMONITION_COLON.match(line)
+    stripped = line.strip()
+    found = _ADMONITION_COLON.match(stripped)
     if found:
-        return found.group(2).strip("[]\"' ")
-    found = _ADMONITION_BANG.match(line) or _CONTENT_TAB.match(line)
+        return stripped[found.end() :].strip().strip("[]\"' ")
+    found = _ADMONITION_BANG.match(stripped) or _CONTENT_TAB.match(stripped)
     if found:
-        return found.group(1) or ""
+        rest = stripped[found.end() :].strip()
+        if not rest:
+            return ""
+        if len(rest) >= 2 and rest[0] == rest[-1] == '"':
+            return rest[1:-1]
     return None
 
 
