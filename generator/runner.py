@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from generator.absence import AbsenceCheck, check_absence, path_in_docs, ui_name_is_real
 from generator.client import CallResult, LLMClient
 from generator.dedup import DedupIndex
+from generator.plain import plain_text
 from generator.prompts import PromptSet, RenderedPrompt
 from generator.redact import redact
 from generator.schemas import REPLY_MODELS, SUBTYPES, NegativeItem
@@ -143,7 +144,7 @@ def plan_jobs(
                     "heading": " > ".join(chunk.heading_path),
                     "start_line": chunk.start_line,
                     "end_line": chunk.end_line,
-                    "chunk": chunk.text,
+                    "chunk": plain_text(chunk.text),
                     "count": per_chunk,
                     "subtype": subtype,
                     "absent_features": scope.does_not_offer,

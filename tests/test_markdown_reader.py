@@ -201,3 +201,37 @@ def test_init_drafts_a_scope_file_that_loads_and_never_overwrites(
     assert (docs / "scope.toml").read_text() == scope_text
     assert main(["init", "docs", "--force"]) == 0
     assert main(["init", "missing"]) == 3
+
+
+def test_the_absence_check_reads_plain_text(tmp_path: Path) -> None:
+    from generator.absence import check_absence
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "install.md").write_text(
+        "# Install\n\n<!-- brew install tidepool -->\nDownload the installer. " + BODY + "\n"
+    )
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        ingest_folder(ledger, docs)
+        assert check_absence(ledger, ["brew install"]).absent
+        assert not check_absence(ledger, ["Download the installer"]).absent
+
+
+def test_a_quote_of_the_plain_text_is_stored_as_the_source_span() -> None:
+    from generator.schemas import QAItem
+
+    chunk = "## Saving\n\nPress ++ctrl+s++ to save a draft at any time."
+    item = QAItem.model_validate(
+        {
+            "question": "How do I save?",
+            "answer": "Press Ctrl+S.",
+            "evidence": ["Press Ctrl+S to save"],
+        },
+        context={"chunk": chunk},
+    )
+    assert item.evidence == ["Press ++ctrl+s++ to save"]
+    with pytest.raises(ValueError, match="not found"):
+        QAItem.model_validate(
+            {"question": "q?", "answer": "a", "evidence": ["Press Ctrl+Q to quit"]},
+            context={"chunk": chunk},
+        )
