@@ -225,11 +225,16 @@ def _units(doc: _Document, block: Block, max_chars: int) -> Iterator[_Unit]:
 
     A generator: a 10 MB paragraph of one-character lines, listed whole, held hundreds of
     megabytes at once."""
-    if block.kind == "heading":
-        yield _Unit(block.start, block.end, heading=True)
-        return
     if doc.size(block.start, block.end) <= max_chars:
-        yield _Unit(block.start, block.end)
+        yield _Unit(block.start, block.end, heading=block.kind == "heading")
+        return
+    if block.kind == "heading":
+        # A heading line longer than a chunk: its parts past the first are text to draft from
+        # (its title in heading paths is cut short).
+        for index, part in enumerate(_cut_line(doc.lines[block.start - 1], max_chars - 1)):
+            yield _Unit(block.start, block.start, heading=index == 0, body=part)
+        for number in range(block.start + 1, block.end + 1):  # a setext heading's underline
+            yield _Unit(number, number)
         return
     header: tuple[str, ...] = ()
     first_row = block.start
