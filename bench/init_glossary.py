@@ -19,8 +19,10 @@ DATA = Path(__file__).parent / "data" / "init_glossary"
 
 
 def normalise(name: str) -> str:
-    name = name.replace("**", "").replace("→", ">").replace("->", ">").strip(" \"'“”.…")
-    return re.sub(r"\s*>\s*", " > ", re.sub(r"\s+", " ", name)).lower()
+    name = re.sub(r"\s+", " ", name.replace("**", "")).strip(" \"'“”.…").lower()
+    if name.startswith("<") and name.endswith(">"):
+        return name  # key notation (<c-r>), not a path
+    return re.sub(r"\s*(?:>|→|->)\s*", " > ", name)
 
 
 def truth_for(folder: Path) -> tuple[str, set[str]] | None:

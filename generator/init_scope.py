@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator.markdown import parse_markdown
-from generator.plain import format_keys
+from generator.plain import format_keys, plain_text
 
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdx")
 MAX_PER_LIST = 60  # candidates per list, most frequent first: a draft a person can read through
@@ -81,10 +81,12 @@ _STOP = set(
     ]
 )
 _UI_NOUNS = (
-    r"(?:page|tab|panel|panels|view|views|screen|menu|sidebar|bar|dialog|window|pane|section)"
+    r"(?:page|tab|panel|panels|view|views|screen|menu|sidebar|bar|dialog|window|pane|section"
+    r"|header|table|list|corner|toolbar|topbar|footer)"
 )
 _UI_PARENT = re.compile(
-    rf"\b(?:interface|ui|layout|navigat\w*|panels?|views?|screens?|menus?|tabs?|{_UI_NOUNS})\b",
+    rf"\b(?:interface|ui|layout|navigat\w*|panels?|views?|screens?|menus?|tabs?|keybindings?"
+    rf"|shortcuts|{_UI_NOUNS})\b",
     re.IGNORECASE,
 )
 _BOLD = re.compile(r"\*\*([^*\n]{2,40}?)\*\*|__([^_\n]{2,40}?)__")
@@ -191,12 +193,12 @@ class Candidates:
     where: dict[str, str] = field(default_factory=dict)
     spelled: dict[str, str] = field(default_factory=dict)
 
-    def add(self, name: str, where: str) -> None:
+    def add(self, name: str, where: str, weight: int = 1) -> None:
         name = _clean(name)
         if not name:
             return
         key = name.lower()
-        self.counts[key] += 1
+        self.counts[key] += weight
         self.where.setdefault(key, where)
         self.spelled.setdefault(key, name)
 
@@ -355,11 +357,18 @@ def _ui_heading(draft: ScopeDraft, line: str, headings: list[str], where: str) -
         draft.pages.add(title, where)
 
 
-def _names_in_line(draft: ScopeDraft, line: str, where: str) -> None:
+_ADMONITION_WORDS = {"note", "info", "tip", "warning", "caution", "danger", "important", "check"}
+
+
+def _names_in_line(draft: ScopeDraft, raw: str, where: str) -> None:
+    """Names from the line's plain text (site markup gone); keys from the line as written."""
+    line = plain_text(raw)
     for found in _PATH.finditer(line):
         path = found.group(0).replace("**", "")
         parts = [p.strip() for p in re.split(r"\s*(?:>|→|›|&gt;)\s*", path)]
-        if all(0 < len(p.split()) <= 4 for p in parts):
+        if parts[0].lower() in _ADMONITION_WORDS or parts[-1].split()[-1].lower() in _STOP:
+            continue
+        if all(0 < len(p.split()) <= 3 for p in parts):
             draft.paths.add(" > ".join(parts), where)
     buttons = set()
     for found in _QUOTED_ACTION.finditer(line):
@@ -374,6 +383,7 @@ def _names_in_line(draft: ScopeDraft, line: str, where: str) -> None:
             continue
         if len(name.split()) <= 4 and not re.search(r"[>→]", name):
             draft.pages.add(name, where)
+    line = raw
     for found in _KEY_PLUS.finditer(line):
         draft.keys.add(format_keys(found.group(1)), where)
     for found in _KBD.finditer(line):
