@@ -181,6 +181,12 @@ _NOT_A_FEATURE = set(
         "previous",
     ]
 )
+# Document titles that name a kind of page, not something the product offers.
+_NOT_AN_OFFER = re.compile(
+    r"(?i)\b(faq|troubleshoot\w*|getting started|introduction|overview|index|readme|changelog"
+    r"|contribut\w*|license|support|migrat\w*|install\w*|release notes|glossary|about"
+    r"|frequently asked|limits|navigat\w*|pricing)\b"
+)
 _HOME_FILES = ("index", "readme", "introduction", "intro", "overview", "getting-started")
 _SUMMARY_SKIP = re.compile(r"^\s*(?:[#<>|!\[`:=-]|\*\*?\s*$|import |export )")
 
@@ -222,6 +228,7 @@ class ScopeDraft:
     keys: Candidates = field(default_factory=Candidates)
     commands: Candidates = field(default_factory=Candidates)
     denials: Candidates = field(default_factory=Candidates)
+    offers: Candidates = field(default_factory=Candidates)
 
     def glossary_names(self) -> list[str]:
         names = [self.home[0]] if self.home else []
@@ -282,6 +289,9 @@ def draft_scope(root: Path) -> ScopeDraft:
         parsed = parse_markdown(text, mdx=mdx)
         for word in re.findall(r"[A-Za-z][\w-]+", parsed.title()):
             title_words[word] += 1
+        if parsed.title() and not _NOT_AN_OFFER.search(parsed.title()) and path.stem != "index":
+            line = next((b.start for b in parsed.blocks if b.title == parsed.title()), 1)
+            draft.offers.add(parsed.title(), f"{rel}:{line}")
         _shell_lines(parsed.lines, shell_first)
         rank = _HOME_FILES.index(path.stem.lower()) if path.stem.lower() in _HOME_FILES else 99
         for number, line, headings, kind in _text_lines(text, mdx):
@@ -457,9 +467,12 @@ def render_scope(draft: ScopeDraft) -> str:
         "# Drafted by `draftgate init` from the docs: every entry is a candidate with the",
         "# doc:line it came from. Check each one, delete what is wrong, add what is missing.",
         "",
-        "# What the product offers, one short phrase each (out-of-scope and clarify answers",
-        "# point people to these). Not drafted: fill it from the docs' feature list.",
-        "offers = []",
+        *_array(
+            "offers",
+            draft.offers.ranked(),
+            "What the product offers, one short phrase each (out-of-scope and clarify answers\n"
+            "# point people to these). Candidates: the titles of the docs' feature pages.",
+        ),
         "",
         "[product]",
         f"name = {_string(draft.product_name or 'Product')}  # most frequent name in titles",

@@ -235,3 +235,12 @@ def test_a_quote_of_the_plain_text_is_stored_as_the_source_span() -> None:
             {"question": "q?", "answer": "a", "evidence": ["Press Ctrl+Q to quit"]},
             context={"chunk": chunk},
         )
+
+
+def test_init_offers_candidates_come_from_feature_page_titles(tmp_path: Path) -> None:
+    from generator.init_scope import draft_scope
+
+    (tmp_path / "faq.md").write_text("# FAQ\n\nQuestions.\n")
+    (tmp_path / "shifts.md").write_text("---\ntitle: Shift scheduling\n---\n\nText.\n")
+    offers = draft_scope(tmp_path).offers.ranked()
+    assert offers == [("Shift scheduling", "shifts.md:1")]
