@@ -386,12 +386,15 @@ def heading_path_at(chunk: Chunk | ChunkIn, line: int) -> list[str]:
 def heading_path_for_quote(chunk: Chunk | ChunkIn, quote: str) -> list[str]:
     """The heading path of the section a quote from ``chunk`` comes from.
 
-    The quote is looked up in the chunk's text as written; a quote not found there (or found
-    in a repeated table header) gets the chunk's first section.
+    The quote is looked up in the chunk's text as written (then ignoring case); a quote not
+    found there gets the chunk's first section.
     """
     offset = chunk.text.find(quote) if quote else -1
     if offset < 0:
         offset = chunk.text.lower().find(quote.lower()) if quote else -1
     if offset < 0:
         return list(chunk_sections(chunk)[0].heading_path)
-    return heading_path_at(chunk, chunk.start_line + chunk.text.count("\n", 0, offset))
+    # Counted from the end: a chunk's last line is always its end_line, while its first lines
+    # may be a split table's repeated header.
+    line = chunk.end_line - chunk.text.count("\n", offset)
+    return heading_path_at(chunk, max(line, chunk.start_line))

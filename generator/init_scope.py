@@ -179,6 +179,11 @@ _NOT_A_FEATURE = set(
         "made",
         "enough",
         "previous",
+        "separate",
+        "additional",
+        "extra",
+        "support",
+        "configuration",
     ]
 )
 # Document titles that name a kind of page, not something the product offers.

@@ -244,3 +244,14 @@ def test_init_offers_candidates_come_from_feature_page_titles(tmp_path: Path) ->
     (tmp_path / "shifts.md").write_text("---\ntitle: Shift scheduling\n---\n\nText.\n")
     offers = draft_scope(tmp_path).offers.ranked()
     assert offers == [("Shift scheduling", "shifts.md:1")]
+
+
+def test_a_quote_after_a_repeated_table_header_names_its_own_section() -> None:
+    rows = "\n".join(f"| plan {i} | {'x' * 40} |" for i in range(60))
+    table = f"| Plan | Notes |\n| --- | --- |\n{rows}"
+    text = f"## Plans\n\n{table}\n\n## Extras\n\nAdd-ons are billed monthly.\n"
+    chunks = chunk_text(text)
+    last = chunks[-1]
+    assert last.text.startswith("| Plan | Notes |")  # a continued table
+    assert heading_path_for_quote(last, "Add-ons are billed monthly.") == ["Extras"]
+    assert heading_path_for_quote(last, "| plan 59 |") == ["Plans"]
