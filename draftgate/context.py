@@ -46,13 +46,15 @@ def open_ledger(
 
 
 def docs_root(args: argparse.Namespace, config: Config) -> str:
-    """The docs folder the ledger last ingested, else the config's ``docs``.
+    """Where the docs (and their ``scope.toml``) are: ``docs`` when the config file sets it,
+    else the folder the ledger last ingested (if it is still there), else the default.
 
-    ``scope.toml`` is looked for beside the docs, so after ``draftgate ingest docs`` the other
-    commands find ``docs/scope.toml`` without being told. A ledger that cannot be read here
-    (missing, from an older Draftgate, locked) falls back to the config; the command itself
-    then reports what is wrong with it.
+    So after ``draftgate ingest docs`` the other commands find ``docs/scope.toml`` without
+    being told. A ledger that cannot be read here (missing, from an older Draftgate, locked)
+    falls back to the config; the command itself then reports what is wrong with it.
     """
+    if "docs" in config.model_fields_set:
+        return config.docs
     path = ledger_path(getattr(args, "ledger", None), config)
     if path == ":memory:" or not os.path.isfile(path):
         return config.docs
@@ -61,4 +63,6 @@ def docs_root(args: argparse.Namespace, config: Config) -> str:
             recorded = ledger.ingest_root()
     except (LedgerError, sqlite3.Error):
         return config.docs
-    return recorded.root if recorded is not None else config.docs
+    if recorded is None or not os.path.isdir(recorded.root):
+        return config.docs
+    return recorded.root

@@ -255,3 +255,21 @@ def test_a_quote_after_a_repeated_table_header_names_its_own_section() -> None:
     assert last.text.startswith("| Plan | Notes |")  # a continued table
     assert heading_path_for_quote(last, "Add-ons are billed monthly.") == ["Extras"]
     assert heading_path_for_quote(last, "| plan 59 |") == ["Plans"]
+
+
+def test_docs_set_in_the_config_wins_over_the_recorded_root(tmp_path: Path) -> None:
+    import argparse
+
+    from draftgate.config import load_config
+    from draftgate.context import docs_root
+
+    docs = _docs(tmp_path / "docs")
+    ledger_file = tmp_path / "l.sqlite"
+    with Ledger.open(ledger_file) as ledger:
+        ingest_folder(ledger, docs)
+    args = argparse.Namespace(ledger=str(ledger_file))
+    config_file = tmp_path / "draftgate.toml"
+    config_file.write_text('docs = "elsewhere"\n')
+    assert docs_root(args, load_config(str(config_file))) == "elsewhere"
+    config_file.write_text("")
+    assert docs_root(args, load_config(str(config_file))) == str(docs.resolve())
