@@ -10,7 +10,7 @@ are built from its plain text, where site markup is normalised:
 - HTML and JSX-style tags (``<Note>``, ``<Steps>``, ``<Card title="Setup" …>``) are dropped and
   their inner text kept (a ``title`` attribute is kept as text);
 - MDX ``import``/``export`` statement lines are removed;
-- a line left with nothing but spaces is removed whole.
+- a line left with nothing but spaces is removed whole, and runs of blank lines become one.
 
 Code fences and inline code spans are left exactly as written. Key notation inside angle
 brackets that is not an HTML tag (``<space>``, ``<c-r>``) is kept.
@@ -205,6 +205,7 @@ def _segments(raw: str) -> Iterator[tuple[int, int, str]]:
         cleaned.append(edit)
     index = 0
     line_start = 0
+    last_blank = False
     pending: list[tuple[int, int, str]] = []
     for line in raw.split("\n"):
         line_end = line_start + len(line)
@@ -226,9 +227,12 @@ def _segments(raw: str) -> Iterator[tuple[int, int, str]]:
         )
         produced = "".join(text for _, _, text in pieces)
         has_newline = line_end < len(raw)
-        if edited and not produced.strip():
+        if (edited or last_blank) and not produced.strip():
+            # A line of markup only is gone, newline and all; so is a blank line after a blank
+            # line (removed markup leaves runs of them).
             line_start = line_end + 1
-            continue  # a line of markup only: gone, newline and all
+            continue
+        last_blank = not produced.strip()
         pending.extend(pieces)
         if has_newline:
             pending.append((line_end, line_end + 1, "\n"))
