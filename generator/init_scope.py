@@ -21,65 +21,12 @@ from generator.plain import format_keys, plain_text
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdx")
 MAX_PER_LIST = 60  # candidates per list, most frequent first: a draft a person can read through
 
-_STOP = set(
-    [
-        "a",
-        "an",
-        "the",
-        "this",
-        "that",
-        "these",
-        "those",
-        "it",
-        "its",
-        "you",
-        "your",
-        "we",
-        "our",
-        "to",
-        "of",
-        "in",
-        "on",
-        "for",
-        "with",
-        "and",
-        "or",
-        "but",
-        "is",
-        "are",
-        "be",
-        "can",
-        "will",
-        "not",
-        "no",
-        "if",
-        "then",
-        "when",
-        "from",
-        "by",
-        "as",
-        "at",
-        "use",
-        "using",
-        "how",
-        "what",
-        "which",
-        "all",
-        "new",
-        "more",
-        "see",
-        "also",
-        "about",
-        "into",
-        "out",
-        "up",
-        "set",
-        "get",
-        "make",
-        "here",
-        "there",
-    ]
+_STOP_WORDS = (
+    "a an the this that these those it its you your we our to of in on for with and or but "
+    "is are be can will not no if then when from by as at use using how what which all new "
+    "more see also about into out up set get make here there"
 )
+_STOP = frozenset(_STOP_WORDS.split())
 _UI_NOUNS = (
     r"(?:page|tab|panel|panels|view|views|screen|menu|sidebar|bar|dialog|window|pane|section"
     r"|header|table|list|corner|toolbar|topbar|footer)"
@@ -145,47 +92,12 @@ _DENIAL_SECTION = re.compile(
 )
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(.+)$")
 # Words that start "there is no …" / "… is not possible" without naming a feature.
-_NOT_A_FEATURE = set(
-    [
-        "need",
-        "way",
-        "reason",
-        "point",
-        "guarantee",
-        "limit",
-        "longer",
-        "more",
-        "such",
-        "one",
-        "other",
-        "it",
-        "this",
-        "that",
-        "there",
-        "they",
-        "which",
-        "these",
-        "those",
-        "option",
-        "to",
-        "doing",
-        "anything",
-        "something",
-        "everything",
-        "you",
-        "your",
-        "we",
-        "our",
-        "made",
-        "enough",
-        "previous",
-        "separate",
-        "additional",
-        "extra",
-        "support",
-        "configuration",
-    ]
+_NOT_A_FEATURE_WORDS = (
+    "need way reason point guarantee limit longer more such one other it this that there "
+    "they which these those option to doing anything something everything you your we our "
+    "made enough previous separate additional extra support configuration"
 )
+_NOT_A_FEATURE = frozenset(_NOT_A_FEATURE_WORDS.split())
 # Document titles that name a kind of page, not something the product offers.
 _NOT_AN_OFFER = re.compile(
     r"(?i)\b(faq|troubleshoot\w*|getting started|introduction|overview|index|readme|changelog"
