@@ -207,8 +207,8 @@ def draft_scope(root: Path) -> ScopeDraft:
         for word in re.findall(r"[A-Za-z][\w-]+", parsed.title()):
             title_words[word] += 1
         if parsed.title() and not _NOT_AN_OFFER.search(parsed.title()) and path.stem != "index":
-            line = next((b.start for b in parsed.blocks if b.title == parsed.title()), 1)
-            draft.offers.add(parsed.title(), f"{rel}:{line}")
+            title_line = next((b.start for b in parsed.blocks if b.title == parsed.title()), 1)
+            draft.offers.add(parsed.title(), f"{rel}:{title_line}")
         _shell_lines(parsed.lines, shell_first)
         rank = _HOME_FILES.index(path.stem.lower()) if path.stem.lower() in _HOME_FILES else 99
         for number, line, headings, kind in _text_lines(text, mdx):
