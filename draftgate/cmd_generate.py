@@ -24,7 +24,7 @@ from rich.progress import (
 from rich.table import Table
 
 from draftgate.config import Config, GenerateConfig, ledger_path
-from draftgate.context import CommandError, config_of, open_ledger
+from draftgate.context import CommandError, config_of, docs_root, open_ledger
 from draftgate.exit_codes import ExitCode
 from generator import pipeline
 from generator.errors import EndpointError, GenerateError, NoChunksError, SettingsError
@@ -105,7 +105,7 @@ def effective_settings(args: argparse.Namespace, config: Config) -> GenerateSett
 
 def _scope_of(args: argparse.Namespace, config: Config) -> Scope:
     try:
-        return load_scope(scope_path_for(config.docs, args.scope or config.scope))
+        return load_scope(scope_path_for(docs_root(args, config), args.scope or config.scope))
     except ScopeError as exc:
         raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc
 
