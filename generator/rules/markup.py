@@ -1,0 +1,95 @@
+"""Answer text without site markup.
+
+Docs sites add markup that a chat answer must not carry: ``++ctrl+s++`` key notation,
+``<kbd>`` and other HTML or JSX tags, images, admonition and content-tab markers, ``{#anchor}``
+ids, backslash escapes. :func:`clean_answer` turns a doc passage into the plain text an answer
+is built from (after :func:`generator.rules.text.answer_text` has dropped emphasis and links),
+and :func:`key_text` writes a key binding the way people read it.
+
+Angle-bracket key notation that is not a tag (``<c-r>``, ``<space>``, ``<ctrl+r>``) is text to
+a keyboard product's users and is kept (or turned into ``Ctrl+R`` by :func:`key_text`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from generator.rules.text import answer_text
+
+_HTML_NAMES = (
+    "a|abbr|b|br|center|code|details|div|em|figcaption|figure|font|h[1-6]|hr|i|iframe|img|kbd"
+    "|li|mark|ol|p|picture|pre|s|small|source|span|strong|sub|summary|sup|table|tbody|td|th"
+    "|thead|tr|u|ul|video"
+)
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
+_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_TAG = re.compile(rf"</?(?:[A-Z][\w.]*|(?:{_HTML_NAMES})\b)(?:\s[^<>]*?)?/?>")
+_SITE_KEYS = re.compile(r"\+\+([A-Za-z0-9][\w-]*(?:\+[\w-]+)*)\+\+")
+_ADMONITION = re.compile(r"(?m)^[ \t]*(?::{3,}[ \t]*[\w-]*.*|(?:!!!|\?\?\?\+?)[ \t]*\w+.*)$")
+_CONTENT_TAB = re.compile(r"(?m)^[ \t]*===\+?[ \t]+\"[^\"]*\"[ \t]*$")
+_ANCHOR = re.compile(r"[ \t]*\{#[\w-]+\}")
+_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~])")
+_HEADING_MARK = re.compile(r"(?m)^#{1,6}[ \t]+")
+_KEY_NAMES = {
+    "ctrl": "Ctrl",
+    "cmd": "Cmd",
+    "alt": "Alt",
+    "shift": "Shift",
+    "esc": "Esc",
+    "enter": "Enter",
+    "space": "Space",
+    "tab": "Tab",
+    "pgup": "PgUp",
+    "pgdown": "PgDown",
+    "pgdn": "PgDn",
+    "backspace": "Backspace",
+    "delete": "Delete",
+    "up": "Up",
+    "down": "Down",
+    "left": "Left",
+    "right": "Right",
+    "home": "Home",
+    "end": "End",
+}
+
+
+def key_text(keys: str) -> str:
+    """``ctrl+shift+p``, ``<ctrl+r>`` or ``++ctrl+s++`` as people read it: ``Ctrl+Shift+P``.
+
+    A lone character keeps its case (``K`` and ``k`` are different keys); after a modifier it
+    is written in capitals, as keyboards label it.
+    """
+    text = keys.strip().strip("`").strip()
+    text = text.removeprefix("++").removesuffix("++")
+    if text.startswith("<") and text.endswith(">") and len(text) > 2:
+        text = text[1:-1]
+    parts = text.split("+") if len(text) > 1 else [text]
+    out: list[str] = []
+    for index, part in enumerate(parts):
+        lower = part.lower()
+        if lower in _KEY_NAMES:
+            out.append(_KEY_NAMES[lower])
+        elif re.fullmatch(r"f\d{1,2}", lower):
+            out.append(lower.upper())
+        elif len(part) == 1:
+            out.append(part.upper() if index > 0 else part)
+        else:
+            out.append(part)
+    return "+".join(out)
+
+
+def clean_answer(text: str) -> str:
+    """A doc passage as answer text: plain, and without site markup."""
+    text = _COMMENT.sub("", text)
+    text = _IMAGE.sub("", text)
+    text = _BREAK.sub(" ", text)
+    text = _SITE_KEYS.sub(lambda m: key_text(m.group(1)), text)
+    text = _TAG.sub("", text)
+    text = _ADMONITION.sub("", text)
+    text = _CONTENT_TAB.sub("", text)
+    text = _ANCHOR.sub("", text)
+    text = _HEADING_MARK.sub("", text)
+    text = answer_text(text)
+    text = _ESCAPE.sub(r"\1", text)
+    return re.sub(r"[ \t]{2,}", " ", text).strip()

@@ -1,0 +1,266 @@
+"""Q&As from a section's reference material: table rows and ``**Name**: description`` bullets.
+
+- ``qa.key_binding``: a row of a table with a key column and an action column ("Key | Action")
+  answers "How do I <action>?" with "Press <key>.";
+- ``qa.table_row``: a row of a table whose first column names a thing (option, setting, field,
+  parameter, variable, function, ...) and another describes it answers "What does X do?";
+- ``qa.setting``: a ``- **Name**: description`` bullet answers "What is Name for?".
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import Counter
+from collections.abc import Iterator
+
+from generator.rules.corpus import Corpus
+from generator.rules.markup import clean_answer, key_text
+from generator.rules.plan import RULES_DRAFTER
+from generator.rules.text import Section, pick, plain
+from ledger import Chunk, DraftIn, DraftKind
+
+# Verbs that start an instruction in any product's docs. The corpus adds the verbs its own
+# numbered steps start with.
+ACTION_VERBS = frozenset(
+    """
+    add adjust allow apply archive assign back block browse build cancel change check
+    choose clear click clone close commit configure connect convert copy create customize
+    cut define delete deploy disable download drag duplicate edit enable enter export
+    fetch filter find fix generate hide import install invite link load lock log login
+    make manage mark merge migrate move open pause pick pin press pull push reconcile
+    record redo refresh remove rename reorder replace reset restore revert run save
+    schedule search select send set setup share show sign sort split start stash stop
+    submit switch sync tag test toggle track transfer type undo uninstall unlink update
+    upgrade upload use view go navigate scroll tap type wait return confirm review paste
+    visit accept follow keep allocate cover pay give ensure leave drop rebase squash amend
+    stage unstage discard checkout reword launch modify specify fill write repeat continue
+    include exclude expand collapse hover uncheck tick download log
+    """.split()  # noqa: SIM905
+)
+
+_KEY_HEADERS = re.compile(r"(?i)^(keys?|shortcuts?|key ?bindings?|hotkeys?|keyboard|binding)$")
+_ACTION_HEADERS = re.compile(r"(?i)^(action|command|description|function|what it does|does)$")
+_NAME_HEADERS = re.compile(
+    r"(?i)^(option|setting|field|parameter|property|variable|flag|name|column|argument|"
+    r"function|command|element|button|menu item|field name|key|config|environment variable)s?$"
+)
+_DESCRIPTION_HEADERS = re.compile(
+    r"(?i)^(description|notes?|meaning|purpose|effect|details|what it does|info|explanation|"
+    r"use|usage)$"
+)
+# Bullet labels that are asides, not names of things ("**Note**: ...", "**Pro:** ...").
+_NOT_NAMES = frozenset(
+    """
+    note notes tip tips warning caution important example examples pro pros con cons yes
+    no info danger hint optional required default
+    """.split()  # noqa: SIM905
+)
+
+_KEY_QUESTIONS = [
+    "How do I {action} in {product}?",
+    "Which key do I press to {action}?",
+    "What's the shortcut to {action}?",
+    "Is there a keyboard shortcut to {action}?",
+    "How can I {action} from the keyboard?",
+]
+_KEY_NOUN_QUESTIONS = [
+    "What's the key for {action} in {product}?",
+    "Which key is {action}?",
+    "What is the shortcut for {action}?",
+]
+_ROW_QUESTIONS = [
+    "What does the {name} {noun} do?",
+    "What is the {name} {noun} for?",
+    "Can you explain the {name} {noun}?",
+    "What does {name} mean in {product}?",
+]
+_SETTING_QUESTIONS = [
+    "What does {name} do in {product}?",
+    "What is {name} for?",
+    "Can you tell me what {name} does?",
+    "What happens with {name}?",
+]
+
+
+def reference_drafts(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[DraftIn]:
+    yield from _table_drafts(corpus, chunk, section)
+    yield from _setting_drafts(corpus, chunk, section)
+
+
+def _cells(line: str) -> list[str]:
+    row = line.strip()
+    if row.startswith("|"):
+        row = row[1:]
+    if row.endswith("|"):
+        row = row[:-1]
+    # A "|" inside a code span is the cell's text, not a column break.
+    cells, depth, current = [], False, ""
+    for char in row:
+        if char == "`":
+            depth = not depth
+        if char == "|" and not depth:
+            cells.append(current.strip())
+            current = ""
+        else:
+            current += char
+    cells.append(current.strip())
+    return cells
+
+
+def _tables(section: Section) -> Iterator[tuple[list[str], list[tuple[str, list[str]]]]]:
+    """(header cells, [(raw row line, cells)]) per table in the section."""
+    lines = section.lines
+    i = 0
+    while i < len(lines) - 1:
+        head, rule = lines[i].text, lines[i + 1].text
+        if head.lstrip().startswith("|") and re.fullmatch(r"\s*\|?[\s:|-]+\|?\s*", rule):
+            header = [plain(c).strip() for c in _cells(head)]
+            rows = []
+            j = i + 2
+            while j < len(lines) and lines[j].text.lstrip().startswith("|"):
+                rows.append((lines[j].text.strip(), _cells(lines[j].text)))
+                j += 1
+            yield header, rows
+            i = j
+        else:
+            i += 1
+
+
+def _column(header: list[str], pattern: re.Pattern[str], skip: int = -1) -> int | None:
+    for index, cell in enumerate(header):
+        if index != skip and pattern.match(cell.strip()):
+            return index
+    return None
+
+
+def _context(section: Section) -> str:
+    """The section heading as a place ("Local branches"), or "" for a global section."""
+    heading = plain(section.heading or "").strip()
+    if re.search(r"(?i)\b(global|keybindings?|shortcuts?|keys)\b", heading):
+        return ""
+    return heading
+
+
+def _table_drafts(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[DraftIn]:
+    for header, rows in _tables(section):
+        key_col = _column(header, _KEY_HEADERS)
+        if key_col is not None:
+            action_col = _column(header, _ACTION_HEADERS, skip=key_col)
+            if action_col is not None:
+                yield from _key_rows(corpus, section, header, rows, key_col, action_col)
+                continue
+        if not header or not _NAME_HEADERS.match(header[0]):
+            continue
+        desc_col = _column(header, _DESCRIPTION_HEADERS, skip=0)
+        if desc_col is None:
+            continue
+        noun = header[0].lower().rstrip("s") if header[0].lower() != "name" else "option"
+        for raw, cells in rows:
+            if len(cells) <= desc_col:
+                continue
+            name = plain(cells[0]).strip().strip("`").strip()
+            description = clean_answer(cells[desc_col])
+            if not name or len(name) > 50 or len(description) < 15:
+                continue
+            if not description.endswith((".", "!", ")")):
+                description += "."
+            question = pick(_ROW_QUESTIONS, f"row:{chunk.id}:{name}").format(
+                name=name, noun=noun, product=corpus.product
+            )
+            yield _draft(question, description[0].upper() + description[1:], raw, "qa.table_row")
+
+
+def _key_rows(
+    corpus: Corpus,
+    section: Section,
+    header: list[str],
+    rows: list[tuple[str, list[str]]],
+    key_col: int,
+    action_col: int,
+) -> Iterator[DraftIn]:
+    context = _context(section)
+    shared = _shared_actions(corpus)
+    info_col = next(
+        (i for i in range(len(header)) if i not in (key_col, action_col) and header[i]), None
+    )
+    for raw, cells in rows:
+        if len(cells) <= max(key_col, action_col):
+            continue
+        keys = [k.strip() for k in plain(cells[key_col]).strip().strip("`").strip().split(",")]
+        keys = [key_text(re.sub(r"\s*\(.*\)$", "", k)) for k in keys if k]
+        action = clean_answer(cells[action_col]).rstrip(".")
+        info = (
+            clean_answer(cells[info_col]) if info_col is not None and len(cells) > info_col else ""
+        )
+        if not keys or not action or len(action) > 70:
+            continue
+        first_info = re.split(r"(?<=\.)\s", info)[0].rstrip(".") if info else ""
+        if action.lower() in shared:
+            # The same action in several places ("Checkout"): the row's own explanation, or
+            # the place, tells the question apart from the others.
+            if first_info and len(first_info) <= 90:
+                action, info = first_info, info[len(first_info) :].lstrip(". ")
+            elif context:
+                action = f"{action} in {context}"
+            else:
+                continue
+        phrase = action[0].lower() + action[1:] if action[1:2].islower() else action
+        key_list = " or ".join(keys[:2])
+        answer = f"Press {key_list}" + (f" in {context}." if context else ".")
+        if info:
+            answer += " " + info + ("" if info.endswith((".", "!", ")")) else ".")
+        is_verb = phrase.split(" ", 1)[0].lower() in ACTION_VERBS
+        options = _KEY_QUESTIONS if is_verb else _KEY_NOUN_QUESTIONS
+        question = pick(options, f"key:{raw}").format(action=phrase, product=corpus.product)
+        yield _draft(question, answer, raw, "qa.key_binding")
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_actions(corpus: Corpus) -> frozenset[str]:
+    """Key-table actions (lower case) that more than one row of the docs names."""
+    seen: Counter[str] = Counter()
+    for chunk in corpus.chunks:
+        for section in corpus.sections[chunk.id]:
+            for header, rows in _tables(section):
+                key_col = _column(header, _KEY_HEADERS)
+                action_col = _column(header, _ACTION_HEADERS, skip=key_col or 0)
+                if key_col is None or action_col is None:
+                    continue
+                for _, cells in rows:
+                    if len(cells) > action_col:
+                        seen[clean_answer(cells[action_col]).rstrip(".").lower()] += 1
+    return frozenset(a for a, n in seen.items() if n > 1)
+
+
+def _setting_drafts(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[DraftIn]:
+    for line in section.lines:
+        match = re.match(
+            r"^\s*[-*+]\s+(?:\*\*([^*]{2,50}?)\*\*\s*(?::|\s[-–—])\s*|\*\*([^*]{2,50}?):\*\*\s*"
+            r"|`([^`]{2,50})`\s*(?::|\s[-–—])\s*)(.+)$",
+            line.text,
+        )
+        if match is None:
+            continue
+        name = (match.group(1) or match.group(2) or match.group(3)).strip().rstrip(":")
+        description = clean_answer(match.group(4))
+        if name.lower() in _NOT_NAMES or len(description) < 25 or len(description) > 400:
+            continue
+        if not description[0].isupper():
+            description = description[0].upper() + description[1:]
+        if not description.endswith((".", "!", ")")):
+            description += "."
+        question = pick(_SETTING_QUESTIONS, f"set:{chunk.id}:{name}").format(
+            name=name, product=corpus.product
+        )
+        yield _draft(question, f"{name}: {description}", line.text.strip(), "qa.setting")
+
+
+def _draft(question: str, answer: str, quote: str, rule: str) -> DraftIn:
+    return DraftIn(
+        kind=DraftKind.QA,
+        question=question,
+        answer=answer,
+        evidence=[quote],
+        meta={"drafter": RULES_DRAFTER, "rule": rule},
+    )
