@@ -25,7 +25,7 @@ from collections import Counter
 from generator.rules.corpus import Corpus
 from generator.rules.markup import clean_answer
 from generator.rules.plan import RULES_DRAFTER, Plan
-from generator.rules.qa_reference import ACTION_VERBS, reference_drafts
+from generator.rules.qa_reference import ACTION_VERBS, config_drafts, reference_drafts
 from generator.rules.text import (
     BULLET,
     STEP,
@@ -104,6 +104,7 @@ def plan_qas(corpus: Corpus, per_chunk: int) -> dict[str, Plan]:
             if draft is not None:
                 drafts.append(draft)
             reference.extend(reference_drafts(corpus, chunk, section))
+        reference.extend(config_drafts(corpus, chunk))
         drafts = _unique(drafts + reference)
         if drafts:
             plans[chunk.id] = Plan(drafts[: max(per_chunk, 1)])

@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
+from generator.rules.config_block import config_entries
 from generator.rules.corpus import Corpus
 from generator.rules.markup import clean_answer, key_text
 from generator.rules.plan import RULES_DRAFTER
@@ -75,6 +76,12 @@ _ROW_QUESTIONS = [
     "Can you explain the {name} {noun}?",
     "What does {name} mean in {product}?",
 ]
+_CONFIG_QUESTIONS = [
+    "What does the {key} setting do?",
+    "What is {key} for in the {product} config?",
+    "What does {key} control?",
+    "Can you explain the {key} option?",
+]
 _SETTING_QUESTIONS = [
     "What does {name} do in {product}?",
     "What is {name} for?",
@@ -86,6 +93,31 @@ _SETTING_QUESTIONS = [
 def reference_drafts(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[DraftIn]:
     yield from _table_drafts(corpus, chunk, section)
     yield from _setting_drafts(corpus, chunk, section)
+
+
+def config_drafts(corpus: Corpus, chunk: Chunk) -> Iterator[DraftIn]:
+    """``qa.config_key``: a key of a commented configuration example, explained by its comment."""
+    for entry in config_entries(chunk.text):
+        meaning = _config_comment(entry.comment)
+        if len(meaning) < 20:
+            continue
+        answer = meaning
+        if entry.value not in {"{}", "[]", '""', "''", "null", "~"}:
+            answer += f" The default is {entry.value}."
+        question = pick(_CONFIG_QUESTIONS, f"cfg:{entry.key}").format(
+            key=entry.key, product=corpus.product
+        )
+        yield _draft(question, answer, entry.quote, "qa.config_key")
+
+
+def _config_comment(comment: str) -> str:
+    """A configuration comment as answer text: without "See <url>" pointers."""
+    text = re.sub(r"(?i)\bsee\s+<?https?://\S+", "", comment)
+    text = re.sub(r"<?https?://\S+>?", "", text)
+    text = clean_answer(text).strip()
+    if text and not text.endswith((".", "!", ")")):
+        text += "."
+    return text[:1].upper() + text[1:]
 
 
 def _cells(line: str) -> list[str]:
