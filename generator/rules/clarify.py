@@ -8,7 +8,9 @@ import math
 import re
 from dataclasses import dataclass
 
+from generator.rules.clarify_places import VERB_QUESTIONS, plan_term_places
 from generator.rules.corpus import Corpus, action_phrase
+from generator.rules.phrasing import Phrasing
 from generator.rules.plan import RULES_DRAFTER, Plan
 from generator.rules.text import (
     STOPWORDS,
@@ -23,7 +25,6 @@ from generator.rules.text import (
 )
 from ledger import Chunk, DraftIn, DraftKind
 
-_CLARIFY_QUESTIONS = ["How do I {verb}?", "I need to {verb} something. How do I do that?"]
 CLARIFY_DRAFTS_PER_TERM = 2
 
 
@@ -141,6 +142,14 @@ def _match_senses(
 
 
 def plan_clarify(corpus: Corpus, per_chunk: int) -> dict[str, Plan]:
+    """Verbs heading several procedures first (their senses are told apart in one chunk), then
+    any heading word used for different things across documents."""
+    phrasing = Phrasing()
+    plans = _plan_term_senses(corpus, per_chunk, phrasing)
+    return plan_term_places(corpus, per_chunk, plans, phrasing)
+
+
+def _plan_term_senses(corpus: Corpus, per_chunk: int, phrasing: Phrasing) -> dict[str, Plan]:
     plans: dict[str, Plan] = {}
     for stem, (verb, senses) in _clarify_terms(corpus).items():
         ranked: list[tuple[int, int, Chunk, list[tuple[_Sense, str]]]] = []
@@ -156,7 +165,9 @@ def plan_clarify(corpus: Corpus, per_chunk: int) -> dict[str, Plan]:
             plan = plans.setdefault(chunk.id, Plan())
             if len(plan.drafts) >= per_chunk:
                 continue
-            question = _CLARIFY_QUESTIONS[made % len(_CLARIFY_QUESTIONS)].format(verb=verb)
+            question = phrasing.pick(VERB_QUESTIONS, f"senses:{stem}:{made}").format(
+                verb=verb, product=corpus.product
+            )
             options = []
             for sense, line in matched:
                 label = action_phrase(corpus, sense.heading)

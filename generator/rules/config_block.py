@@ -68,7 +68,8 @@ def config_entries(text: str) -> Iterator[ConfigEntry]:
             continue
         key_line = _KEY_LINE.match(line.text)
         bare_parent = re.match(r"^(\s*)([A-Za-z_][\w.-]*)\s*:\s*$", line.text)
-        indent = len((key_line or bare_parent).group(1)) if (key_line or bare_parent) else 0
+        structured = key_line or bare_parent
+        indent = len(structured.group(1)) if structured else 0
         while parents and parents[-1][0] >= indent:
             parents.pop()
         if bare_parent:

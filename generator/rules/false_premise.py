@@ -18,16 +18,18 @@ quantities and are skipped.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 
 from generator.rules.config_block import config_entries
 from generator.rules.corpus import Corpus
 from generator.rules.markup import clean_answer
+from generator.rules.phrasing import Phrasing
 from generator.rules.plan import RULES_DRAFTER, Plan
 from generator.rules.qa import sentence_case
 from generator.rules.qa_reference import ACTION_VERBS
-from generator.rules.text import lines_of, pick, plain, sentence_spans
+from generator.rules.text import lines_of, plain, sentence_spans
 from ledger import Chunk, DraftIn, DraftKind
 
 # (a plan name, a default, a range), so ten times the number is unambiguously wrong.
@@ -50,6 +52,8 @@ _DEFAULT_QUESTIONS = [
     "Is the default {key} {wrong}?",
     "Does {key} default to {wrong}?",
     "Out of the box, {key} is {wrong}, isn't it?",
+    "I think {key} is set to {wrong} unless I change it. Correct?",
+    "If I leave {key} alone, it's {wrong}, right?",
 ]
 _TABLE_QUESTIONS = [
     "Is the {column} for {row} {wrong}?",
@@ -102,21 +106,23 @@ def plan_false_premises(corpus: Corpus, per_chunk: int) -> dict[str, Plan]:
     """Questions that assume a wrong documented value, answered with the real one."""
     plans: dict[str, Plan] = {}
     cap = min(per_chunk, FALSE_PREMISES_PER_CHUNK)
+    phrasing = Phrasing()
     for chunk in corpus.chunks:
         drafts: list[DraftIn] = []
         seen: set[str] = set()
-        for draft in [
-            *_limit_bullets(corpus, chunk),
-            *_sentences(corpus, chunk),
-            *_table_cells(chunk),
-            *_config_defaults(chunk),
-        ]:
-            if len(drafts) >= cap:
-                break
+        # Lazily: a phrasing is counted as used only for a draft that is kept.
+        for draft in itertools.chain(
+            _limit_bullets(corpus, chunk, phrasing),
+            _sentences(corpus, chunk, phrasing),
+            _table_cells(chunk, phrasing),
+            _config_defaults(chunk, phrasing),
+        ):
             if draft.evidence[0] in seen:
                 continue  # one draft per documented line
             seen.add(draft.evidence[0])
             drafts.append(draft)
+            if len(drafts) >= cap:
+                break
         if drafts:
             plans[chunk.id] = Plan(drafts)
     return plans
@@ -140,7 +146,7 @@ def _draft(
     )
 
 
-def _limit_bullets(corpus: Corpus, chunk: Chunk) -> Iterator[DraftIn]:
+def _limit_bullets(corpus: Corpus, chunk: Chunk, phrasing: Phrasing) -> Iterator[DraftIn]:
     for line in lines_of(chunk.text):
         match = _LIMIT_LINE.match(line.text)
         if match is None:
@@ -150,7 +156,7 @@ def _limit_bullets(corpus: Corpus, chunk: Chunk) -> Iterator[DraftIn]:
         number = int(match.group("number").replace(",", ""))
         unit = match.group("unit") or ""
         real, wrong = f"{number:,}{unit}", f"{number * 10:,}{unit}"
-        question = pick(_FALSE_PREMISE_QUESTIONS, "fp:" + line.text).format(
+        question = phrasing.pick(_FALSE_PREMISE_QUESTIONS, "fp:" + line.text).format(
             subject=subject, wrong=wrong
         )
         answer = f"No. {subject[0].upper() + subject[1:]} can go up to {real}, not {wrong}."
@@ -195,7 +201,7 @@ def _fence_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _sentences(corpus: Corpus, chunk: Chunk) -> Iterator[DraftIn]:
+def _sentences(corpus: Corpus, chunk: Chunk, phrasing: Phrasing) -> Iterator[DraftIn]:
     fences = _fence_spans(chunk.text)
     for a, b in sentence_spans(chunk.text):
         raw = chunk.text[a:b].strip()
@@ -233,14 +239,14 @@ def _sentences(corpus: Corpus, chunk: Chunk) -> Iterator[DraftIn]:
         premise = documented.replace(match.group("num"), wrong_number, 1)
         claim = sentence[: match.start()] + premise + sentence[match.end() :]
         claim = lower_first_word(corpus, claim.rstrip(".").strip())
-        question = pick(_SENTENCE_QUESTIONS, f"fps:{raw}").format(claim=claim)
+        question = phrasing.pick(_SENTENCE_QUESTIONS, f"fps:{raw}").format(claim=claim)
         answer = f"No, not {premise}. {sentence}"
         yield _draft(
             question, answer, raw, "adversarial.false_premise.sentence", documented, premise
         )
 
 
-def _table_cells(chunk: Chunk) -> Iterator[DraftIn]:
+def _table_cells(chunk: Chunk, phrasing: Phrasing) -> Iterator[DraftIn]:
     lines = lines_of(chunk.text)
     header: list[str] | None = None
     for index, line in enumerate(lines):
@@ -270,7 +276,7 @@ def _table_cells(chunk: Chunk) -> Iterator[DraftIn]:
                 continue
             premise = cell.replace(match.group("num"), wrong_number, 1)
             name = column[0].lower() + column[1:] if column[1:2].islower() else column
-            question = pick(_TABLE_QUESTIONS, f"fpt:{text}:{column}").format(
+            question = phrasing.pick(_TABLE_QUESTIONS, f"fpt:{text}:{column}").format(
                 column=name, row=row_name, wrong=premise
             )
             answer = f"No. The {name} for {row_name} is {cell}, not {premise}."
@@ -278,16 +284,18 @@ def _table_cells(chunk: Chunk) -> Iterator[DraftIn]:
             break
 
 
-def _config_defaults(chunk: Chunk) -> Iterator[DraftIn]:
+def _config_defaults(chunk: Chunk, phrasing: Phrasing) -> Iterator[DraftIn]:
     """A numeric default in a commented configuration example."""
     for entry in config_entries(chunk.text):
-        if not re.fullmatch(r"\d+(?:\.\d+)?", entry.value) or float(entry.value) == 0:
+        if not re.fullmatch(r"\d+", entry.value) or int(entry.value) == 0:
             continue
-        wrong = wrong_value(entry.value, percent=False)
+        wrong = wrong_value(entry.value, percent=bool(re.search(r"(?i)percent|%", entry.comment)))
         meaning = clean_answer(re.sub(r"<?https?://\S+>?", "", entry.comment)).strip()
         if wrong is None or len(meaning) < 15:
             continue
-        question = pick(_DEFAULT_QUESTIONS, f"fpd:{entry.key}").format(key=entry.key, wrong=wrong)
+        question = phrasing.pick(_DEFAULT_QUESTIONS, f"fpd:{entry.key}").format(
+            key=entry.key, wrong=wrong
+        )
         answer = f"No. {entry.key} defaults to {entry.value}, not {wrong}. {meaning}"
         if not answer.endswith((".", "!", ")")):
             answer += "."

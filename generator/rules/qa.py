@@ -255,7 +255,7 @@ def _steps_draft(
         evidence.append(chunk.text[a:b].strip())
     if len(lines) < 2 or len("\n".join(lines)) > 1800:
         return None
-    key = f"steps:{chunk.id}:{section.heading}"
+    key = f"steps:{chunk.text_hash}:{section.heading}"
     action = action_of(corpus, section.heading, verbs)
     if instructions < (1 if action is not None else (len(steps) + 1) // 2):
         return None  # a numbered list of facts or rules, not a procedure
@@ -328,7 +328,7 @@ def _explained_draft(
 ) -> DraftIn | None:
     assert section.heading is not None
     heading = title_of(section.heading)
-    key = f"explained:{chunk.id}:{section.heading}"
+    key = f"explained:{chunk.text_hash}:{section.heading}"
     works = re.match(r"(?i)^how\s+(.+?)\s+(works?)$", heading)
     if works:
         topic = sentence_case(corpus, corpus.lower_first(works.group(1)))
@@ -379,7 +379,7 @@ def _definition_draft(
         heading.endswith("s") and not heading.endswith("ss")
     )
     topic = _topic(corpus, section.heading)
-    question = pick(_DEFINITION_QUESTIONS, f"def:{chunk.id}:{heading}").format(
+    question = pick(_DEFINITION_QUESTIONS, f"def:{chunk.text_hash}:{heading}").format(
         be="are" if plural else "is", topic=topic, product=corpus.product
     )
     return _draft(question, opening[0], [opening[1]], "qa.definition", section.heading)

@@ -197,7 +197,7 @@ def _table_drafts(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[Dr
                 continue
             if not description.endswith((".", "!", ")")):
                 description += "."
-            question = pick(_ROW_QUESTIONS, f"row:{chunk.id}:{name}").format(
+            question = pick(_ROW_QUESTIONS, f"row:{chunk.text_hash}:{name}").format(
                 name=name, noun=noun, product=corpus.product
             )
             yield _draft(question, description[0].upper() + description[1:], raw, "qa.table_row")
@@ -282,7 +282,7 @@ def _setting_drafts(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[
             description = description[0].upper() + description[1:]
         if not description.endswith((".", "!", ")")):
             description += "."
-        question = pick(_SETTING_QUESTIONS, f"set:{chunk.id}:{name}").format(
+        question = pick(_SETTING_QUESTIONS, f"set:{chunk.text_hash}:{name}").format(
             name=name, product=corpus.product
         )
         yield _draft(question, f"{name}: {description}", line.text.strip(), "qa.setting")
