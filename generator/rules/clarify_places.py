@@ -102,7 +102,7 @@ def plan_term_places(
                     or word in product_words
                 ):
                     continue
-                base = gerund_base(word, corpus.vocabulary)
+                base = gerund_base(word, corpus.vocabulary | ACTION_VERBS)
                 leads = position == 0 and bool(base or word in ACTION_VERBS)
                 if leads:
                     as_verb.setdefault(stem, base or word)
@@ -132,6 +132,7 @@ def plan_term_places(
                     chunk.start_line + chunk.text[: line[1]].count("\n"),
                     keys,
                 )
+    as_noun |= _used_as_nouns(corpus, as_verb)
     ranked = []
     for stem, per_doc in places.items():
         found = _distinct(list(per_doc.values()))
@@ -154,6 +155,24 @@ def plan_term_places(
                 _draft(corpus, phrasing, stem, verb, forms[stem], place, found, made)
             )
     return plans
+
+
+def _used_as_nouns(corpus: Corpus, verbs: dict[str, str]) -> set[str]:
+    """Stems of heading verbs the docs also use as things ("an export", "the import file")."""
+    if not verbs:
+        return set()
+    by_word = {verb: stem for stem, verb in verbs.items()}
+    pattern = re.compile(
+        r"\b(?:an?|the|each|every|your|this|that)\s+("
+        + "|".join(re.escape(v) for v in sorted(by_word, key=len, reverse=True))
+        + r")(?:s|es)?\b(?!\s+(?:to|the|a|an|it|them|your|all)\b)",
+        re.IGNORECASE,
+    )
+    found: set[str] = set()
+    for chunk in corpus.chunks:
+        for match in pattern.finditer(chunk.text):
+            found.add(by_word[match.group(1).lower()])
+    return found
 
 
 def _names_a_place(heading: str) -> bool:

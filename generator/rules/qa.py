@@ -167,7 +167,8 @@ def action_of(corpus: Corpus, heading: str, verbs: frozenset[str] | set[str]) ->
     """The action a heading names, as the user would ask it ("create a schedule"), or None."""
     text = title_of(heading)
     text = re.sub(r"(?i)^(?:steps|how)\s+to\s+", "How to ", text)
-    question = howto_question(text, corpus.vocabulary)
+    # A gerund's base verb counts when the docs use it or it is a common instruction verb.
+    question = howto_question(text, corpus.vocabulary | ACTION_VERBS)
     if question is not None:
         action = question.removeprefix("How do I ").removesuffix("?")
     else:
@@ -367,7 +368,10 @@ def _definition_draft(
     if opening is None:
         return None
     term = re.escape(heading.lower())
-    singular = re.escape(heading.lower().rstrip("s"))
+    lowered = heading.lower()
+    singular = re.escape(
+        lowered[:-3] + "y" if lowered.endswith("ies") else lowered.removesuffix("s")
+    )
     defines = re.match(
         rf"(?i)^(?:an?\s+|the\s+)?(?:{term}|{singular})\s+(?:(?:in|on)\s+[\w ]{{1,30}}?\s+)?"
         r"(is|are|was|lets|let|allows?|helps?|provides?|shows?|represents?|refers?|can|gives?)\b",
