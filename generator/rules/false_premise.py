@@ -73,11 +73,23 @@ _QUANTITY = re.compile(
     rf"(?<![\w.,/#–—-])(?:(?P<cur>{_CURRENCY})\s?)?(?P<num>\d{{1,3}}(?:,\d{{3}})+|\d+(?:\.\d+)?)"
     rf"(?:(?P<pct>\s?%)|\s?(?P<unit>(?:{_UNITS})\b))?(?![\w.,]\d)(?!\s?[–—-]\s?\d)"
 )
+# Words that make a number a limit, a period or a price rather than a count in a story.
+_LIMIT_CUE = re.compile(
+    r"(?i)\b(up to|at most|at least|maximum|max|minimum|min|limit(?:ed)?(?: to| of)?|per|within|"
+    r"every|after|before|for|than|only|default|by default|costs?|price|free|each|expires?|"
+    r"kept|valid|lasts?|older|newer|over|under|exceeds?|next|last|about|around|roughly)\W*"
+    r"(?:\w+\W+){0,2}$"
+)
+_STRICT_CUE = re.compile(
+    r"(?i)\b(up to|at most|at least|maximum|max|minimum|min|limit(?:ed)?(?: to| of)?|per|"
+    r"default|by default|costs?|price|free|discount|off|fee)\W*(?:\w+\W+){0,2}$"
+)
 _ARITHMETIC = re.compile(r"\s[=+×*/]\s")
 _PRICE_WORDS = re.compile(
     r"(?i)(per (user|seat|month|year|member)|/\s?(mo|month|yr|year|user)\b|\b(price|pricing|"
     r"costs?|plans?|fee|subscription|billed|charge[sd]?|tier)\b)"
 )
+_PER_AFTER = re.compile(r"(?i)\s*(?:/|per\b|a (?:month|year|user|seat)\b|each\b|off\b)")
 # A sentence that leans on an earlier one ("It keeps 30 days") does not restate on its own.
 _LEANS_BACK = re.compile(
     r"(?i)^(it|its|this|that|these|those|they|them|he|she|such|here|there|also|then|however|but|"
@@ -229,6 +241,10 @@ def _sentences(corpus: Corpus, chunk: Chunk, phrasing: Phrasing) -> Iterator[Dra
         match = found[0]
         if match.group("cur") and not _PRICE_WORDS.search(sentence):
             continue  # an amount of the reader's money in a worked example, not a price
+        before = sentence[max(0, match.start() - 40) : match.start()]
+        cue = _STRICT_CUE if match.group("cur") or match.group("pct") else _LIMIT_CUE
+        if not cue.search(before) and not _PER_AFTER.match(sentence[match.end() :]):
+            continue  # a count in passing, not a documented limit, period or price
         opener = re.match(r"(?i)^(for|if|when|to|after|before|within|in)\b[^,]*,", sentence)
         if opener and match.start() < opener.end():
             continue  # the value sits in a framing clause, not in what the sentence claims

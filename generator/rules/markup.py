@@ -25,10 +25,12 @@ _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _TAG = re.compile(rf"</?(?:[A-Z][\w.]*|(?:{_HTML_NAMES})\b)(?:\s[^<>]*?)?/?>")
+_KEY_COMPONENT = re.compile(r"<[A-Z][\w.]*\s([^<>]*?)/>")
 _SITE_KEYS = re.compile(r"\+\+([A-Za-z0-9][\w-]*(?:\+[\w-]+)*)\+\+")
 _ADMONITION = re.compile(r"(?m)^[ \t]*(?::{3,}[ \t]*[\w-]*.*|(?:!!!|\?\?\?\+?)[ \t]*\w+.*)$")
 _CONTENT_TAB = re.compile(r"(?m)^[ \t]*===\+?[ \t]+\"[^\"]*\"[ \t]*$")
 _ANCHOR = re.compile(r"[ \t]*\{#[\w-]+\}")
+_FOOTNOTE = re.compile(r"\[\^[\w-]+\]")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~])")
 _HEADING_MARK = re.compile(r"(?m)^#{1,6}[ \t]+")
 _KEY_NAMES = {
@@ -79,9 +81,20 @@ def key_text(keys: str) -> str:
     return "+".join(out)
 
 
+def _key_component(match: re.Match[str]) -> str:
+    """``<Key mod="ctrl" k="k" />`` (a docs site's key component) as ``Ctrl+K``."""
+    attrs = dict(re.findall(r"([\w-]+)=\"([^\"]*)\"", match.group(1)))
+    key = next((attrs[a] for a in ("k", "key", "keys", "shortcut") if a in attrs), "")
+    if not key:
+        return match.group(0)
+    mods = next((attrs[a] for a in ("mod", "mods", "modifier", "modifiers") if a in attrs), "")
+    return key_text("+".join(p for p in (*mods.replace(",", "+").split("+"), key) if p))
+
+
 def clean_answer(text: str) -> str:
     """A doc passage as answer text: plain, and without site markup."""
     text = _COMMENT.sub("", text)
+    text = _KEY_COMPONENT.sub(_key_component, text)
     text = _IMAGE.sub("", text)
     text = _BREAK.sub(" ", text)
     text = _SITE_KEYS.sub(lambda m: key_text(m.group(1)), text)
@@ -89,6 +102,7 @@ def clean_answer(text: str) -> str:
     text = _ADMONITION.sub("", text)
     text = _CONTENT_TAB.sub("", text)
     text = _ANCHOR.sub("", text)
+    text = _FOOTNOTE.sub("", text)
     text = _HEADING_MARK.sub("", text)
     text = answer_text(text)
     text = _ESCAPE.sub(r"\1", text)

@@ -29,6 +29,7 @@ from generator.rules.qa_reference import ACTION_VERBS, config_drafts, reference_
 from generator.rules.text import (
     BULLET,
     STEP,
+    STOPWORDS,
     Section,
     block_spans,
     gerund_base,
@@ -51,7 +52,7 @@ _ACTION_QUESTIONS = [
 ]
 _NOUN_STEP_QUESTIONS = [
     "What are the steps for {topic} in {product}?",
-    "How does {topic} go in {product}?",
+    "What's the process for {topic}?",
     "Can you walk me through {topic}?",
     "What do I do for {topic}?",
 ]
@@ -69,7 +70,10 @@ _DEFINITION_QUESTIONS = [
 ]
 # Sentences that lean on what the reader sees around them do not stand alone as an answer.
 _LEANS_ON_PAGE = re.compile(
-    r"\b(above|below|screenshot|image|picture|gif|video|shown here|following)\b", re.IGNORECASE
+    r"\b(above|below|screenshot|image|picture|gif|video|shown here|following|"
+    r"(?:found|described|explained|covered) in|refer to|this (?:page|guide|section|part)|"
+    r"our [\w ]{0,30}guide)\b",
+    re.IGNORECASE,
 )
 # An opening that promises what follows ("in one of two ways") is not an answer by itself.
 _PROMISES_MORE = re.compile(
@@ -84,6 +88,21 @@ _STRUCTURAL = frozenset(
     """.split()  # noqa: SIM905
 )
 _MAX_ANSWER_CHARS = 600
+_DETERMINERS = frozenset({"your", "a", "an", "the", "my", "all", "new", "our", "this"})
+# A closing pointer ("Read more on the Sync page.") ends an answer without spoiling it.
+_POINTER = re.compile(r"(?i)^(read more|learn more|see |for more (information|details))")
+_INTRODUCTIONS = frozenset({"introduction", "overview", "about", "what is it"})
+# A verb that says what a thing is or does, in the sentences that open its section.
+_DEFINES = re.compile(
+    r"(?i)\b(is|are|lets|allows?|helps?|provides?|shows?|displays?|represents?|refers to|"
+    r"means|gives?|enables?|keeps?|tracks?|contains?|lists?|holds?|stores?)\b"
+)
+_LIST_QUESTIONS = [
+    "What does {topic} cover?",
+    "What's included in {topic}?",
+    "What can you tell me about {topic} in {product}?",
+    "What does {product} offer for {topic}?",
+]
 
 
 def plan_qas(corpus: Corpus, per_chunk: int) -> dict[str, Plan]:
@@ -100,6 +119,7 @@ def plan_qas(corpus: Corpus, per_chunk: int) -> dict[str, Plan]:
                 or _steps_draft(corpus, chunk, section, verbs)
                 or _explained_draft(corpus, chunk, section, verbs)
                 or _definition_draft(corpus, chunk, section, verbs)
+                or _list_draft(corpus, chunk, section)
             )
             if draft is not None:
                 drafts.append(draft)
@@ -149,16 +169,28 @@ def _lowercase_words(corpus: Corpus) -> frozenset[str]:
 def title_of(heading: str) -> str:
     """A heading as plain words: no markup, no leading "3." numbering, no closing punctuation."""
     text = re.sub(r"^\s*(?:\d+[.)]|step \d+:?)\s+", "", plain(heading), flags=re.IGNORECASE)
+    # "Prepare for February: what we learned" / "Paying in full - within the budget": the
+    # part before the subtitle names the task.
+    text = re.split(r":\s|\s[-–—]\s", text, maxsplit=1)[0]
     return text.strip().rstrip(".:?!").strip()
 
 
 def sentence_case(corpus: Corpus, text: str) -> str:
     """Title Case heading words in lower case, unless the docs capitalise them (names)."""
     lowercase = _lowercase_words(corpus)
-    out = []
+    product = {w.lower() for w in corpus.product.split()}
+    out: list[str] = []
     for word in text.split(" "):
         bare = word.strip("()\"'’,.:")
-        keep = not bare or bare[1:] != bare[1:].lower() or bare.lower() not in lowercase
+        if bare.lower() in STOPWORDS and bare.lower() not in product and out:
+            out.append(word.replace(bare, bare.lower()))
+            continue
+        keep = (
+            not bare
+            or bare.lower() in product
+            or bare[1:] != bare[1:].lower()
+            or bare.lower() not in lowercase
+        )
         out.append(word if keep else word.replace(bare, bare.lower()))
     return " ".join(out)
 
@@ -173,7 +205,11 @@ def action_of(corpus: Corpus, heading: str, verbs: frozenset[str] | set[str]) ->
         action = question.removeprefix("How do I ").removesuffix("?")
     else:
         first, _, rest = text.partition(" ")
-        if first.lower() not in verbs or not rest or first[:1].islower():
+        second = rest.split(" ", 1)[0].lower()
+        imperative = first.lower() in verbs or (
+            second in _DETERMINERS and first.lower() in corpus.vocabulary
+        )
+        if not imperative or not rest or first[:1].islower():
             return None
         action = f"{first.lower()} {rest}"
     action = re.sub(r"\byour\b", "my", action)
@@ -298,15 +334,23 @@ def _opening(
             continue
         raw = chunk.text[a:b]
         stripped = raw.strip()
+        line_head = chunk.text[chunk.text.rfind("\n", 0, a) + 1 : a]
+        if re.fullmatch(r"(?:!\[[^\]]*\]\([^)]*\)|<img\b[^>]*>|:::\s*\w*|:::)\s*", stripped):
+            continue  # an image or an admonition marker between the heading and the prose
         if (
             stripped.startswith(("|", "```", "~~~", "!", "<", ">", ":::"))
             or STEP.match(stripped)
             or BULLET.match(raw)
+            or re.fullmatch(r"\s*(?:[-*+]|\d+[.)])\s+", line_head)
         ):
             break  # a table, code, image or list: the opening prose is over
         if taken and chunk.text[taken[-1][1] : a].count("\n") >= 2:
             break  # one paragraph only: the next may start another thought
         text = clean_answer(raw)
+        if _POINTER.match(text):
+            break
+        if text and _LEANS_ON_PAGE.search(text) and len(taken) < 2:
+            return None  # the opening leans on the page around it
         if not text or _LEANS_ON_PAGE.search(text) or text.endswith(":"):
             break
         if not taken and re.match(r"(?i)^(this|these|that|those|it|they|however|but|also)\b", text):
@@ -352,38 +396,88 @@ def _explained_draft(
 def _definition_draft(
     corpus: Corpus, chunk: Chunk, section: Section, verbs: frozenset[str] | set[str]
 ) -> DraftIn | None:
+    """A heading naming a thing, over prose that says what it is or does.
+
+    The opening sentences must name the thing (its last word, singular or plural) and say what
+    it is or does ("is", "lets", "shows", ...). An "Introduction" or "Overview" heading stands
+    for the heading above it.
+    """
     assert section.heading is not None
     heading = title_of(section.heading)
-    words = heading.split()
-    if heading.lower() in _STRUCTURAL:
+    if re.match(r"(?i)^(how|what|why|when|where|which|who)\b", heading):
         return None
+    if heading.lower() in _INTRODUCTIONS and len(section.path) >= 2:
+        heading = title_of(section.path[-2])
+    words = heading.split()
     if (
         not words
         or len(words) > 4
+        or heading.lower() in _STRUCTURAL
         or words[0].lower() in verbs
-        or gerund_base(words[0], corpus.vocabulary)
+        or gerund_base(words[0], corpus.vocabulary | ACTION_VERBS)
     ):
         return None
     opening = _opening(chunk, section, limit=400)
     if opening is None:
         return None
-    term = re.escape(heading.lower())
-    lowered = heading.lower()
-    singular = re.escape(
-        lowered[:-3] + "y" if lowered.endswith("ies") else lowered.removesuffix("s")
-    )
-    defines = re.match(
-        rf"(?i)^(?:an?\s+|the\s+)?(?:{term}|{singular})\s+(?:(?:in|on)\s+[\w ]{{1,30}}?\s+)?"
-        r"(is|are|was|lets|let|allows?|helps?|provides?|shows?|represents?|refers?|can|gives?)\b",
-        opening[0],
-    )
-    if defines is None:
+    if words[0].lower() in STOPWORDS or (len(words) > 1 and words[1].lower() in _DETERMINERS):
+        return None  # "By type", "How to ...", "Group your categories": not a thing's name
+    if opening[0].split(" ", 1)[0].lower() in ACTION_VERBS:
+        return None  # the section opens with an instruction, not a description
+    head = words[-1].lower()
+    forms = {head, head.removesuffix("s"), head[:-3] + "y" if head.endswith("ies") else head}
+    if not any(_is_subject(sentence, forms) for sentence in _first_sentences(opening[0], 2)):
         return None
-    plural = defines.group(1).lower() in {"are", "let", "allow", "help", "provide", "show"} or (
-        heading.endswith("s") and not heading.endswith("ss")
-    )
-    topic = _topic(corpus, section.heading)
+    plural = heading.endswith("s") and not heading.endswith("ss")
+    topic = sentence_case(corpus, corpus.lower_first(heading))
     question = pick(_DEFINITION_QUESTIONS, f"def:{chunk.text_hash}:{heading}").format(
         be="are" if plural else "is", topic=topic, product=corpus.product
     )
     return _draft(question, opening[0], [opening[1]], "qa.definition", section.heading)
+
+
+def _first_sentences(text: str, count: int) -> list[str]:
+    return re.split(r"(?<=[.!])\s+", text)[:count]
+
+
+def _is_subject(sentence: str, forms: set[str]) -> bool:
+    """The thing is named early in the sentence and a describing verb follows it."""
+    words = words_of(sentence)
+    at = next((i for i, w in enumerate(words[:6]) if w in forms), None)
+    if at is None:
+        return False
+    rest = " ".join(words[at + 1 :])
+    return _DEFINES.search(rest) is not None
+
+
+def _list_draft(corpus: Corpus, chunk: Chunk, section: Section) -> DraftIn | None:
+    """A heading over "... the following:" and a short bulleted list: what the section covers."""
+    assert section.heading is not None
+    lines = [line for line in section.lines if line.text.strip()]
+    intro_at = next((i for i, line in enumerate(lines) if line.text.rstrip().endswith(":")), None)
+    if intro_at is None or intro_at > 1:
+        return None
+    items = []
+    for line in lines[intro_at + 1 :]:
+        if not BULLET.match(line.text):
+            break
+        items.append(line)
+    if not 2 <= len(items) <= 10 or any(len(i.text) > 200 for i in items):
+        return None
+    intro = lines[intro_at]
+    intro_text = clean_answer(intro.text)
+    if not intro_text or _LEANS_ON_PAGE.search(intro_text.replace("following", "")):
+        return None
+    bullets = [clean_answer(re.sub(r"^\s*[-*+]\s+", "", i.text)) for i in items]
+    topic = sentence_case(corpus, corpus.lower_first(title_of(section.heading)))
+    if len(topic) > 50 or topic.lower() in _STRUCTURAL:
+        return None
+    key = f"list:{chunk.text_hash}:{topic}"
+    action = action_of(corpus, section.heading, ACTION_VERBS)
+    if action is not None:
+        question = _action_question(corpus, action, key)
+    else:
+        question = pick(_LIST_QUESTIONS, key).format(topic=topic, product=corpus.product)
+    answer = intro_text + "\n" + "\n".join(f"- {b}" for b in bullets if b)
+    quote = chunk.text[intro.start : items[-1].end]
+    return _draft(question, answer, [quote], "qa.list", section.heading)

@@ -58,6 +58,11 @@ _NOT_NAMES = frozenset(
     """.split()  # noqa: SIM905
 )
 
+_SETTINGS_HEADING = re.compile(
+    r"(?i)\b(options?|settings?|preferences?|fields?|columns?|parameters?|config\w*|modes?|"
+    r"buttons?|menus?|actions?|commands?|controls?|toggles?|flags?|properties|variables?|"
+    r"filters?|views?|panels?|tabs?|tools?|features?)\b"
+)
 _KEY_QUESTIONS = [
     "How do I {action} in {product}?",
     "Which key do I press to {action}?",
@@ -92,7 +97,40 @@ _SETTING_QUESTIONS = [
 
 def reference_drafts(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[DraftIn]:
     yield from _table_drafts(corpus, chunk, section)
+    yield from _key_bullets(corpus, chunk, section)
     yield from _setting_drafts(corpus, chunk, section)
+
+
+# A list item that starts with a key ("- <Key k="f" /> Show only selected items.",
+# "- <kbd>Ctrl</kbd>+<kbd>K</kbd>: Open the palette", "- `?`: Show help").
+_KEY_BULLET = re.compile(
+    r"^\s*[-*+]\s+(?P<key><[A-Z][\w.]*\s[^<>]*?/>|(?:<kbd>[^<]{1,20}</kbd>\s*\+?\s*)+"
+    r"|\+\+[\w+-]{1,30}\+\+|`[^`\s]{1,12}`|`<[\w+-]{1,20}>`)\s*(?:[:–—-]\s*)?(?P<desc>\S.{5,150})$"
+)
+
+
+def _key_bullets(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[DraftIn]:
+    heading = plain(section.heading or "").strip()
+    for line in section.lines:
+        match = _KEY_BULLET.match(line.text)
+        if match is None:
+            continue
+        key = clean_answer(match.group("key")).strip("` ")
+        key = key_text(key) if key.startswith("<") or len(key) > 1 else key
+        action = clean_answer(match.group("desc")).rstrip(".")
+        if not key or not action or "<" in key:
+            continue
+        first = action.split(" ", 1)[0].lower()
+        if first not in ACTION_VERBS:
+            continue  # "Enter: the key that confirms" describes the key, not a task
+        phrase = action[0].lower() + action[1:]
+        when = re.match(r"(?i)^(when|while|in|on|inside|within)\b", heading)
+        place = heading[0] + heading[1:].lower() if when else ""
+        answer = f"{place}, press {key}." if when else f"Press {key}."
+        question = pick(_KEY_QUESTIONS, f"keyb:{line.text}").format(
+            action=phrase, product=corpus.product
+        )
+        yield _draft(question, answer, line.text.strip(), "qa.key_binding")
 
 
 def config_drafts(corpus: Corpus, chunk: Chunk) -> Iterator[DraftIn]:
@@ -266,6 +304,10 @@ def _shared_actions(corpus: Corpus) -> frozenset[str]:
 
 
 def _setting_drafts(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[DraftIn]:
+    # Only where the docs list settings, options or controls: elsewhere a bold label is as
+    # often a category, a pro or a con.
+    if not any(_SETTINGS_HEADING.search(h) for h in section.path):
+        return
     for line in section.lines:
         match = re.match(
             r"^\s*[-*+]\s+(?:\*\*([^*]{2,50}?)\*\*\s*(?::|\s[-–—])\s*|\*\*([^*]{2,50}?):\*\*\s*"
@@ -275,6 +317,8 @@ def _setting_drafts(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[
         if match is None:
             continue
         name = (match.group(1) or match.group(2) or match.group(3)).strip().rstrip(":")
+        if len(name.split()) > 4:
+            continue
         description = clean_answer(match.group(4))
         if name.lower() in _NOT_NAMES or len(description) < 25 or len(description) > 400:
             continue
