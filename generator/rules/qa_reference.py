@@ -63,6 +63,9 @@ _SETTINGS_HEADING = re.compile(
     r"buttons?|menus?|actions?|commands?|controls?|toggles?|flags?|properties|variables?|"
     r"filters?|views?|panels?|tabs?|tools?|features?)\b"
 )
+# A sentence end, not an abbreviation's dot ("e.g. hash"): a word of two letters or more,
+# a dot, then a capital.
+_SENTENCE_BREAK = re.compile(r"(?<=[a-z]{2}\.)\s+(?=[A-Z])")
 _KEY_QUESTIONS = [
     "How do I {action} in {product}?",
     "Which key do I press to {action}?",
@@ -137,7 +140,7 @@ def config_drafts(corpus: Corpus, chunk: Chunk) -> Iterator[DraftIn]:
     """``qa.config_key``: a key of a commented configuration example, explained by its comment."""
     for entry in config_entries(chunk.text):
         meaning = _config_comment(entry.comment)
-        if len(meaning) < 20:
+        if len(meaning) < 20 or len(meaning.split()) < 4 or not meaning[:1].isalpha():
             continue
         answer = meaning
         if entry.value not in {"{}", "[]", '""', "''", "null", "~"}:
@@ -265,8 +268,8 @@ def _key_rows(
         )
         if not keys or not action or len(action) > 70:
             continue
-        first_info = re.split(r"(?<=\.)\s", info)[0].rstrip(".") if info else ""
-        if action.lower() in shared:
+        first_info = _SENTENCE_BREAK.split(info)[0].rstrip(".") if info else ""
+        if action.lower() in shared or " " not in action:
             # The same action in several places ("Checkout"): the row's own explanation, or
             # the place, tells the question apart from the others.
             if first_info and len(first_info) <= 90:
