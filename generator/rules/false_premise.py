@@ -89,6 +89,7 @@ _PRICE_WORDS = re.compile(
     r"(?i)(per (user|seat|month|year|member)|/\s?(mo|month|yr|year|user)\b|\b(price|pricing|"
     r"costs?|plans?|fee|subscription|billed|charge[sd]?|tier)\b)"
 )
+_CLAUSE_BREAK = re.compile(r"(?:,\s+(?:while|whereas|but)\s+|;\s+)")
 _PER_AFTER = re.compile(r"(?i)\s*(?:/|per\b|a (?:month|year|user|seat)\b|each\b|off\b)")
 # A sentence that leans on an earlier one ("It keeps 30 days") does not restate on its own.
 _LEANS_BACK = re.compile(
@@ -235,31 +236,46 @@ def _sentences(corpus: Corpus, chunk: Chunk, phrasing: Phrasing) -> Iterator[Dra
             or _ARITHMETIC.search(sentence)
         ):
             continue
-        found = [m for m in _QUANTITY.finditer(sentence) if _is_quantity(m, sentence)]
-        if len(found) != 1:
-            continue  # two values in one sentence: which one the premise gets wrong is unclear
-        match = found[0]
-        if match.group("cur") and not _PRICE_WORDS.search(sentence):
-            continue  # an amount of the reader's money in a worked example, not a price
-        before = sentence[max(0, match.start() - 40) : match.start()]
-        cue = _STRICT_CUE if match.group("cur") or match.group("pct") else _LIMIT_CUE
-        if not cue.search(before) and not _PER_AFTER.match(sentence[match.end() :]):
-            continue  # a count in passing, not a documented limit, period or price
-        opener = re.match(r"(?i)^(for|if|when|to|after|before|within|in)\b[^,]*,", sentence)
-        if opener and match.start() < opener.end():
-            continue  # the value sits in a framing clause, not in what the sentence claims
+        picked = _claimed_quantity(sentence)
+        if picked is None:
+            continue
+        claim_text, match = picked
         wrong_number = wrong_value(match.group("num"), bool(match.group("pct")))
         if wrong_number is None or match.group(0) not in raw:
             continue
         documented = match.group(0).strip()
         premise = documented.replace(match.group("num"), wrong_number, 1)
-        claim = sentence[: match.start()] + premise + sentence[match.end() :]
-        claim = lower_first_word(corpus, claim.rstrip(".").strip())
+        claim = claim_text[: match.start()] + premise + claim_text[match.end() :]
+        claim = lower_first_word(corpus, claim.rstrip(".,;").strip())
         question = phrasing.pick(_SENTENCE_QUESTIONS, f"fps:{raw}").format(claim=claim)
         answer = f"No, not {premise}. {sentence}"
         yield _draft(
             question, answer, raw, "adversarial.false_premise.sentence", documented, premise
         )
+
+
+def _claimed_quantity(sentence: str) -> tuple[str, re.Match[str]] | None:
+    """The clause that states one documented quantity, and that quantity.
+
+    A sentence with two values ("Cloud imports up to 10 MB, while self-hosted allows 50 MB")
+    is read clause by clause: the first clause with one value is the claim.
+    """
+    for clause in _CLAUSE_BREAK.split(sentence):
+        found = [m for m in _QUANTITY.finditer(clause) if _is_quantity(m, clause)]
+        if len(found) != 1:
+            continue  # none, or two values: which one a premise gets wrong is unclear
+        match = found[0]
+        if match.group("cur") and not _PRICE_WORDS.search(sentence):
+            continue  # an amount of the reader's money in a worked example, not a price
+        before = clause[max(0, match.start() - 40) : match.start()]
+        cue = _STRICT_CUE if match.group("cur") or match.group("pct") else _LIMIT_CUE
+        if not cue.search(before) and not _PER_AFTER.match(clause[match.end() :]):
+            continue  # a count in passing, not a documented limit, period or price
+        opener = re.match(r"(?i)^(for|if|when|to|after|before|within|in)\b[^,]*,", clause)
+        if opener and match.start() < opener.end():
+            continue  # the value sits in a framing clause, not in what the sentence claims
+        return clause, match
+    return None
 
 
 def _table_cells(chunk: Chunk, phrasing: Phrasing) -> Iterator[DraftIn]:

@@ -90,6 +90,11 @@ _CONFIG_QUESTIONS = [
     "What does {key} control?",
     "Can you explain the {key} option?",
 ]
+_PLAIN_ROW_QUESTIONS = [
+    "What does {name} do in {product}?",
+    "What is {name} for?",
+    "Can you explain {name}?",
+]
 _SETTING_QUESTIONS = [
     "What does {name} do in {product}?",
     "What is {name} for?",
@@ -223,22 +228,28 @@ def _table_drafts(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[Dr
             if action_col is not None:
                 yield from _key_rows(corpus, section, header, rows, key_col, action_col)
                 continue
-        if not header or not _NAME_HEADERS.match(header[0]):
-            continue
         desc_col = _column(header, _DESCRIPTION_HEADERS, skip=0)
-        if desc_col is None:
+        if not header or desc_col is None:
             continue
+        named = _NAME_HEADERS.match(header[0]) is not None
+        if not named and not re.fullmatch(r"(?i)description|what it does", header[desc_col]):
+            continue  # a table of examples with notes, not of things and what they do
         noun = header[0].lower().rstrip("s") if header[0].lower() != "name" else "option"
         for raw, cells in rows:
             if len(cells) <= desc_col:
                 continue
             name = plain(cells[0]).strip().strip("`").strip()
             description = clean_answer(cells[desc_col])
-            if not name or len(name) > 50 or len(description) < 15:
+            if not name or len(name) > 50 or len(description.split()) < 4:
                 continue
+            if re.match(r"(?i)^(when|assuming|if|since|because|for example|e\.g)\b", description):
+                continue  # a condition or an example, not what the thing is
             if not description.endswith((".", "!", ")")):
                 description += "."
-            question = pick(_ROW_QUESTIONS, f"row:{chunk.text_hash}:{name}").format(
+            # A first column of a known kind ("Option") names it in the question; any other
+            # ("User activity") is left out rather than read as a noun.
+            pool = _ROW_QUESTIONS if named else _PLAIN_ROW_QUESTIONS
+            question = pick(pool, f"row:{chunk.text_hash}:{name}").format(
                 name=name, noun=noun, product=corpus.product
             )
             yield _draft(question, description[0].upper() + description[1:], raw, "qa.table_row")
