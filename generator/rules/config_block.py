@@ -79,7 +79,7 @@ def config_entries(text: str) -> Iterator[ConfigEntry]:
             yield ConfigEntry(
                 key=dotted,
                 value=key_line.group("value").strip(),
-                comment=" ".join(c for c in comment if c),
+                comment=_joined(comment),
                 quote=text[comment_start : line.end],
             )
         comment, comment_start, commented_out = [], None, False
@@ -111,3 +111,13 @@ def _starts_inside(lines: list[Line]) -> bool:
         else:
             other += 1
     return config >= 3 and config >= 4 * other
+
+
+def _joined(lines: list[str]) -> str:
+    """Comment lines as one text: a line that ends a thought without a full stop gets one."""
+    out = ""
+    for line in (c for c in lines if c):
+        if out and not out.endswith((".", ",", ";", ":", "!", "?", "(")) and line[:1].isupper():
+            out += "."
+        out = f"{out} {line}".strip()
+    return out

@@ -254,13 +254,27 @@ def _sentences(corpus: Corpus, chunk: Chunk, phrasing: Phrasing) -> Iterator[Dra
         )
 
 
+def _clauses(sentence: str) -> list[str]:
+    """The sentence's clauses, never split inside parentheses."""
+    out: list[str] = []
+    start = 0
+    for match in _CLAUSE_BREAK.finditer(sentence):
+        before = sentence[start : match.start()]
+        if before.count("(") > before.count(")"):
+            continue  # inside a parenthesis: the clause goes on
+        out.append(before)
+        start = match.end()
+    out.append(sentence[start:])
+    return out
+
+
 def _claimed_quantity(sentence: str) -> tuple[str, re.Match[str]] | None:
     """The clause that states one documented quantity, and that quantity.
 
     A sentence with two values ("Cloud imports up to 10 MB, while self-hosted allows 50 MB")
     is read clause by clause: the first clause with one value is the claim.
     """
-    for clause in _CLAUSE_BREAK.split(sentence):
+    for clause in _clauses(sentence):
         found = [m for m in _QUANTITY.finditer(clause) if _is_quantity(m, clause)]
         if len(found) != 1:
             continue  # none, or two values: which one a premise gets wrong is unclear

@@ -88,9 +88,25 @@ _STRUCTURAL = frozenset(
     """.split()  # noqa: SIM905
 )
 _MAX_ANSWER_CHARS = 600
+_AUXILIARIES = frozenset(
+    {"is", "are", "was", "were", "has", "have", "had", "can", "will", "does", "do", "did"}
+)
 _DETERMINERS = frozenset({"your", "a", "an", "the", "my", "all", "new", "our", "this"})
 # A closing pointer ("Read more on the Sync page.") ends an answer without spoiling it.
 _POINTER = re.compile(r"(?i)^(read more|learn more|see |for more (information|details))")
+_GENERIC_TASKS = frozenset(
+    {"setup", "installation", "configuration", "usage", "upgrading", "migration"}
+)
+# Headings of troubles and limits: "What are sync errors for?" is not a question.
+_NOT_DEFINED = frozenset(
+    {"error", "errors", "problem", "problems", "issue", "issues", "limit", "limits"}
+    | {"limitations", "requirements", "troubleshooting", "faq", "faqs", "changelog"}
+)
+# Openings that only announce what follows ("There are a couple ways ...").
+_TEASER = re.compile(
+    r"(?i)\b((a )?couple (of )?ways|several ways|a few ways|the next step|consider the|"
+    r"will be available (very )?soon|this guide|in this (section|page|guide))\b"
+)
 _INTRODUCTIONS = frozenset({"introduction", "overview", "about", "what is it"})
 # A verb that says what a thing is or does, in the sentences that open its section.
 _DEFINES = re.compile(
@@ -209,14 +225,26 @@ def action_of(corpus: Corpus, heading: str, verbs: frozenset[str] | set[str]) ->
         imperative = first.lower() in verbs or (
             second in _DETERMINERS and first.lower() in corpus.vocabulary
         )
-        if not imperative or not rest or first[:1].islower():
-            return None
+        if not imperative or not rest or first[:1].islower() or second in _AUXILIARIES:
+            return None  # "Sync has been reset" is a statement, not a task
+        if second not in _DETERMINERS and first.lower() in _noun_verbs(corpus):
+            return None  # "Transfer categories", "Schedule type": a thing, not a task
         action = f"{first.lower()} {rest}"
     action = re.sub(r"\byour\b", "my", action)
     action = sentence_case(corpus, action)
     if len(action) > 80 or not re.search(r"[a-z]", action):
         return None
     return action
+
+
+@functools.lru_cache(maxsize=8)
+def _noun_verbs(corpus: Corpus) -> frozenset[str]:
+    """Instruction verbs the docs also use as things ("a transfer", "the schedule")."""
+    pattern = re.compile(r"\b(?:an?|the|each|every|this|that)\s+([a-z]+)\b")
+    found: set[str] = set()
+    for chunk in corpus.chunks:
+        found.update(w for w in pattern.findall(chunk.text) if w in ACTION_VERBS)
+    return frozenset(found)
 
 
 def _action_question(corpus: Corpus, action: str, key: str) -> str:
@@ -232,6 +260,8 @@ def _faq_draft(corpus: Corpus, chunk: Chunk, section: Section) -> DraftIn | None
     heading = section.heading
     if heading is None or not plain(heading).rstrip().endswith("?"):
         return None
+    if re.match(r"(?i)^\s*(are|do|have|did|were|want) you\b", plain(heading)):
+        return None  # the docs asking their reader ("Are you new here?"), not a user's question
     body = [line for line in section.lines if line.text.strip()]
     if not body or any(line.text.lstrip().startswith(("|", "```", "~~~")) for line in body):
         return None
@@ -242,7 +272,8 @@ def _faq_draft(corpus: Corpus, chunk: Chunk, section: Section) -> DraftIn | None
     lines = []
     for a, b in block_spans(chunk.text):
         if start <= a < end:
-            line = clean_answer(re.sub(r"^\s*A:\s*", "", chunk.text[a:b]))
+            line = clean_answer(chunk.text[a:b])
+            line = re.sub(r"^\s*A:\s*", "", line)
             if line:
                 lines.append(line)
     if not lines:
@@ -285,6 +316,8 @@ def _steps_draft(
         item = _list_item(chunk.text[a:b])
         if not item:
             continue
+        if item[-1].endswith(":"):
+            return None  # the step introduces a code block or image the answer cannot carry
         first = words_of(item[0])[:1]
         instructions += bool(first) and first[0] in verbs
         lines.append(f"{number}. {item[0]}")
@@ -300,6 +333,8 @@ def _steps_draft(
         question = _action_question(corpus, action, key)
     else:
         topic = _topic(corpus, section.heading)
+        if topic.lower() in _GENERIC_TASKS and len(section.path) >= 2:
+            topic = f"{topic} for {_topic(corpus, section.path[-2])}"
         if len(topic) > 60 or topic.lower() in _STRUCTURAL:
             return None
         question = pick(_NOUN_STEP_QUESTIONS, key).format(topic=topic, product=corpus.product)
@@ -365,6 +400,8 @@ def _opening(
     answer = clean_answer(quote)
     if len(answer) < 40 or not re.search(r"[.!]$", answer) or _PROMISES_MORE.search(answer):
         return None
+    if _TEASER.search(answer):
+        return None
     return answer, quote.strip()
 
 
@@ -375,7 +412,13 @@ def _explained_draft(
     heading = title_of(section.heading)
     key = f"explained:{chunk.text_hash}:{section.heading}"
     works = re.match(r"(?i)^how\s+(.+?)\s+(works?)$", heading)
-    if works:
+    does = re.match(r"^[Hh]ow\s+((?:\S+\s+){0,2}?\S+)\s+([a-z]+[^s\s]s)\s+(.+)$", heading)
+    if does and not works:
+        subject = sentence_case(corpus, corpus.lower_first(does.group(1)))
+        verb = does.group(2)[:-2] if does.group(2).endswith("es") else does.group(2)[:-1]
+        rest = sentence_case(corpus, does.group(3))
+        question = f"How does {subject} {verb} {rest}?"
+    elif works:
         topic = sentence_case(corpus, corpus.lower_first(works.group(1)))
         verb = works.group(2).lower()
         aux = "does" if verb == "works" else "do"
@@ -425,6 +468,8 @@ def _definition_draft(
     if opening[0].split(" ", 1)[0].lower() in ACTION_VERBS:
         return None  # the section opens with an instruction, not a description
     head = words[-1].lower()
+    if head in _NOT_DEFINED:
+        return None
     forms = {head, head.removesuffix("s"), head[:-3] + "y" if head.endswith("ies") else head}
     if not any(_is_subject(sentence, forms) for sentence in _first_sentences(opening[0], 2)):
         return None
@@ -464,6 +509,8 @@ def _list_draft(corpus: Corpus, chunk: Chunk, section: Section) -> DraftIn | Non
         items.append(line)
     if not 2 <= len(items) <= 10 or any(len(i.text) > 200 for i in items):
         return None
+    if all(re.match(r"^\s*[-*+]\s+\[[^\]]+\]\([^)]*\)", i.text) for i in items):
+        return None  # a list of links is navigation (or other products), not an answer
     intro = lines[intro_at]
     intro_text = clean_answer(intro.text)
     if not intro_text or _LEANS_ON_PAGE.search(intro_text.replace("following", "")):

@@ -131,7 +131,7 @@ def _key_bullets(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[Dra
         first = action.split(" ", 1)[0].lower()
         if first not in ACTION_VERBS:
             continue  # "Enter: the key that confirms" describes the key, not a task
-        phrase = action[0].lower() + action[1:]
+        phrase = sentence_case(corpus, action[0].lower() + action[1:])
         when = re.match(r"(?i)^(when|while|in|on|inside|within)\b", heading)
         place = heading[0] + heading[1:].lower() if when else ""
         answer = f"{place}, press {key}." if when else f"Press {key}."
@@ -158,6 +158,8 @@ def config_drafts(corpus: Corpus, chunk: Chunk) -> Iterator[DraftIn]:
 
 def _config_comment(comment: str) -> str:
     """A configuration comment as answer text: without "See <url>" pointers."""
+    if re.match(r"(?i)^one of\b", comment):
+        return ""  # only the allowed values, not what the key does
     text = re.sub(r"(?i)\bsee\s+<?https?://\S+", "", comment)
     text = re.sub(r"<?https?://\S+>?", "", text)
     text = clean_answer(text).strip()
@@ -239,7 +241,7 @@ def _table_drafts(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[Dr
             if len(cells) <= desc_col:
                 continue
             name = plain(cells[0]).strip().strip("`").strip()
-            description = clean_answer(cells[desc_col])
+            description = _without_pointers(clean_answer(cells[desc_col]))
             if not name or len(name) > 50 or len(description.split()) < 4:
                 continue
             if re.match(r"(?i)^(when|assuming|if|since|because|for example|e\.g)\b", description):
@@ -253,6 +255,19 @@ def _table_drafts(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[Dr
                 name=name, noun=noun, product=corpus.product
             )
             yield _draft(question, description[0].upper() + description[1:], raw, "qa.table_row")
+
+
+def sentence_case(corpus: Corpus, text: str) -> str:
+    from generator.rules.qa import sentence_case as case  # qa imports this module
+
+    return case(corpus, text)
+
+
+def _without_pointers(text: str) -> str:
+    """Text without sentences that point elsewhere ("See below for details.")."""
+    sentences = _SENTENCE_BREAK.split(text)
+    kept = [s for s in sentences if not re.match(r"(?i)^(see|refer to|read more|more on)\b", s)]
+    return " ".join(kept).strip()
 
 
 def _key_rows(
@@ -289,7 +304,7 @@ def _key_rows(
                 action = f"{action} in {context}"
             else:
                 continue
-        phrase = action[0].lower() + action[1:] if action[1:2].islower() else action
+        phrase = sentence_case(corpus, action[0].lower() + action[1:])
         key_list = " or ".join(keys[:2])
         answer = f"Press {key_list}" + (f" in {context}." if context else ".")
         if info:
