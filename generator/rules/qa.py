@@ -85,6 +85,7 @@ _STRUCTURAL = frozenset(
     """
     example examples note notes overview introduction summary usage caveats conclusion
     details misc miscellaneous other others more background reference references
+    frequently-asked-questions
     """.split()  # noqa: SIM905
 )
 _MAX_ANSWER_CHARS = 600
@@ -231,6 +232,13 @@ def action_of(corpus: Corpus, heading: str, verbs: frozenset[str] | set[str]) ->
             return None  # "Transfer categories", "Schedule type": a thing, not a task
         action = f"{first.lower()} {rest}"
     action = re.sub(r"\byour\b", "my", action)
+    # "modify and deleting saved filters" -> "modify and delete saved filters"
+    known = corpus.vocabulary | ACTION_VERBS
+    action = re.sub(
+        r"\b(and|or) (\w+ing)\b",
+        lambda m: f"{m.group(1)} {gerund_base(m.group(2), known) or m.group(2)}",
+        action,
+    )
     action = sentence_case(corpus, action)
     if len(action) > 80 or not re.search(r"[a-z]", action):
         return None
@@ -335,7 +343,9 @@ def _steps_draft(
         topic = _topic(corpus, section.heading)
         if topic.lower() in _GENERIC_TASKS and len(section.path) >= 2:
             topic = f"{topic} for {_topic(corpus, section.path[-2])}"
-        if len(topic) > 60 or topic.lower() in _STRUCTURAL:
+        if topic.lower() == "frequently asked questions":
+            return None
+        if len(topic) > 60 or topic.lower() in _STRUCTURAL or not _names_a_topic(section.heading):
             return None
         question = pick(_NOUN_STEP_QUESTIONS, key).format(topic=topic, product=corpus.product)
     answer = "\n".join(lines)
@@ -388,7 +398,9 @@ def _opening(
             return None  # the opening leans on the page around it
         if not text or _LEANS_ON_PAGE.search(text) or text.endswith(":"):
             break
-        if not taken and re.match(r"(?i)^(this|these|that|those|it|they|however|but|also)\b", text):
+        if not taken and re.match(
+            r"(?i)^(this|these|that|those|it|they|however|but|also|well|so|now|ok|okay)\b", text
+        ):
             return None  # leans on what came before
         if length + len(text) > limit:
             break
@@ -431,7 +443,7 @@ def _explained_draft(
             return None  # "Overspending" names a topic more than a task
         question = _action_question(corpus, action, key)
     opening = _opening(chunk, section)
-    if opening is None or len(opening[0]) < 80:
+    if opening is None or len(opening[0]) < 100:
         return None
     return _draft(question, opening[0], [opening[1]], "qa.explained", section.heading)
 
@@ -481,6 +493,12 @@ def _definition_draft(
     return _draft(question, opening[0], [opening[1]], "qa.definition", section.heading)
 
 
+def _names_a_topic(heading: str) -> bool:
+    """A heading that names a topic, not an exclamation or a suggestion ("Let's pay it off!")."""
+    text = plain(heading).strip()
+    return not text.endswith("!") and not re.match(r"(?i)^(let's|let us|we|you|i)\b", text)
+
+
 def _first_sentences(text: str, count: int) -> list[str]:
     return re.split(r"(?<=[.!])\s+", text)[:count]
 
@@ -517,7 +535,7 @@ def _list_draft(corpus: Corpus, chunk: Chunk, section: Section) -> DraftIn | Non
         return None
     bullets = [clean_answer(re.sub(r"^\s*[-*+]\s+", "", i.text)) for i in items]
     topic = sentence_case(corpus, corpus.lower_first(title_of(section.heading)))
-    if len(topic) > 50 or topic.lower() in _STRUCTURAL:
+    if len(topic) > 50 or topic.lower() in _STRUCTURAL or not _names_a_topic(section.heading):
         return None
     key = f"list:{chunk.text_hash}:{topic}"
     action = action_of(corpus, section.heading, ACTION_VERBS)

@@ -59,9 +59,9 @@ _NOT_NAMES = frozenset(
 )
 
 _SETTINGS_HEADING = re.compile(
-    r"(?i)\b(options?|settings?|preferences?|fields?|columns?|parameters?|config\w*|modes?|"
+    r"(?i)\b(options?|settings|preferences?|fields?|columns?|parameters?|config\w*|modes?|"
     r"buttons?|menus?|actions?|commands?|controls?|toggles?|flags?|properties|variables?|"
-    r"filters?|views?|panels?|tabs?|tools?|features?)\b"
+    r"filters?|views?|panels?|tabs?|tools?|features)\b(?! up)"
 )
 # A sentence end, not an abbreviation's dot ("e.g. hash"): a word of two letters or more,
 # a dot, then a capital.
@@ -160,6 +160,7 @@ def _config_comment(comment: str) -> str:
     """A configuration comment as answer text: without "See <url>" pointers."""
     if re.match(r"(?i)^one of\b", comment):
         return ""  # only the allowed values, not what the key does
+    comment = re.sub(r"(?<=[.!?])\s*[^.!?]*:\s*$", "", comment).strip()  # "Possible values:"
     text = re.sub(r"(?i)\bsee\s+<?https?://\S+", "", comment)
     text = re.sub(r"<?https?://\S+>?", "", text)
     text = clean_answer(text).strip()
@@ -242,7 +243,7 @@ def _table_drafts(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[Dr
                 continue
             name = plain(cells[0]).strip().strip("`").strip()
             description = _without_pointers(clean_answer(cells[desc_col]))
-            if not name or len(name) > 50 or len(description.split()) < 4:
+            if not name or len(name) > 50 or len(description.split()) < 5:
                 continue
             if re.match(r"(?i)^(when|assuming|if|since|because|for example|e\.g)\b", description):
                 continue  # a condition or an example, not what the thing is
@@ -295,16 +296,19 @@ def _key_rows(
         if not keys or not action or len(action) > 70:
             continue
         first_info = _SENTENCE_BREAK.split(info)[0].rstrip(".") if info else ""
+        placed = False
         if action.lower() in shared or " " not in action:
             # The same action in several places ("Checkout"): the row's own explanation, or
             # the place, tells the question apart from the others.
             if first_info and len(first_info) <= 90:
                 action, info = first_info, info[len(first_info) :].lstrip(". ")
             elif context:
-                action = f"{action} in {context}"
+                placed = True
             else:
                 continue
         phrase = sentence_case(corpus, action[0].lower() + action[1:])
+        if placed:
+            phrase = f"{phrase} in {context}"
         key_list = " or ".join(keys[:2])
         answer = f"Press {key_list}" + (f" in {context}." if context else ".")
         if info:
