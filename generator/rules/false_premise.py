@@ -106,7 +106,7 @@ _QUANTITY_COLUMN = re.compile(
 _FINITE = re.compile(
     r"(?i)\b(is|are|was|were|can|cannot|can't|will|won't|must|may|should|has|have|keeps?|"
     r"lasts?|stores?|expires?|supports?|includes?|holds?|allows?|pulls?|runs?|costs?|becomes?|"
-    r"takes?|gets?|stays?|updates?|refreshes|syncs|pushes|limits?|retains?|deletes?|attaches)\b"
+    r"takes?|gets?|stays?|updates?|refreshes|syncs|pushes|retains?|deletes?|attaches)\b"
 )
 # Worked examples ("Let's say your income is $1,200", "we have $35 left") are not facts about
 # the product.

@@ -487,6 +487,14 @@ def _definition_draft(
         return None
     plural = heading.endswith("s") and not heading.endswith("ss")
     topic = sentence_case(corpus, corpus.lower_first(heading))
+    # "The **Help** menu contains ...": the thing is a UI element, named as the docs name it.
+    element = re.search(
+        rf"\*\*{re.escape(heading)}\*\*\s+(menu|page|tab|button|panel|screen|view|dialog|"
+        r"section|field|column|report|setting|option|card)\b",
+        opening[1],
+    )
+    if element:
+        topic, plural = f"the {heading} {element.group(1)}", False
     question = pick(_DEFINITION_QUESTIONS, f"def:{chunk.text_hash}:{heading}").format(
         be="are" if plural else "is", topic=topic, product=corpus.product
     )
@@ -518,8 +526,8 @@ def _list_draft(corpus: Corpus, chunk: Chunk, section: Section) -> DraftIn | Non
     assert section.heading is not None
     lines = [line for line in section.lines if line.text.strip()]
     intro_at = next((i for i, line in enumerate(lines) if line.text.rstrip().endswith(":")), None)
-    if intro_at is None or intro_at > 1:
-        return None
+    if intro_at is None or intro_at > 1 or not lines[intro_at].text.lstrip()[:1].isupper():
+        return None  # no intro, or a chunk that starts mid-paragraph
     items = []
     for line in lines[intro_at + 1 :]:
         if not BULLET.match(line.text):

@@ -44,7 +44,8 @@ _KEY_HEADERS = re.compile(r"(?i)^(keys?|shortcuts?|key ?bindings?|hotkeys?|keybo
 _ACTION_HEADERS = re.compile(r"(?i)^(action|command|description|function|what it does|does)$")
 _NAME_HEADERS = re.compile(
     r"(?i)^(option|setting|field|parameter|property|variable|flag|name|column|argument|"
-    r"function|command|element|button|menu item|field name|key|config|environment variable)s?$"
+    r"function|command|element|button|menu item|field name|key|config|environment variable|"
+    r"tab|page|screen|view|panel|menu)s?$"
 )
 _DESCRIPTION_HEADERS = re.compile(
     r"(?i)^(description|notes?|meaning|purpose|effect|details|what it does|info|explanation|"
