@@ -39,9 +39,11 @@ _STRUCTURAL = frozenset(
 VERB_QUESTIONS = [
     "How do I {verb}?",
     "I need to {verb} something. How do I do that?",
-    "Where do I go to {verb}?",
     "Can you show me how to {verb}?",
+    "I want to {verb} something in {product}.",
+    "How can I {verb} in {product}?",
     "What's the way to {verb} in {product}?",
+    "How would I {verb}?",
 ]
 _NOUN_QUESTIONS = [
     "How {aux} {noun} work?",
@@ -140,8 +142,8 @@ def plan_term_places(
         # noun are as often one thing seen twice.
         if not (2 <= len(found) <= MAX_PLACES) or stem in taken or stem not in as_noun:
             continue
-        if len(found) < 3 and stem not in as_verb:
-            continue
+        if stem not in as_verb:
+            continue  # "How do rules work?" wants an answer; a bare task verb is what is vague
         ranked.append((-len(found), stem, found))
     ranked.sort()
     budget = max(2, len(corpus.chunks) // 25)

@@ -218,8 +218,18 @@ def action_of(corpus: Corpus, heading: str, verbs: frozenset[str] | set[str]) ->
     text = re.sub(r"(?i)^(?:steps|how)\s+to\s+", "How to ", text)
     # A gerund's base verb counts when the docs use it or it is a common instruction verb.
     question = howto_question(text, corpus.vocabulary | ACTION_VERBS)
+    words = text.split()
     if question is not None:
         action = question.removeprefix("How do I ").removesuffix("?")
+        if len(words) == 2 and words[0].lower().endswith("ing") and not words[1].endswith("s"):
+            return None  # "Spending analysis", "Tracking budget": a thing, not a task
+    elif (
+        len(words) > 2
+        and words[0].lower().endswith("ly")
+        and words[1].lower() in verbs
+        and words[2].lower() not in _AUXILIARIES
+    ):
+        action = " ".join([words[0].lower(), words[1].lower(), *words[2:]])  # "Manually add"
     else:
         first, _, rest = text.partition(" ")
         second = rest.split(" ", 1)[0].lower()
@@ -231,6 +241,9 @@ def action_of(corpus: Corpus, heading: str, verbs: frozenset[str] | set[str]) ->
         if second not in _DETERMINERS and first.lower() in _noun_verbs(corpus):
             return None  # "Transfer categories", "Schedule type": a thing, not a task
         action = f"{first.lower()} {rest}"
+    second_word = (action.split() + ["", ""])[1].lower()
+    if second_word in _AUXILIARIES or (second_word.endswith("ed") and len(second_word) > 4):
+        return None  # "Syncing has been reset", "Update required": a state, not a task
     action = re.sub(r"\byour\b", "my", action)
     # "modify and deleting saved filters" -> "modify and delete saved filters"
     known = corpus.vocabulary | ACTION_VERBS
@@ -326,8 +339,7 @@ def _steps_draft(
             continue
         if item[-1].endswith(":"):
             return None  # the step introduces a code block or image the answer cannot carry
-        first = words_of(item[0])[:1]
-        instructions += bool(first) and first[0] in verbs
+        instructions += _is_instruction(chunk.text[a:b], item[0], verbs)
         lines.append(f"{number}. {item[0]}")
         lines.extend(f"   - {sub}" for sub in item[1:])
         evidence.append(chunk.text[a:b].strip())
@@ -335,7 +347,7 @@ def _steps_draft(
         return None
     key = f"steps:{chunk.text_hash}:{section.heading}"
     action = action_of(corpus, section.heading, verbs)
-    if instructions < (1 if action is not None else (len(steps) + 1) // 2):
+    if instructions < (len(steps) + 1) // 2:
         return None  # a numbered list of facts or rules, not a procedure
     if action is not None:
         question = _action_question(corpus, action, key)
@@ -354,6 +366,17 @@ def _steps_draft(
         answer = f"{intro[0]}\n{answer}"
         evidence.insert(0, intro[1])
     return _draft(question, answer, evidence, "qa.steps", section.heading)
+
+
+def _is_instruction(raw: str, text: str, verbs: frozenset[str] | set[str]) -> bool:
+    """A list item that tells the reader to do something ("Open the menu."), not one that
+    names or describes something ("**Check templates** will test ...", "Set to be recurring")."""
+    first = words_of(text)[:3]
+    if not first or first[0] not in verbs:
+        return False
+    body = re.sub(r"^\s*(?:\d+[.)]|[-*+])\s+", "", raw)
+    named = re.match(r"^\*\*[^*]+\*\*\s+(will|is|are|can|runs?|lets?|shows?)\b", body)
+    return named is None and first[1:3] != ["to", "be"]
 
 
 def _list_item(raw: str) -> list[str]:

@@ -256,6 +256,11 @@ def _table_drafts(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[Dr
             question = pick(pool, f"row:{chunk.text_hash}:{name}").format(
                 name=name, noun=noun, product=corpus.product
             )
+            where = _document_title(corpus, chunk)
+            if where and where.lower() not in question.lower():
+                # A field name alone ("name", "amount") is ambiguous across a docs site; the
+                # page it is documented on says which one is meant.
+                question = f"In {where}, {question[0].lower()}{question[1:]}"
             yield _draft(question, description[0].upper() + description[1:], raw, "qa.table_row")
 
 
@@ -263,6 +268,19 @@ def sentence_case(corpus: Corpus, text: str) -> str:
     from generator.rules.qa import sentence_case as case  # qa imports this module
 
     return case(corpus, text)
+
+
+def _document_title(corpus: Corpus, chunk: Chunk) -> str:
+    titles = _titles(corpus)
+    title = titles.get(chunk.document_id, "")
+    if not title or title.lower() == corpus.product.lower() or len(title) > 50:
+        return ""
+    return title
+
+
+@functools.lru_cache(maxsize=8)
+def _titles(corpus: Corpus) -> dict[str, str]:
+    return {d.id: plain(d.title).strip() for d in corpus.ledger.current_documents()}
 
 
 def _without_pointers(text: str) -> str:
