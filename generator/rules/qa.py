@@ -72,7 +72,7 @@ _DEFINITION_QUESTIONS = [
 _LEANS_ON_PAGE = re.compile(
     r"\b(above|below|screenshot|image|picture|gif|video|shown here|following|"
     r"(?:found|described|explained|covered) in|refer to|this (?:page|guide|section|part)|"
-    r"our [\w ]{0,30}guide)\b",
+    r"our [\w ]{0,30}guide|(?:the|this|that) [\w ]{0,20}section)\b",
     re.IGNORECASE,
 )
 # An opening that promises what follows ("in one of two ways") is not an answer by itself.
@@ -221,6 +221,8 @@ def action_of(corpus: Corpus, heading: str, verbs: frozenset[str] | set[str]) ->
     words = text.split()
     if question is not None:
         action = question.removeprefix("How do I ").removesuffix("?")
+        if len(words) == 1 and not text.lower().startswith("how to"):
+            return None  # "Formatting", "Overspending": a topic more than a task
         if len(words) == 2 and words[0].lower().endswith("ing") and not words[1].endswith("s"):
             return None  # "Spending analysis", "Tracking budget": a thing, not a task
     elif (
@@ -352,6 +354,8 @@ def _steps_draft(
     if action is not None:
         question = _action_question(corpus, action, key)
     else:
+        if re.match(r"(?i)^(how|what|why|when|where|which|who)\b", title_of(section.heading)):
+            return None  # a question heading that is not a task: not a list of steps for it
         topic = _topic(corpus, section.heading)
         if topic.lower() in _GENERIC_TASKS and len(section.path) >= 2:
             topic = f"{topic} for {_topic(corpus, section.path[-2])}"
@@ -362,7 +366,7 @@ def _steps_draft(
         question = pick(_NOUN_STEP_QUESTIONS, key).format(topic=topic, product=corpus.product)
     answer = "\n".join(lines)
     intro = _opening(chunk, section, before=steps[0][0], limit=240)
-    if intro is not None:
+    if intro is not None and not re.match(r"(?i)^(if|when|note|warning|important)\b", intro[0]):
         answer = f"{intro[0]}\n{answer}"
         evidence.insert(0, intro[1])
     return _draft(question, answer, evidence, "qa.steps", section.heading)

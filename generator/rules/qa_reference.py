@@ -36,7 +36,8 @@ ACTION_VERBS = frozenset(
     upgrade upload use view go navigate scroll tap type wait return confirm review paste
     visit accept follow keep allocate cover pay give ensure leave drop rebase squash amend
     stage unstage discard checkout reword launch modify specify fill write repeat continue
-    include exclude expand collapse hover uncheck tick download log
+    include exclude expand collapse hover uncheck tick download log retrieve categorize
+    organize
     """.split()  # noqa: SIM905
 )
 
