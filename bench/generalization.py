@@ -274,7 +274,7 @@ def print_result(result: CorpusResult, review_dir: Path, seed: int, size: int) -
         print(f"   failed: {result.error}")
     total = len(result.drafts)
     per_chunk = total / result.chunks if result.chunks else 0.0
-    print(f"   chunks {result.chunks}   drafts {total}   drafts per chunk {per_chunk:.2f}")
+    print(f"   chunks {result.chunks}   drafts {total}   drafts per chunk {per_chunk:.3f}")
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(result.by_kind.items())) or "none"
     print(f"   by kind: {kinds}")
     drops = ", ".join(f"{k} {n}" for k, n in sorted(result.dropped.items())) or "none"

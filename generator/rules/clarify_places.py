@@ -105,7 +105,8 @@ def plan_term_places(
                 ):
                     continue
                 base = gerund_base(word, corpus.vocabulary | ACTION_VERBS)
-                leads = position == 0 and bool(base or word in ACTION_VERBS)
+                # A one-word heading ("Overspending") names a topic, not a task.
+                leads = position == 0 and len(words) > 1 and bool(base or word in ACTION_VERBS)
                 if leads:
                     as_verb.setdefault(stem, base or word)
                 elif position == len(words) - 1:

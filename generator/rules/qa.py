@@ -106,7 +106,8 @@ _NOT_DEFINED = frozenset(
 # Openings that only announce what follows ("There are a couple ways ...").
 _TEASER = re.compile(
     r"(?i)\b((a )?couple (of )?ways|several ways|a few ways|the next step|consider the|"
-    r"will be available (very )?soon|this guide|in this (section|page|guide))\b"
+    r"will be available (very )?soon|this guide|in this (section|page|guide)|different ways|"
+    r"let's explore|can be seen here|shown here|as follows)\b"
 )
 _INTRODUCTIONS = frozenset({"introduction", "overview", "about", "what is it"})
 # A verb that says what a thing is or does, in the sentences that open its section.

@@ -259,6 +259,7 @@ def _table_drafts(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[Dr
             )
             where = _document_title(corpus, chunk)
             if where and where.lower() not in question.lower():
+                question = question.replace(f" in {corpus.product}?", "?")
                 # A field name alone ("name", "amount") is ambiguous across a docs site; the
                 # page it is documented on says which one is meant.
                 question = f"In {where}, {question[0].lower()}{question[1:]}"
