@@ -54,7 +54,6 @@ _NOUN_STEP_QUESTIONS = [
     "What are the steps for {topic} in {product}?",
     "What's the process for {topic}?",
     "Can you walk me through {topic}?",
-    "What do I do for {topic}?",
 ]
 _WORKS_QUESTIONS = [
     "How {aux} {topic} work?",
@@ -213,8 +212,14 @@ def sentence_case(corpus: Corpus, text: str) -> str:
     return " ".join(out)
 
 
-def action_of(corpus: Corpus, heading: str, verbs: frozenset[str] | set[str]) -> str | None:
-    """The action a heading names, as the user would ask it ("create a schedule"), or None."""
+def action_of(
+    corpus: Corpus, heading: str, verbs: frozenset[str] | set[str], strict: bool = True
+) -> str | None:
+    """The action a heading names, as the user would ask it ("create a schedule"), or None.
+
+    ``strict``: an instruction verb the docs also use as a thing ("Export templates") heads a
+    task only with a determiner after it. Over a list of steps the imperative reading wins.
+    """
     text = title_of(heading)
     text = re.sub(r"(?i)^(?:steps|how)\s+to\s+", "How to ", text)
     # A gerund's base verb counts when the docs use it or it is a common instruction verb.
@@ -241,7 +246,7 @@ def action_of(corpus: Corpus, heading: str, verbs: frozenset[str] | set[str]) ->
         )
         if not imperative or not rest or first[:1].islower() or second in _AUXILIARIES:
             return None  # "Sync has been reset" is a statement, not a task
-        if second not in _DETERMINERS and first.lower() in _noun_verbs(corpus):
+        if strict and second not in _DETERMINERS and first.lower() in _noun_verbs(corpus):
             return None  # "Transfer categories", "Schedule type": a thing, not a task
         action = f"{first.lower()} {rest}"
     second_word = (action.split() + ["", ""])[1].lower()
@@ -349,7 +354,7 @@ def _steps_draft(
     if len(lines) < 2 or len("\n".join(lines)) > 1800:
         return None
     key = f"steps:{chunk.text_hash}:{section.heading}"
-    action = action_of(corpus, section.heading, verbs)
+    action = action_of(corpus, section.heading, verbs, strict=False)
     if instructions < (len(steps) + 1) // 2:
         return None  # a numbered list of facts or rules, not a procedure
     if action is not None:

@@ -37,7 +37,7 @@ ACTION_VERBS = frozenset(
     visit accept follow keep allocate cover pay give ensure leave drop rebase squash amend
     stage unstage discard checkout reword launch modify specify fill write repeat continue
     include exclude expand collapse hover uncheck tick download log retrieve categorize
-    organize
+    organize hold rollover
     """.split()  # noqa: SIM905
 )
 
