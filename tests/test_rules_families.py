@@ -245,7 +245,7 @@ def test_question_phrasings_spread_over_a_family(
 
 def test_clean_answer_and_key_text() -> None:
     assert key_text("<ctrl+r>") == "Ctrl+R"
-    assert key_text("K") == "K" and key_text("++ctrl+shift+p++") == "Ctrl+Shift+P"
+    assert key_text("K") == "K" and key_text("++ctrl+alt+p++") == "Ctrl+Alt+P"
     raw = ":::tip\nPress ++ctrl+s++ or <kbd>Tab</kbd>. ![shot](a.png) See **Save**.\n:::"
     assert clean_answer(raw) == "Press Ctrl+S or Tab. See Save."
     assert clean_answer("Keep <c-r> as written.") == "Keep <c-r> as written."

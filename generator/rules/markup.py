@@ -33,31 +33,14 @@ _ANCHOR = re.compile(r"[ \t]*\{#[\w-]+\}")
 _FOOTNOTE = re.compile(r"\[\^[\w-]+\]")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~])")
 _HEADING_MARK = re.compile(r"(?m)^#{1,6}[ \t]+")
-_KEY_NAMES = {
-    "ctrl": "Ctrl",
-    "cmd": "Cmd",
-    "alt": "Alt",
-    "shift": "Shift",
-    "esc": "Esc",
-    "enter": "Enter",
-    "space": "Space",
-    "tab": "Tab",
-    "pgup": "PgUp",
-    "pgdown": "PgDown",
-    "pgdn": "PgDn",
-    "backspace": "Backspace",
-    "delete": "Delete",
-    "up": "Up",
-    "down": "Down",
-    "left": "Left",
-    "right": "Right",
-    "home": "Home",
-    "end": "End",
-}
+# Key names whose written form is not the word capitalised.
+_KEY_NAMES = {"pgup": "PgUp", "pgdown": "PgDown", "pgdn": "PgDn"}
+# Angle-bracket key notation (<c-r>, <space>, <ctrl+r>) that is text, not a tag.
+_KEY_NOTATION = re.compile(rf"<(?!/)(?!(?:{_HTML_NAMES})\b)([a-z][\w+-]{{0,20}})>")
 
 
 def key_text(keys: str) -> str:
-    """``ctrl+shift+p``, ``<ctrl+r>`` or ``++ctrl+s++`` as people read it: ``Ctrl+Shift+P``.
+    """``ctrl+alt+p``, ``<ctrl+r>`` or ``++ctrl+s++`` as people read it: ``Ctrl+Alt+P``.
 
     A lone character keeps its case (``K`` and ``k`` are different keys); after a modifier it
     is written in capitals, as keyboards label it.
@@ -72,6 +55,8 @@ def key_text(keys: str) -> str:
         lower = part.lower()
         if lower in _KEY_NAMES:
             out.append(_KEY_NAMES[lower])
+        elif len(part) > 1 and part.islower():
+            out.append(part.capitalize())  # "ctrl" -> "Ctrl", "enter" -> "Enter"
         elif re.fullmatch(r"f\d{1,2}", lower):
             out.append(lower.upper())
         elif len(part) == 1:
@@ -104,6 +89,14 @@ def clean_answer(text: str) -> str:
     text = _ANCHOR.sub("", text)
     text = _FOOTNOTE.sub("", text)
     text = _HEADING_MARK.sub("", text)
-    text = answer_text(text)
+    # Key notation is kept as written through the plain-text pass, which may read it as a tag.
+    keys: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        keys.append(match.group(0))
+        return f"\x00{len(keys) - 1}\x00"
+
+    text = answer_text(_KEY_NOTATION.sub(hold, text))
+    text = re.sub(r"\x00(\d+)\x00", lambda m: keys[int(m.group(1))], text)
     text = _ESCAPE.sub(r"\1", text)
     return re.sub(r"[ \t]{2,}", " ", text).strip()
