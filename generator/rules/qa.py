@@ -464,6 +464,8 @@ def _explained_draft(
         rest = sentence_case(corpus, does.group(3))
         question = f"How does {subject} {verb} {rest}?"
     elif works:
+        if works.group(1).lower() in {"it", "this", "that", "they", "these"}:
+            return None  # "How it works": what "it" is, the heading does not say
         topic = sentence_case(corpus, corpus.lower_first(works.group(1)))
         verb = works.group(2).lower()
         aux = "does" if verb == "works" else "do"
