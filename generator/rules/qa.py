@@ -71,7 +71,8 @@ _DEFINITION_QUESTIONS = [
 _LEANS_ON_PAGE = re.compile(
     r"\b(above|below|screenshot|image|picture|gif|video|shown here|following|"
     r"(?:found|described|explained|covered) in|refer to|this (?:page|guide|section|part)|"
-    r"our [\w ]{0,30}guide|(?:the|this|that) [\w ]{0,20}section)\b",
+    r"our [\w ]{0,30}guide|(?:the|this|that) [\w ]{0,20}section|"
+    r"(?:seen|shown|highlighted|circled) (?:in|inside|on)|red box)\b",
     re.IGNORECASE,
 )
 # An opening that promises what follows ("in one of two ways") is not an answer by itself.
@@ -229,7 +230,8 @@ def action_of(
         action = question.removeprefix("How do I ").removesuffix("?")
         if len(words) == 1 and not text.lower().startswith("how to"):
             return None  # "Formatting", "Overspending": a topic more than a task
-        if len(words) == 2 and words[0].lower().endswith("ing") and not words[1].endswith("s"):
+        plural = words[-1].endswith("s") and not words[-1].endswith(("ss", "is", "us"))
+        if len(words) == 2 and words[0].lower().endswith("ing") and not plural:
             return None  # "Spending analysis", "Tracking budget": a thing, not a task
     elif (
         len(words) > 2
