@@ -16,7 +16,7 @@ import generator.prompts as prompts_module
 from generator.chunking import MAX_HEADING_CHARS, chunk_text, parse_heading
 from generator.ingest import ingest_folder
 from generator.prompts import FENCE_MARKERS, PromptSet, defuse_fence, scope_variables
-from generator.rules import _heading as rules_heading
+from generator.rules.text import heading_of as rules_heading
 from generator.scope import Product, Scope
 from ledger import Ledger
 from tests.reliability import hostile_docs
