@@ -111,13 +111,29 @@ def test_a_feature_the_docs_mention_is_dropped_with_its_reason(fresh: Ledger, sc
     )
     changed = scope.model_copy(update={"does_not_offer": [in_docs, nowhere]})
     report = run_rules_drafter(fresh, changed, ["negative"])
-    # Three were requested for the chunk; one candidate was dropped, two were never drafted.
-    assert report.dropped == {"feature_in_docs": 1, "no_grounding": 1, "nothing_more_to_draft": 2}
-    assert _drafts(fresh) == []
-    # The drop is recorded on the call for the chunk its "instead" text is grounded in.
-    calls = fresh.generation_calls()
-    assert [c.dropped for c in calls] == [{"feature_in_docs": 1, "nothing_more_to_draft": 2}]
-    assert calls[0].produced == 0
+    # The mentioned feature is dropped; the other, whose "instead" the docs do not back, is a
+    # plain no grounded in the docs' own sentence about what the product is.
+    assert report.dropped["feature_in_docs"] == 1
+    [draft] = _drafts(fresh)
+    assert draft.meta["feature"] == "time travel"
+    assert draft.meta["grounding"] == "product_statement"
+    assert "Flux Capacitor" not in draft.answer
+    # The drop is recorded on the call of the chunk holding the mention, with its doc:line.
+    [dropped] = report.dropped_drafts
+    assert dropped["name"] == "Slack notifications" and dropped["reason"] == "feature_in_docs"
+    path, line = dropped["at"].rsplit(":", 1)
+    chunk_text = next(
+        c.text
+        for c in fresh.current_chunks()
+        if "Slack channel" in c.text and path in dropped["at"]
+    )
+    assert "Slack" in dropped["text"] and dropped["text"] in chunk_text and int(line) > 0
+    stored = [
+        c.params["dropped_drafts"]
+        for c in fresh.generation_calls()
+        if c.params.get("dropped_drafts")
+    ]
+    assert stored == [[dropped]]
 
 
 def test_wrong_ui_names_are_never_in_the_docs_and_real_paths_are(

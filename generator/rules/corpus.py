@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
-from generator.rules.text import WORD, document_sections, howto_question, plain
+from generator.rules.text import (
+    STOPWORDS,
+    WORD,
+    document_sections,
+    heading_of,
+    howto_question,
+    plain,
+    sentence_spans,
+    words_of,
+)
 from generator.scope import Scope
-from ledger import Ledger
+from ledger import Chunk, Ledger
 
 
 class Corpus:
@@ -17,6 +27,7 @@ class Corpus:
         self.scope = scope
         self.product = scope.product.name
         self.chunks = ledger.current_chunks()
+        self.document_paths = {d.id: d.path for d in ledger.current_documents()}
         self.sections = document_sections(self.chunks)
         self.vocabulary: set[str] = set()
         self.names: set[str] = {self.product}
@@ -26,6 +37,53 @@ class Corpus:
             # Capitalised words in mid-sentence (after a lower-case word): names like "Gusto".
             # "**Download PDF**" mid-sentence is a button label, not a name, so bold is skipped.
             self.names.update(re.findall(r"(?<=[a-z,] )([A-Z][a-z][\w-]*)", chunk.text))
+
+    def where(self, chunk: Chunk, offset: int) -> str:
+        """``doc:line`` of an offset in a chunk, as the reviewer and the audit cite it."""
+        line = chunk.start_line + chunk.text.count("\n", 0, offset)
+        return f"{self.document_paths.get(chunk.document_id, chunk.document_id)}:{line}"
+
+    @functools.cached_property
+    def product_statement(self) -> tuple[Chunk, str] | None:
+        """The docs' own sentence saying what the product is or does ("X is a ...", "X lets
+        you ..."), else the sentence naming the product that shares most words with the scope's
+        summary and domain: what a plain no or a decline points to."""
+        name = re.escape(self.product)
+        # The sentence starts with the name ("Acme is a ...", "The Acme app lets you ...").
+        says = re.compile(
+            rf"^[\W_]*(?:the\s+)?{name}\b[\w\s'’-]{{0,20}}?\s"
+            rf"(?:is|are)\s+(?:a|an|the|your)\b"
+            rf"|^[\W_]*(?:the\s+)?{name}\b[\w\s'’-]{{0,20}}?\s"
+            rf"(?:lets|helps|allows|enables)\s+you\b",
+            flags=re.IGNORECASE,
+        )
+        named = re.compile(rf"(?<![\w/.-]){name}(?![\w/-])", flags=re.IGNORECASE)
+        about = set(words_of(f"{self.scope.product.summary} {self.scope.product.domain}"))
+        about -= STOPWORDS | {self.product.lower()}
+        found: list[tuple[int, int, int, Chunk, str]] = []
+        for index, chunk in enumerate(self.chunks):
+            if named.search(chunk.text) is None:
+                continue
+            depth = self.document_paths.get(chunk.document_id, "").count("/")
+            for a, b in sentence_spans(chunk.text):
+                sentence = chunk.text[a:b].strip()
+                if heading_of(sentence) or sentence.startswith(("|", "#", ">")):
+                    continue
+                if len(sentence) > 300 or not named.search(sentence):
+                    continue
+                if re.search(r"[`<>{}\[\]$]|\bnot\b|n['’]t\b|\?$", sentence):
+                    continue
+                if re.search(r"^\s*(?:---|[\w-]+:\s)", sentence, flags=re.MULTILINE):
+                    continue  # front matter or a "key: value" block
+                score = 2 * len(about & set(words_of(sentence))) + (
+                    3 if says.search(sentence) else 0
+                )
+                if score >= 4:
+                    found.append((-score, depth, index, chunk, sentence))
+        if not found:
+            return None
+        best = min(found, key=lambda f: (f[0], f[1], f[2]))
+        return best[3], best[4]
 
     def lower_first(self, text: str) -> str:
         """Lower-case the first word for use mid-sentence, unless it is a name or acronym."""
