@@ -235,7 +235,26 @@ def _run_offline(
         skipped=report.jobs_skipped,
         requested=(report.drafts_requested, 0),
     )
+    _print_dropped_drafts(report.dropped_drafts)
     return ExitCode.OK
+
+
+# The summary lists this many dropped candidates; all of them stay in their calls' records.
+DROPPED_SHOWN = 40
+
+
+def _print_dropped_drafts(dropped: list[dict[str, str]]) -> None:
+    """Each candidate the rules dropped (not the per-chunk overflow): what, why, and where in
+    the docs the text that decided it is, so a reviewer can check the decision."""
+    listed = [d for d in dropped if d.get("reason") != "per_chunk_full"]
+    if not listed:
+        return
+    table = Table("kind", "feature or name", "reason", "where", title="dropped candidates")
+    for item in listed[:DROPPED_SHOWN]:
+        table.add_row(item["kind"], item["name"], item["reason"], item.get("at", ""))
+    if len(listed) > DROPPED_SHOWN:
+        table.add_row("…", f"{len(listed) - DROPPED_SHOWN} more in the calls' records", "", "")
+    Console().print(table)
 
 
 def _progress(quiet: bool) -> Progress:

@@ -138,25 +138,27 @@ def test_a_feature_the_docs_mention_is_dropped_with_its_reason(fresh: Ledger, sc
     assert stored == [[dropped]]
 
 
-def test_wrong_ui_names_are_never_in_the_docs_and_real_paths_are(
+def test_wrong_ui_names_are_never_in_the_docs_and_real_elements_are(
     drafted: tuple[Ledger, RulesReport], scope: Scope
 ) -> None:
     ledger, _ = drafted
     corpus = "\n".join(c.text for c in ledger.current_chunks()).casefold()
-    adversarials = [d for d in _drafts(ledger) if d.subtype == "wrong_ui_name"]
+    adversarials = [
+        d
+        for d in _drafts(ledger)
+        if d.subtype == "wrong_ui_name" and d.meta["rule"] == "adversarial.wrong_ui_name"
+    ]
     assert len(adversarials) >= 20
     for draft in adversarials:
-        wrong, path = draft.meta["wrong_name"], draft.meta["real_path"]
+        wrong, real = draft.meta["wrong_name"], draft.meta["real_name"]
         assert wrong in draft.question and wrong in draft.answer
         assert wrong.casefold() not in corpus
         assert not ui_name_is_real(ledger, scope, wrong)
         assert draft.meta["absence_check"]["absent"] is True
-        assert path in scope.glossary.paths and path in draft.answer
-        assert path_in_docs(ledger, path)
-        chunk = ledger.get_chunk(draft.chunk_id)
-        assert chunk is not None and path in chunk.text
+        assert real in draft.answer and path_in_docs(ledger, real)
+        assert real in scope.glossary.names() or draft.meta["real_kind"] == "home"
     # A real path is used once, so the set does not repeat itself.
-    paths = [d.meta["real_path"] for d in adversarials]
+    paths = [d.meta["real_name"] for d in adversarials if d.meta["real_kind"] == "path"]
     assert len(paths) == len(set(paths))
 
 

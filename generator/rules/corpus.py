@@ -11,6 +11,7 @@ from generator.rules.text import (
     document_sections,
     heading_of,
     howto_question,
+    is_prose,
     plain,
     sentence_spans,
     words_of,
@@ -34,7 +35,7 @@ class Corpus:
         for chunk in self.chunks:
             # Words the docs write in lower case somewhere: ordinary words.
             self.vocabulary.update(w for w in WORD.findall(chunk.text) if w.islower())
-            # Capitalised words in mid-sentence (after a lower-case word): names like "Gusto".
+            # Capitalised words in mid-sentence (after a lower-case word): names like "Stripe".
             # "**Download PDF**" mid-sentence is a button label, not a name, so bold is skipped.
             self.names.update(re.findall(r"(?<=[a-z,] )([A-Z][a-z][\w-]*)", chunk.text))
 
@@ -43,11 +44,16 @@ class Corpus:
         line = chunk.start_line + chunk.text.count("\n", 0, offset)
         return f"{self.document_paths.get(chunk.document_id, chunk.document_id)}:{line}"
 
-    @functools.cached_property
+    @property
     def product_statement(self) -> tuple[Chunk, str] | None:
+        """The best of ``product_statements``, if any."""
+        return self.product_statements[0] if self.product_statements else None
+
+    @functools.cached_property
+    def product_statements(self) -> list[tuple[Chunk, str]]:
         """The docs' own sentence saying what the product is or does ("X is a ...", "X lets
-        you ..."), else the sentence naming the product that shares most words with the scope's
-        summary and domain: what a plain no or a decline points to."""
+        you ..."), or naming the product and sharing words with the scope's summary and domain,
+        best first (one per chunk): what a plain no or a decline points to."""
         name = re.escape(self.product)
         # The sentence starts with the name ("Acme is a ...", "The Acme app lets you ...").
         says = re.compile(
@@ -73,17 +79,19 @@ class Corpus:
                     continue
                 if re.search(r"[`<>{}\[\]$]|\bnot\b|n['’]t\b|\?$", sentence):
                     continue
-                if re.search(r"^\s*(?:---|[\w-]+:\s)", sentence, flags=re.MULTILINE):
-                    continue  # front matter or a "key: value" block
+                if not is_prose(sentence):
+                    continue
                 score = 2 * len(about & set(words_of(sentence))) + (
                     3 if says.search(sentence) else 0
                 )
                 if score >= 4:
                     found.append((-score, depth, index, chunk, sentence))
-        if not found:
-            return None
-        best = min(found, key=lambda f: (f[0], f[1], f[2]))
-        return best[3], best[4]
+        found.sort(key=lambda f: (f[0], f[1], f[2]))
+        best: list[tuple[Chunk, str]] = []
+        for *_, chunk, sentence in found:
+            if all(chunk.id != c.id for c, _ in best):
+                best.append((chunk, sentence))
+        return best
 
     def lower_first(self, text: str) -> str:
         """Lower-case the first word for use mid-sentence, unless it is a name or acronym."""

@@ -61,7 +61,6 @@ _COUNTABLE_HEADS = frozenset(
         "plugin",
         "extension",
         "client",
-        "kiosk",
     ]
 )
 
@@ -191,7 +190,7 @@ def _denied_draft(
     said = plain(quote).lstrip("-*+ ").strip()
     answer = _opener(corpus, feature, question)
     # A full sentence of the docs ("The app is currency agnostic and does not support X.")
-    # says the no in the product's own words; a bare list item ("- payroll") does not.
+    # says the no in the product's own words; a bare list item ("- invoicing") does not.
     if len(words_of(said)) >= 5 and said[:1].isupper():
         answer += " " + (said if said.endswith((".", "!", "?")) else said + ".")
     evidence = [quote]
@@ -295,7 +294,7 @@ _HEDGED = re.compile(
 
 
 def _feature_names(phrase: str) -> list[str]:
-    """ "accounting, payroll, or invoicing" -> its items; each kept only if it reads as a
+    """ "accounting, invoicing, or tax filing" -> its items; each kept only if it reads as a
     short name (1 to 5 words, no code, not "need"/"way"/...)."""
     cut = _PHRASE_END.search(phrase)
     if cut is not None and cut.start() > 0 and phrase[cut.start()] != ",":

@@ -10,9 +10,12 @@ from typing import Any
 from generator.rules.clarify import plan_clarify
 from generator.rules.corpus import Corpus
 from generator.rules.false_premise import plan_false_premises
+from generator.rules.injection import plan_injections
 from generator.rules.negative import plan_negatives
+from generator.rules.out_of_scope import plan_out_of_scope
 from generator.rules.plan import RULES_DRAFTER, DroppedDraft, Plan, RulesReport
 from generator.rules.qa import plan_qas
+from generator.rules.wrong_key import plan_wrong_commands, plan_wrong_keys
 from generator.rules.wrong_ui_name import plan_wrong_ui_names
 from generator.scope import Scope
 from ledger import DraftIn, DraftKind, GenerationCall, Ledger, utc_now
@@ -43,8 +46,14 @@ def _plans_for(kind: str, corpus: Corpus, per_chunk: int, report: RulesReport) -
     if kind == DraftKind.NEGATIVE.value:
         return plan_negatives(corpus, per_chunk, report)
     if kind == DraftKind.ADVERSARIAL.value:
-        # False premises first (few chunks state bare limits); wrong UI names fill the rest.
-        return plan_wrong_ui_names(corpus, per_chunk, plan_false_premises(corpus, per_chunk))
+        # The scarcest first (few chunks state bare limits or bind keys); the per-chunk count
+        # then leaves room for them before wrong UI names fill the rest.
+        plans = plan_false_premises(corpus, per_chunk)
+        plans = plan_wrong_keys(corpus, per_chunk, plans)
+        plans = plan_wrong_commands(corpus, per_chunk, plans)
+        plans = plan_injections(corpus, per_chunk, plans)
+        plans = plan_out_of_scope(corpus, per_chunk, plans)
+        return plan_wrong_ui_names(corpus, per_chunk, plans)
     if kind == DraftKind.QA.value:
         return plan_qas(corpus, per_chunk)
     if kind == DraftKind.CLARIFY.value:

@@ -199,7 +199,7 @@ def key_label(key: str) -> str:
         return word if len(word) == 1 else word[0].upper() + word[1:]
     *mods, last = parts
     return "+".join(
-        [m[0].upper() + m[1:].lower() for m in mods]
+        ["/".join(p[:1].upper() + p[1:].lower() for p in m.split("/")) for m in mods]
         + [last.upper() if len(last) == 1 else last[0].upper() + last[1:]]
     )
 
@@ -319,7 +319,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 
 def howto_question(heading: str, vocabulary: set[str], speaker: bool = True) -> str | None:
-    """ "How to change someone's role" / "Exporting timesheets" -> "How do I ...?" or None."""
+    """ "How to change someone's role" / "Exporting reports" -> "How do I ...?" or None."""
     text = plain(heading).rstrip(".:?")
     match = re.match(r"(?i)^how to\s+(.+)$", text)
     if match:
@@ -429,7 +429,7 @@ def mentions(text: str, term: str) -> list[tuple[int, int, bool]]:
             ((a, b) for a, b in sentences if a <= match.start() < b), (line_start, match.end())
         )
         if _HEDGE.search(text[sentence[0] : sentence[1]]):
-            continue  # "when X is enabled", "X will come": neither has nor denies it today
+            continue  # "when X is enabled", "X will come": neither has nor denies it now
         line_end = text.find("\n", match.end())
         if heading_of(text[line_start : len(text) if line_end < 0 else line_end]):
             continue  # a heading names a topic; its body says whether the product has it
@@ -472,3 +472,11 @@ def fence_spans(text: str) -> list[tuple[int, int]]:
     if start is not None:
         spans.append((start, len(text)))
     return spans
+
+
+def is_prose(text: str) -> bool:
+    """Whether a span reads as prose: not front matter, a "key: value" block, a comment line
+    or a heading."""
+    if re.search(r"^\s*(?:---|[\w-]+:\s|#|:::|!!!)", text, flags=re.MULTILINE):
+        return False
+    return heading_of(text.strip()) is None
