@@ -105,7 +105,7 @@ class Corpus:
 
 
 def action_phrase(corpus: Corpus, heading: str) -> str:
-    """ "Exporting the audit log" / "How to request time off" -> "export the audit log"."""
+    """ "Exporting the audit log" / "How to invite a member" -> "export the audit log"."""
     question = howto_question(heading, corpus.vocabulary, speaker=False)
     if question is None:
         return corpus.lower_first(plain(heading))

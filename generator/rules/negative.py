@@ -122,7 +122,9 @@ def plan_negatives(corpus: Corpus, per_chunk: int, report: RulesReport) -> dict[
         if found:
             denial = found[0]
             quote, at = _quote(corpus, denial)
-            draft = _denied_draft(corpus, feature.feature, question, denial, quote, at)
+            end = denial.chunk.text.find(quote) + len(quote)
+            follow = _follow_up(denial.chunk.text, end)
+            draft = _denied_draft(corpus, feature.feature, question, denial, quote, at, follow)
             draft = _with_instead(corpus, draft, feature, instead, denial.chunk)
             plans.setdefault(denial.chunk.id, Plan()).drafts.append(draft)
             continue
@@ -192,7 +194,11 @@ def _denied_draft(
     # A full sentence of the docs ("The app is currency agnostic and does not support X.")
     # says the no in the product's own words; a bare list item ("- invoicing") does not.
     if len(words_of(said)) >= 5 and said[:1].isupper():
-        answer += " " + (said if said.endswith((".", "!", "?")) else said + ".")
+        said = said if said.endswith((".", "!", "?")) else said + "."
+        if corpus.product.lower() in said.lower() and not question.startswith("How "):
+            answer = f"No. {said}"  # the docs' sentence already names the product
+        else:
+            answer += " " + said
     evidence = [quote]
     if follow:
         answer += " " + plain(follow)

@@ -51,9 +51,10 @@ def _plans_for(kind: str, corpus: Corpus, per_chunk: int, report: RulesReport) -
         plans = plan_false_premises(corpus, per_chunk)
         plans = plan_wrong_keys(corpus, per_chunk, plans)
         plans = plan_wrong_commands(corpus, per_chunk, plans)
+        plans = plan_wrong_ui_names(corpus, per_chunk, plans)
+        # Injections and declines can stand on many chunks: they take the room left.
         plans = plan_injections(corpus, per_chunk, plans)
-        plans = plan_out_of_scope(corpus, per_chunk, plans)
-        return plan_wrong_ui_names(corpus, per_chunk, plans)
+        return plan_out_of_scope(corpus, per_chunk, plans)
     if kind == DraftKind.QA.value:
         return plan_qas(corpus, per_chunk)
     if kind == DraftKind.CLARIFY.value:
