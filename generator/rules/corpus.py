@@ -68,23 +68,29 @@ class Corpus:
         about -= STOPWORDS | {self.product.lower()}
         found: list[tuple[int, int, int, Chunk, str]] = []
         for index, chunk in enumerate(self.chunks):
-            if named.search(chunk.text) is None:
+            if named.search(chunk.text) is None and len(about & set(words_of(chunk.text))) < 3:
                 continue
             depth = self.document_paths.get(chunk.document_id, "").count("/")
             for a, b in sentence_spans(chunk.text):
                 sentence = chunk.text[a:b].strip()
+                first, _, rest = sentence.partition("\n")
+                if rest and all(
+                    r.lstrip().startswith(("<", "[![", "![")) for r in rest.split("\n")
+                ):
+                    sentence = first.strip()  # a tagline with markup lines below it
                 if heading_of(sentence) or sentence.startswith(("|", "#", ">")):
                     continue
-                if len(sentence) > 300 or not named.search(sentence):
+                if len(sentence) > 300:
                     continue
                 if re.search(r"[`<>{}\[\]$]|\bnot\b|n['’]t\b|\?$", sentence):
                     continue
                 if not is_prose(sentence):
                     continue
-                score = 2 * len(about & set(words_of(sentence))) + (
-                    3 if says.search(sentence) else 0
-                )
-                if score >= 4:
+                shared = len(about & set(words_of(sentence)))
+                score = 2 * shared + (3 if says.search(sentence) else 0)
+                # A sentence that does not name the product ("A simple terminal UI for git")
+                # counts only when it says much of what the scope says the product is.
+                if score >= 4 and (named.search(sentence) or shared >= 3):
                     found.append((-score, depth, index, chunk, sentence))
         found.sort(key=lambda f: (f[0], f[1], f[2]))
         best: list[tuple[Chunk, str]] = []
@@ -92,6 +98,14 @@ class Corpus:
             if all(chunk.id != c.id for c, _ in best):
                 best.append((chunk, sentence))
         return best
+
+    def about(self, statement: str) -> str:
+        """A product statement as an answer sentence: a tagline that does not name the product
+        ("A simple terminal UI for git") becomes "<product> is a simple terminal UI for git."."""
+        said = plain(statement).strip()
+        if re.match(r"(?i)(?:a|an|the)\s", said) and self.product.lower() not in said.lower():
+            said = f"{self.product} is {said[0].lower()}{said[1:]}"
+        return said if said.endswith((".", "!", "?")) else said + "."
 
     def lower_first(self, text: str) -> str:
         """Lower-case the first word for use mid-sentence, unless it is a name or acronym."""

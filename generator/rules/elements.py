@@ -29,7 +29,9 @@ from ledger import Chunk
 ROLE_WORDS: list[tuple[str, frozenset[str]]] = [
     ("admin", frozenset(["admin", "administration", "team", "members", "roles", "users"])),
     ("admin", frozenset(["permissions", "organization", "organisation", "workspace"])),
-    ("account", frozenset(["profile", "account", "accounts", "me"])),
+    # "Accounts" (plural) is as often the product's own records (bank or ad accounts) as the
+    # user's account, so only the singular marks the role.
+    ("account", frozenset(["profile", "account", "me"])),
     ("help", frozenset(["help", "support", "faq", "shortcuts", "keybindings", "docs"])),
     ("settings", frozenset(["settings", "preferences", "options", "configuration", "config"])),
     ("search", frozenset(["search", "spotlight", "find"])),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from generator.rules.corpus import Corpus
 from generator.rules.elements import elements, sites
 from generator.rules.plan import RULES_DRAFTER, Plan
-from generator.rules.text import key_label, plain
+from generator.rules.text import key_label
 from generator.rules.wrong_key import bindings
 from ledger import Chunk, DraftIn, DraftKind
 
@@ -77,13 +77,14 @@ def _facts(corpus: Corpus) -> list[_Fact]:
     for chunk, sentence in corpus.product_statements[:3]:
         question = f"What is {corpus.product}?"
         by_source["statement"].append(
-            _Fact(chunk, question, plain(sentence), sentence, "statement")
+            _Fact(chunk, question, corpus.about(sentence), sentence, "statement")
         )
     facts: list[_Fact] = []
-    sources = list(by_source.values())
+    sources = [by_source["key"], by_source["path"]]
     for i in range(max((len(s) for s in sources), default=0)):
         facts += [s[i] for s in sources if i < len(s)]
-    return facts
+    # The product's own sentence last: out-of-scope declines stand on it too.
+    return facts + by_source["statement"]
 
 
 def plan_injections(corpus: Corpus, per_chunk: int, plans: dict[str, Plan]) -> dict[str, Plan]:

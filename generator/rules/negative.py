@@ -239,9 +239,7 @@ def _plain_no_draft(
     corpus: Corpus, feature: AbsentFeature, question: str, check: AbsenceCheck, quote: str
 ) -> DraftIn:
     """No ``instead`` the docs back: a plain no, with what the product is, in its own words."""
-    answer = _opener(corpus, feature.feature, question) + " " + plain(quote)
-    if not answer.endswith((".", "!", "?")):
-        answer += "."
+    answer = _opener(corpus, feature.feature, question) + " " + corpus.about(quote)
     return DraftIn(
         kind=DraftKind.NEGATIVE,
         question=question,

@@ -13,7 +13,6 @@ import math
 
 from generator.rules.corpus import Corpus
 from generator.rules.plan import RULES_DRAFTER, Plan
-from generator.rules.text import plain
 from ledger import DraftIn, DraftKind
 
 # (request, its topic word): the topic word decides whether the product could be about it.
@@ -65,11 +64,10 @@ def plan_out_of_scope(corpus: Corpus, per_chunk: int, plans: dict[str, Plan]) ->
         chunk, sentence = place
         parts = [_DECLINES[made % len(_DECLINES)]]
         if product.domain:
-            parts.append(f"I can only help with {corpus.product}, for {product.domain}.")
+            parts.append(f"I can only help with {corpus.product} ({product.domain}).")
         else:
             parts.append(f"I can only help with questions about {corpus.product}.")
-        said = plain(sentence)
-        parts.append(said if said.endswith((".", "!", "?")) else said + ".")
+        parts.append(corpus.about(sentence))
         if offers:
             listed = offers[0] if len(offers) == 1 else ", ".join(offers[:-1]) + f" or {offers[-1]}"
             parts.append(f"For example, I can help with {listed}.")
