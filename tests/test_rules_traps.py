@@ -3,18 +3,22 @@ wrong keys, prompt injection and out-of-scope drafts, all grounded and product-n
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from draftgate.exit_codes import ExitCode
 from generator.ingest import ingest_folder
 from generator.rules import run_rules_drafter
 from generator.scope import Scope, load_scope
 from ledger import Draft, Ledger
-from tests.support.builders import SAMPLE_DOCS
+from tests.support.builders import REPO_ROOT, SAMPLE_DOCS
 
 DOCS = {
     "intro.md": (
@@ -251,3 +255,26 @@ def test_the_rules_carry_no_sample_product_words() -> None:
     for source in sources:
         found = SAMPLE_WORDS.findall(source.read_text())
         assert not found, (source.name, found)
+
+
+def test_generate_lists_each_dropped_candidate_with_its_doc_line(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in DOCS.items():
+        (docs / name).write_text(text)
+    (tmp_path / "scope.toml").write_text(SCOPE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "DRAFTGATE_"))}
+    env.update({"PYTHONPATH": str(REPO_ROOT), "COLUMNS": "200"})
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "draftgate", "--ledger", "l.sqlite", *args]
+        return subprocess.run(
+            command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+
+    assert run("ingest", "docs").returncode == ExitCode.OK
+    generate = run("generate", "--scope", "scope.toml", "--kinds", "negative", "--quiet")
+    assert generate.returncode == ExitCode.OK, generate.stderr
+    listed = generate.stdout[generate.stdout.index("dropped candidates") :]
+    [row] = [line for line in listed.splitlines() if "calendar sync" in line]
+    assert "feature_in_docs" in row and "deadlines.md:3" in row

@@ -20,6 +20,13 @@ from generator.scope import Scope
 from ledger import Chunk, Ledger
 
 
+def _tagline(text: str) -> bool:
+    """ "A simple terminal UI for git commands": a noun phrase with no verb of its own, which
+    reads as what the product is."""
+    verbs = r"\b(?:is|are|was|were|has|have|lets|allows|helps|can|will|does|do|makes|uses)\b"
+    return re.match(r"(?i)an?\s", text) is not None and re.search(verbs, text) is None
+
+
 class Corpus:
     """The current chunks with what every rule needs to read them."""
 
@@ -88,9 +95,9 @@ class Corpus:
                     continue
                 shared = len(about & set(words_of(sentence)))
                 score = 2 * shared + (3 if says.search(sentence) else 0)
-                # A sentence that does not name the product ("A simple terminal UI for git")
-                # counts only when it says much of what the scope says the product is.
-                if score >= 4 and (named.search(sentence) or shared >= 3):
+                # A sentence that does not name the product counts only as a tagline ("A simple
+                # terminal UI for git") saying much of what the scope says the product is.
+                if score >= 4 and (named.search(sentence) or (shared >= 3 and _tagline(sentence))):
                     found.append((-score, depth, index, chunk, sentence))
         found.sort(key=lambda f: (f[0], f[1], f[2]))
         best: list[tuple[Chunk, str]] = []
@@ -103,7 +110,7 @@ class Corpus:
         """A product statement as an answer sentence: a tagline that does not name the product
         ("A simple terminal UI for git") becomes "<product> is a simple terminal UI for git."."""
         said = plain(statement).strip()
-        if re.match(r"(?i)(?:a|an|the)\s", said) and self.product.lower() not in said.lower():
+        if _tagline(said) and self.product.lower() not in said.lower():
             said = f"{self.product} is {said[0].lower()}{said[1:]}"
         return said if said.endswith((".", "!", "?")) else said + "."
 

@@ -153,7 +153,7 @@ def plan_negatives(corpus: Corpus, per_chunk: int, report: RulesReport) -> dict[
             text, where = _quote(corpus, affirmed[0])
             _drop(plans, affirmed[0].chunk, name, FEATURE_IN_DOCS, where, text)
             continue
-        question = _question(corpus, corpus.lower_first(name), index, mined=True)
+        question = _question(corpus, name, index, mined=True)
         draft = _denied_draft(corpus, name, question, denial, quote, at, follow)
         plans.setdefault(denial.chunk.id, Plan()).drafts.append(draft)
     return plans
@@ -371,6 +371,8 @@ def _mined_denials(corpus: Corpus, taken: set[str]) -> list[tuple[str, _Mention,
                 seen_blocks.add((chunk.id, block))
                 mention = _Mention(chunk, start, start + len(name), True)
                 quote, where = _quote(corpus, mention)
+                # "Thousands separators are not supported": the name mid-sentence is lower case.
+                name = corpus.lower_first(name)
                 found.append((name, mention, quote, where, _follow_up(text, b)))
                 break
     return found
