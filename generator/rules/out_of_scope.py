@@ -36,10 +36,12 @@ _DECLINES = [
 ]
 # One out-of-scope draft per this many chunks (at least 4, at most one per request).
 CHUNKS_PER_REQUEST = 40
+STATEMENTS_USED = 3
 
 
 def plan_out_of_scope(corpus: Corpus, per_chunk: int, plans: dict[str, Plan]) -> dict[str, Plan]:
-    statements = corpus.product_statements
+    # The best few sentences about the product: further down the list they say less of it.
+    statements = corpus.product_statements[:STATEMENTS_USED]
     if not statements:
         return plans  # nothing in the docs says what the product is for
     product = corpus.scope.product

@@ -84,6 +84,8 @@ _LEAF_QUESTIONS = [
     "I can't find {leaf} in {wrong}. Where is it?",
     "Is {leaf} still under {wrong}?",
     "Which part of {wrong} has {leaf}?",
+    "How do I open {leaf} in {wrong}?",
+    "Where can I change {leaf} in {wrong}?",
 ]
 # Questions about the wrong place itself.
 _PLACE_QUESTIONS = [
@@ -92,6 +94,9 @@ _PLACE_QUESTIONS = [
     "I can't find {wrong} anywhere. Where did it go?",
     "What's the quickest way to {wrong}?",
     "Can you take me to {wrong} in {product}?",
+    "Which button opens {wrong}?",
+    "Does {product} still have {wrong}?",
+    "Where did {wrong} go after the last update?",
 ]
 # What the real element is, by role: "Settings are in Settings > General."
 _ROLE_SAYS = {
