@@ -18,7 +18,9 @@ from generator.ingest import ingest_folder
 from generator.rules import run_rules_drafter
 from generator.scope import Scope, load_scope
 from ledger import Draft, Ledger
+from ledger.queue import ReviewItem
 from tests.support.builders import REPO_ROOT, SAMPLE_DOCS
+from tui.render import meta_text
 
 DOCS = {
     "intro.md": (
@@ -278,3 +280,13 @@ def test_generate_lists_each_dropped_candidate_with_its_doc_line(tmp_path: Path)
     listed = generate.stdout[generate.stdout.index("dropped candidates") :]
     [row] = [line for line in listed.splitlines() if "calendar sync" in line]
     assert "feature_in_docs" in row and "deadlines.md:3" in row
+
+
+def test_the_review_card_shows_what_the_docs_say(drafted: tuple[Ledger, list[Draft]]) -> None:
+    ledger, drafts = drafted
+    [offline] = [d for d in drafts if d.meta.get("feature") == "offline mode"]
+    item = ReviewItem(0, offline, ledger.get_chunk(offline.chunk_id), "intro.md", False, False)
+    shown = meta_text(item).plain
+    assert "The docs say" in shown
+    assert "“Orbitly does not support offline mode.”" in shown
+    assert offline.meta["docs_deny"][0]["at"] in shown
