@@ -32,7 +32,8 @@ DOCS = {
         "- tax filing\n"
         "- video calls\n\n"
         "Orbitly does not support offline mode. "
-        "However, you can export a copy of any notebook.\n"
+        "However, you can export a copy of any notebook.\n\n"
+        "Orbitly does not do accounting, invoicing, or billing.\n"
     ),
     "settings.md": (
         "# Settings\n\n"
@@ -65,6 +66,9 @@ domain = "note-taking for research teams"
 
 [[does_not_offer]]
 feature = "offline mode"
+
+[[does_not_offer]]
+feature = "invoicing"
 
 [[does_not_offer]]
 feature = "calendar sync"
@@ -140,11 +144,24 @@ def test_an_affirmative_mention_drops_the_negative_with_its_doc_line(
 def test_negatives_are_mined_from_a_does_not_do_list(drafted: tuple[Ledger, list[Draft]]) -> None:
     _, drafts = drafted
     mined = {d.meta["feature"]: d for d in drafts if d.meta.get("rule") == "negative.docs_denial"}
-    assert set(mined) == {"tax filing", "video calls"}
-    for feature, draft in mined.items():
+    assert set(mined) == {"tax filing", "video calls", "accounting", "billing"}
+    for feature in ("tax filing", "video calls"):
+        draft = mined[feature]
         assert feature in draft.question and "Orbitly" in draft.question
         assert draft.evidence == [feature]
         assert _line_at(draft.meta["docs_deny"][0]["at"]) == f"- {feature}"
+    for feature in ("accounting", "billing"):
+        [denial] = mined[feature].meta["docs_deny"]
+        assert denial["quote"] == "Orbitly does not do accounting, invoicing, or billing."
+
+
+def test_an_item_of_a_denied_list_backs_its_negative(drafted: tuple[Ledger, list[Draft]]) -> None:
+    """The docs' "does not do accounting, invoicing, or billing" supports a negative for each
+    item instead of dropping it as a mention."""
+    _, drafts = drafted
+    [invoicing] = [d for d in drafts if d.meta.get("feature") == "invoicing"]
+    assert invoicing.meta["rule"] == "negative.scope"
+    assert invoicing.evidence == ["Orbitly does not do accounting, invoicing, or billing."]
 
 
 def test_a_dashboard_question_names_the_real_home_page(

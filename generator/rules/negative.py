@@ -358,7 +358,8 @@ def _mined_denials(corpus: Corpus, taken: set[str]) -> list[tuple[str, _Mention,
         for a, b, names in candidates:
             block = next((s for s, e in block_spans(text) if s <= a < e), a)
             if (chunk.id, block) in seen_blocks:
-                continue  # one negative per paragraph: its other sentences say the same no
+                continue  # one denial per paragraph: its other sentences say the same no
+            # Every item of the denial's own list ("does not do X, Y, or Z") is a negative.
             for name in names:
                 if name.casefold() in taken:
                     continue
@@ -368,13 +369,13 @@ def _mined_denials(corpus: Corpus, taken: set[str]) -> list[tuple[str, _Mention,
                     continue
                 start = span[0] if at >= 0 else a + span[0]
                 taken.add(name.casefold())
-                seen_blocks.add((chunk.id, block))
                 mention = _Mention(chunk, start, start + len(name), True)
                 quote, where = _quote(corpus, mention)
                 # "Thousands separators are not supported": the name mid-sentence is lower case.
                 name = corpus.lower_first(name)
                 found.append((name, mention, quote, where, _follow_up(text, b)))
-                break
+            if found and found[-1][1].chunk.id == chunk.id and a <= found[-1][1].start < b:
+                seen_blocks.add((chunk.id, block))
     return found
 
 

@@ -347,6 +347,7 @@ _LIST_DENIES = re.compile(
     r"available|included|offered|possible)\b|\blimitations\b",
     flags=re.IGNORECASE,
 )
+_LIST_ITEM_WORDS = 5
 _CLAUSE_BREAK = re.compile(r"[;:,()]|\s(?:but|however|although|though|whereas|instead)\s", re.I)
 
 
@@ -401,6 +402,16 @@ def is_denial(
     clause_after = after[: stop.start()] if stop else after
     if _NEGATION.search(clause_before):
         return True
+    # An item of a list the clause denies: "does not do accounting, invoicing, or billing".
+    # Back across the commas while the pieces are short list items, to the list's head.
+    if len(clause_before.split()) <= _LIST_ITEM_WORDS and before.rstrip().endswith(
+        (",", ", or", ", and", " or", " and")
+    ):
+        for piece in reversed(re.split(r",", before)[:-1]):
+            if _NEGATION.search(piece):
+                return True
+            if len(piece.split()) > _LIST_ITEM_WORDS:
+                break
     # "X is not supported", "X isn't available": the negation right after the term.
     return bool(
         re.match(
