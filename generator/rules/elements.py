@@ -3,7 +3,8 @@
 A wrong-UI-name trap pairs a name users bring from other software ("Dashboard", "Control
 Panel") with the product's real element of the same role (its home page, its settings, its
 navigation ...). The elements are what a user can go to or press: the scope glossary's home,
-pages and paths, and the home page the docs name ("You land on the Overview page").
+pages and paths, and the home page and pages the docs name ("You land on the Overview page",
+"Open the **Settings** page").
 Each is used only where a sentence, definition or table row of the docs names it, never a
 heading line, an image or a code block.
 """
@@ -96,8 +97,28 @@ def home_in_docs(corpus: Corpus) -> tuple[str, Chunk, str] | None:
     return None
 
 
+# "the **Settings** page", "the Reports screen": a place the docs name as one.
+_PAGE_SAID = re.compile(
+    r"(?:\*\*(?P<bold>[A-Z][A-Za-z &-]{1,30}?)\*\*|\bthe (?P<plain>[A-Z][A-Za-z-]*"
+    r"(?: [A-Z][A-Za-z-]*){0,2}))\s+(?:page|screen|tab|panel|view|menu|sidebar)\b"
+)
+
+
+def pages_in_docs(corpus: Corpus) -> list[str]:
+    """Pages the docs name as pages ("Open the **Settings** page"), outside code blocks, in
+    the order first named."""
+    found: dict[str, None] = {}
+    for chunk in corpus.chunks:
+        fences = fence_spans(chunk.text)
+        for match in _PAGE_SAID.finditer(chunk.text):
+            if not any(a <= match.start() < b for a, b in fences):
+                found.setdefault((match.group("bold") or match.group("plain")).strip(), None)
+    return list(found)
+
+
 def elements(corpus: Corpus) -> list[Element]:
-    """The glossary's elements (and the home page the docs name), each once, with its role."""
+    """The glossary's elements, the home page and pages the docs name, each once, with its
+    role."""
     glossary = corpus.scope.glossary
     found: list[Element] = []
     home = glossary.home
@@ -106,7 +127,7 @@ def elements(corpus: Corpus) -> list[Element]:
         home = said[0] if said else ""
     if home:
         found.append(Element(home, "home", "home"))
-    for page in glossary.pages:
+    for page in [*glossary.pages, *pages_in_docs(corpus)]:
         found.append(Element(page, "page", "home" if page == home else role_of(page)))
     for path in glossary.paths:
         found.append(Element(path, "path", role_of(path)))
