@@ -52,7 +52,10 @@ COMMON_FLAGS: dict[str, str] = {
     "help": "-?",
 }
 # Rows of a binding table: a key cell (code spans, "+", ",") then an action cell.
-_KEY_CELL = re.compile(r"^(?:`+[^`|]+`+|[\s+,/]|\(|\)|[a-z]+)+$")
+_KEY_CELL = re.compile(r"^(?:`+[^`|]+`+|\*\*[^*|]+\*\*|[\s+,/]|\(|\)|[a-z]+)+$")
+_KEY_HEADER = re.compile(r"\b(?:keys?|shortcuts?|key ?bindings?|hotkeys?|bindings?)\b", re.I)
+# A key written in code or bold: "`q`", "`` <ctrl+c> ``", "**Ctrl + P**".
+_KEY_SPAN = re.compile(r"`+\s*([^`]+?)\s*`+|\*\*\s*([^*]+?)\s*\*\*")
 # One key as docs write it: "q", "<ctrl+r>", "Ctrl/Cmd+S", "enter", "F5", "Alt/Option+↑".
 _KEY = re.compile(
     r"^(?:<[\w+-]+>|(?:(?:ctrl|alt|shift|cmd|option|meta|super|fn)(?:/\w+)?\s*\+\s*)*"
@@ -98,15 +101,27 @@ def bindings(corpus: Corpus) -> list[Binding]:
     """The key-binding table rows of the docs, outside code blocks."""
     found: list[Binding] = []
     for index, chunk in enumerate(corpus.chunks):
-        if "|" not in chunk.text or "`" not in chunk.text:
+        if "|" not in chunk.text:
             continue
         fences = fence_spans(chunk.text)
-        for line in lines_of(chunk.text):
+        lines = lines_of(chunk.text)
+        header = ""  # the current table's header row ("| Key | Action |")
+        in_key_section = any(_KEY_HEADER.search(h) for h in chunk.heading_path)
+        for number, line in enumerate(lines):
             text = line.text.strip()
             if not text.startswith("|") or any(a <= line.start < b for a, b in fences):
+                header = ""
+                continue
+            following = lines[number + 1].text.strip() if number + 1 < len(lines) else ""
+            if re.fullmatch(r"\|?[\s:|-]+\|?", following) and "-" in following:
+                header = text
+                continue
+            # Only a table headed as one of keys ("Key", "Shortcut", "Keybinding"), or in a
+            # section about them, binds keys: "| **Home** | The first page |" is no binding.
+            if not _KEY_HEADER.search(header) and not in_key_section:
                 continue
             cells = [c.strip() for c in re.split(r"(?<!\\)\|", text.strip("|"))]
-            if len(cells) < 2 or not _KEY_CELL.match(cells[0]) or "`" not in cells[0]:
+            if len(cells) < 2 or not _KEY_CELL.match(cells[0]) or not _KEY_SPAN.search(cells[0]):
                 continue
             action = plain(cells[1]).strip()
             if not re.match(r"[A-Za-z]", action):
@@ -114,7 +129,7 @@ def bindings(corpus: Corpus) -> list[Binding]:
             keys = _keys(cells[0])
             # Every key must read as a key ("#template 50" and "--host" do not), and a row
             # naming a key ("| `<insert>` | Insert |") binds nothing.
-            if not keys or not all(_KEY.match(k) for k in keys):
+            if not keys or not all(_KEY.match(p) for k in keys for p in k.split(" then ")):
                 continue
             if any(key_label(k).lower() == action.lower() for k in keys):
                 continue
@@ -126,15 +141,19 @@ def bindings(corpus: Corpus) -> list[Binding]:
 
 
 def _keys(cell: str) -> tuple[str, ...]:
-    """ "`` q, <ctrl+c> ``" -> ("q", "<ctrl+c>"); "`Ctrl/Cmd` + `S`" -> ("Ctrl/Cmd+S",)."""
-    spans = re.findall(r"`+\s*([^`]+?)\s*`+", cell)
-    if len(spans) > 1 and "+" in re.sub(r"`+[^`]*`+", "", cell):
-        return ("+".join(spans),)  # one chord written as separate code spans
+    """ "`` q, <ctrl+c> ``" -> ("q", "<ctrl+c>"); "`Ctrl/Cmd` + `S`" -> ("Ctrl/Cmd+S",);
+    "**G** then **S**" -> ("G then S",)."""
+    spans = [a or b for a, b in _KEY_SPAN.findall(cell)]
+    between = _KEY_SPAN.sub("", cell)
+    if len(spans) > 1 and "+" in between:
+        return ("+".join(spans),)  # one chord written as separate spans
+    if len(spans) > 1 and re.fullmatch(r"(?:\s*then\s*)+", between):
+        return (" then ".join(spans),)  # a sequence: one key after the other
     keys: list[str] = []
     for span in spans:
         # "(fn+up/shift+k)" notes another way to type the key; the keys come before it.
         span = re.sub(r"\(.*?\)", "", span)
-        keys += [k.strip() for k in span.split(",") if k.strip()]
+        keys += [re.sub(r"\s*\+\s*", "+", k.strip()) for k in span.split(",") if k.strip()]
     return tuple(keys)
 
 
