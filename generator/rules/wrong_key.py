@@ -184,12 +184,19 @@ def plan_wrong_keys(corpus: Corpus, per_chunk: int, plans: dict[str, Plan]) -> d
         made[word] = made.get(word, 0) + 1
         if len(row.action.split()) > 1 and not re.search(_NOUN_ENDS, row.action.lower()):
             # "Copy path to clipboard" asks more exactly than "copy"; "New branch" is made.
-            verb = row.action[0].lower() + row.action[1:]
+            action = _bare(row.action)
+            verb = action[0].lower() + action[1:]
             if word == "new":
                 verb = "create a " + verb
         plan.drafts.append(_key_draft(corpus, row, wrong, verb, bound, turn))
         turn += 1
     return plans
+
+
+def _bare(action: str) -> str:
+    """An action without its closing note in brackets: "New note (in Edit view)" -> "New
+    note"."""
+    return re.sub(r"\s*\([^()]*\)\s*$", "", action) or action
 
 
 def _key_draft(
@@ -198,9 +205,12 @@ def _key_draft(
     product = corpus.product
     question = _QUESTIONS[turn % len(_QUESTIONS)].format(wrong=wrong, verb=verb, product=product)
     keys = " or ".join(key_label(k) for k in row.keys)
-    answer = f"No. In {product}, {row.action} is {keys}, not {wrong}."
-    if question.startswith(("I pressed", "What's", "How")):
-        answer = f"In {product}, {row.action} is {keys}, not {wrong}."
+    # "New note (in Edit view)": the note on where the key works follows the key.
+    note = row.action[len(_bare(row.action)) :].strip()
+    answer = f"In {product}, {_bare(row.action)} is {keys}{' ' + note if note else ''}"
+    answer += f", not {wrong}."
+    if not question.startswith(("I pressed", "What's", "How")):
+        answer = "No. " + answer
     evidence = [row.row]
     if bound:
         other = bound[0]
