@@ -307,3 +307,20 @@ def test_the_review_card_shows_what_the_docs_say(drafted: tuple[Ledger, list[Dra
     assert "The docs say" in shown
     assert "“Orbitly does not support offline mode.”" in shown
     assert offline.meta["docs_deny"][0]["at"] in shown
+
+
+def test_candidates_past_the_per_chunk_count_are_listed_not_lost(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "intro.md").write_text(DOCS["intro.md"])
+    (tmp_path / "scope.toml").write_text(SCOPE)
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        ingest_folder(ledger, docs)
+        report = run_rules_drafter(ledger, load_scope(tmp_path / "scope.toml"), ["negative"], 1)
+        drafted = {d.meta["feature"] for _, d in ledger.pending_drafts(limit=100)}
+        over = {r["name"] for r in report.dropped_drafts if r["reason"] == "per_chunk_full"}
+        # Every negative the intro holds is either drafted or listed as left out.
+        assert drafted | over >= {"offline mode", "invoicing", "tax filing", "video calls"}
+        assert len(drafted) == len(ledger.generation_calls()) and not drafted & over
+        for call in ledger.generation_calls():
+            assert call.requested == call.produced + sum(call.dropped.values())
