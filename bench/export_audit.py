@@ -111,8 +111,8 @@ def phase(args: argparse.Namespace) -> None:
     import datasets  # noqa: F401
     import pyarrow  # noqa: F401
 
-    from draftgate.cmd_export import build_audit
-    from ledger.export import ExportOptions, export
+    from audit import build_audit
+    from export import ExportOptions, export
 
     ledger = Ledger.open(args.ledger)
     baseline = peak_rss_mb()
@@ -128,10 +128,10 @@ def phase(args: argparse.Namespace) -> None:
             glossary_names=[],
         )  # fmt: skip
         detail = {
-            "ok": audit["integrity"]["ok"],
-            "breaks": len(audit["integrity"]["breaks"]),
-            "provenance": len(audit["provenance"]),
-            "quality": bool(audit["quality"]),
+            "ok": audit.integrity.ok,
+            "breaks": len(audit.integrity.breaks),
+            "provenance": len(audit.provenance),
+            "quality": audit.quality.totals.signed_off_examples > 0,
         }
     elapsed = time.perf_counter() - started
     print(json.dumps({"seconds": elapsed, "peak_mb": peak_rss_mb(), "baseline_mb": baseline,

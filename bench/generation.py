@@ -45,10 +45,10 @@ sys.path.insert(0, str(REPO))
 from generator.client import ClientSettings, LLMClient, prepared_response_model  # noqa: E402
 from generator.dedup import DedupIndex  # noqa: E402
 from generator.ingest import ingest_folder  # noqa: E402
+from generator.kinds import KIND_NAMES, KINDS  # noqa: E402
 from generator.pacing import Pacer  # noqa: E402
 from generator.prompts import PromptSet  # noqa: E402
 from generator.runner import DraftChecker, Job, plan_jobs, run_jobs  # noqa: E402
-from generator.schemas import REPLY_MODELS  # noqa: E402
 from generator.scope import load_scope  # noqa: E402
 from ledger import Ledger  # noqa: E402
 
@@ -130,7 +130,7 @@ async def warm_up(client: LLMClient, jobs: list[Job]) -> None:
     first_of_kind = {job.kind: job for job in reversed(jobs)}
     for job in first_of_kind.values():
         await client.draft(
-            job.prompt.messages, REPLY_MODELS[job.kind], job.context, {"temperature": 0.7}
+            job.prompt.messages, KINDS[job.kind].reply_model, job.context, {"temperature": 0.7}
         )
 
 
@@ -190,7 +190,7 @@ async def bare_loop(
         while queue:
             job = queue.pop()
             await client.client.create_with_completion(
-                response_model=prepared_response_model(REPLY_MODELS[job.kind]),
+                response_model=prepared_response_model(KINDS[job.kind].reply_model),
                 max_retries=2,
                 context=job.context,
                 **client.request_kwargs(job.prompt.messages, {"temperature": 0.7}),
@@ -289,7 +289,7 @@ def main() -> None:
     parser.add_argument("--rpm-seconds", type=float, default=30.0)
     parser.add_argument("--parts", default="abc", help="which parts to run, e.g. 'c'")
     args = parser.parse_args()
-    kinds = ["qa", "negative", "adversarial", "clarify"]
+    kinds = list(KIND_NAMES)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         if "a" in args.parts:

@@ -9,7 +9,7 @@ peak memory is the app's alone) and prints:
 - start-up: from constructing the app to the first draft rendered (measured inside the app);
 - keypress → next draft rendered, p50/p95/max over the approvals: from the approve action to
   the refresh that shows the next draft (call_after_refresh), which includes the decision's
-  commit on the ledger thread; pilot.press's own idle wait (~60 ms) is not part of it;
+  commit on the session's ledger worker; pilot.press's own idle wait (~60 ms) is not part of it;
 - peak resident memory of the app process (VmHWM) and the Python heap peak (tracemalloc) while the
   queue is open.
 """
@@ -128,7 +128,7 @@ async def run_app(path: str, presses: int, trace: bool) -> dict[str, float]:
         startup = app.first_render_at - constructed
         for _ in range(presses):
             await pilot.press("a")
-            while app.saving or app.waiting_for_next:
+            while app.session.saving or app.session.waiting_for_next:
                 await pilot.pause(0.001)
         latencies = sorted(app.latencies_ms)
         await pilot.press("q")

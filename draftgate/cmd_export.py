@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from datetime import UTC, datetime
@@ -13,14 +12,21 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from audit import (
+    Audit,
+    build_audit,
+    render_html,
+    render_markdown,
+    render_terminal_summary,
+)
 from draftgate.config import Config
 from draftgate.context import CommandError, config_of, open_ledger
 from draftgate.exit_codes import ExitCode
-from generator.userfiles import UserFileError, read_user_text
-from ledger import DraftKind, Ledger, report, utc_now
-from ledger.export import (
+from export import (
+    EXPORT_FORMATS,
     HF_DATASET_DIR,
     MANIFEST_NAME,
+    SPLITS,
     ExportError,
     ExportOptions,
     ExportRefused,
@@ -29,17 +35,12 @@ from ledger.export import (
     parse_balance,
     recorded_exports,
 )
-from ledger.integrity import check_integrity
-from ledger.quality import QualityWorker, compute_quality
-from ledger.records import EXPORT_FORMATS, SPLITS
+from generator.userfiles import UserFileError, read_user_text
+from ledger import DraftKind, Ledger
 
 DEFAULT_EXPORTS_DIR = Path("outputs/exports")
 DEFAULT_REPORTS_DIR = Path("outputs")
 AUDIT_FORMATS = ("md", "html", "json")
-# From this many decisions on, the quality signals are computed in a second process while the
-# integrity check runs here: the two only read the ledger and each takes seconds at 100k
-# records. Below it, starting a process costs more than it saves.
-PARALLEL_AUDIT_MIN_DECISIONS = 20_000
 
 
 def register(subparsers: Any) -> None:
@@ -199,47 +200,6 @@ def _push_to_hub(result: ExportResult, repo: str) -> int:
 # ---- audit --------------------------------------------------------------------------------
 
 
-def build_audit(
-    ledger: Ledger,
-    export_dirs: list[Path],
-    *,
-    fast_decision_ms: int,
-    target_mix: dict[str, float],
-    glossary_names: list[str],
-    parallel: bool | None = None,
-) -> dict[str, Any]:
-    """The whole audit as one JSON-able dict. ``parallel`` (default: by ledger size) computes
-    the quality signals in a worker process while the integrity check runs in this one."""
-    quality_options: dict[str, Any] = {
-        "fast_decision_ms": fast_decision_ms,
-        "target_mix": target_mix,
-        "glossary_names": glossary_names,
-    }
-    head = ledger.head()
-    if parallel is None:
-        parallel = ledger.path != ":memory:" and head.seq >= PARALLEL_AUDIT_MIN_DECISIONS
-    if parallel:
-        worker = QualityWorker(ledger.path, quality_options)
-        try:
-            integrity = check_integrity(ledger, export_dirs)
-        except BaseException:  # Ctrl-C or a failed check: the worker must not outlive us
-            worker.stop()
-            raise
-        quality = worker.result()
-    else:
-        integrity = check_integrity(ledger, export_dirs)
-        quality = compute_quality(ledger, **quality_options)
-    return {
-        "draftgate_audit": 1,
-        "generated_at": utc_now(),
-        "ledger": ledger.path,
-        "head": {"seq": head.seq, "hash": head.hash},
-        "integrity": integrity.as_dict(),
-        "provenance": integrity.provenance,
-        "quality": quality,
-    }
-
-
 def _glossary_names(config: Config) -> list[str]:
     from generator.scope import ScopeError, load_scope, scope_path_for
 
@@ -267,7 +227,7 @@ def _default_export_dirs(ledger: Ledger) -> list[Path]:
 
 def _audit_of(
     ledger: Ledger, export_dirs: list[Path], fast_ms: int, config: Config, glossary: list[str]
-) -> dict[str, Any]:
+) -> Audit:
     recorded = {Path(row["out_dir"]) for row in recorded_exports(ledger)}
     for folder in export_dirs:
         # A folder the ledger recorded an export in is audited even without its manifest
@@ -301,31 +261,31 @@ def run_audit(args: argparse.Namespace) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else DEFAULT_REPORTS_DIR / f"audit-{stamp}.{fmt}"
     if fmt == "json":
-        text = json.dumps(audit, indent=1, ensure_ascii=False) + "\n"
+        text = audit.to_json()
     elif fmt == "md":
-        text = report.render_markdown(audit)
+        text = render_markdown(audit)
     else:
-        text = report.render_html(audit)
+        text = render_html(audit)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise CommandError(f"--out {out}: cannot write the report: {exc.strerror}") from exc
     _print_audit(audit, out)
-    return ExitCode.OK if audit["integrity"]["ok"] else ExitCode.INTEGRITY
+    return ExitCode.OK if audit.integrity.ok else ExitCode.INTEGRITY
 
 
-def _print_audit(audit: dict[str, Any], out: Path) -> None:
+def _print_audit(audit: Audit, out: Path) -> None:
     console = Console()
-    integrity = audit["integrity"]
-    for line in report.render_terminal_summary(audit):
+    integrity = audit.integrity
+    for line in render_terminal_summary(audit):
         console.print(line)
     # Breaks are always named one per line on stdout, whatever the renderer prints.
-    for item in integrity["breaks"]:
-        print(f"BREAK {item['kind']}: {item['ref']}: {item['detail']}")
+    for item in integrity.breaks:
+        print(f"BREAK {item.kind}: {item.ref}: {item.detail}")
     verdict = (
         "[green]integrity OK[/]"
-        if integrity["ok"]
-        else (f"[red]integrity FAILED: {len(integrity['breaks'])} break(s)[/]")
+        if integrity.ok
+        else (f"[red]integrity FAILED: {len(integrity.breaks)} break(s)[/]")
     )
     console.print(f"{verdict}; report written to {out}")

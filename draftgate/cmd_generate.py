@@ -4,11 +4,9 @@ or with the built-in rules drafter when no endpoint is configured."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,6 +16,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -27,11 +26,12 @@ from rich.table import Table
 from draftgate.config import Config, GenerateConfig, ledger_path
 from draftgate.context import CommandError, config_of, open_ledger
 from draftgate.exit_codes import ExitCode
-from generator.rules import run_rules_drafter
+from generator import pipeline
+from generator.errors import EndpointError, GenerateError, NoChunksError, SettingsError
+from generator.kinds import KIND_NAMES
+from generator.pipeline import RunProgress, RunSummary
 from generator.scope import Scope, ScopeError, load_scope, scope_path_for
-
-KINDS = ("qa", "negative", "adversarial", "clarify")
-MODES = ("tools", "json_schema", "json", "md_json")
+from generator.settings import STRUCTURED_MODES, GenerateSettings
 
 
 def register(subparsers: Any) -> None:
@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
         "them through structured calls; otherwise the built-in rules drafter does. Finished "
         "jobs are skipped on a rerun, so an interrupted run can simply be started again.",
     )
-    parser.add_argument("--kinds", help=f"comma-separated kinds (default: {','.join(KINDS)})")
+    parser.add_argument("--kinds", help=f"comma-separated kinds (default: {','.join(KIND_NAMES)})")
     parser.add_argument("--per-chunk", type=int, metavar="N", help="drafts per chunk and kind")
     parser.add_argument("--model", help="model name (default: [generate] model)")
     parser.add_argument("--concurrency", type=int, metavar="N", help="calls in flight at once")
@@ -56,7 +56,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--rpm", type=int, metavar="N", help="requests-per-minute budget")
     parser.add_argument("--tpm", type=int, metavar="N", help="tokens-per-minute budget")
     parser.add_argument(
-        "--mode", choices=MODES, help="structured-output mode (default: [generate] mode, tools)"
+        "--mode",
+        choices=STRUCTURED_MODES,
+        help="structured-output mode (default: [generate] mode, tools)",
     )
     parser.add_argument(
         "--batch", action="store_true", help="use the OpenAI Batch API (half the cost; resumable)"
@@ -66,8 +68,11 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=run_generate)
 
 
-def effective_settings(args: argparse.Namespace, config: Config) -> GenerateConfig:
-    """The [generate] config with command-line flags applied (validated the same way)."""
+def effective_settings(args: argparse.Namespace, config: Config) -> GenerateSettings:
+    """The [generate] config with command-line flags and the endpoint's environment applied
+    (validated the same way)."""
+    if args.limit is not None and args.limit < 1:
+        raise CommandError("--limit must be at least 1")
     base = config.generate.model_dump()
     overrides = {
         "model": args.model,
@@ -80,17 +85,22 @@ def effective_settings(args: argparse.Namespace, config: Config) -> GenerateConf
     if args.kinds:
         overrides["kinds"] = [k.strip() for k in args.kinds.split(",") if k.strip()]
     base.update({k: v for k, v in overrides.items() if v is not None})
-    settings = GenerateConfig.model_validate(base)
-    unknown = [k for k in settings.kinds if k not in KINDS]
-    if unknown or not settings.kinds:
-        raise CommandError(
-            f"unknown kind(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(KINDS)}"
-        )
-    if settings.mode not in MODES:
-        raise CommandError(f"unknown mode {settings.mode!r}; choose from {', '.join(MODES)}")
-    if args.limit is not None and args.limit < 1:
-        raise CommandError("--limit must be at least 1")
-    return settings
+    try:
+        checked = GenerateConfig.model_validate(base)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        option = "--" + str(first["loc"][0]).replace("_", "-")
+        raise CommandError(f"bad option {option}: {first['msg']}") from exc
+    return GenerateSettings(
+        **{
+            **checked.model_dump(),
+            "kinds": tuple(checked.kinds),
+            "base_url": os.environ.get("OPENAI_BASE_URL") or checked.base_url,
+            "api_key": os.environ.get("OPENAI_API_KEY"),
+            "limit": args.limit,
+            "batch": args.batch,
+        }
+    )
 
 
 def _scope_of(args: argparse.Namespace, config: Config) -> Scope:
@@ -110,66 +120,43 @@ def run_generate(args: argparse.Namespace) -> int:
     config = config_of(args)
     try:
         settings = effective_settings(args, config)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        option = "--" + str(first["loc"][0]).replace("_", "-")
-        raise CommandError(f"bad option {option}: {first['msg']}") from exc
+    except SettingsError as exc:
+        raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc
     scope = _scope_of(args, config)
-    base_url = os.environ.get("OPENAI_BASE_URL") or settings.base_url
-    api_key = os.environ.get("OPENAI_API_KEY")
     with open_ledger(args, config, read_only=args.dry_run) as ledger:
-        if not ledger.current_chunks():
+        try:
+            if args.dry_run:
+                _print_estimate(pipeline.estimate(ledger, scope, settings), settings)
+                return ExitCode.OK
+            if not settings.uses_llm:
+                print(
+                    "draftgate: no LLM endpoint configured (OPENAI_API_KEY/OPENAI_BASE_URL "
+                    "unset); drafting with the built-in rules drafter",
+                    file=sys.stderr,
+                )
+            summary = pipeline.run(ledger, scope, settings, _ProgressBar(args.quiet))
+        except NoChunksError as exc:
             raise CommandError(
                 f"no ingested docs in {ledger_path(args.ledger, config)}; run `draftgate ingest`"
-            )
-        if not base_url and not api_key:
-            if args.dry_run:
-                return _dry_run(args, settings, scope, ledger, offline=True)
-            return _run_offline(args, settings, scope, ledger)
-        if args.dry_run:
-            return _dry_run(args, settings, scope, ledger, offline=False)
-        return _run_llm(args, settings, scope, ledger, base_url, api_key)
-
-
-def _prompt_set(settings: GenerateConfig) -> Any:
-    from generator.prompts import PromptsError, PromptSet
-
-    prompts = PromptSet(Path(settings.prompts) if settings.prompts else None)
-    try:
-        prompts.check(settings.kinds)
-    except PromptsError as exc:
-        raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc
-    return prompts
-
-
-def _generation_params(settings: GenerateConfig) -> dict[str, Any]:
-    """What, besides the model and the template, decides a job's output (part of its key)."""
-    return {"temperature": settings.temperature, "mode": settings.mode}
-
-
-def _plan(args: argparse.Namespace, settings: GenerateConfig, scope: Scope, ledger: Any) -> Any:
-    from generator.prompts import PromptsError
-    from generator.runner import plan_jobs
-
-    try:
-        return plan_jobs(
-            ledger,
-            scope,
-            _prompt_set(settings),
-            kinds=settings.kinds,
-            per_chunk=settings.per_chunk,
-            model=settings.model,
-            params=_generation_params(settings),
-            limit=args.limit,
+            ) from exc
+        except EndpointError as exc:
+            raise CommandError(str(exc), ExitCode.ENDPOINT) from exc
+        except GenerateError as exc:
+            raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc
+    _print_summary(summary)
+    _print_dropped_drafts(summary.dropped_drafts)
+    failed = sum(summary.calls_failed.values())
+    if failed:
+        print(
+            f"draftgate: {failed} call(s) failed; rerun "
+            "`draftgate generate` to retry them (finished jobs are skipped)",
+            file=sys.stderr,
         )
-    except PromptsError as exc:
-        raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc
+        return ExitCode.INCOMPLETE
+    return ExitCode.OK
 
 
-def _dry_run(
-    args: argparse.Namespace, settings: GenerateConfig, scope: Scope, ledger: Any, *, offline: bool
-) -> int:
-    plan = _plan(args, settings, scope, ledger)
+def _print_estimate(estimate: pipeline.Estimate, settings: GenerateSettings) -> None:
     console = Console()
     table = Table(
         "job",
@@ -178,9 +165,9 @@ def _dry_run(
         "kind",
         "drafts",
         "est. tokens",
-        title=f"{len(plan.jobs)} jobs ({plan.skipped_finished} already finished)",
+        title=f"{len(estimate.jobs)} jobs ({estimate.plan.skipped_finished} already finished)",
     )
-    for job in plan.jobs:
+    for job in estimate.jobs:
         kind = job.kind + (f"/{job.subtype}" if job.subtype else "")
         table.add_row(
             job.key[3:15],
@@ -191,52 +178,64 @@ def _dry_run(
             str(job.estimated_tokens),
         )
     console.print(table)
-    prompt_tokens = sum(j.estimated_prompt_tokens for j in plan.jobs)
-    total_tokens = sum(j.estimated_tokens for j in plan.jobs)
-    cost = (
-        prompt_tokens * settings.price_in_per_mtok
-        + (total_tokens - prompt_tokens) * settings.price_out_per_mtok
-    ) / 1e6
     console.print(
-        f"estimate: {len(plan.jobs)} calls, ~{total_tokens} tokens "
-        f"(~{prompt_tokens} in, ~{total_tokens - prompt_tokens} out), ~${cost:.4f} "
-        f"at the configured prices; model {settings.model}; nothing written"
+        f"estimate: {len(estimate.jobs)} calls, ~{estimate.total_tokens} tokens "
+        f"(~{estimate.prompt_tokens} in, ~{estimate.completion_tokens} out), "
+        f"~${estimate.cost:.4f} at the configured prices; model {settings.model}; "
+        "nothing written"
     )
-    if offline:
+    if not estimate.uses_llm:
         console.print("(no endpoint is configured: a real run would use the rules drafter)")
-    return ExitCode.OK
 
 
-def _run_offline(
-    args: argparse.Namespace, settings: GenerateConfig, scope: Scope, ledger: Any
-) -> int:
-    print(
-        "draftgate: no LLM endpoint configured (OPENAI_API_KEY/OPENAI_BASE_URL unset); "
-        "drafting with the built-in rules drafter",
-        file=sys.stderr,
-    )
-    with _progress(args.quiet) as progress:
-        task = progress.add_task("rules drafter", total=None, info="")
-        report = run_rules_drafter(
-            ledger,
-            scope,
-            kinds=settings.kinds,
-            per_chunk=settings.per_chunk,
-            limit=args.limit,
-            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+class _ProgressBar:
+    """The run's progress on stderr (a ``pipeline.RunObserver``); nothing when quiet."""
+
+    def __init__(self, quiet: bool) -> None:
+        self._quiet = quiet
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def started(self, description: str, total: int | None) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=Console(stderr=True),
+            disable=self._quiet,
         )
-    _print_summary(
-        calls_ok=report.calls_ok,
-        calls_failed={},
-        drafts_by_kind=dict(report.drafts_by_kind),
-        dropped=dict(report.dropped),
-        tokens=(0, 0),
-        cost=0.0,
-        skipped=report.jobs_skipped,
-        requested=(report.drafts_requested, 0),
-    )
-    _print_dropped_drafts(report.dropped_drafts)
-    return ExitCode.OK
+        self._progress.start()
+        self._task = self._progress.add_task(description, total=total, info="")
+
+    def advanced(self, progress: RunProgress) -> None:
+        if self._progress is None or self._task is None:
+            return
+        info = ""
+        if progress.tokens is not None and progress.cost is not None:
+            info = f"{progress.tokens} tok ~${progress.cost:.4f} failed {progress.calls_failed}"
+        self._progress.update(self._task, completed=progress.done, total=progress.total, info=info)
+
+    def finished(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def ledger_busy(self, wait_s: float) -> None:
+        message = (
+            "draftgate: another process is writing the ledger; finished calls "
+            f"wait to be stored (up to {wait_s:g} s)"
+        )
+        if self._progress is not None:
+            self._progress.console.print(message)
+        else:
+            Console(stderr=True).print(message)
+
+    def message(self, text: str) -> None:
+        print(f"draftgate: {text}", file=sys.stderr)
 
 
 # The summary lists this many dropped candidates; all of them stay in their calls' records.
@@ -257,157 +256,21 @@ def _print_dropped_drafts(dropped: list[dict[str, str]]) -> None:
     Console().print(table)
 
 
-def _progress(quiet: bool) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[info]}"),
-        console=Console(stderr=True),
-        disable=quiet,
-    )
-
-
-def _cost(
-    settings: GenerateConfig, prompt_tokens: int, completion_tokens: int, batch: bool = False
-) -> float:
-    cost = (
-        prompt_tokens * settings.price_in_per_mtok + completion_tokens * settings.price_out_per_mtok
-    ) / 1e6
-    return cost / 2 if batch else cost
-
-
-def _run_llm(
-    args: argparse.Namespace,
-    settings: GenerateConfig,
-    scope: Scope,
-    ledger: Any,
-    base_url: str | None,
-    api_key: str | None,
-) -> int:
-    from generator.client import ClientSettings, EndpointError, LLMClient
-    from generator.dedup import DedupIndex
-    from generator.pacing import Pacer
-    from generator.runner import DraftChecker, RunReport, run_jobs
-
-    plan = _plan(args, settings, scope, ledger)
-    client_settings = ClientSettings(
-        base_url=base_url,
-        api_key=api_key,
-        model=settings.model,
-        mode=settings.mode,
-        temperature=settings.temperature,
-        timeout_s=settings.timeout_s,
-        max_attempts=settings.max_attempts,
-        max_reasks=settings.max_reasks,
-        backoff_initial_s=settings.backoff_initial_s,
-        backoff_max_s=settings.backoff_max_s,
-        retry_after_cap_s=settings.retry_after_cap_s,
-    )
-    dedup = DedupIndex.from_drafts((kind, q) for _id, _c, kind, q, _a in ledger.iter_draft_texts())
-    checker = DraftChecker(ledger, scope, dedup)
-
-    async def go() -> RunReport:
-        client = LLMClient(client_settings)
-        try:
-            await client.preflight()
-            if args.batch:
-                from generator.batch import run_batch
-
-                state_path = Path(str(ledger.path) + ".batch.json")
-                return await run_batch(
-                    ledger,
-                    client,
-                    plan.jobs,
-                    checker,
-                    state_path,
-                    poll_s=settings.batch_poll_s,
-                    log=lambda m: print(f"draftgate: {m}", file=sys.stderr),
-                )
-            with _progress(args.quiet) as progress:
-                task = progress.add_task(
-                    f"generate ({client_settings.endpoint_host})", total=len(plan.jobs), info=""
-                )
-
-                def on_progress(done: int, total: int, report: RunReport) -> None:
-                    cost = _cost(settings, report.prompt_tokens, report.completion_tokens)
-                    info = (
-                        f"{report.prompt_tokens + report.completion_tokens} tok "
-                        f"~${cost:.4f} failed {sum(report.calls_failed.values())}"
-                    )
-                    progress.update(task, completed=done, info=info)
-
-                return await run_jobs(
-                    ledger,
-                    client,
-                    plan.jobs,
-                    checker,
-                    concurrency=settings.concurrency,
-                    pacer=Pacer(settings.rpm, settings.tpm),
-                    on_progress=on_progress,
-                    on_ledger_busy=lambda: progress.console.print(
-                        "draftgate: another process is writing the ledger; finished calls "
-                        f"wait to be stored (up to {ledger.busy_timeout_s:g} s)"
-                    ),
-                )
-        finally:
-            await client.close()
-
-    try:
-        report = asyncio.run(go())
-    except EndpointError as exc:
-        raise CommandError(str(exc), ExitCode.ENDPOINT) from exc
-    report.skipped_finished = plan.skipped_finished
-    _print_summary(
-        calls_ok=report.calls_ok,
-        calls_failed=dict(report.calls_failed),
-        drafts_by_kind=dict(report.drafts_by_kind),
-        dropped=dict(report.dropped),
-        tokens=(report.prompt_tokens, report.completion_tokens),
-        cost=_cost(settings, report.prompt_tokens, report.completion_tokens, args.batch),
-        skipped=plan.skipped_finished,
-        requested=(report.drafts_requested, report.drafts_failed),
-    )
-    if report.calls_failed:
-        print(
-            f"draftgate: {sum(report.calls_failed.values())} call(s) failed; rerun "
-            "`draftgate generate` to retry them (finished jobs are skipped)",
-            file=sys.stderr,
-        )
-        return ExitCode.INCOMPLETE
-    return ExitCode.OK
-
-
-def _print_summary(
-    *,
-    calls_ok: int,
-    calls_failed: dict[str, int],
-    drafts_by_kind: dict[str, int],
-    dropped: dict[str, int],
-    tokens: tuple[int, int],
-    cost: float,
-    skipped: int = 0,
-    requested: tuple[int, int] | None = None,
-) -> None:
-    """The run's counts. ``requested`` is (drafts requested, drafts lost with failed calls):
-    requested = stored + dropped + failed, each taken from the calls the ledger recorded."""
+def _print_summary(summary: RunSummary) -> None:
+    """The run's counts: requested = stored + dropped + failed, each from the ledger's rows."""
     console = Console()
     table = Table("", "count", title="generation summary")
-    table.add_row("calls ok", str(calls_ok))
-    for reason, n in sorted(calls_failed.items()):
+    table.add_row("calls ok", str(summary.calls_ok))
+    for reason, n in sorted(summary.calls_failed.items()):
         table.add_row(f"calls failed: {reason}", str(n))
-    if skipped:
-        table.add_row("jobs skipped (already finished)", str(skipped))
-    if requested is not None:
-        table.add_row("drafts requested", str(requested[0]))
-        table.add_row("drafts failed (with their calls)", str(requested[1]))
-    for kind, n in sorted(drafts_by_kind.items()):
+    if summary.jobs_skipped:
+        table.add_row("jobs skipped (already finished)", str(summary.jobs_skipped))
+    table.add_row("drafts requested", str(summary.drafts_requested))
+    table.add_row("drafts failed (with their calls)", str(summary.drafts_failed))
+    for kind, n in sorted(summary.drafts_by_kind.items()):
         table.add_row(f"drafts stored: {kind}", str(n))
-    for reason, n in sorted(dropped.items()):
+    for reason, n in sorted(summary.dropped.items()):
         table.add_row(f"drafts dropped: {reason}", str(n))
-    table.add_row("tokens in / out", f"{tokens[0]} / {tokens[1]}")
-    table.add_row("estimated cost", f"${cost:.4f}")
+    table.add_row("tokens in / out", f"{summary.prompt_tokens} / {summary.completion_tokens}")
+    table.add_row("estimated cost", f"${summary.cost:.4f}")
     console.print(table)

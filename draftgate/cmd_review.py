@@ -102,7 +102,7 @@ def run_review(args: argparse.Namespace) -> int:
         raise CommandError(f"review.keymap: {problem}", ExitCode.BAD_INPUT)
     guidelines = load_guidelines(config)
     # Open (and migrate) once here so a foreign, newer or locked ledger ends in one clear line
-    # before the screen takes over; the app's ledger thread opens its own connection.
+    # before the screen takes over; the review session's worker opens its own connection.
     with open_ledger(args, config):
         pass
     app = ReviewApp(

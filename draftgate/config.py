@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from generator.kinds import KIND_NAMES
 from generator.userfiles import UserFileError, read_user_text
 
 CONFIG_FILE = "draftgate.toml"
@@ -32,7 +33,7 @@ class GenerateConfig(Section):
     model: str = "gpt-4o-mini"
     temperature: float = Field(default=0.7, ge=0, le=2)
     concurrency: int = Field(default=8, ge=1, le=1024)
-    kinds: list[str] = Field(default_factory=lambda: ["qa", "negative", "adversarial", "clarify"])
+    kinds: list[str] = Field(default_factory=lambda: list(KIND_NAMES))
     per_chunk: int = Field(default=3, ge=1, le=50)
     mode: str = "tools"
     rpm: int | None = Field(default=None, ge=1)

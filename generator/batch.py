@@ -27,8 +27,8 @@ from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 
 from generator.client import CallResult, LLMClient
+from generator.kinds import KINDS
 from generator.runner import DraftChecker, Job, LedgerWriter, RunReport, build_call
-from generator.schemas import REPLY_MODELS
 from ledger import DraftIn, Ledger, utc_now
 
 TERMINAL = {"completed", "failed", "expired", "cancelled"}
@@ -36,7 +36,7 @@ TERMINAL = {"completed", "failed", "expired", "cancelled"}
 
 def request_line(client: LLMClient, job: Job) -> tuple[dict[str, Any], type[BaseModel]]:
     prepared, body = handle_response_model(
-        REPLY_MODELS[job.kind],
+        KINDS[job.kind].reply_model,
         mode=client.mode,
         model=client.settings.model,
         messages=[dict(m) for m in job.prompt.messages],

@@ -36,6 +36,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from generator.errors import EndpointError
 from generator.prompts import Message, protect_from_templating
 from generator.redact import redact
 
@@ -60,10 +61,6 @@ def prepared_response_model(model: type[BaseModel]) -> type[BaseModel]:
     and the request it sends are the same.
     """
     return cast(type[BaseModel], prepare_response_model(model))
-
-
-class EndpointError(Exception):
-    """The endpoint cannot be used at all (unauthorised, unreachable): one line, exit 5."""
 
 
 @dataclass(frozen=True)

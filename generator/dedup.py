@@ -1,9 +1,10 @@
 """Drop exact and near-duplicate drafts before they are stored.
 
-Exact: the normalised question (case, punctuation and spacing folded) of the same kind was
-seen before. Near: rapidfuzz ``ratio`` of the normalised questions is at or above the
-threshold. Comparing every pair would grow quadratically, so near-duplicate candidates are
-only the drafts that share enough word tokens (an inverted index), and rapidfuzz confirms.
+Exact: the normalised question (``ledger.text.normalise``: case, punctuation and spacing
+folded; the audit's duplicate signals use the same) of the same kind was seen before. Near:
+rapidfuzz ``ratio`` of the normalised questions is at or above the threshold. Comparing every
+pair would grow quadratically, so near-duplicate candidates are only the drafts that share
+enough word tokens (an inverted index), and rapidfuzz confirms.
 
 The index is seeded from every draft in the ledger (so repeats are caught corpus-wide and on
 the same chunk across runs) and grows with each draft accepted in this run.
@@ -11,60 +12,19 @@ the same chunk across runs) and grows with each draft accepted in this run.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 
 from rapidfuzz import fuzz
 
 from ledger.ids import text_hash
+from ledger.text import STOPWORDS, normalise
 
 NEAR_THRESHOLD = 90.0
-_WORD = re.compile(r"[a-z0-9]+")
-_STOPWORDS = frozenset(
-    {
-        "a",
-        "an",
-        "and",
-        "are",
-        "can",
-        "could",
-        "do",
-        "does",
-        "for",
-        "from",
-        "how",
-        "i",
-        "in",
-        "is",
-        "it",
-        "me",
-        "my",
-        "of",
-        "on",
-        "or",
-        "the",
-        "to",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "will",
-        "with",
-        "you",
-        "your",
-    }
-)
-
-
-def normalise(text: str) -> str:
-    return " ".join(_WORD.findall(text.casefold()))
 
 
 def _tokens(normalised: str) -> set[str]:
-    return {t for t in normalised.split() if t not in _STOPWORDS and len(t) > 1}
+    return {t for t in normalised.split() if t not in STOPWORDS and len(t) > 1}
 
 
 class DedupIndex:

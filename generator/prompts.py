@@ -16,18 +16,19 @@ from typing import Any
 
 import jinja2
 
+from generator.checks import phrases_of_template
+from generator.kinds import spec_of
+from generator.scope import Scope
 from generator.userfiles import UserFileError, read_user_text
 from ledger.ids import text_hash
 
 PROMPTS_ENV = "DRAFTGATE_PROMPTS"
 SYSTEM_TEMPLATE = "system.j2"
 CHUNK_PARTIAL = "_chunk.j2"
-KIND_TEMPLATES = {
-    "qa": "qa.j2",
-    "negative": "negative.j2",
-    "adversarial": "adversarial.j2",
-    "clarify": "clarify.j2",
-}
+# What the product is and its real UI names: included by the system prompt, so every kind's
+# call carries it, and it is the same for every call of a run (a shared prompt prefix).
+PRODUCT_PARTIAL = "_product.j2"
+PARTIALS = (SYSTEM_TEMPLATE, PRODUCT_PARTIAL, CHUNK_PARTIAL)
 
 Message = dict[str, str]
 
@@ -51,6 +52,9 @@ class RenderedPrompt:
     messages: list[Message]
     template_name: str
     template_hash: str
+    # The templates' own wording (``PromptSet.prompt_phrases``): an answer repeating it is
+    # prompt text, not docs text.
+    prompt_phrases: tuple[str, ...] = ()
 
 
 class PromptSet:
@@ -74,7 +78,7 @@ class PromptSet:
         template is one line at the start, not a traceback after the first call."""
         if not self.folder.is_dir():
             raise PromptsError(f"prompts folder {self.folder} does not exist or is not a folder")
-        for name in (SYSTEM_TEMPLATE, CHUNK_PARTIAL, *(KIND_TEMPLATES[k] for k in kinds)):
+        for name in (*PARTIALS, *(spec_of(k).template_name for k in kinds)):
             path = self.folder / name
             try:
                 self.env.parse(read_user_text(path), name, str(path))
@@ -90,16 +94,25 @@ class PromptSet:
 
     @lru_cache(maxsize=16)  # noqa: B019 - one PromptSet per run; the cache dies with it
     def template_hash(self, kind: str) -> str:
-        parts = [SYSTEM_TEMPLATE, CHUNK_PARTIAL, KIND_TEMPLATES[kind]]
+        parts = self.templates_of(kind)
         return text_hash("\n\x00\n".join(f"{name}\n{self.source(name)}" for name in parts))
 
+    def templates_of(self, kind: str) -> list[str]:
+        """The template files a ``kind`` job's prompt is rendered from."""
+        return [*PARTIALS, spec_of(kind).template_name]
+
+    @lru_cache(maxsize=16)  # noqa: B019 - one PromptSet per run; the cache dies with it
+    def prompt_phrases(self, kind: str) -> tuple[str, ...]:
+        """The phrases of the templates a ``kind`` job is rendered from, without any value
+        put into them: what an answer copied from the prompt rather than the docs repeats."""
+        phrases = (phrases_of_template(self.source(n)) for n in self.templates_of(kind))
+        return tuple(dict.fromkeys(p for group in phrases for p in group))
+
     def render(self, kind: str, variables: dict[str, Any]) -> RenderedPrompt:
-        name = KIND_TEMPLATES[kind]
-        # Every string value may come from the docs (chunk text, heading, file name).
-        variables = {
-            key: defuse_fence(value) if isinstance(value, str) else value
-            for key, value in variables.items()
-        }
+        name = spec_of(kind).template_name
+        # Every string value may come from the docs (chunk text, heading, file name, and
+        # glossary names found in the docs), alone or in a list.
+        variables = {key: _defused(value) for key, value in variables.items()}
         try:
             system = self.env.get_template(SYSTEM_TEMPLATE).render(**variables)
             user = self.env.get_template(name).render(**variables)
@@ -111,7 +124,35 @@ class PromptSet:
             messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
             template_name=name,
             template_hash=self.template_hash(kind),
+            prompt_phrases=self.prompt_phrases(kind),
         )
+
+
+def scope_variables(scope: Scope) -> dict[str, Any]:
+    """The template variables that describe the product, the same for every job of a run."""
+    glossary = scope.glossary
+    return {
+        "product_name": scope.product.name,
+        "product_summary": scope.product.summary,
+        "product_domain": scope.product.domain,
+        "offers": list(scope.offers),
+        "absent_features": list(scope.does_not_offer),
+        "glossary": glossary.names(),
+        "glossary_home": glossary.home,
+        "glossary_pages": list(glossary.pages),
+        "glossary_paths": list(glossary.paths),
+        "glossary_buttons": list(glossary.buttons),
+        "glossary_keys": list(glossary.keys),
+        "glossary_commands": list(glossary.commands),
+    }
+
+
+def _defused(value: Any) -> Any:
+    if isinstance(value, str):
+        return defuse_fence(value)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return [defuse_fence(item) for item in value]
+    return value
 
 
 def defuse_fence(text: str) -> str:

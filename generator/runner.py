@@ -1,10 +1,8 @@
-"""The batch runner: plan jobs, call the model with bounded concurrency and pacing, check,
-deduplicate, and hand each finished call to ONE writer thread that stores it.
+"""The LLM run: plan jobs, call the model with bounded concurrency and pacing, check,
+deduplicate, and store each finished call from the event loop (``LedgerWriter``).
 
-Idempotence: a job's key is the content hash of (chunk text hash, kind, subtype, template
-hash, model, params, count). A call is committed with its drafts in one transaction, and a
-rerun skips every key with an ok call, so a run killed at any point loses at most the calls
-in flight and never stores a draft twice.
+Job keys and call records come from ``generator.calls``; see there for why a rerun skips
+finished jobs and never stores a draft twice.
 """
 
 from __future__ import annotations
@@ -13,18 +11,22 @@ import asyncio
 import gc
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
 
+from generator import calls
 from generator.absence import AbsenceCheck, check_absence, path_in_docs, ui_name_is_real
+from generator.calls import JobSpec
+from generator.checks import check_answer
 from generator.client import CallResult, LLMClient
 from generator.dedup import DedupIndex
-from generator.prompts import PromptSet, RenderedPrompt
+from generator.kinds import KINDS
+from generator.prompts import PromptSet, RenderedPrompt, scope_variables
 from generator.redact import redact
-from generator.schemas import REPLY_MODELS, SUBTYPES, NegativeItem
+from generator.schemas import NegativeItem
 from generator.scope import Scope
 from ledger import (
     Chunk,
@@ -35,11 +37,10 @@ from ledger import (
     LedgerBusyError,
     utc_now,
 )
-from ledger.ids import content_hash, new_event_id
 
 log = logging.getLogger("draftgate.generate")
 
-ALL_KINDS = ["qa", "negative", "adversarial", "clarify"]
+LLM_DRAFTER = "llm"
 # A rough completion size per requested draft, for the dry-run estimate and the TPM pacer.
 COMPLETION_TOKENS_PER_DRAFT = 120
 CHARS_PER_TOKEN = 4
@@ -47,14 +48,30 @@ CHARS_PER_TOKEN = 4
 
 @dataclass(frozen=True)
 class Job:
-    key: str
+    spec: JobSpec
     chunk: Chunk
     document_path: str
-    kind: str
-    subtype: str | None
-    count: int
     prompt: RenderedPrompt
-    params: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    @property
+    def kind(self) -> DraftKind:
+        return self.spec.kind
+
+    @property
+    def subtype(self) -> str | None:
+        return self.spec.subtype
+
+    @property
+    def count(self) -> int:
+        return self.spec.count
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        return self.spec.params
 
     @property
     def estimated_prompt_tokens(self) -> int:
@@ -67,7 +84,12 @@ class Job:
     @property
     def context(self) -> dict[str, Any]:
         """instructor's validation context: what the grounding checks compare against."""
-        return {"chunk": self.chunk.text, "count": self.count, "subtype": self.subtype}
+        return {
+            "chunk": self.chunk.text,
+            "count": self.count,
+            "subtype": self.subtype,
+            "prompt_phrases": self.prompt.prompt_phrases,
+        }
 
 
 @dataclass
@@ -84,37 +106,10 @@ class RunReport:
     dropped: Counter[str] = field(default_factory=Counter)
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    skipped_finished: int = 0
     # Drafts asked for, and those lost with their failed calls: with the stored and dropped
     # counts they add up, requested = stored + dropped + failed (taken from the ledger rows).
     drafts_requested: int = 0
     drafts_failed: int = 0
-
-    @property
-    def calls_total(self) -> int:
-        return self.calls_ok + sum(self.calls_failed.values())
-
-
-def job_key(
-    chunk_text_hash: str,
-    kind: str,
-    subtype: str | None,
-    template_hash: str,
-    model: str,
-    params: dict[str, Any],
-    count: int,
-) -> str:
-    return content_hash(
-        {
-            "chunk": chunk_text_hash,
-            "kind": kind,
-            "subtype": subtype,
-            "template": template_hash,
-            "model": model,
-            "params": params,
-            "count": count,
-        }
-    )
 
 
 def plan_jobs(
@@ -131,14 +126,13 @@ def plan_jobs(
     """Every (chunk, kind, subtype) job not yet finished, in docs order, up to ``limit``."""
     finished = ledger.finished_job_keys()
     paths = {d.id: d.path for d in ledger.current_documents()}
-    glossary = scope.glossary.names()
+    product = scope_variables(scope)
     plan = Plan(jobs=[])
     for chunk in ledger.current_chunks():
-        for kind in kinds:
-            for subtype in SUBTYPES[kind]:
+        for kind in map(DraftKind, kinds):
+            for subtype in KINDS[kind].subtypes:
                 variables = {
-                    "product_name": scope.product.name,
-                    "product_summary": scope.product.summary,
+                    **product,
                     "document_path": paths.get(chunk.document_id, ""),
                     "heading": " > ".join(chunk.heading_path),
                     "start_line": chunk.start_line,
@@ -146,30 +140,26 @@ def plan_jobs(
                     "chunk": chunk.text,
                     "count": per_chunk,
                     "subtype": subtype,
-                    "absent_features": scope.does_not_offer,
-                    "glossary": glossary,
                 }
                 document_path = paths.get(chunk.document_id, "")
                 prompt = prompts.render(kind, variables)
-                key = job_key(
-                    chunk.text_hash, kind, subtype, prompt.template_hash, model, params, per_chunk
+                spec = JobSpec(
+                    chunk_id=chunk.id,
+                    chunk_text_hash=chunk.text_hash,
+                    kind=kind,
+                    subtype=subtype,
+                    drafter=LLM_DRAFTER,
+                    template_name=prompt.template_name,
+                    template_hash=prompt.template_hash,
+                    model=model,
+                    params=params,
+                    count=per_chunk,
                 )
-                if key in finished:
+                if spec.key in finished:
                     plan.skipped_finished += 1
                     continue
-                finished.add(key)  # two chunks with the same text make one job
-                plan.jobs.append(
-                    Job(
-                        key,
-                        chunk,
-                        document_path,
-                        kind,
-                        subtype,
-                        per_chunk,
-                        prompt,
-                        params,
-                    )
-                )
+                finished.add(spec.key)  # two chunks with the same text make one job
+                plan.jobs.append(Job(spec, chunk, document_path, prompt))
                 if limit is not None and len(plan.jobs) >= limit:
                     return plan
     return plan
@@ -187,9 +177,10 @@ class DraftChecker:
         self._absence: dict[tuple[str, ...], AbsenceCheck] = {}
         self._ui_real: dict[str, bool] = {}
         self._path_real: dict[str, bool] = {}
+        self._known_names = [scope.product.name, *scope.glossary.names()]
 
     def drafts_of(self, job: Job, reply: BaseModel) -> tuple[list[DraftIn], Counter[str]]:
-        kind = DraftKind(job.kind)
+        kind = job.kind
         drafts: list[DraftIn] = []
         dropped: Counter[str] = Counter()
         for item in getattr(reply, "items", []):
@@ -204,8 +195,27 @@ class DraftChecker:
             if reason is not None:
                 dropped[reason] += 1
                 continue
-            drafts.append(draft)
+            drafts.append(self._with_findings(job, draft))
         return drafts, dropped
+
+    def _with_findings(self, job: Job, draft: DraftIn) -> DraftIn:
+        """The draft with the answer checks' findings in ``meta["findings"]``, for the
+        reviewer. Blocking findings already failed validation, so these are the rest."""
+        findings = check_answer(
+            draft.answer,
+            job.chunk.text,
+            question=draft.question,
+            known_names=self._known_names,
+            corpus_search=self._in_docs,
+            prompt_phrases=job.prompt.prompt_phrases,
+        )
+        meta = {**draft.meta, "findings": [f.as_meta() for f in findings]}
+        return draft.model_copy(update={"meta": meta})
+
+    def _in_docs(self, name: str) -> bool:
+        if name not in self._path_real:
+            self._path_real[name] = path_in_docs(self.ledger, name)
+        return self._path_real[name]
 
     def _check_negative(self, item: NegativeItem, draft: DraftIn) -> tuple[DraftIn, str | None]:
         known = self._absent.get(item.feature.strip().casefold())
@@ -223,7 +233,8 @@ class DraftChecker:
         if known and known.instead:
             meta["instead"] = known.instead
         checked = draft.model_copy(update={"meta": meta})
-        return checked, None if check.absent else "feature_in_docs"
+        # A feature the docs mention only to deny it is the best-supported negative.
+        return checked, None if check.supports_negative else "feature_in_docs"
 
     def _check_wrong_ui_name(self, draft: DraftIn) -> str | None:
         wrong = str(draft.meta.get("wrong_name") or "")
@@ -243,9 +254,9 @@ class LedgerWriter:
     """The one writer: stores finished calls from the event loop, a few at a time.
 
     It writes on the event loop rather than on a thread of its own. SQLite gives up the GIL
-    around every statement, so a writer thread traded the GIL with the loop several times a
-    call: measured with ``bench/generation.py``, that cost more CPU than the writes
-    themselves and held up replies waiting on the loop. A commit here is short (WAL with
+    around every statement, so a writer thread would trade the GIL with the loop several
+    times a call: measured with ``bench/generation.py``, that costs more CPU than the writes
+    themselves and holds up replies waiting on the loop. A commit here is short (WAL with
     synchronous=NORMAL: no fsync per commit), and calls finished within ``FLUSH_DELAY_S``
     of each other share one. The loop never sleeps on another process's write lock: the
     lock is tried without waiting, and a batch that finds it taken is tried again shortly, up
@@ -356,34 +367,24 @@ def build_call(
     dropped: Counter[str],
     extra_params: dict[str, Any] | None = None,
 ) -> GenerationCall:
-    ok = result.ok
+    """The ledger record of one LLM call of ``job``."""
     error = None
-    if not ok:
+    if not result.ok:
         # Redacted here, where live and batch calls meet: an error body may echo the key.
         detail = f"{result.error}: {result.error_detail or ''}".strip()
         error = redact(detail, client.settings.api_key)
-    return GenerationCall(
-        id=new_event_id(),
-        job_key=job.key,
-        kind=DraftKind(job.kind),
-        chunk_id=job.chunk.id,
-        drafter="llm",
-        template_name=job.prompt.template_name,
-        template_hash=job.prompt.template_hash,
-        model=client.settings.model,
-        endpoint_host=client.settings.endpoint_host,
-        params={**job.params, "count": job.count, "subtype": job.subtype, **(extra_params or {})},
-        attempts=max(1, result.attempts),
+    return calls.build_call(
+        job.spec,
+        started_at=started_at,
+        produced=len(drafts),
+        dropped=dropped,
+        error=error,
+        attempts=result.attempts,
         prompt_tokens=result.prompt_tokens,
         completion_tokens=result.completion_tokens,
         latency_ms=result.latency_ms,
-        status="ok" if ok else "failed",
-        error=error,
-        requested=job.count,
-        produced=len(drafts),
-        dropped=dict(dropped),
-        started_at=started_at,
-        finished_at=utc_now(),
+        endpoint_host=client.settings.endpoint_host,
+        extra_params=extra_params,
     )
 
 
@@ -421,7 +422,7 @@ async def run_jobs(
                 await pacer.acquire(job.estimated_tokens)
             started_at = utc_now()
             result = await client.draft(
-                job.prompt.messages, REPLY_MODELS[job.kind], job.context, _call_params(job)
+                job.prompt.messages, KINDS[job.kind].reply_model, job.context, _call_params(job)
             )
             if pacer is not None:
                 pacer.settle(job.estimated_tokens, result.prompt_tokens + result.completion_tokens)

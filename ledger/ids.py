@@ -98,7 +98,8 @@ def _is_plain(value: Any) -> bool:
     if kind in _PLAIN_LEAF_TYPES:
         return True
     if kind is int:
-        return -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT
+        in_range: bool = -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT
+        return in_range
     if kind is dict:
         for key, item in value.items():
             if type(key) is not str or not key.isascii():

@@ -46,9 +46,6 @@ class DraftStatus(StrEnum):
     REJECTED = "rejected"
 
 
-SIGNED_OFF_STATUSES = frozenset({DraftStatus.APPROVED, DraftStatus.EDITED})
-
-
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -181,24 +178,3 @@ class Decision(Frozen):
             reverts_decision_id=self.id,
             decided_at=decided_at,
         )
-
-
-class Export(Frozen):
-    id: str
-    created_at: str
-    format: str
-    out_dir: str
-    head_seq: int
-    head_hash: str
-    record_count: int
-    manifest_hash: str
-    seed: int
-    command: str
-
-
-class ExportRecord(Frozen):
-    export_id: str
-    record_hash: str
-    draft_id: str
-    decision_id: str
-    split: str

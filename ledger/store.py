@@ -16,13 +16,13 @@ import stat
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from glob import escape as glob_escape
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rapidfuzz.distance import Levenshtein
 
@@ -153,6 +153,59 @@ class RecordOutcome:
 class ChainHead:
     seq: int
     hash: str
+
+
+class SignedOffKey(NamedTuple):
+    """What the export's selection passes read of a signed-off draft."""
+
+    draft_id: str
+    kind: str
+    document: str
+
+
+class SignedOffRecord(NamedTuple):
+    """A signed-off draft with its deciding decision, source and call, as the export writes it."""
+
+    draft_id: str
+    kind: str
+    subtype: str | None
+    question: str
+    answer: str
+    decision_id: str
+    verdict: str
+    reviewer: str
+    final_question: str | None
+    final_answer: str | None
+    document: str
+    chunk_id: str
+    call_hash: str | None
+
+
+class ExportRecordRow(NamedTuple):
+    """One record of an export as the ledger records it."""
+
+    draft_id: str
+    record_hash: str
+    decision_id: str
+    split: str
+
+
+# Signed off: the latest live decision is an approve or an edit by a named reviewer.
+_SIGNED_OFF_FROM = """
+    FROM draft_status s
+    JOIN drafts dr ON dr.id = s.draft_id
+    JOIN decisions de ON de.id = s.decision_id
+    JOIN chunks c ON c.id = dr.chunk_id
+    JOIN documents doc ON doc.id = c.document_id
+    WHERE s.verdict IN ('approve', 'edit') AND length(trim(s.reviewer)) > 0
+"""
+_SIGNED_OFF_RECORD_COLUMNS = (
+    "dr.id, dr.kind, dr.subtype, dr.question, dr.answer, s.decision_id, s.verdict,"
+    " s.reviewer, de.final_question, de.final_answer, doc.path, dr.chunk_id,"
+    " (SELECT gc.call_hash FROM generation_calls gc WHERE gc.id = dr.call_id)"
+)
+SIGNED_OFF_READ_BATCH = 2_000
+EXPORT_RECORDS_INSERT_BATCH = 2_000
 
 
 @dataclass(frozen=True)
@@ -971,10 +1024,6 @@ class Ledger:
     def generation_calls(self) -> list[GenerationCall]:
         return [_row_to_call(r) for r in self.query("SELECT * FROM generation_calls ORDER BY id")]
 
-    def get_call(self, call_id: str) -> GenerationCall | None:
-        rows = self.query("SELECT * FROM generation_calls WHERE id = ?", (call_id,))
-        return _row_to_call(rows[0]) if rows else None
-
     def iter_draft_texts(self) -> Iterator[tuple[str, str, str, str, str]]:
         """(draft id, chunk id, kind, question, answer) for every draft: the dedup index's input."""
         for row in self.iter_query("SELECT id, chunk_id, kind, question, answer FROM drafts"):
@@ -1147,6 +1196,50 @@ class Ledger:
         for row in self.iter_query("SELECT * FROM decisions ORDER BY seq"):
             yield row_to_decision(row)
 
+    # ---- exports -------------------------------------------------------------------------
+
+    def _signed_off(self, columns: str, kinds: Sequence[str] | None) -> Iterator[sqlite3.Row]:
+        sql = f"SELECT {columns} {_SIGNED_OFF_FROM}"
+        params: list[Any] = []
+        if kinds:
+            sql += f" AND dr.kind IN ({', '.join('?' for _ in kinds)})"
+            params += list(kinds)
+        # Creation order: a stable, meaningful order for the lines of a file.
+        sql += " ORDER BY dr.rowid"
+        return self.iter_query(sql, params, size=SIGNED_OFF_READ_BATCH)
+
+    def iter_signed_off_keys(self, kinds: Sequence[str] | None = None) -> Iterator[SignedOffKey]:
+        """Id, kind and document of every signed-off draft (of ``kinds``), in creation order."""
+        for row in self._signed_off("dr.id, dr.kind, doc.path", kinds):
+            yield SignedOffKey(row[0], row[1], row[2])
+
+    def iter_signed_off_records(
+        self, kinds: Sequence[str] | None = None
+    ) -> Iterator[SignedOffRecord]:
+        """Every signed-off draft (of ``kinds``) with what an export writes, in creation order."""
+        for row in self._signed_off(_SIGNED_OFF_RECORD_COLUMNS, kinds):
+            yield SignedOffRecord._make(row)
+
+    def record_export(self, export_row: dict[str, Any], records: Iterable[ExportRecordRow]) -> None:
+        """Insert an export and its records in one transaction."""
+        with self.transaction() as db:
+            columns = ", ".join(export_row)
+            db.execute(
+                f"INSERT INTO exports({columns}) VALUES ({', '.join('?' for _ in export_row)})",
+                list(export_row.values()),
+            )
+            export_id = export_row["id"]
+            batch: list[tuple[str, ...]] = []
+            for record in records:
+                batch.append((export_id, *record))
+                if len(batch) >= EXPORT_RECORDS_INSERT_BATCH:
+                    _insert_export_records(db, batch)
+            _insert_export_records(db, batch)
+
+    def recorded_exports(self) -> list[dict[str, Any]]:
+        """Every export the ledger knows of (its ``exports`` row), oldest first."""
+        return [dict(r) for r in self.query("SELECT * FROM exports ORDER BY created_at, id")]
+
     def draft_status(self, draft_id_: str) -> DraftStatus:
         rows = self.query("SELECT verdict FROM draft_status WHERE draft_id = ?", (draft_id_,))
         return status_of_verdict(rows[0][0] if rows else None)
@@ -1200,3 +1293,12 @@ def status_of_verdict(verdict: str | None) -> DraftStatus:
         "edit": DraftStatus.EDITED,
         "reject": DraftStatus.REJECTED,
     }[verdict]
+
+
+def _insert_export_records(db: sqlite3.Connection, batch: list[tuple[str, ...]]) -> None:
+    db.executemany(
+        "INSERT INTO export_records(export_id, draft_id, record_hash, decision_id, split)"
+        " VALUES (?, ?, ?, ?, ?)",
+        batch,
+    )
+    batch.clear()

@@ -8,17 +8,10 @@ from pathlib import Path
 import pytest
 
 from draftgate.cli import main
+from export import ExportError, ExportOptions, export, parse_balance
+from export.records import record_content, record_hash
+from export.selection import caps_for, min_stratum_for_eval, position
 from ledger import DraftKind, Ledger
-from ledger.export import (
-    ExportError,
-    ExportOptions,
-    caps_for,
-    export,
-    min_stratum_for_eval,
-    parse_balance,
-    position,
-)
-from ledger.records import record_content, record_hash
 from tests.support.builders import add_document, add_drafts
 from tests.support.exports import approve_all, build_mixed
 

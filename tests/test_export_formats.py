@@ -11,9 +11,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from export import ExportOptions, export
+from export.records import validate_openai_chat_line
 from ledger import Ledger
-from ledger.export import ExportOptions, export
-from ledger.records import validate_openai_chat_line
 from tests.support.builders import REPO_ROOT
 from tests.support.exports import build_mixed
 

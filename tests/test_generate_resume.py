@@ -19,11 +19,12 @@ from draftgate.cli import main
 from draftgate.exit_codes import ExitCode
 from generator.batch import run_batch
 from generator.client import ClientSettings, LLMClient
-from generator.dedup import DedupIndex, normalise
+from generator.dedup import DedupIndex
 from generator.prompts import PromptSet
 from generator.runner import DraftChecker, plan_jobs
 from generator.scope import load_scope
 from ledger import Ledger
+from ledger.text import normalise
 from tests.support.builders import REPO_ROOT, SAMPLE_DOCS
 from tests.support.fake_openai import ChatRequest, FakeOpenAI, Reply, default_script
 from tests.support.generate_env import API_KEY, GenerateRun, ingested_ledger, write_config

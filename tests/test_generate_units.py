@@ -1,4 +1,4 @@
-"""Small pieces of the generator: template protection, grounding, dedup, job keys."""
+"""Small pieces of the generator: template protection, grounding, dedup, job keys, settings."""
 
 from __future__ import annotations
 
@@ -8,10 +8,19 @@ import pytest
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import ValidationError
 
+from generator.calls import JobSpec, build_call, job_key
 from generator.dedup import DedupIndex
-from generator.prompts import PromptSet, defuse_fence, protect_from_templating
-from generator.runner import job_key
+from generator.errors import SettingsError
+from generator.kinds import KIND_NAMES, KINDS
+from generator.prompts import (
+    PromptSet,
+    default_prompts_dir,
+    defuse_fence,
+    protect_from_templating,
+)
 from generator.schemas import AdversarialReply, QAReply, quote_in_chunk
+from generator.settings import STRUCTURED_MODES, GenerateSettings
+from ledger.models import AdversarialSubtype, DraftKind
 
 
 @pytest.mark.parametrize(
@@ -89,9 +98,116 @@ def test_job_key_changes_with_template_model_params_and_count() -> None:
     assert len({job_key(*v) for v in variants} | {key}) == 5
 
 
+# Keys of jobs that ledgers already hold as finished: a changed key makes a rerun draft (and
+# pay for) every one of them again, so these literal values must never change.
+_LLM_PARAMS = {"temperature": 0.7, "mode": "tools"}
+STORED_KEYS = [
+    (
+        ("b2:chunk", "qa", None, "b2:tpl", "gpt-4o-mini", _LLM_PARAMS, 3),
+        "b2:faaa2dc5a3b08e916927b155842576a0",
+    ),
+    (
+        ("b2:chunk", "adversarial", "wrong_ui_name", "b2:tpl", "gpt-4o-mini", _LLM_PARAMS, 3),
+        "b2:a0c0a6545311c8c3b589408cad2d1c37",
+    ),
+]
+
+
+@pytest.mark.parametrize(("inputs", "stored"), STORED_KEYS)
+def test_job_keys_of_stored_ledgers_are_unchanged(inputs: tuple, stored: str) -> None:
+    assert job_key(*inputs) == stored
+    chunk_hash, kind, subtype, template_hash, model, params, count = inputs
+    spec = JobSpec(
+        chunk_id="c1",
+        chunk_text_hash=chunk_hash,
+        kind=DraftKind(kind),
+        subtype=subtype,
+        drafter="llm",
+        template_name=f"{kind}.j2",
+        template_hash=template_hash,
+        model=model,
+        params=params,
+        count=count,
+    )
+    assert spec.key == stored
+
+
+def test_call_builder_records_the_job_and_its_outcome() -> None:
+    spec = JobSpec(
+        chunk_id="c1",
+        chunk_text_hash="b2:chunk",
+        kind=DraftKind.ADVERSARIAL,
+        subtype="false_premise",
+        drafter="llm",
+        template_name="adversarial.j2",
+        template_hash="b2:tpl",
+        model="m",
+        params=_LLM_PARAMS,
+        count=3,
+    )
+    ok = build_call(spec, started_at="t0", produced=2, dropped={"duplicate_exact": 1})
+    assert (ok.job_key, ok.status, ok.error, ok.requested, ok.produced) == (
+        spec.key,
+        "ok",
+        None,
+        3,
+        2,
+    )
+    assert ok.params == {**_LLM_PARAMS, "count": 3, "subtype": "false_premise"}
+    assert ok.dropped == {"duplicate_exact": 1} and ok.kind is DraftKind.ADVERSARIAL
+    failed = build_call(
+        spec,
+        started_at="t0",
+        produced=0,
+        dropped={},
+        error="timeout: 60 s",
+        attempts=0,
+        extra_params={"batch_id": "b1"},
+    )
+    assert (failed.status, failed.error, failed.attempts) == ("failed", "timeout: 60 s", 1)
+    assert failed.params["batch_id"] == "b1" and failed.job_key == ok.job_key
+
+
+def test_kinds_table_has_one_row_per_draft_kind() -> None:
+    assert list(KINDS) == list(DraftKind) and tuple(k.value for k in DraftKind) == KIND_NAMES
+    assert KINDS[DraftKind.ADVERSARIAL].subtypes == tuple(AdversarialSubtype)
+    assert all(KINDS[k].subtypes == (None,) for k in DraftKind if k is not DraftKind.ADVERSARIAL)
+    for kind, row in KINDS.items():
+        assert (default_prompts_dir() / row.template_name).is_file(), kind
+
+
+def test_settings_modes_are_the_clients_modes() -> None:
+    from generator.client import MODES
+
+    assert set(STRUCTURED_MODES) == set(MODES)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"kinds": ("qa", "faq")}, "unknown kind(s) faq"),
+        ({"kinds": ()}, "unknown kind(s) (none)"),
+        ({"mode": "xml"}, "unknown mode 'xml'"),
+        ({"limit": 0}, "limit must be at least 1"),
+    ],
+)
+def test_settings_refuse_values_no_run_can_use(changes: dict, message: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        GenerateSettings(**changes)
+    assert str(caught.value).startswith(message)
+
+
+def test_cost_is_priced_per_million_tokens_and_halved_for_a_batch() -> None:
+    settings = GenerateSettings(price_in_per_mtok=1.0, price_out_per_mtok=4.0)
+    assert settings.cost(2_000_000, 500_000) == pytest.approx(4.0)
+    assert settings.cost(2_000_000, 500_000, batch=True) == pytest.approx(2.0)
+    assert settings.job_params() == {"temperature": 0.7, "mode": "tools"}
+    assert not settings.uses_llm and GenerateSettings(api_key="sk-x").uses_llm
+
+
 def test_template_hash_is_the_hash_of_the_template_text(tmp_path: Path) -> None:
     prompts = PromptSet()
-    for name in ("system.j2", "_chunk.j2", "qa.j2"):
+    for name in ("system.j2", "_product.j2", "_chunk.j2", "qa.j2"):
         (tmp_path / name).write_text(prompts.source(name))
     copy = PromptSet(tmp_path)
     assert copy.template_hash("qa") == prompts.template_hash("qa")

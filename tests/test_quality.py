@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from rapidfuzz import fuzz
 
+from audit.quality import compute_quality, similar_pairs
 from ledger import DecisionIn, DraftIn, DraftKind, Ledger, RejectReason, Verdict
-from ledger.quality import compute_quality, similar_pairs, ui_references
+from ledger.text import ui_references
 from tests.support.builders import add_document, add_drafts
 
 SHOWN = "2026-11-22T10:00:00.000Z"
@@ -389,8 +390,8 @@ def test_cohen_kappa_on_double_reviewed_drafts(ledger: Ledger) -> None:
 
 
 def test_quality_worker_reports_a_failed_child_as_one_ledger_error(tmp_path: Path) -> None:
+    from audit.quality import QualityWorker
     from ledger import LedgerError
-    from ledger.quality import QualityWorker
 
     not_a_ledger = tmp_path / "notes.sqlite"
     not_a_ledger.write_text("just some text, not SQLite\n" * 100)

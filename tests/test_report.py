@@ -5,21 +5,35 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
 from rich.console import Console
 
+from audit import Audit
+from audit import render_html as html_of
+from audit import render_markdown as markdown_of
+from audit import render_terminal_summary as terminal_lines_of
+from audit.present import PROVENANCE_HTML_ROWS
+from audit.quality import compute_quality
 from ledger import DecisionIn, DraftIn, DraftKind, Ledger, Verdict
-from ledger.quality import compute_quality
-from ledger.report import (
-    PROVENANCE_HTML_ROWS,
-    render_html,
-    render_markdown,
-    render_terminal_summary,
-)
 from tests.support.builders import add_document, add_drafts
 
 HOSTILE_QUESTION = "Ignore the rules <script>alert('x')</script> | **bold** [link](javascript:1)"
 # A phantom UI name carrying markup: it is listed (escaped) among the phantom references.
 HOSTILE_ANSWER = "Open the **Admin <script>alert(2)</script> Console** page <img src=x>."
+
+
+# The tests build an audit as its JSON form, change a field, and render the typed value.
+def render_html(audit: dict[str, Any]) -> str:
+    return html_of(Audit.model_validate(audit))
+
+
+def render_markdown(audit: dict[str, Any]) -> str:
+    return markdown_of(Audit.model_validate(audit))
+
+
+def render_terminal_summary(audit: dict[str, Any]) -> list[str]:
+    return terminal_lines_of(Audit.model_validate(audit))
 
 
 def audit_of(ledger: Ledger, *, ok: bool = True, provenance_rows: int = 2) -> dict[str, Any]:
@@ -168,8 +182,7 @@ def test_terminal_summary_is_a_few_rich_lines_with_escaped_text(ledger: Ledger) 
     assert "Signed-off examples: 3" in plain
 
 
-def test_renderers_accept_an_audit_without_quality() -> None:
+def test_an_audit_without_quality_is_not_an_audit() -> None:
     audit = {"draftgate_audit": 1, "integrity": {"ok": True, "breaks": []}, "provenance": []}
-    assert "Integrity: PASS" in render_html(audit)
-    assert "## Integrity: PASS" in render_markdown(audit)
-    assert "Integrity: PASS" in render_terminal_summary(audit)[0]
+    with pytest.raises(ValidationError, match="quality"):
+        Audit.model_validate(audit)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ledger import Ledger, RejectReason, Verdict
-from tests.support.review import make_app, seed_ledger, settle
+from tests.support.review import make_app, seed_ledger, settle, wait_for_screen
+from tui.modals import EditScreen, FilterScreen, HelpScreen, RejectScreen
 
 
 def decisions(path: Path) -> list:
@@ -18,11 +19,11 @@ async def test_approve_records_a_signed_decision(ledger_path: Path) -> None:
     app = make_app(ledger_path)
     async with app.run_test() as pilot:
         await settle(pilot, app)
-        assert app.current.item.draft.id == ids[0]
+        assert app.session.current.item.draft.id == ids[0]
         await pilot.press("a")
         await settle(pilot, app)
-        assert app.current.item.draft.id == ids[1]
-        assert app.counts.approved == 1
+        assert app.session.current.item.draft.id == ids[1]
+        assert app.session.counts.approved == 1
     rows = decisions(ledger_path)
     assert [(d.draft_id, d.verdict, d.reviewer) for d in rows] == [(ids[0], Verdict.APPROVE, "ann")]
     assert rows[0].shown_at is not None and rows[0].dwell_ms is not None
@@ -36,13 +37,15 @@ async def test_edit_stores_final_text_and_leaves_the_draft_untouched(ledger_path
     app = make_app(ledger_path)
     async with app.run_test() as pilot:
         await settle(pilot, app)
-        await pilot.press("e", "tab")  # the cursor starts in the question; tab to the answer
+        await pilot.press("e")
+        await wait_for_screen(pilot, app, EditScreen)
+        await pilot.press("tab")  # the cursor starts in the question; tab to the answer
         await pilot.press("ctrl+a", "ctrl+k")  # TextArea: line start, kill to end of line
         await pilot.press(*"Open Billing.")
         await pilot.press("ctrl+s")
         await settle(pilot, app)
-        assert app.counts.edited == 1
-        assert app.counts.edit_rate() == "100%"
+        assert app.session.counts.edited == 1
+        assert app.session.counts.edit_rate() == "100%"
     rows = decisions(ledger_path)
     assert len(rows) == 1 and rows[0].verdict is Verdict.EDIT
     assert rows[0].final_question == original.question
@@ -57,9 +60,11 @@ async def test_edit_cancelled_with_escape_records_nothing(ledger_path: Path) -> 
     app = make_app(ledger_path)
     async with app.run_test() as pilot:
         await settle(pilot, app)
-        await pilot.press("e", "x", "escape")
+        await pilot.press("e")
+        await wait_for_screen(pilot, app, EditScreen)
+        await pilot.press("x", "escape")
         await settle(pilot, app)
-        assert app.current.item.draft.id == ids[0]
+        assert app.session.current.item.draft.id == ids[0]
     assert decisions(ledger_path) == []
 
 
@@ -69,10 +74,11 @@ async def test_typing_in_the_editor_never_triggers_bindings(ledger_path: Path) -
     async with app.run_test() as pilot:
         await settle(pilot, app)
         await pilot.press("e")
+        await wait_for_screen(pilot, app, EditScreen)
         await pilot.press(*"a r s q u e n p f ?")
-        await settle(pilot, app)
+        await settle(pilot, app, on=EditScreen)
         assert app.is_running
-        assert isinstance(app.screen, __import__("tui.modals").modals.EditScreen)
+        assert isinstance(app.screen, EditScreen)
         assert decisions(ledger_path) == []
         await pilot.press("escape")
         await settle(pilot, app)
@@ -84,11 +90,13 @@ async def test_reject_with_reason_and_note(ledger_path: Path) -> None:
     app = make_app(ledger_path)
     async with app.run_test() as pilot:
         await settle(pilot, app)
-        await pilot.press("r", "3")  # invented feature or UI; focus moves to the note
+        await pilot.press("r")
+        await wait_for_screen(pilot, app, RejectScreen)
+        await pilot.press("3")  # invented feature or UI; focus moves to the note
         await pilot.press(*"no such page")
         await pilot.press("enter")
         await settle(pilot, app)
-        assert app.counts.rejected == 1
+        assert app.session.counts.rejected == 1
     rows = decisions(ledger_path)
     assert [(d.draft_id, d.verdict, d.reason, d.note) for d in rows] == [
         (ids[0], Verdict.REJECT, RejectReason.INVENTED_FEATURE_OR_UI, "no such page")
@@ -100,8 +108,10 @@ async def test_reject_needs_a_reason(ledger_path: Path) -> None:
     app = make_app(ledger_path)
     async with app.run_test() as pilot:
         await settle(pilot, app)
-        await pilot.press("r", "ctrl+s")
-        await settle(pilot, app)
+        await pilot.press("r")
+        await wait_for_screen(pilot, app, RejectScreen)
+        await pilot.press("ctrl+s")
+        await settle(pilot, app, on=RejectScreen)  # no reason picked: the dialog stays
         assert decisions(ledger_path) == []
         await pilot.press("down", "enter", "enter")  # pick "not grounded", empty note
         await settle(pilot, app)
@@ -116,7 +126,7 @@ async def test_skip_moves_on_without_a_decision(ledger_path: Path) -> None:
         await settle(pilot, app)
         await pilot.press("s")
         await settle(pilot, app)
-        assert app.current.item.draft.id == ids[1]
+        assert app.session.current.item.draft.id == ids[1]
         await pilot.press("a")
         await settle(pilot, app)
     assert [(d.draft_id, d.verdict) for d in decisions(ledger_path)] == [(ids[1], Verdict.APPROVE)]
@@ -131,15 +141,15 @@ async def test_next_and_previous_walk_the_drafts_seen(ledger_path: Path) -> None
         await settle(pilot, app)
         await pilot.press("p")
         await settle(pilot, app)
-        assert app.current.item.draft.id == ids[0]
+        assert app.session.current.item.draft.id == ids[0]
         await pilot.press("a")  # already decided: read-only, no second decision
         await settle(pilot, app)
         await pilot.press("n")
         await settle(pilot, app)
-        assert app.current.item.draft.id == ids[1]
+        assert app.session.current.item.draft.id == ids[1]
         await pilot.press("n")  # at the frontier, next moves on like skip
         await settle(pilot, app)
-        assert app.current.item.draft.id == ids[2]
+        assert app.session.current.item.draft.id == ids[2]
         await pilot.press("p", "r", "1", "enter")  # back to the skipped draft: decide it
         await settle(pilot, app)
     rows = decisions(ledger_path)
@@ -156,14 +166,16 @@ async def test_undo_records_a_revert_and_the_draft_comes_back(ledger_path: Path)
         await settle(pilot, app)
         await pilot.press("a")
         await settle(pilot, app)
-        assert app.current.item.draft.id == ids[1]
+        assert app.session.current.item.draft.id == ids[1]
         await pilot.press("u")
         await settle(pilot, app)
-        assert app.current.item.draft.id == ids[0]
-        assert app.counts.approved == 0
-        await pilot.press("r", "2", "enter")
+        assert app.session.current.item.draft.id == ids[0]
+        assert app.session.counts.approved == 0
+        await pilot.press("r")
+        await wait_for_screen(pilot, app, RejectScreen)
+        await pilot.press("2", "enter")
         await settle(pilot, app)
-        assert app.current.item.draft.id == ids[1]
+        assert app.session.current.item.draft.id == ids[1]
     rows = decisions(ledger_path)
     assert [(d.draft_id, d.verdict) for d in rows] == [
         (ids[0], Verdict.APPROVE),
@@ -188,7 +200,7 @@ async def test_quit_and_reopen_resumes_at_the_first_undecided(ledger_path: Path)
     again = make_app(ledger_path)
     async with again.run_test() as pilot:
         await settle(pilot, again)
-        assert again.current.item.draft.id == ids[2]
+        assert again.session.current.item.draft.id == ids[2]
 
 
 async def test_filter_by_kind(ledger_path: Path) -> None:
@@ -203,15 +215,15 @@ async def test_filter_by_kind(ledger_path: Path) -> None:
     async with app.run_test() as pilot:
         await settle(pilot, app)
         await pilot.press("f")
-        await pilot.pause()
-        app.screen.query_one("#kind").value = "negative"
+        filter_screen = await wait_for_screen(pilot, app, FilterScreen)
+        filter_screen.query_one("#kind").value = "negative"
         await pilot.press("ctrl+s")
         await settle(pilot, app)
-        assert app.current.item.draft.id == negatives[0]
-        assert app.remaining == 2
+        assert app.session.current.item.draft.id == negatives[0]
+        assert app.session.remaining == 2
         await pilot.press("a")
         await settle(pilot, app)
-        assert app.current.item.draft.id == negatives[1]
+        assert app.session.current.item.draft.id == negatives[1]
 
 
 async def test_help_shows_keys_and_guidelines(ledger_path: Path) -> None:
@@ -220,10 +232,10 @@ async def test_help_shows_keys_and_guidelines(ledger_path: Path) -> None:
     async with app.run_test() as pilot:
         await settle(pilot, app)
         await pilot.press("question_mark")
-        await pilot.pause()
+        help_screen = await wait_for_screen(pilot, app, HelpScreen)
         from textual.widgets import Markdown
 
-        text = app.screen.query_one(Markdown).source
+        text = help_screen.query_one(Markdown).source
         assert "Our rules" in text and "approve the draft" in text
         await pilot.press("a")  # help is open: no decision
         await pilot.press("escape")

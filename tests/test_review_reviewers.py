@@ -9,7 +9,8 @@ import pytest
 
 from ledger import DecisionIn, Ledger, RejectReason, Verdict, verify
 from ledger.queue import ReviewQueue, double_review_hit
-from tests.support.review import make_app, seed_ledger, settle
+from tests.support.review import make_app, seed_ledger, settle, wait_for_screen
+from tui.modals import RejectScreen
 
 
 async def test_two_apps_on_one_ledger_never_show_the_same_draft(ledger_path: Path) -> None:
@@ -24,8 +25,10 @@ async def test_two_apps_on_one_ledger_never_show_the_same_draft(ledger_path: Pat
             await settle(ann_pilot, ann)
             await bob_pilot.press("a")
             await settle(bob_pilot, bob)
-        ann_seen = {e.item.draft.id for e in ann.history} | {i.draft.id for i in ann.ahead}
-        bob_seen = {e.item.draft.id for e in bob.history} | {i.draft.id for i in bob.ahead}
+        ann_seen = {e.item.draft.id for e in ann.session.history}
+        ann_seen |= {i.draft.id for i in ann.session.ahead}
+        bob_seen = {e.item.draft.id for e in bob.session.history}
+        bob_seen |= {i.draft.id for i in bob.session.ahead}
         assert ann_seen and bob_seen
         assert ann_seen.isdisjoint(bob_seen)
     with Ledger.open(ledger_path) as ledger:
@@ -46,8 +49,8 @@ async def test_a_live_lease_is_respected_and_an_expired_one_taken_over(ledger_pa
     app = make_app(ledger_path, "ann")
     async with app.run_test() as pilot:
         await settle(pilot, app)
-        assert app.current.item.draft.id == ids[0]  # expired: taken over
-        assert [i.draft.id for i in app.ahead] == [ids[2]]  # dan's live lease skipped
+        assert app.session.current.item.draft.id == ids[0]  # expired: taken over
+        assert [i.draft.id for i in app.session.ahead] == [ids[2]]  # dan's live lease skipped
         await pilot.press("a")
         await settle(pilot, app)
     with Ledger.open(ledger_path) as ledger:
@@ -65,15 +68,17 @@ async def test_double_review_goes_blind_to_a_second_reviewer_only(ledger_path: P
     ann = make_app(ledger_path, "ann", double_review=1.0)
     async with ann.run_test() as pilot:
         await settle(pilot, ann)
-        assert ann.current is None and ann.exhausted
+        assert ann.session.current is None and ann.session.exhausted
     bob = make_app(ledger_path, "bob", double_review=1.0)
     async with bob.run_test() as pilot:
         await settle(pilot, bob)
-        entry = bob.current
+        entry = bob.session.current
         assert entry.item.draft.id == ids[0] and entry.item.double_review
         card = str(bob.screen.query_one("#card").render())
         assert "second review (blind)" in card and "approved" not in card
-        await pilot.press("r", "1", "enter")
+        await pilot.press("r")
+        await wait_for_screen(pilot, bob, RejectScreen)
+        await pilot.press("1", "enter")
         await settle(pilot, bob)
         await pilot.press("q")
         await settle(pilot, bob)
@@ -90,7 +95,7 @@ async def test_double_review_goes_blind_to_a_second_reviewer_only(ledger_path: P
     cy = make_app(ledger_path, "cy", double_review=1.0)
     async with cy.run_test() as pilot:
         await settle(pilot, cy)
-        assert cy.current.item.draft.id == ids[1]
+        assert cy.session.current.item.draft.id == ids[1]
 
 
 def test_double_review_sample_is_deterministic_and_near_the_fraction() -> None:
@@ -204,7 +209,7 @@ async def test_a_draft_decided_elsewhere_meanwhile_is_not_saved_and_the_session_
     app = make_app(ledger_path, "ann")
     async with app.run_test() as pilot:
         await settle(pilot, app)
-        shown = app.current.item.draft.id
+        shown = app.session.current.item.draft.id
         # A client that ignored ann's lease decides the draft on her screen.
         with Ledger.open(ledger_path) as ledger:
             ledger.record_decision(
@@ -217,8 +222,8 @@ async def test_a_draft_decided_elsewhere_meanwhile_is_not_saved_and_the_session_
             )
         await pilot.press("a")
         await settle(pilot, app)
-        assert app.error is None  # a warning, not a stop
-        assert app.current is not None and app.current.item.draft.id != shown
+        assert app.session.error is None  # a warning, not a stop
+        assert app.session.current is not None and app.session.current.item.draft.id != shown
         await pilot.press("a")
         await settle(pilot, app)
     with Ledger.open(ledger_path) as ledger:
@@ -236,11 +241,11 @@ async def test_an_undone_draft_keeps_its_lease_through_the_batch_release(
     app = make_app(ledger_path, "ann")
     async with app.run_test() as pilot:
         await settle(pilot, app)
-        first = app.current.item.draft.id
+        first = app.session.current.item.draft.id
         await pilot.press("a")
         await settle(pilot, app)
-        assert first in app.decided_leases
+        assert first in app.session.decided_leases
         await pilot.press("u")
         await settle(pilot, app)
-        assert app.current.item.draft.id == first and app.current.held
-        assert first not in app.decided_leases
+        assert app.session.current.item.draft.id == first and app.session.current.held
+        assert first not in app.session.decided_leases

@@ -8,9 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from textual.widgets import Input
+
 from ledger import DraftIn, DraftKind, Ledger
 from tests.support.builders import add_document, add_drafts
-from tests.support.review import make_app, settle
+from tests.support.review import make_app, settle, wait_for_screen, wait_until
+from tui.modals import EditScreen, RejectScreen
 
 SIZE = (100, 30)
 
@@ -73,7 +76,7 @@ def test_editor(snap_compare: Any, tmp_path: Path) -> None:
     async def run_before(pilot: Any) -> None:
         await settle(pilot, app)
         await pilot.press("e")
-        await pilot.pause()
+        await wait_for_screen(pilot, app, EditScreen)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -83,7 +86,11 @@ def test_reject_dialog(snap_compare: Any, tmp_path: Path) -> None:
 
     async def run_before(pilot: Any) -> None:
         await settle(pilot, app)
-        await pilot.press("r", "3", *"page does not exist")
-        await pilot.pause()
+        await pilot.press("r")
+        dialog = await wait_for_screen(pilot, app, RejectScreen)
+        await pilot.press("3", *"page does not exist")
+        note = dialog.query_one("#note", Input)
+        await wait_until(pilot, lambda: note.value == "page does not exist", "the typed note")
+        await pilot.wait_for_scheduled_animations()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

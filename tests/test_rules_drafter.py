@@ -9,12 +9,13 @@ import pytest
 
 from generator.absence import path_in_docs, ui_name_is_real
 from generator.ingest import ingest_folder
+from generator.kinds import KIND_NAMES
 from generator.rules import RULES_DRAFTER, RulesReport, run_rules_drafter
 from generator.scope import AbsentFeature, Scope, load_scope
 from ledger import Draft, Ledger
 from tests.support.builders import SAMPLE_DOCS, add_document
 
-ALL = ["qa", "negative", "adversarial", "clarify"]
+ALL = list(KIND_NAMES)
 
 
 def _sample_ledger(path: Path) -> Ledger:

@@ -1,4 +1,5 @@
-"""The review app (Textual). Reads the queue and writes decisions only through ``ledger``.
+"""The review app (Textual): the screen of a ``review.ReviewSession``, which does every read
+and write.
 
 Never imports openai or instructor (a test checks).
 """

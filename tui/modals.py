@@ -26,22 +26,6 @@ REASON_LABELS = {
     RejectReason.OTHER: "other",
 }
 
-# Added to the app's CSS (a screen's DEFAULT_CSS is scoped and would not match these).
-MODAL_CSS = """
-EditScreen, RejectScreen, FilterScreen, HelpScreen { align: center middle; }
-EditScreen > Vertical, RejectScreen > Vertical, FilterScreen > Vertical {
-    width: 90%; max-width: 110; height: auto; max-height: 95%;
-    border: thick $accent; background: $surface; padding: 0 1;
-}
-.title { text-style: bold; margin-bottom: 1; }
-.hint { color: $text-muted; margin-top: 1; }
-EditScreen TextArea { height: auto; min-height: 3; max-height: 12; }
-RejectScreen OptionList { height: auto; max-height: 9; }
-HelpScreen > VerticalScroll {
-    width: 90%; max-width: 100; height: 90%; border: thick $accent; background: $surface;
-}
-"""
-
 
 class EditScreen(ModalScreen[tuple[str, str] | None]):
     """Edit question and answer; ctrl+s saves (as an edit decision), esc cancels."""

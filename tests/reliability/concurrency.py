@@ -4,7 +4,7 @@ One trial = one period on a fresh ledger (a copy of product_docs ingested, SEED_
 seeded) during which, all at once:
 - 2 reviewers drive the real review app (``tui_driver --mix concurrency``: approve, edit,
   reject, skip, undo and going back with p/n, reopening the app when its queue runs dry);
-- 2 reviewers decide through the app's ledger thread without the screen (``writer_driver
+- 2 reviewers decide through the real review session without the screen (``writer_driver
   --seconds``: approve, edit, reject, skip, undo, up to PACE_MS between acts), so the decision
   rate is high enough to contend with the generator;
 - a generator loop changes the docs folder (a new section in one doc, now and then an edited

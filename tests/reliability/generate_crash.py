@@ -28,13 +28,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from draftgate.cmd_generate import _generation_params
-from draftgate.config import GenerateConfig
-from generator.dedup import normalise
-from generator.prompts import PromptSet
-from generator.runner import plan_jobs
+from generator import pipeline
 from generator.scope import load_scope
+from generator.settings import GenerateSettings
 from ledger import Ledger, verify
+from ledger.text import normalise
 from tests.reliability.generate_harness import (
     CliRun,
     cli_argv,
@@ -95,17 +93,9 @@ class KillSwitch:
 
 def planned_job_keys(template: Path) -> set[str]:
     """The keys of every job a full run over the template plans (what must end finished)."""
-    settings = GenerateConfig(model="fake-model", per_chunk=1)
+    settings = GenerateSettings(model="fake-model", per_chunk=1)
     with Ledger.open(template) as ledger:
-        plan = plan_jobs(
-            ledger,
-            load_scope(SAMPLE_DOCS / "scope.toml"),
-            PromptSet(),
-            kinds=settings.kinds,
-            per_chunk=settings.per_chunk,
-            model=settings.model,
-            params=_generation_params(settings),
-        )
+        plan = pipeline.plan(ledger, load_scope(SAMPLE_DOCS / "scope.toml"), settings)
     return {job.key for job in plan.jobs}
 
 

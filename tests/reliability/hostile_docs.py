@@ -55,9 +55,10 @@ from typing import Any, NoReturn
 
 import generator.runner  # noqa: F401 - imported once here, not in every forked child
 from draftgate.exit_codes import ExitCode
-from generator.prompts import KIND_TEMPLATES, PromptSet
-from generator.rules import ALL_KINDS, run_rules_drafter
-from generator.scope import load_scope
+from generator.kinds import KIND_NAMES
+from generator.prompts import PromptSet, scope_variables
+from generator.rules import run_rules_drafter
+from generator.scope import Product, Scope, load_scope
 from ledger import DecisionIn, Ledger, Verdict, verify
 from tests.reliability.generate_harness import unlogged_traceback
 from tests.reliability.outcome import Outcome
@@ -666,7 +667,9 @@ def template_ledger(workdir: Path) -> Path:
 
     with Ledger.open(ledger_path) as ledger:
         ingest_folder(ledger, docs)
-        run_rules_drafter(ledger, load_scope(docs / "scope.toml"), kinds=ALL_KINDS, per_chunk=1)
+        run_rules_drafter(
+            ledger, load_scope(docs / "scope.toml"), kinds=list(KIND_NAMES), per_chunk=1
+        )
         drafts = [row["id"] for row in ledger.query("SELECT id FROM drafts ORDER BY id LIMIT 6")]
         for i, draft_id in enumerate(drafts):
             verdict = Verdict.APPROVE if i % 2 == 0 else Verdict.EDIT
@@ -925,10 +928,9 @@ def _judge_fence(where: str, ledger_path: Path, doc_ids: set[str], outcome: Outc
     with Ledger.open(ledger_path) as ledger:
         chunks = [c for c in ledger.current_chunks() if c.document_id in doc_ids]
     for chunk in chunks[:50]:
-        for kind in KIND_TEMPLATES:
+        for kind in KIND_NAMES:
             variables = {
-                "product_name": "Tidepool",
-                "product_summary": "",
+                **scope_variables(Scope(product=Product(name="Tidepool"))),
                 "document_path": "x",
                 "heading": " > ".join(chunk.heading_path),
                 "start_line": chunk.start_line,
@@ -936,8 +938,6 @@ def _judge_fence(where: str, ledger_path: Path, doc_ids: set[str], outcome: Outc
                 "chunk": chunk.text,
                 "count": 1,
                 "subtype": "prompt_injection",
-                "absent_features": [],
-                "glossary": [],
             }
             user = prompts.render(kind, variables).messages[1]["content"]
             if user.count(FENCE_OPEN) != 1 or user.count(FENCE_CLOSE) != 1:

@@ -6,7 +6,7 @@ them (``review_crash``, ``concurrency``). The text of an edit and the reason and
 reject are derived from the draft id, so the harness knows what the reviewer typed without
 being told: an acknowledged edit whose stored text differs is caught.
 
-Acknowledgement lines are the review app's own (``ReviewApp.on_saved`` / ``on_reverted``):
+Acknowledgement lines, written on the session's ``DecisionSaved`` / ``DecisionReverted``:
 
     saved <decision id> <draft id> <verdict>
     reverted <revert decision id> <draft id>

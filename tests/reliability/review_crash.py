@@ -8,13 +8,13 @@ extra 1 µs–5 ms, so kills land between decisions and inside their transaction
 approve, edit, reject (reason + note), skip and undo (a revert).
 
 Two drivers, two code paths:
-- ``writer_driver`` (all trials but every TUI_EVERY-th): the review app's commit path without
-  the screen: ``tui.ledger_thread.LedgerThread`` running ``ReviewQueue`` claims/releases and
-  ``Ledger.record_decision``; the ack line is printed when the thread posts the result back.
+- ``writer_driver`` (all trials but every TUI_EVERY-th): the real ``review.ReviewSession``
+  without the screen (its ledger workers running ``ReviewQueue`` claims/releases and
+  ``Ledger.record_decision``); the ack line is printed on the session's ``DecisionSaved``.
   ~0.5 s per process, so the suite can afford 50 trials.
 - ``tui_driver`` (every TUI_EVERY-th trial): the real ``ReviewApp`` under ``run_test``,
-  driven by key presses; the ack line is the app's own (``ack_stream`` in ``on_saved`` /
-  ``on_reverted``). ~2–3 s per process.
+  driven by key presses; the ack line is the app's own (``ack_stream``, written on the
+  session's ``DecisionSaved`` / ``DecisionReverted``). ~2–3 s per process.
 
 After each kill, every acked decision must be in the ledger with the same draft and verdict,
 the typed text for an edit, the reason and note for a reject, and for an undo a revert of a

@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from draftgate.exit_codes import ExitCode
+from export import ExportOptions, export
 from ledger import Ledger
 from ledger.chain import call_hash, decision_entry_hash
-from ledger.export import ExportOptions, export
 from ledger.queue import ReviewQueue
 from tests.reliability.generate_harness import CliRun, run_in_process
 from tests.reliability.outcome import Outcome

@@ -10,12 +10,12 @@ import pytest
 import ledger.store
 from ledger import DecisionIn, Ledger, LedgerLockedError, Verdict
 from ledger.queue import ReviewQueue, double_review_hit
+from review import BUSY_NOTE
 from tests.reliability import concurrency
 from tests.reliability.review_acts import alarming_lines, decided_twice, stored_decisions
 from tests.support.builders import add_document, add_drafts
 from tests.support.locks import lock_held_elsewhere
 from tests.support.review import make_app, seed_ledger, settle
-from tui.app import BUSY_FLASH
 
 # A short busy timeout so "locked for longer than the timeout" takes a fraction of a second.
 SHORT_BUSY_MS = 150
@@ -122,14 +122,14 @@ async def test_review_waits_out_a_long_lock_and_saves_the_decision(
         with lock_held_elsewhere(ledger_path):
             await pilot.press("a")
             for _ in range(500):  # bounded wait for the busy message, not a timing check
-                if app.flash.startswith(BUSY_FLASH):
+                if app.session.note.startswith(BUSY_NOTE):
                     break
                 await pilot.pause(0.01)
-            assert app.flash.startswith(BUSY_FLASH), app.flash
-            assert app.error is None
+            assert app.session.note.startswith(BUSY_NOTE), app.session.note
+            assert app.session.error is None
             assert acks.getvalue() == ""  # not shown as saved while uncommitted
         await settle(pilot, app)
-        assert app.error is None
+        assert app.session.error is None
         await pilot.press("a")  # the session goes on deciding
         await settle(pilot, app)
     lines = acks.getvalue().splitlines()
@@ -178,20 +178,20 @@ async def test_skip_then_back_after_another_reviewer_decided_records_nothing(
     ann = make_app(ledger_path, "ann")
     async with ann.run_test() as ann_keys:
         await settle(ann_keys, ann)
-        assert ann.current is not None
-        skipped = ann.current.item.draft.id
+        assert ann.session.current is not None
+        skipped = ann.session.current.item.draft.id
         await ann_keys.press("s")
         await settle(ann_keys, ann)
         bob = make_app(ledger_path, "bob")
         async with bob.run_test() as bob_keys:
             await settle(bob_keys, bob)
-            assert bob.current is not None and bob.current.item.draft.id == skipped
+            assert bob.session.current is not None and bob.session.current.item.draft.id == skipped
             await bob_keys.press("a", "q")  # decide it, quit (the lease is released)
             await settle(bob_keys, bob)
         await ann_keys.press("p")
         await settle(ann_keys, ann)
-        assert ann.current is not None and ann.current.item.draft.id == skipped
-        assert not ann.current.held
+        assert ann.session.current is not None and ann.session.current.item.draft.id == skipped
+        assert not ann.session.current.held
         await ann_keys.press("a")
         await settle(ann_keys, ann)
     with Ledger.open(ledger_path) as reopened:

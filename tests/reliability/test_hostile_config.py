@@ -15,8 +15,8 @@ import pytest
 from draftgate.cli import main
 from draftgate.config import UserInputError, load_config
 from draftgate.exit_codes import ExitCode
-from generator.prompts import PromptsError, PromptSet
-from generator.scope import ScopeError, load_scope
+from generator.prompts import PromptsError, PromptSet, scope_variables
+from generator.scope import Product, Scope, ScopeError, load_scope
 from ledger import DamagedLedgerError, ForeignLedgerError, Ledger, LedgerUnavailableError
 from tests.reliability import hostile_config
 from tests.reliability.generate_harness import CliRun
@@ -280,7 +280,7 @@ def test_read_only_open_refuses_writes(template: Path, tmp_path: Path) -> None:
 def test_an_export_the_ledger_could_not_record_removes_its_files(
     template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ledger.export
+    import export.run
     from ledger import LedgerLockedError
 
     def unrecordable(*args: object) -> None:
@@ -288,9 +288,9 @@ def test_an_export_the_ledger_could_not_record_removes_its_files(
 
     folder = project(template, tmp_path)
     out = tmp_path / "out"
-    monkeypatch.setattr(ledger.export, "record_export", unrecordable)
+    monkeypatch.setattr(export.run, "record_export", unrecordable)
     with Ledger.open(folder / "ledger.sqlite") as opened, pytest.raises(LedgerLockedError):
-        ledger.export.export(opened, ledger.export.ExportOptions(format="openai", out_dir=out))
+        export.run.export(opened, export.run.ExportOptions(format="openai", out_dir=out))
     assert list(out.iterdir()) == []
 
 
@@ -301,7 +301,8 @@ def test_a_template_with_an_undefined_variable_is_named_when_rendered(tmp_path: 
     prompts = PromptSet(folder)
     prompts.check(["qa"])  # it parses; only rendering finds the undefined name
     with pytest.raises(PromptsError, match="no_such_variable"):
-        prompts.render("qa", {"product_name": "x", "product_summary": "", "chunk": ""})
+        product = scope_variables(Scope(product=Product(name="x")))
+        prompts.render("qa", {**product, "chunk": ""})
 
 
 def test_a_killed_creations_temp_file_is_removed_by_the_next_one(tmp_path: Path) -> None:
@@ -320,26 +321,26 @@ def test_a_killed_creations_temp_file_is_removed_by_the_next_one(tmp_path: Path)
 def test_a_forced_export_that_cannot_be_recorded_keeps_the_previous_one(
     template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ledger.export
+    import export.run
     from ledger import LedgerLockedError
 
     folder = project(template, tmp_path)
     out = tmp_path / "out"
-    options = ledger.export.ExportOptions(format="openai", out_dir=out, force=True)
+    options = export.run.ExportOptions(format="openai", out_dir=out, force=True)
     with Ledger.open(folder / "ledger.sqlite") as opened:
-        ledger.export.export(opened, options)
+        export.run.export(opened, options)
         previous = hostile_config.snapshot(out)
-        record = ledger.export.record_export
+        record = export.run.record_export
 
         def unrecordable(*args: object) -> None:
             raise LedgerLockedError("locked")
 
-        monkeypatch.setattr(ledger.export, "record_export", unrecordable)
+        monkeypatch.setattr(export.run, "record_export", unrecordable)
         with pytest.raises(LedgerLockedError):
-            ledger.export.export(opened, options)
+            export.run.export(opened, options)
         assert hostile_config.snapshot(out) == previous
-        monkeypatch.setattr(ledger.export, "record_export", record)
-        ledger.export.export(opened, options)
+        monkeypatch.setattr(export.run, "record_export", record)
+        export.run.export(opened, options)
     assert sorted(p.name for p in out.iterdir()) == sorted(previous)
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ledger import DecisionIn, Ledger, RejectReason, Verdict
-from tests.reliability import review_crash, writer_driver
+from tests.reliability import review_crash
 from tests.reliability.review_acts import Ack, ack_problems, edit_text, stored_decisions
 from tests.support.review import seed_ledger
-from tui.app import RELEASE_BATCH
 
 SEED = 6
 
@@ -69,7 +68,3 @@ def test_an_edit_stored_with_other_text_is_a_lost_decision(ledger_path: Path) ->
         ],
     )
     assert len(problems) == 3, problems
-
-
-def test_the_writer_driver_releases_leases_like_the_app() -> None:
-    assert writer_driver.RELEASE_BATCH == RELEASE_BATCH

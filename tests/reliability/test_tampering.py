@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from draftgate.exit_codes import ExitCode
+from export import ExportOptions, ExportRefused, export
+from export.records import RecordFormatError, content_of_line
 from ledger import DamagedLedgerError, DecisionIn, Ledger, Verdict, utc_now, verify
-from ledger.export import ExportOptions, ExportRefused, export
 from ledger.ids import new_event_id
 from ledger.migrations import GUARDED_TABLES, SCHEMA_VERSION
 from ledger.queue import ReviewQueue
-from ledger.records import RecordFormatError, content_of_line
 from tests.reliability import tampering
 from tests.reliability.generate_harness import CliRun
 from tests.reliability.outcome import Outcome

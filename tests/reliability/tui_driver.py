@@ -1,11 +1,10 @@
 """Drive the real review app (``tui.app.ReviewApp`` under ``App.run_test``, headless) with keys.
 
 Code path: everything a reviewer's keys go through: the bindings (a, e, r, s, u, p, n, q), the
-edit and reject modals (ctrl+s / enter), ``ReviewApp._decide`` and ``action_undo`` submitting
-to the app's ``LedgerThread``, and ``on_saved`` / ``on_reverted`` printing the app's own
-acknowledgement line to stdout (``ack_stream``) once the commit is back. The only shortcut:
-edit and note text is put into the TextArea/Input directly rather than typed key by key (the
-keys that open, save and submit the modals are real presses).
+edit and reject modals (ctrl+s / enter), the app's ``ReviewSession`` submitting to its ledger
+worker, and the app printing its own acknowledgement line to stdout (``ack_stream``) once the
+commit is back. The only shortcut: edit and note text is put into the TextArea/Input directly
+rather than typed key by key (the keys that open, save and submit the modals are real presses).
 
 ``--wait-for-go``: import everything, then wait for a ``go`` line on stdin before opening the
 ledger (the harness starts the next trial's driver while the current one runs).
@@ -31,9 +30,9 @@ from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
 from tests.reliability.review_acts import MIXES, choose_act, edit_text, reject_choice
-from tests.support.review import idle, make_app
-from tui.app import ReviewApp
-from tui.modals import REASON_LABELS
+from tests.support.review import idle, make_app, wait_for_screen
+from tui.app import ReviewApp, ReviewScreen
+from tui.modals import REASON_LABELS, EditScreen, RejectScreen
 
 # Bounded waits (a hang is a finding, never a pass): the app must settle within this.
 SETTLE_LIMIT_S = 120.0
@@ -44,32 +43,37 @@ class AppError(Exception):
 
 
 async def settle(pilot: Pilot[Any], app: ReviewApp) -> None:
-    """Wait until the ledger thread has answered everything; raise if the app shows an error."""
+    """Wait until the review screen is on top and the session has answered everything;
+    raise if the app shows an error."""
     deadline = time.monotonic() + SETTLE_LIMIT_S
+    await pilot.pause()
     while time.monotonic() < deadline:
-        await pilot.pause(0.005)
-        if app.error is not None:
-            raise AppError(app.error)
-        if idle(app):
+        if app.session.error is not None:
+            raise AppError(app.session.error)
+        if isinstance(app.screen, ReviewScreen) and idle(app):
             await pilot.pause()
             return
+        await pilot.pause(0.005)
     raise AppError(f"the review app did not settle within {SETTLE_LIMIT_S:.0f} s")
 
 
 async def decide(pilot: Pilot[Any], app: ReviewApp, act: str) -> None:
-    entry = app.current
+    entry = app.session.current
     assert entry is not None
     draft_id = entry.item.draft.id
     if act == "edit":
         await pilot.press("e")
+        editor = await wait_for_screen(pilot, app, EditScreen)
         question, answer = edit_text(draft_id)
-        app.screen.query_one("#question", TextArea).text = question
-        app.screen.query_one("#answer", TextArea).text = answer
+        editor.query_one("#question", TextArea).text = question
+        editor.query_one("#answer", TextArea).text = answer
         await pilot.press("ctrl+s")
     elif act == "reject":
         reason, note = reject_choice(draft_id)
-        await pilot.press("r", str(list(REASON_LABELS).index(reason) + 1))
-        app.screen.query_one("#note", Input).value = note
+        await pilot.press("r")
+        dialog = await wait_for_screen(pilot, app, RejectScreen)
+        await pilot.press(str(list(REASON_LABELS).index(reason) + 1))
+        dialog.query_one("#note", Input).value = note
         await pilot.press("enter")
     else:
         await pilot.press("a")
@@ -80,18 +84,18 @@ async def session(app: ReviewApp, rng: random.Random, mix: dict[str, int], deadl
     async with app.run_test() as pilot:
         await settle(pilot, app)
         while time.monotonic() < deadline:
-            entry = app.current
+            entry = app.session.current
             if entry is None:
-                if app.exhausted:
+                if app.session.exhausted:
                     await pilot.press("q")
                     return True
                 await settle(pilot, app)
                 continue
             act = choose_act(rng, mix)
-            if act == "undo" and app.undo_stack:
+            if act == "undo" and app.session.undo_stack:
                 await pilot.press("u")
-            elif act == "back" and app.pos > 0:
-                await pilot.press(*["p"] * rng.randint(1, min(3, app.pos)))
+            elif act == "back" and app.session.pos > 0:
+                await pilot.press(*["p"] * rng.randint(1, min(3, app.session.pos)))
             elif act == "skip":
                 await pilot.press("s")
             elif entry.decision is not None or not entry.held:

@@ -1,13 +1,11 @@
-"""Decide drafts through the review app's ledger thread, without the screen (fast to start).
+"""Decide drafts through the real ``review.ReviewSession``, without the screen (fast to start).
 
-Code path: ``tui.ledger_thread.LedgerThread``, the thread the review app commits on (its FIFO
-job queue, its own connection, its busy-lock handling), runs the same calls the app's jobs
-make: ``ReviewQueue.claim_next`` (forward scan cursor), ``ReviewQueue.release`` (skip, and
-decided leases in batches of ``RELEASE_BATCH``), ``Ledger.record_decision`` (approve, edit,
-reject) and, for undo, ``record_decision`` of a revert then ``ReviewQueue.claim_draft`` in one
-job. The ``saved`` / ``reverted`` line is printed only once the thread has posted the job's
-result back, as ``ReviewApp.on_saved`` / ``on_reverted`` do. Not exercised here: Textual's
-event loop, key bindings, modals and rendering (``tui_driver`` drives the real app for those).
+Code path: the session the review app runs (its ledger workers, prefetch under lease, history,
+undo, batched lease release, busy-lock handling), driven by a plain loop instead of Textual's
+event loop: the session's ``deliver`` puts worker results on a queue that this loop drains on
+its own thread. The ``saved`` / ``reverted`` line is printed on the session's
+``DecisionSaved`` / ``DecisionReverted`` event, as the app's ack stream does. Not exercised
+here: key bindings, modals and rendering (``tui_driver`` drives the real app for those).
 
 ``--wait-for-go``: import everything, then wait for a ``go`` line on stdin before opening the
 ledger (the harness starts the next trial's driver while the current one runs).
@@ -16,7 +14,7 @@ Acts are drawn from ``CRASH_MIX`` (approve, edit, reject, skip, undo; no going b
 is the app's own navigation). Without ``--seconds``: decides until killed, or exits 0 printing
 ``exhausted`` when no draft is left. With ``--seconds S`` (the concurrency reviewers): pauses up
 to ``--pace-ms`` between acts like a quick reviewer, starts a new session when the queue runs
-dry, and after S seconds releases its leases as the app's quit does and exits 0.
+dry, and after S seconds quits the session (releasing its leases) and exits 0.
 
     python -m tests.reliability.writer_driver LEDGER REVIEWER SEED [--seconds S]
         [--pace-ms P] [--double-review F]
@@ -25,36 +23,29 @@ dry, and after S seconds releases its leases as the app's quit does and exits 0.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import queue
 import random
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
 
-from textual.message import Message
-
-from ledger import Decision, DecisionIn, Verdict, utc_now
 from ledger.ids import new_event_id
-from ledger.queue import ReviewItem, ReviewQueue
+from review import (
+    DecisionReverted,
+    DecisionSaved,
+    Notice,
+    ReviewSession,
+    SessionClosed,
+    SessionEvent,
+)
 from tests.reliability.review_acts import CRASH_MIX, choose_act, edit_text, reject_choice
-from tui.ledger_thread import JobFailed, LedgerBusy, LedgerThread
 
-REPLY_TIMEOUT_S = 120
-# tui.app.RELEASE_BATCH (not imported: tui.app loads all of Textual, a third of a second per
-# start; test_review_crash checks the two agree).
-RELEASE_BATCH = 10
+# Bounded waits (a hang is a finding, never a pass).
+REPLY_TIMEOUT_S = 120.0
+POLL_S = 0.01
 
 
-class Done(Message):
-    """A job's result, posted back by the ledger thread like the app's Saved/Claimed."""
-
-    def __init__(self, value: Any) -> None:
-        super().__init__()
-        self.value = value
-
-
-class Session:
+class Driver:
     def __init__(
         self,
         ledger_path: str,
@@ -63,128 +54,94 @@ class Session:
         double_review: float = 0.0,
         ack_without_commit: bool = False,
     ) -> None:
-        self.reviewer = reviewer
-        self.ack_without_commit = ack_without_commit
         self.rng = rng
-        self.inbox: queue.Queue[Message] = queue.Queue()
-        self.thread = LedgerThread(
-            lambda ledger: ReviewQueue(ledger, reviewer, double_review=double_review),
+        self.ack_without_commit = ack_without_commit
+        self.inbox: queue.Queue[Callable[[], None]] = queue.Queue()
+        self.closed = False
+        self.session = ReviewSession(
             ledger_path,
-            self.inbox.put,
+            reviewer,
+            deliver=self.inbox.put,
+            listener=self.on_event,
+            double_review=double_review,
         )
-        self.cursor = 0
-        self.undo_stack: list[Decision] = []
-        self.decided_leases: list[str] = []
 
-    def ask(self, what: str, job: Any) -> Any:
-        """Submit a job and wait for its posted result (as the app waits for Saved)."""
-        self.thread.submit(what, lambda q: Done(job(q)))
-        while True:
-            reply = self.inbox.get(timeout=REPLY_TIMEOUT_S)
-            if isinstance(reply, JobFailed):
-                print(f"could not {reply.what}: {reply.error}", file=sys.stderr, flush=True)
+    def on_event(self, event: SessionEvent) -> None:
+        if isinstance(event, DecisionSaved):
+            decision = event.decision
+            print(f"saved {decision.id} {decision.draft_id} {decision.verdict}", flush=True)
+        elif isinstance(event, DecisionReverted):
+            print(f"reverted {event.revert.id} {event.revert.draft_id}", flush=True)
+        elif isinstance(event, Notice) and event.severity != "information":
+            # The app shows these and goes on (a busy ledger, a draft decided elsewhere); said
+            # on stderr so the harness sees them, not an error by themselves.
+            print(event.text, file=sys.stderr, flush=True)
+        elif isinstance(event, SessionClosed):
+            self.closed = True
+
+    def settle(self, done: Callable[[], bool]) -> None:
+        """Run the session's deliveries until ``done()``; exit 1 if the session shows an error."""
+        deadline = time.monotonic() + REPLY_TIMEOUT_S
+        while not done():
+            if self.session.error is not None:
+                print(self.session.error, file=sys.stderr, flush=True)
                 sys.exit(1)
-            if isinstance(reply, LedgerBusy):
-                # The app shows "ledger busy" and keeps waiting; so do we (said, not an error).
-                print(f"ledger busy, attempt {reply.attempt}: {reply.what}", file=sys.stderr)
+            if time.monotonic() > deadline:
+                print(f"the session did not settle in {REPLY_TIMEOUT_S:.0f} s", file=sys.stderr)
+                sys.exit(1)
+            try:
+                # Short: a job that hands nothing back (a lease release) ends without waking
+                # this loop, so the condition is checked again at least this often.
+                step = self.inbox.get(timeout=POLL_S)
+            except queue.Empty:
                 continue
-            assert isinstance(reply, Done)
-            return reply.value
+            step()
+        if self.session.error is not None:
+            print(self.session.error, file=sys.stderr, flush=True)
+            sys.exit(1)
 
-    def claim(self) -> ReviewItem | None:
-        item: ReviewItem | None = self.ask(
-            "claim the next draft", lambda q: q.claim_next(self.cursor)
-        )
-        if item is not None:
-            self.cursor = item.rowid
-        return item
-
-    def release(self, draft_ids: list[str]) -> None:
-        def release(q: ReviewQueue) -> None:  # fire and forget, as the app does
-            q.release(draft_ids)
-
-        self.thread.submit("release a lease", release)
-
-    def decide(self, item: ReviewItem, shown_at: str, act: str) -> None:
-        draft_id = item.draft.id
-        fields: dict[str, Any] = {"verdict": Verdict.APPROVE}
-        if act == "edit":
-            question, answer = edit_text(draft_id)
-            fields = {"verdict": Verdict.EDIT, "final_question": question, "final_answer": answer}
-        elif act == "reject":
-            reason, note = reject_choice(draft_id)
-            fields = {"verdict": Verdict.REJECT, "reason": reason, "note": note}
-        decision = DecisionIn(
-            draft_id=draft_id,
-            reviewer=self.reviewer,
-            shown_at=shown_at,
-            decided_at=utc_now(),
-            double_review=item.double_review,
-            **fields,
-        )
-        if self.ack_without_commit:  # the negative control's broken reviewer
-            print(f"saved {new_event_id()} {draft_id} {decision.verdict}", flush=True)
+    def act(self) -> None:
+        session = self.session
+        entry = session.current
+        assert entry is not None
+        act = choose_act(self.rng, CRASH_MIX)
+        if act == "undo" and session.undo_stack:
+            session.undo()
             return
-        saved: Decision = self.ask(
-            "save the decision", lambda q: q.ledger.record_decision(decision)
-        )
-        print(f"saved {saved.id} {saved.draft_id} {saved.verdict}", flush=True)
-        self.undo_stack.append(saved)
-        self.decided_leases.append(saved.draft_id)
-        if len(self.decided_leases) >= RELEASE_BATCH:
-            self.release(self.decided_leases)
-            self.decided_leases = []
-
-    def undo(self) -> ReviewItem | None:
-        """Revert this session's last decision; the draft comes back (claimed) if free."""
-        decision = self.undo_stack.pop()
-        revert = decision.undo_by(self.reviewer, utc_now())
-
-        def record(q: ReviewQueue) -> tuple[Decision, ReviewItem | None]:
-            saved = q.ledger.record_decision(revert)
-            return saved, q.claim_draft(decision.draft_id)
-
-        saved, item = self.ask("undo the decision", record)
-        print(f"reverted {saved.id} {saved.draft_id}", flush=True)
-        # As the app does: the draft is back in play, so its lease is not released with the
-        # decided ones.
-        with contextlib.suppress(ValueError):
-            self.decided_leases.remove(decision.draft_id)
-        return item
+        if act == "skip":
+            session.skip()
+            return
+        if entry.decision is not None or not entry.held:
+            session.next()  # back on a draft decided here, or taken by another reviewer
+            return
+        if self.ack_without_commit:  # the negative control's broken reviewer
+            verdict = "approve" if act == "undo" else act
+            print(f"saved {new_event_id()} {entry.item.draft.id} {verdict}", flush=True)
+            session.skip()
+            return
+        if act == "edit":
+            session.edit(entry, *edit_text(entry.item.draft.id))
+        elif act == "reject":
+            session.reject(entry, *reject_choice(entry.item.draft.id))
+        else:
+            session.approve(entry)
 
     def run(self, deadline: float | None = None, pace_s: float = 0.0) -> bool:
         """Decide until the queue runs dry (True) or the deadline passes (False)."""
-        self.thread.start()
-        # Drafts shown but not decided yet, most recent last (an undo puts the current one here).
-        waiting: list[ReviewItem] = []
-        current = self.claim()
-        shown_at = utc_now()
-        while current is not None:
-            if deadline is not None and time.monotonic() >= deadline:
+        session = self.session
+        session.start()
+        ran_dry = False
+        while deadline is None or time.monotonic() < deadline:
+            self.settle(session.idle)
+            if session.current is None:  # idle with nothing on screen: nothing left to claim
+                ran_dry = True
                 break
             if pace_s:
                 time.sleep(self.rng.uniform(0, pace_s))  # a reviewer reading the draft
-            act = choose_act(self.rng, CRASH_MIX)
-            if act == "undo" and self.undo_stack:
-                back = self.undo()
-                if back is not None:
-                    waiting.append(current)
-                    current = back
-            elif act == "skip":
-                self.release([current.draft.id])
-                print(f"skipped {current.draft.id}", flush=True)
-                current = self.claim()
-            else:
-                self.decide(current, shown_at, "approve" if act == "undo" else act)
-                current = waiting.pop() if waiting else self.claim()
-            shown_at = utc_now()
-        ran_dry = current is None
-
-        def release_all(q: ReviewQueue) -> None:  # what the app does on quit
-            q.release_session()
-
-        self.thread.submit("release leases", release_all)
-        self.thread.stop()
+            self.act()
+        session.quit()
+        self.settle(lambda: self.closed)
+        session.close()
         return ran_dry
 
 
@@ -204,15 +161,15 @@ def main() -> int:
         return 0  # started ahead of its trial, which never came
     rng = random.Random(args.seed)
     if args.seconds is None:
-        Session(args.ledger, args.reviewer, rng, 0.0, args.ack_without_commit).run()
+        Driver(args.ledger, args.reviewer, rng, 0.0, args.ack_without_commit).run()
         print("exhausted", flush=True)
         return 0
     deadline = time.monotonic() + args.seconds
     while time.monotonic() < deadline:
-        session = Session(
+        driver = Driver(
             args.ledger, args.reviewer, rng, args.double_review, args.ack_without_commit
         )
-        if session.run(deadline, args.pace_ms / 1000):
+        if driver.run(deadline, args.pace_ms / 1000):
             time.sleep(0.2)  # the queue ran dry: come back a little later for new drafts
     print("done", flush=True)
     return 0

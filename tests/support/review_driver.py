@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from tests.support.review import make_app, settle
+from tests.support.review import make_app, settle, wait_for_screen
+from tui.modals import RejectScreen
 
 
 async def main(ledger_path: str) -> None:
@@ -18,9 +19,11 @@ async def main(ledger_path: str) -> None:
     async with app.run_test() as pilot:
         await settle(pilot, app)
         turn = 0
-        while app.current is not None:
+        while app.session.current is not None:
             if turn % 3 == 2:
-                await pilot.press("r", "1", "enter")
+                await pilot.press("r")
+                await wait_for_screen(pilot, app, RejectScreen)
+                await pilot.press("1", "enter")
             else:
                 await pilot.press("a")
             turn += 1

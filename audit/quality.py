@@ -15,14 +15,11 @@ from __future__ import annotations
 import heapq
 import json
 import os
-import re
 import statistics
-import string
 import subprocess
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from functools import lru_cache
 from itertools import chain, combinations
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -32,6 +29,7 @@ from rapidfuzz import fuzz
 from ledger.errors import LedgerError
 from ledger.models import DraftKind
 from ledger.store import Ledger
+from ledger.text import normalise, references_with_keys
 
 DEFAULT_FAST_DECISION_MS = 2000
 # Normalised-text similarity (rapidfuzz ratio, 0-100) at or above which two signed-off
@@ -52,34 +50,6 @@ RARE_TOKEN_MAX_GROUP = 16
 
 SIGNED_OFF_VERDICTS = ("approve", "edit")
 NO_SUBTYPE = "(none)"
-
-# Punctuation becomes a space. A translation table, not a regex: it halves the cost of
-# normalising 200k texts (ASCII punctuation plus the typographic marks LLMs like to use).
-_PUNCTUATION = string.punctuation + "“”‘’„«»–—…•·¿¡"
-_PUNCTUATION_TO_SPACE = str.maketrans(_PUNCTUATION, " " * len(_PUNCTUATION))
-
-# ---- phantom references -------------------------------------------------------------------
-# Candidate UI references in an answer. Each is checked against the glossary and the docs; a
-# name found in neither is a phantom (a page or button the model invented).
-_BOLD = re.compile(r"\*\*([^*\n]{1,80})\*\*")
-_SEGMENT = r"[A-Z][\w'&-]*(?:[ ][A-Z][\w'&-]*){0,3}"
-_PATH = re.compile(rf"{_SEGMENT}(?:[ ]?>[ ]?{_SEGMENT})+")
-_QUOTED = re.compile(r"[\"“]([A-Z][^\"”\n]{0,48})[\"”]")
-# "the Admin Console page": the capitalised words just before one of these words.
-_UI_WORD = re.compile(r"[ ](?:page|tab|menu|button|screen|settings|panel|dialog)\b", re.I)
-_NAME_WORDS_BEFORE_UI_WORD = 4
-# Words that start a sentence or an instruction rather than a UI name ("Open Settings > ...").
-_NOISE_WORDS = (
-    "a an the open go click tap select choose use visit navigate head in on from under then "
-    "and or to see find press via at your this that"
-)
-_LEADING_NOISE = frozenset(_NOISE_WORDS.split())
-_MAX_NAME_WORDS = 8
-
-
-def normalise(text: str) -> str:
-    """Casefolded words separated by single spaces: what "the same text" means here."""
-    return " ".join(text.casefold().translate(_PUNCTUATION_TO_SPACE).split())
 
 
 class Example(NamedTuple):
@@ -130,7 +100,7 @@ class QualityWorker:
     """``compute_quality`` in a process of its own, so it runs beside the integrity check.
 
     The audit's two halves only read the ledger and each takes seconds at 100k records; on two
-    cores they overlap. The worker is a plain ``python -m ledger.quality`` subprocess rather
+    cores they overlap. The worker is a plain ``python -m audit.quality`` subprocess rather
     than multiprocessing: spawn re-imports the caller's main module (breaking scripts without a
     ``__main__`` guard) and fork would hand the child this process's SQLite connection. The
     child opens the file itself (WAL lets it read alongside) and prints the result as JSON.
@@ -142,7 +112,7 @@ class QualityWorker:
         # The same ledger code as this process, wherever it was imported from.
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "ledger.quality", path, json.dumps(options)],
+            [sys.executable, "-m", "audit.quality", path, json.dumps(options)],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -561,64 +531,6 @@ def _contradictions(examples: Sequence[Example]) -> dict[str, Any]:
 # ---- phantom references -------------------------------------------------------------------
 
 
-@lru_cache(maxsize=65_536)
-def _clean_name(raw: str) -> tuple[str, str]:
-    """(name, its padded normalised key), or ('', '') if nothing name-like is left.
-
-    Trims punctuation and leading instruction words. Cached: answers repeat the same few
-    names ("Settings > Billing > Invoices") tens of thousands of times.
-    """
-    words = raw.strip().strip(".,:;!?()[]'\"“”").split()
-    while words and words[0].casefold() in _LEADING_NOISE:
-        words = words[1:]
-    if words and words[0] == ">":
-        words = words[1:]
-    name = " ".join(words).strip(".,:;!?")
-    key = normalise(name)
-    if not key or not name[0].isupper() or len(words) > _MAX_NAME_WORDS:
-        return "", ""
-    return name, f" {key} "
-
-
-def ui_references(answer: str) -> list[str]:
-    """Candidate UI names in an answer: bold text, "A > B" paths, quoted names, "X page"."""
-    return [name for name, _ in _references_with_keys(answer)]
-
-
-def _references_with_keys(answer: str) -> list[tuple[str, str]]:
-    """(name, padded normalised key) per candidate UI name in ``answer``.
-
-    Each pattern runs only when its marker occurs: this is done for every signed-off answer.
-    """
-    raw: list[str] = []
-    if "**" in answer:
-        raw += _BOLD.findall(answer)
-    if ">" in answer:
-        raw += _PATH.findall(answer)
-    if '"' in answer or "“" in answer:
-        raw += _QUOTED.findall(answer)
-    for match in _UI_WORD.finditer(answer):
-        before = answer[max(0, match.start() - 80) : match.start()].split()
-        name_words: list[str] = []
-        for word in reversed(before[-_NAME_WORDS_BEFORE_UI_WORD:]):
-            if not word[:1].isupper() or word[-1:] in ".,:;!?":
-                break
-            name_words.insert(0, word)
-        if name_words:
-            raw.append(" ".join(name_words))
-    found = list(dict.fromkeys(c for c in map(_clean_name, raw) if c[0]))
-    if len(found) < 2:
-        return found
-    # "Reports > Labor" (plain text, cut at the lowercase word) inside "Reports > Labor cost"
-    # (bold) is one reference, not two.
-    keys = [key for _, key in found]
-    return [
-        (name, key)
-        for name, key in found
-        if not any(key in other and key != other for other in keys)
-    ]
-
-
 def _phantom_references(
     ledger: Ledger, examples: Sequence[Example], glossary_names: Iterable[str]
 ) -> dict[str, Any]:
@@ -636,7 +548,7 @@ def _phantom_references(
     checked = 0
     for example in examples:
         question = f" {example.normalised_question} "
-        for name, padded in _references_with_keys(example.answer):
+        for name, padded in references_with_keys(example.answer):
             if padded in question:
                 continue
             checked += 1

@@ -27,9 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ledger.chain import GENESIS_HASH, ProvenanceHasher
-from ledger.export import HF_DATASET_DIR, MANIFEST_NAME, file_hash, recorded_exports
-from ledger.records import (
+from export import HF_DATASET_DIR, MANIFEST_NAME, file_hash, recorded_exports
+from export.records import (
     JSONL_FORMATS,
     SPLITS,
     RecordFormatError,
@@ -38,6 +37,7 @@ from ledger.records import (
     record_hash,
     to_line,
 )
+from ledger.chain import GENESIS_HASH, ProvenanceHasher
 from ledger.store import Ledger
 from ledger.verify import verify
 
@@ -442,10 +442,12 @@ def _same_table(out_dir: Path, split: str) -> bool:
         offset = 0
         for batch in parquet.iter_batches(batch_size=10_000, columns=_HF_COLUMNS):
             rows = pa.Table.from_batches([batch])
-            if not rows.equals(copy.slice(offset, batch.num_rows)):
+            same: bool = rows.equals(copy.slice(offset, batch.num_rows))
+            if not same:
                 return False
             offset += batch.num_rows
-        return offset == copy.num_rows
+        whole: bool = offset == copy.num_rows
+        return whole
     except (OSError, ValueError, KeyError):
         return False
 

@@ -1,0 +1,175 @@
+"""The audit as Markdown: integrity verdict first, then the quality signals' key tables.
+
+Everything from drafts, documents or reviewers is untrusted text: it is escaped so it cannot
+become markup or raw HTML, and stays inside one table cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from audit.model import Audit
+from audit.present import (
+    GROUP_HEADERS,
+    LIST_ROWS_MARKDOWN,
+    checked,
+    group_rows,
+    headline,
+    num,
+    pct,
+)
+
+_MD_SPECIAL = str.maketrans(
+    {
+        "\\": "\\\\",
+        "|": "\\|",
+        "`": "\\`",
+        "*": "\\*",
+        "_": "\\_",
+        "[": "\\[",
+        "]": "\\]",
+        "<": "&lt;",
+        ">": "&gt;",
+        "&": "&amp;",
+        "\n": " ",
+        "\r": " ",
+    }
+)
+
+
+def _md(value: object) -> str:
+    """Untrusted text as inert Markdown: no markup, no raw HTML, one table cell."""
+    return ("" if value is None else str(value)).translate(_MD_SPECIAL)
+
+
+def _md_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_md(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def _capped_note(total: int, shown: int, where: str = "the JSON report") -> list[str]:
+    return ["", f"_{shown} of {total} shown; {where} has them all._"] if total > shown else []
+
+
+def render_markdown(audit: Audit) -> str:
+    integrity = audit.integrity
+    quality = audit.quality
+    out = [
+        "# Draftgate audit",
+        "",
+        f"Ledger {_md(audit.ledger)} · head #{audit.head.seq}"
+        f" {_md(audit.head.hash)} · generated {_md(audit.generated_at)}",
+        "",
+    ]
+    breaks = integrity.breaks
+    if integrity.ok:
+        out.append("## Integrity: PASS")
+        out += ["", f"The decision chain is intact; {checked(integrity)}."]
+    else:
+        out.append(f"## Integrity: FAIL ({len(breaks)} break{'' if len(breaks) == 1 else 's'})")
+        out.append("")
+        out += _md_table(["Kind", "Record", "Detail"], ([b.kind, b.ref, b.detail] for b in breaks))
+    stale, stale_exported = integrity.stale_drafts, integrity.stale_in_export
+    out += [
+        "",
+        f"Stale drafts (source changed since generation): {len(stale)};"
+        f" stale records in the export: {len(stale_exported)}.",
+    ]
+    for draft_id in stale_exported[:LIST_ROWS_MARKDOWN]:
+        out.append(f"- stale in export: {_md(draft_id)}")
+    out += ["", "## Summary", ""]
+    out += _md_table(["Signal", "Value"], headline(audit))
+
+    edit_rate = quality.edit_rate
+    for groups, title in (
+        (edit_rate.by_kind, "kind"),
+        (edit_rate.by_reviewer, "reviewer"),
+        (edit_rate.by_model, "model"),
+    ):
+        if groups:
+            out += ["", f"### Edit rate by {title}", ""]
+            out += _md_table([title.capitalize(), *GROUP_HEADERS[1:]], group_rows(groups))
+
+    if quality.reject_reasons:
+        out += ["", "### Reject reasons", ""]
+        out += _md_table(["Reason", "Count"], quality.reject_reasons.items())
+
+    fast = quality.fast_decisions
+    if fast.by_reviewer:
+        out += ["", f"### Decisions faster than {fast.threshold_ms} ms", ""]
+        out += _md_table(
+            ["Reviewer", "Decisions", "Timed", "Fast", "Share", "Median dwell (ms)"],
+            (
+                [r, t.decisions, t.measured, t.fast, pct(t.share), t.median_dwell_ms]
+                for r, t in fast.by_reviewer.items()
+            ),
+        )
+
+    kinds = quality.balance.kinds
+    if kinds:
+        out += ["", "### Balance of kinds (signed-off examples)", ""]
+        out += _md_table(
+            ["Kind", "Count", "Share", "Target", "Deviation"],
+            (
+                [k, v.count, pct(v.share), pct(v.target), f"{v.deviation * 100:+.1f} pts"]
+                for k, v in kinds.items()
+            ),
+        )
+
+    coverage = quality.coverage
+    uncovered = coverage.uncovered_chunks
+    out += [
+        "",
+        "### Coverage",
+        "",
+        f"{coverage.chunks_covered} of {coverage.chunks_total} current"
+        f" chunks and {coverage.documents_covered} of"
+        f" {coverage.documents_total} documents have a signed-off example.",
+    ]
+    if uncovered:
+        out.append("")
+        out += _md_table(
+            ["Document", "Section", "Lines"],
+            (
+                [c.path, c.heading, f"{c.start_line}–{c.end_line}"]
+                for c in uncovered[:LIST_ROWS_MARKDOWN]
+            ),
+        )
+        out += _capped_note(len(uncovered), min(len(uncovered), LIST_ROWS_MARKDOWN))
+
+    contradictions = quality.contradictions.pairs
+    if contradictions:
+        out += ["", "### Contradictions", ""]
+        out += _md_table(
+            ["Question A", "Answer A", "Question B", "Answer B"],
+            (
+                [p.question_a, p.answer_a, p.question_b, p.answer_b]
+                for p in contradictions[:LIST_ROWS_MARKDOWN]
+            ),
+        )
+    phantoms = quality.phantom_references.phantoms
+    if phantoms:
+        out += ["", "### Phantom UI references", ""]
+        out += _md_table(
+            ["Name", "Examples", "First seen in"],
+            ([p.name, p.count, p.example] for p in phantoms[:LIST_ROWS_MARKDOWN]),
+        )
+    agreement = quality.agreement
+    if agreement.pairs:
+        out += [
+            "",
+            "### Reviewer agreement",
+            "",
+            f"Cohen's κ over {agreement.pairs} double-reviewed drafts: sign-off vs reject"
+            f" {num(agreement.two_way.kappa)}, approve/edit/reject"
+            f" {num(agreement.three_way.kappa)}.",
+        ]
+    out += [
+        "",
+        "## Provenance",
+        "",
+        f"{len(audit.provenance)} exported records; the JSON report"
+        " lists each with its document lines, chunk, template, model, reviewer and verdict.",
+    ]
+    return "\n".join(out) + "\n"

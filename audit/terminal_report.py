@@ -1,0 +1,65 @@
+"""The audit as a few lines of Rich console markup, for ``console.print``."""
+
+from __future__ import annotations
+
+from rich.markup import escape as rich_escape
+
+from audit.model import Audit
+from audit.present import headline, pct
+
+BREAKS_SHOWN = 5
+
+
+def render_terminal_summary(audit: Audit) -> list[str]:
+    """A few lines in Rich console markup (dynamic text escaped)."""
+    integrity = audit.integrity
+    breaks = integrity.breaks
+    lines = []
+    if integrity.ok:
+        lines.append(
+            "[bold green]Integrity: PASS[/] "
+            f"(chain to #{audit.head.seq},"
+            f" {integrity.exports_checked} exports,"
+            f" {integrity.heads_checked} heads checked)"
+        )
+    else:
+        plural = "" if len(breaks) == 1 else "s"
+        lines.append(f"[bold red]Integrity: FAIL[/] ({len(breaks)} break{plural})")
+        for item in breaks[:BREAKS_SHOWN]:
+            lines.append("  [red]•[/] " + rich_escape(f"{item.kind}: {item.ref}: {item.detail}"))
+        if len(breaks) > BREAKS_SHOWN:
+            lines.append(f"  … and {len(breaks) - BREAKS_SHOWN} more (see the report)")
+    stale, stale_exported = integrity.stale_drafts, integrity.stale_in_export
+    if stale or stale_exported:
+        lines.append(
+            f"[yellow]Stale drafts: {len(stale)}, stale in export: {len(stale_exported)}[/]"
+        )
+    figures = dict(headline(audit))
+    lines.append(
+        " · ".join(
+            f"{label}: {rich_escape(figures[label])}"
+            for label in ("Exported records", "Signed-off examples", "Edit rate", "Chunk coverage")
+        )
+    )
+    lines.append(
+        " · ".join(
+            f"{label}: {rich_escape(figures[label])}"
+            for label in (
+                "Fast decisions",
+                "Duplicates",
+                "Contradictions",
+                "Phantom UI names",
+                "Reviewer agreement (κ)",
+            )
+        )
+    )
+    kinds = audit.quality.balance.kinds
+    if kinds:
+        lines.append(
+            "Balance: "
+            + ", ".join(
+                f"{rich_escape(str(kind))} {pct(v.share, 0)} (target {pct(v.target, 0)})"
+                for kind, v in kinds.items()
+            )
+        )
+    return lines

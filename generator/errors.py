@@ -1,0 +1,23 @@
+"""What a generate run can fail on that the user can act on; the CLI gives each an exit code."""
+
+from __future__ import annotations
+
+
+class GenerateError(Exception):
+    """A generate run could not start or finish: one line for the user."""
+
+
+class SettingsError(GenerateError):
+    """A setting (from the config file or the command line) has a value no run can use."""
+
+
+class InputError(GenerateError):
+    """The docs, scope or prompt templates cannot be used as they are."""
+
+
+class NoChunksError(InputError):
+    """The ledger holds no ingested docs to draft from."""
+
+
+class EndpointError(GenerateError):
+    """The endpoint cannot be used at all (unauthorised, unreachable)."""
