@@ -113,34 +113,54 @@ def test_a_feature_the_docs_mention_is_dropped_with_its_reason(fresh: Ledger, sc
     )
     changed = scope.model_copy(update={"does_not_offer": [in_docs, nowhere]})
     report = run_rules_drafter(fresh, changed, ["negative"])
-    # Three were requested for the chunk; one candidate was dropped, two were never drafted.
-    assert report.dropped == {"feature_in_docs": 1, "no_grounding": 1, "nothing_more_to_draft": 2}
-    assert _drafts(fresh) == []
-    # The drop is recorded on the call for the chunk its "instead" text is grounded in.
-    calls = fresh.generation_calls()
-    assert [c.dropped for c in calls] == [{"feature_in_docs": 1, "nothing_more_to_draft": 2}]
-    assert calls[0].produced == 0
+    # The mentioned feature is dropped; the other, whose "instead" the docs do not back, is a
+    # plain no grounded in the docs' own sentence about what the product is.
+    assert report.dropped["feature_in_docs"] == 1
+    [draft] = _drafts(fresh)
+    assert draft.meta["feature"] == "time travel"
+    assert draft.meta["grounding"] == "product_statement"
+    assert "Flux Capacitor" not in draft.answer
+    # The drop is recorded on the call of the chunk holding the mention, with its doc:line.
+    [dropped] = report.dropped_drafts
+    assert dropped["name"] == "Slack notifications" and dropped["reason"] == "feature_in_docs"
+    path, line = dropped["at"].rsplit(":", 1)
+    paths = {d.id: d.path for d in fresh.current_documents()}
+    assert any(
+        paths[c.document_id] == path
+        and c.start_line <= int(line) <= c.end_line
+        and dropped["text"] in c.text
+        and "Slack" in dropped["text"]
+        for c in fresh.current_chunks()
+    )
+    stored = [
+        c.params["dropped_drafts"]
+        for c in fresh.generation_calls()
+        if c.params.get("dropped_drafts")
+    ]
+    assert stored == [[dropped]]
 
 
-def test_wrong_ui_names_are_never_in_the_docs_and_real_paths_are(
+def test_wrong_ui_names_are_never_in_the_docs_and_real_elements_are(
     drafted: tuple[Ledger, RulesReport], scope: Scope
 ) -> None:
     ledger, _ = drafted
     corpus = "\n".join(c.text for c in ledger.current_chunks()).casefold()
-    adversarials = [d for d in _drafts(ledger) if d.subtype == "wrong_ui_name"]
+    adversarials = [
+        d
+        for d in _drafts(ledger)
+        if d.subtype == "wrong_ui_name" and d.meta["rule"] == "adversarial.wrong_ui_name"
+    ]
     assert len(adversarials) >= 20
     for draft in adversarials:
-        wrong, path = draft.meta["wrong_name"], draft.meta["real_path"]
+        wrong, real = draft.meta["wrong_name"], draft.meta["real_name"]
         assert wrong in draft.question and wrong in draft.answer
         assert wrong.casefold() not in corpus
         assert not ui_name_is_real(ledger, scope, wrong)
         assert draft.meta["absence_check"]["absent"] is True
-        assert path in scope.glossary.paths and path in draft.answer
-        assert path_in_docs(ledger, path)
-        chunk = ledger.get_chunk(draft.chunk_id)
-        assert chunk is not None and path in chunk.text
+        assert real in draft.answer and path_in_docs(ledger, real)
+        assert real in scope.glossary.names() or draft.meta["real_kind"] == "home"
     # A real path is used once, so the set does not repeat itself.
-    paths = [d.meta["real_path"] for d in adversarials]
+    paths = [d.meta["real_name"] for d in adversarials if d.meta["real_kind"] == "path"]
     assert len(paths) == len(set(paths))
 
 

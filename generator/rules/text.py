@@ -180,8 +180,39 @@ def answer_text(text: str) -> str:
     return plain(CROSS_REF.sub("", text))
 
 
+# Site markup that must not reach an answer: images (Markdown and HTML), key notation
+# ("++ctrl+s++", "<kbd>Tab</kbd>") and component tags ("<Note>", "</Tip>").
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)|<img\b[^>]*>", flags=re.IGNORECASE)
+_KBD = re.compile(r"</?kbd>", flags=re.IGNORECASE)
+_PLUS_KEYS = re.compile(r"\+\+([A-Za-z0-9+_-]+)\+\+")
+_TAG = re.compile(r"</?[A-Za-z][\w.-]*(?:\s[^<>]*)?/?>")
+
+
+def key_label(key: str) -> str:
+    """A key as a reader writes it: "<ctrl+r>" -> "Ctrl+R", "ctrl+s" -> "Ctrl+S", "z" -> "z"."""
+    key = key.strip().strip("`").strip()
+    if len(key) > 2 and key.startswith("<") and key.endswith(">"):
+        key = key[1:-1]
+    parts = [p for p in re.split(r"(?<=\w)\+", key) if p]
+    if len(parts) == 1:
+        word = parts[0]
+        return word if len(word) == 1 else word[0].upper() + word[1:]
+    *mods, last = parts
+    return "+".join(
+        ["/".join(p[:1].upper() + p[1:].lower() for p in m.split("/")) for m in mods]
+        + [last.upper() if len(last) == 1 else last[0].upper() + last[1:]]
+    )
+
+
 def plain(text: str) -> str:
-    """Markdown to plain answer text: no bold/italic markers, links as their text."""
+    """Markdown to plain answer text: no bold/italic markers, links as their text, no images,
+    key notation or component tags, code spans as their text."""
+    text = _IMAGE.sub("", text)
+    text = _KBD.sub("", text)
+    text = _PLUS_KEYS.sub(lambda m: key_label(m.group(1)), text)
+    text = _TAG.sub("", text)
+    text = re.sub(r"``\s*(.+?)\s*``", r"\1", text)
+    text = re.sub(r"`([^`\n]+)`", r"\1", text)
     text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
     text = text.replace("**", "")
     text = re.sub(r"(?<![\w*])\*(\S[^*\n]*?)\*(?![\w*])", r"\1", text)
@@ -288,7 +319,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 
 def howto_question(heading: str, vocabulary: set[str], speaker: bool = True) -> str | None:
-    """ "How to change someone's role" / "Exporting timesheets" -> "How do I ...?" or None."""
+    """ "How to change someone's role" / "Exporting reports" -> "How do I ...?" or None."""
     text = plain(heading).rstrip(".:?")
     match = re.match(r"(?i)^how to\s+(.+)$", text)
     if match:
@@ -303,3 +334,160 @@ def howto_question(heading: str, vocabulary: set[str], speaker: bool = True) -> 
         rest = re.sub(r"\byour\b", "my", rest)
         rest = re.sub(r"\byourself\b", "myself", rest)
     return f"How do I {rest[0].lower() + rest[1:]}?"
+
+
+# Words that turn a sentence about a feature into a denial of it ("does not support X",
+# "X isn't available", "there is no X"), matched in the clause that names the feature.
+_NEGATION = re.compile(
+    r"\b(?:not|no|never|cannot|neither|nor|none|without|until)\b|n[’']t\b", flags=re.IGNORECASE
+)
+# The lead of a list whose items are all denied: "What it does not do:", "Not supported:".
+_LIST_DENIES = re.compile(
+    r"\b(?:not|n['’]t|never)\s+(?:do|support|offer|include|handle|provide|have|supported|"
+    r"available|included|offered|possible)\b|\blimitations\b",
+    flags=re.IGNORECASE,
+)
+_LIST_ITEM_WORDS = 5
+_CLAUSE_BREAK = re.compile(r"[;:,()]|\s(?:but|however|although|though|whereas|instead)\s", re.I)
+
+
+_HEDGE = re.compile(
+    r"\b(?:will be (?:available|supported|added)|planned|coming soon|roadmap|in the future)\b"
+    r"|\bwhen\b[^.]*\b(?:is|are) (?:enabled|available|supported|added)\b",
+    flags=re.IGNORECASE,
+)
+_ADDRESSES = re.compile(r"\]\([^)\n]*\)|<[A-Za-z/!][^<>\n]*>")
+
+
+def term_pattern(term: str) -> re.Pattern[str]:
+    """``term`` as whole words, any whitespace run matching any other, case-folded."""
+    tokens = term.split()
+    body = r"\s+".join(re.escape(t) for t in tokens)
+    return re.compile(r"(?<![\w-])" + body + r"(?![\w-])", flags=re.IGNORECASE)
+
+
+def denial_lists(text: str) -> list[tuple[int, int]]:
+    """Spans of list items under a lead line or heading that denies ("What it does not do:",
+    "Not supported:"): every item of such a list is itself a denial."""
+    spans: list[tuple[int, int]] = []
+    lead_denies = False
+    for start, end in block_spans(text):
+        block = text[start:end]
+        is_item = BULLET.match(block) is not None or STEP.match(block.lstrip()) is not None
+        if is_item:
+            if lead_denies:
+                spans.append((start, end))
+            continue
+        heading = heading_of(block)
+        lead = heading[1] if heading else block
+        lead_denies = bool(_NEGATION.search(lead)) and (
+            heading is not None or block.rstrip().endswith(":")
+        )
+    return spans
+
+
+def is_denial(
+    text: str, start: int, end: int, sentence: tuple[int, int], lists: list[tuple[int, int]]
+) -> bool:
+    """Whether the mention at ``text[start:end]`` is denied: a negation in its clause, or an
+    item of a denying list."""
+    if any(a <= start < b for a, b in lists):
+        return True
+    a, b = sentence
+    before = text[a:start]
+    after = text[end:b]
+    breaks = list(_CLAUSE_BREAK.finditer(before))
+    clause_before = before[breaks[-1].end() :] if breaks else before
+    stop = _CLAUSE_BREAK.search(after)
+    clause_after = after[: stop.start()] if stop else after
+    if _NEGATION.search(clause_before):
+        return True
+    # An item of a list the clause denies: "does not do accounting, invoicing, or billing".
+    # Back across the commas while the pieces are short list items, to the list's head.
+    if len(clause_before.split()) <= _LIST_ITEM_WORDS and before.rstrip().endswith(
+        (",", ", or", ", and", " or", " and")
+    ):
+        for piece in reversed(re.split(r",", before)[:-1]):
+            if _NEGATION.search(piece):
+                return True
+            if len(piece.split()) > _LIST_ITEM_WORDS:
+                break
+    # "X is not supported", "X isn't available": the negation right after the term.
+    return bool(
+        re.match(
+            r"\s*(?:is|are|was|were)\s+(?:not|n[’']t)\b|\s*isn[’']t\b|\s*aren[’']t\b",
+            clause_after,
+            re.I,
+        )
+    )
+
+
+def mentions(text: str, term: str) -> list[tuple[int, int, bool]]:
+    """Every whole-word mention of ``term`` outside heading lines: (start, end, denied)."""
+    pattern = term_pattern(term)
+    if pattern.search(text) is None:
+        return []
+    # Link targets, image sources and HTML tags are addresses, not what the docs say.
+    hidden = [m.span() for m in _ADDRESSES.finditer(text)]
+    lists = denial_lists(text)
+    sentences = sentence_spans(text)
+    found: list[tuple[int, int, bool]] = []
+    for match in pattern.finditer(text):
+        if any(a <= match.start() < b for a, b in hidden):
+            continue
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        sentence = next(
+            ((a, b) for a, b in sentences if a <= match.start() < b), (line_start, match.end())
+        )
+        if _HEDGE.search(text[sentence[0] : sentence[1]]):
+            continue  # "when X is enabled", "X will come": neither has nor denies it now
+        line_end = text.find("\n", match.end())
+        if heading_of(text[line_start : len(text) if line_end < 0 else line_end]):
+            continue  # a heading names a topic; its body says whether the product has it
+        found.append(
+            (
+                match.start(),
+                match.end(),
+                is_denial(text, match.start(), match.end(), sentence, lists),
+            )
+        )
+    return found
+
+
+def sentence_at(text: str, offset: int) -> tuple[int, int]:
+    """The span of the sentence holding ``offset`` (its line if no sentence does)."""
+    for a, b in sentence_spans(text):
+        if a <= offset < b:
+            return a, b
+    start = text.rfind("\n", 0, offset) + 1
+    end = text.find("\n", offset)
+    return start, len(text) if end < 0 else end
+
+
+def fence_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of the chunk's fenced code blocks (an unclosed fence runs to the end). A chunk cut
+    out of the middle of a block starts inside it: with an odd number of fence lines, a bare
+    first one (a closing fence: opening ones mostly name a language) closes a block that began
+    at the chunk's start."""
+    marks = [line for line in lines_of(text) if line.text.lstrip().startswith(("```", "~~~"))]
+    spans: list[tuple[int, int]] = []
+    start: int | None = None
+    if len(marks) % 2 == 1 and marks[0].text.strip() in ("```", "~~~"):
+        start = 0
+    for line in marks:
+        if start is None:
+            start = line.start
+        else:
+            spans.append((start, line.end))
+            start = None
+    if start is not None:
+        spans.append((start, len(text)))
+    return spans
+
+
+def is_prose(text: str) -> bool:
+    """Whether a span reads as prose: not front matter, a "key: value" block, a comment line
+    or a heading."""
+    if re.search(r"^\s*(?:---|[\w-]+:\s|#|:::|!!!)", text, flags=re.MULTILINE):
+        return False
+    return heading_of(text.strip()) is None
