@@ -70,6 +70,7 @@ def _headline(audit: dict[str, Any]) -> list[tuple[str, str]]:
             f" ({_pct(coverage.get('chunk_share'))})",
         ),
         ("Fast decisions", f"{fast.get('fast', 0)} ({_pct(fast.get('share'))})"),
+        ("Clock anomalies (decided before shown)", str(fast.get("clock_anomalies", 0))),
         (
             "Duplicates",
             f"{duplicates.get('exact_extra_copies', 0)} exact copies,"
