@@ -15,7 +15,7 @@ from draftgate.exit_codes import ExitCode
 from generator.userfiles import UserFileError, read_user_text
 from ledger import DraftKind
 from ledger.queue import QueueFilter
-from ledger.reviewers import InvalidReviewerName, reviewer_name
+from ledger.reviewers import InvalidReviewerName, escaped_name, reviewer_name
 
 DEFAULT_GUIDELINES = Path(__file__).resolve().parent.parent / "tui" / "guidelines.md"
 
@@ -83,8 +83,9 @@ def resolve_reviewer(flag: str | None, config: Config) -> str:
         return reviewer_name(name)
     except InvalidReviewerName as exc:
         raise CommandError(
-            f"the reviewer name {name!r} has no visible letter or digit (invisible and control "
-            "characters do not count): pass --reviewer NAME or set review.reviewer",
+            f"the reviewer name {escaped_name(name)} has no visible letter or digit "
+            "(invisible and control characters do not count): pass --reviewer NAME or set "
+            "review.reviewer",
             ExitCode.BAD_INPUT,
         ) from exc
 

@@ -52,6 +52,27 @@ def _invisible(char: str) -> bool:
     return any(low <= code <= high for low, high in _INVISIBLE_RANGES)
 
 
+def _dropped(char: str) -> bool:
+    return unicodedata.category(char) in _REMOVED_CATEGORIES or _invisible(char)
+
+
+def escaped_name(raw: str) -> str:
+    """``raw`` quoted, with every character the stored form drops or turns into a space
+    written as an escape (``\\u200b``), so an error line shows what was given and puts
+    nothing invisible or controlling on the terminal."""
+    shown = []
+    for char in raw:
+        if char == " " or not (_dropped(char) or char.isspace()):
+            shown.append(char)
+        elif ord(char) <= 0xFF:
+            shown.append(f"\\x{ord(char):02x}")
+        elif ord(char) <= 0xFFFF:
+            shown.append(f"\\u{ord(char):04x}")
+        else:
+            shown.append(f"\\U{ord(char):08x}")
+    return "'" + "".join(shown) + "'"
+
+
 def reviewer_name(raw: str) -> str:
     """The one stored spelling of ``raw``; InvalidReviewerName if nothing a reader could see
     as a name is left (no letter or digit)."""
@@ -59,13 +80,14 @@ def reviewer_name(raw: str) -> str:
     for char in unicodedata.normalize("NFC", raw):
         if char in _WHITESPACE_CONTROLS or unicodedata.category(char) in ("Zs", "Zl", "Zp"):
             kept.append(" ")
-        elif not (unicodedata.category(char) in _REMOVED_CATEGORIES or _invisible(char)):
+        elif not _dropped(char):
             kept.append(char)
     # Removing a character can leave a new composable pair (e + ZWJ + combining acute).
     name = " ".join(unicodedata.normalize("NFC", "".join(kept)).split())
     if not any(unicodedata.category(char)[0] in "LN" for char in name):
         raise InvalidReviewerName(
-            f"the reviewer name {raw!r} has no visible letter or digit; a decision needs a "
+            f"the reviewer name {escaped_name(raw)} has no visible letter or digit; a decision "
+            "needs a "
             "named reviewer"
         )
     return name
