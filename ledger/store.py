@@ -79,7 +79,9 @@ def dwell_of(shown_at: str | None, decided_at: str) -> int | None:
     delta = parse_time(decided_at) - parse_time(shown_at)
     if delta < timedelta(0):
         return None
-    return int(delta.total_seconds() * 1000)
+    # Whole milliseconds by integer division: total_seconds() * 1000 is a float, and 4.012 s
+    # becomes 4011.999..., stored as 4011.
+    return delta // timedelta(milliseconds=1)
 
 
 def is_clock_anomaly(shown_at: str | None, decided_at: str, dwell_ms: int | None) -> bool:

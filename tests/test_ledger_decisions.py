@@ -219,6 +219,17 @@ def test_a_clock_that_went_backwards_is_a_clock_anomaly_not_a_zero_dwell(
         )
     )
     assert same_instant.dwell_ms == 0 and not same_instant.clock_anomaly
+    # Found by the identity category: a float product stored 4.012 s as 4011 ms.
+    exact = ledger.record_decision(
+        DecisionIn(
+            draft_id=draft_ids[2],
+            reviewer="ana",
+            verdict=Verdict.APPROVE,
+            shown_at="2026-11-22T10:00:00.000Z",
+            decided_at="2026-11-22T10:00:04.012Z",
+        )
+    )
+    assert exact.dwell_ms == 4012
     assert verify(ledger) == []
 
 
