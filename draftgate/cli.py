@@ -65,7 +65,8 @@ def _add_global_options(parser: argparse.ArgumentParser, default: object) -> Non
         "--verbose",
         action="store_true",
         default=False if default is None else default,
-        help="debug logging on stderr (Draftgate, openai, httpx); API keys are redacted",
+        help="debug logging on stderr (Draftgate, openai, httpx); API keys and base-URL "
+        "credentials are redacted",
     )
 
 

@@ -37,7 +37,7 @@ def open_ledger(
     command that only reads (status, verify, audit): it opens read-only when the file cannot
     be written, instead of refusing."""
     path = ledger_path(args.ledger, config)
-    if reads_only and path != ":memory:" and os.path.isfile(path):
+    if reads_only and os.path.isfile(path):
         # A connection that can write needs the file and its folder (for -wal and -shm).
         folder = os.path.dirname(os.path.abspath(path))
         writable = os.access(path, os.W_OK) and os.access(folder, os.W_OK)

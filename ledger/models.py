@@ -180,6 +180,9 @@ class Decision(Frozen):
     double_review: bool
     prev_hash: str
     entry_hash: str
+    # Decided before it was shown by the clock (it went backwards): dwell_ms is None, and the
+    # audit counts it apart from fast decisions. Read from the stored timestamps, not a column.
+    clock_anomaly: bool = False
 
     def undo_by(self, reviewer: str, decided_at: str) -> DecisionIn:
         """The decision that undoes this one: a revert naming it (nothing is deleted)."""

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -52,6 +52,7 @@ from ledger.models import (
     GenerationCall,
     Verdict,
 )
+from ledger.reviewers import reviewer_name
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,33 @@ def utc_now() -> str:
 
 def parse_time(stamp: str) -> datetime:
     return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def dwell_of(shown_at: str | None, decided_at: str) -> int | None:
+    """Milliseconds from showing a draft to deciding it. None when it was not shown, and when
+    the clock went backwards in between (decided before shown): that is a clock anomaly, not
+    a decision made in no time, so it must not count as a fast (rubber-stamp) one."""
+    if shown_at is None:
+        return None
+    delta = parse_time(decided_at) - parse_time(shown_at)
+    if delta < timedelta(0):
+        return None
+    # Whole milliseconds by integer division: total_seconds() * 1000 is a float, and 4.012 s
+    # becomes 4011.999..., stored as 4011.
+    return delta // timedelta(milliseconds=1)
+
+
+def is_clock_anomaly(shown_at: str | None, decided_at: str, dwell_ms: int | None) -> bool:
+    """A stored decision whose clock went backwards between shown_at and decided_at. Both
+    timestamps are stored as given (and chained); such a decision has no dwell. A dwell of 0
+    is checked against the timestamps too, so a ledger that stored a backwards clock as a
+    dwell of 0 reads the same."""
+    if not shown_at or (dwell_ms is not None and dwell_ms > 0):
+        return False
+    try:
+        return parse_time(decided_at) < parse_time(shown_at)
+    except ValueError:
+        return dwell_ms is None
 
 
 def document_id(path: str, content_hash_: str | None, removed: bool, ingested_at: str) -> str:
@@ -326,6 +354,7 @@ def row_to_decision(row: sqlite3.Row) -> Decision:
         double_review=bool(row["double_review"]),
         prev_hash=row["prev_hash"],
         entry_hash=row["entry_hash"],
+        clock_anomaly=is_clock_anomaly(row["shown_at"], row["decided_at"], row["dwell_ms"]),
     )
 
 
@@ -493,6 +522,25 @@ def _inspect_existing(path_text: str, *, writable: bool) -> bool:
     return True
 
 
+IN_MEMORY = ":memory:"
+
+
+def _not_a_file_path(path_text: str) -> str | None:
+    """Why SQLite would open ``path_text`` as something other than a file on disk, or None.
+
+    ``:memory:`` and ``""`` are databases that vanish when closed (a ledger there would be
+    reported intact and hold nothing); ``file:`` names an SQLite URI (``?mode=memory``,
+    ``vfs=``...), which could point anywhere. A file whose name starts with ``file:`` is
+    still reachable as ``./file:...``."""
+    if not path_text.strip():
+        return "an empty path"
+    if path_text == IN_MEMORY:
+        return "an in-memory SQLite database"
+    if path_text[:5].lower() == "file:":
+        return "an SQLite URI (for a file named so, write ./file:...)"
+    return None
+
+
 def fts_phrase(text: str) -> str:
     """Quote text as one FTS5 phrase (tokens in order), so no user text is read as syntax."""
     return '"' + text.replace('"', '""') + '"'
@@ -504,7 +552,7 @@ class Ledger:
     def __init__(self, db: sqlite3.Connection, path: str) -> None:
         self._db = db
         self.path = path
-        self._key = "" if path == ":memory:" else os.path.realpath(path)
+        self._key = "" if path == IN_MEMORY else os.path.realpath(path)
         if self._key:
             with _OPEN_HERE_LOCK:
                 _OPEN_HERE[self._key] = _OPEN_HERE.get(self._key, 0) + 1
@@ -538,10 +586,21 @@ class Ledger:
         an interrupted creation never leaves a half-made ledger at ``path``."""
         target = SCHEMA_VERSION if upgrade_to is None else upgrade_to
         path_text = str(path)
-        if path_text == ":memory:":
-            return cls._connect(path_text, path_text, target, read_only=False)
+        not_a_file = _not_a_file_path(path_text)
+        if not_a_file is not None:
+            raise LedgerUnavailableError(
+                f"no ledger at {path_text!r}: {not_a_file} is not a ledger file; pass --ledger "
+                "with a file's path ('draftgate ingest' creates one)"
+            )
         with _opening(path_text):
             return cls._open_file(path_text, target, must_exist=must_exist, read_only=read_only)
+
+    @classmethod
+    def in_memory(cls, *, upgrade_to: int | None = None) -> Ledger:
+        """A throwaway ledger that lives in memory and is gone when closed (a reference schema,
+        tests). Never what a user's path opens: ``open`` refuses ``:memory:``."""
+        target = SCHEMA_VERSION if upgrade_to is None else upgrade_to
+        return cls._connect(IN_MEMORY, IN_MEMORY, target, read_only=False)
 
     @classmethod
     def _open_file(
@@ -612,7 +671,9 @@ class Ledger:
                 isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE ... COMMIT
                 timeout=BUSY_TIMEOUT_MS / 1000,
                 check_same_thread=False,
-                uri=uri.startswith("file:"),
+                # Only a URI this module built is read as one: open() refuses user paths
+                # that SQLite would read as a URI or as an in-memory database.
+                uri=uri != path_text,
             )
         except sqlite3.OperationalError as exc:
             raise LedgerUnavailableError(f"cannot open the ledger {path_text}: {exc}") from exc
@@ -683,7 +744,7 @@ class Ledger:
         self._configure_checks()
         self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self._db.execute("PRAGMA foreign_keys = ON")
-        if self.path != ":memory:":
+        if self.path != IN_MEMORY:
             mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() != "wal":
                 raise LedgerUnavailableError(f"cannot put {self.path} in WAL mode (got {mode})")
@@ -1125,8 +1186,8 @@ class Ledger:
 
     def record_decision(self, decision: DecisionIn) -> Decision:
         """Append a decision to the chain and commit it before returning."""
-        if not decision.reviewer.strip():
-            raise DecisionRejected("a decision needs a named reviewer")
+        reviewer = reviewer_name(decision.reviewer)
+        decision = decision.model_copy(update={"reviewer": reviewer})
         with self.transaction() as db:
             draft_row = db.execute(
                 "SELECT * FROM drafts WHERE id = ?", (decision.draft_id,)
@@ -1142,21 +1203,18 @@ class Ledger:
             ).fetchone()
             seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
             decided_at = decision.decided_at or utc_now()
-            dwell_ms = None
-            if decision.shown_at:
-                try:
-                    delta = parse_time(decided_at) - parse_time(decision.shown_at)
-                except ValueError as exc:
-                    # The timestamps are hashed into the chain as given, so they must parse.
-                    raise DecisionRejected(
-                        "shown_at/decided_at must be UTC timestamps like 2026-01-31T12:00:00.000Z"
-                    ) from exc
-                dwell_ms = max(0, int(delta.total_seconds() * 1000))
+            try:
+                dwell_ms = dwell_of(decision.shown_at or None, decided_at)
+            except ValueError as exc:
+                # The timestamps are hashed into the chain as given, so they must parse.
+                raise DecisionRejected(
+                    "shown_at/decided_at must be UTC timestamps like 2026-01-31T12:00:00.000Z"
+                ) from exc
             fields: dict[str, Any] = {
                 "seq": seq,
                 "id": new_event_id(),
                 "draft_id": draft.id,
-                "reviewer": decision.reviewer.strip(),
+                "reviewer": reviewer,
                 "verdict": decision.verdict.value,
                 "final_question": final_q,
                 "final_answer": final_a,
@@ -1177,7 +1235,8 @@ class Ledger:
                 f" VALUES ({', '.join('?' for _ in columns)})",
                 [fields[c] for c in columns],
             )
-        return Decision(**fields)
+        anomaly = is_clock_anomaly(decision.shown_at, decided_at, dwell_ms)
+        return Decision(**fields, clock_anomaly=anomaly)
 
     @staticmethod
     def _check_not_decided_elsewhere(db: sqlite3.Connection, decision: DecisionIn) -> None:
@@ -1189,7 +1248,7 @@ class Ledger:
             "SELECT d.reviewer, d.double_review FROM decisions d WHERE d.draft_id = ?"
             " AND d.reviewer != ? AND d.verdict != 'revert' AND NOT EXISTS (SELECT 1 FROM"
             " decisions r WHERE r.verdict = 'revert' AND r.reverts_decision_id = d.id)",
-            (decision.draft_id, decision.reviewer.strip()),
+            (decision.draft_id, decision.reviewer),
         ).fetchall()
         if not others:
             return

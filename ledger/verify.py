@@ -96,7 +96,7 @@ GUARD_TRIGGERS = frozenset(
 def expected_schema(version: int) -> dict[str, tuple[str, str, str | None]]:
     """name -> (type, table, sql) of every schema object the migrations up to ``version``
     create, read from a fresh in-memory ledger."""
-    fresh = Ledger.open(":memory:", upgrade_to=version)
+    fresh = Ledger.in_memory(upgrade_to=version)
     try:
         return _schema_of(fresh)
     finally:
