@@ -91,3 +91,15 @@ def reviewer_name(raw: str) -> str:
             "named reviewer"
         )
     return name
+
+
+def is_named(stored: str | None) -> bool:
+    """Whether a stored reviewer name names someone. Decisions written before names were
+    normalised can hold invisible-only names; those never count as a sign-off."""
+    if not stored:
+        return False
+    try:
+        reviewer_name(stored)
+    except InvalidReviewerName:
+        return False
+    return True

@@ -52,7 +52,7 @@ from ledger.models import (
     GenerationCall,
     Verdict,
 )
-from ledger.reviewers import reviewer_name
+from ledger.reviewers import is_named, reviewer_name
 
 logger = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ _SIGNED_OFF_FROM = """
     JOIN decisions de ON de.id = s.decision_id
     JOIN chunks c ON c.id = dr.chunk_id
     JOIN documents doc ON doc.id = c.document_id
-    WHERE s.verdict IN ('approve', 'edit') AND length(trim(s.reviewer)) > 0
+    WHERE s.verdict IN ('approve', 'edit') AND is_named(s.reviewer)
 """
 _SIGNED_OFF_RECORD_COLUMNS = (
     "dr.id, dr.kind, dr.subtype, dr.question, dr.answer, s.decision_id, s.verdict,"
@@ -678,6 +678,7 @@ class Ledger:
         except sqlite3.OperationalError as exc:
             raise LedgerUnavailableError(f"cannot open the ledger {path_text}: {exc}") from exc
         db.row_factory = sqlite3.Row
+        db.create_function("is_named", 1, is_named, deterministic=True)
         ledger = cls(db, path_text)
         try:
             if read_only:

@@ -318,3 +318,16 @@ def test_a_reject_reason_on_another_verdict_is_refused(
     with pytest.raises(DecisionRejected, match="only a reject"):
         _decide(ledger, draft_ids[0], Verdict.APPROVE, reason=RejectReason.DUPLICATE)
     assert list(ledger.iter_decisions()) == []
+
+
+def test_an_invisible_name_stored_before_normalising_signs_nothing_off(
+    ledger: Ledger, draft_ids: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A ledger written before names were normalised can hold an approval by "\u200b\u2800".
+    monkeypatch.setattr("ledger.store.reviewer_name", lambda raw: raw)
+    ledger.record_decision(
+        DecisionIn(draft_id=draft_ids[0], reviewer="\u200b\u2800", verdict=Verdict.APPROVE)
+    )
+    monkeypatch.undo()
+    _decide(ledger, draft_ids[1], Verdict.APPROVE)
+    assert [key.draft_id for key in ledger.iter_signed_off_keys()] == [draft_ids[1]]
