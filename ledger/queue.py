@@ -35,6 +35,8 @@ from ledger.store import Ledger, row_to_chunk, row_to_draft
 
 DEFAULT_LEASE_SECONDS = 600
 PAGE_SIZE = 200
+# A plan is already in review order and mostly eligible, so its claims read short pages.
+PLAN_PAGE_SIZE = 32
 
 Clock = Callable[[], datetime]
 
@@ -186,18 +188,26 @@ class ReviewQueue:
         what an ordering policy sorts by; in creation order."""
         where, params = self._filter_sql()
         eligible = [] if self.double_review > 0 else [_UNDECIDED]
+        # Chunks are few beside drafts: their place is read once, not joined per draft.
+        places = {
+            r[0]: (r[1] or "", int(r[2] or 0))
+            for r in self.ledger.query(
+                "SELECT c.id, d.path, c.start_line FROM chunks c"
+                " LEFT JOIN documents d ON d.id = c.document_id"
+            )
+        }
         sql = (
-            "SELECT dr.rowid, dr.kind, coalesce(d.path, ''), coalesce(c.start_line, 0),"
+            "SELECT dr.rowid, dr.kind, dr.chunk_id,"
             " coalesce(json_array_length(dr.meta, '$.findings'), 0) > 0, dr.question"
-            " FROM drafts dr LEFT JOIN chunks c ON c.id = dr.chunk_id"
-            " LEFT JOIN documents d ON d.id = c.document_id"
+            " FROM drafts dr"
         )
         conditions = [*eligible, *where]
         if conditions:
             sql += " WHERE " + " AND ".join(conditions)
         sql += " ORDER BY dr.rowid"
+        nowhere = ("", 0)
         return [
-            PlanRow(int(r[0]), r[1], r[2], int(r[3]), bool(r[4]), r[5])
+            PlanRow(int(r[0]), r[1], *places.get(r[2], nowhere), bool(r[3]), r[4])
             for r in self.ledger.query(sql, params)
         ]
 
@@ -261,14 +271,14 @@ class ReviewQueue:
                     return self._item(db, row, double=decided, cursor=cursor)
                 if plan is not None:
                     # None of this page's eligible drafts was taken: go on after the page.
-                    cursor = min(len(plan), page_start + self.page_size)
+                    cursor = min(len(plan), page_start + PLAN_PAGE_SIZE)
 
     def _planned_page(
         self, db: Any, plan: Sequence[int], start: int, now: str
     ) -> list[tuple[int, Any]]:
         """The eligible drafts among the plan's next page, in plan order, each with the plan
         index a scan goes on from after it."""
-        rowids = list(plan[start : start + self.page_size])
+        rowids = list(plan[start : start + PLAN_PAGE_SIZE])
         if not rowids:
             return []
         where, params = self._filter_sql()
