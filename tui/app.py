@@ -40,6 +40,7 @@ from tui.render import card_text, source_text
 # front of the next draft, so it appears only if the commit is slow (e.g. the ledger is locked
 # by another writer).
 SLOW_SAVE_S = 0.05
+HELP_SCREEN = "help"
 
 # Binding ids are what `[review.keymap]` in draftgate.toml remaps.
 REVIEW_BINDINGS: list[BindingType] = [
@@ -162,6 +163,7 @@ class ReviewApp(App[None]):
         self.first_render_at: float | None = None
         self.latencies_ms: list[float] = []
         self.help_open_ms: list[float] = []  # "?" pressed → help screen painted
+        self._help_opened_at = 0.0
         self._key_at: float | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------
@@ -342,6 +344,17 @@ class ReviewApp(App[None]):
         self.push_screen(FilterScreen(self.session.filters), done)
 
     def action_help(self) -> None:
+        self._help_opened_at = time.perf_counter()
+        if not self.is_screen_installed(HELP_SCREEN):
+            self.install_screen(
+                HelpScreen(self._keys_markdown(), self.guidelines, self._help_shown), HELP_SCREEN
+            )
+        self.push_screen(HELP_SCREEN)
+
+    def _help_shown(self) -> None:
+        self.help_open_ms.append((time.perf_counter() - self._help_opened_at) * 1000)
+
+    def _keys_markdown(self) -> str:
         lines = ["# Keys", ""]
         keymap = self.keymap
         for binding in REVIEW_BINDINGS:
@@ -353,12 +366,7 @@ class ReviewApp(App[None]):
             "Every decision is saved (committed to the ledger) before the next draft appears. "
             "There is no bulk approve: each draft needs its own decision while on screen."
         )
-        opened_at = time.perf_counter()
-
-        def shown() -> None:
-            self.help_open_ms.append((time.perf_counter() - opened_at) * 1000)
-
-        self.push_screen(HelpScreen("\n".join(lines), self.guidelines, shown))
+        return "\n".join(lines)
 
     def action_quit_review(self) -> None:
         self.session.quit()

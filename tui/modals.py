@@ -189,7 +189,9 @@ class HelpScreen(ModalScreen[None]):
 
     The Markdown is rendered by Rich into a single Static: Textual's Markdown widget mounts a
     widget per block, which takes most of a second for the guidelines; one Static paints in a
-    few milliseconds. The scroller has focus, so ↑↓, PageUp/PageDown and Home/End scroll it.
+    fraction of that. The app installs one HelpScreen and shows it again on every "?", so
+    later openings reuse what was laid out. The scroller has focus, so ↑↓, PageUp/PageDown and
+    Home/End scroll it.
     """
 
     BINDINGS = [
@@ -212,7 +214,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-scroll"):
             yield Static(RichMarkdown(self._text), id="help-text")
 
-    def on_mount(self) -> None:
+    def on_screen_resume(self) -> None:
         self.query_one("#help-scroll", VerticalScroll).focus()
         self.call_after_refresh(self._on_shown)
 
