@@ -22,13 +22,17 @@ from audit.present import (
     GROUP_HEADERS,
     LIST_ROWS_HTML,
     PROVENANCE_HTML_ROWS,
+    break_record,
     checked,
+    exports_label,
     group_rows,
     headline,
     minute,
     num,
     pct,
     short_hash,
+    short_question,
+    stale_record,
 )
 
 _PALETTE = {"bar": "#3b6fb6", "edit": "#d98c1f", "bad": "#c0392b", "ok": "#2e8b57"}
@@ -53,7 +57,13 @@ def _environment() -> Environment:
         finalize=_escape,
     )
     env.filters.update(
-        thousands=lambda n: f"{n:,}", pct=pct, num=num, short_hash=short_hash, minute=minute
+        thousands=lambda n: f"{n:,}",
+        pct=pct,
+        num=num,
+        short_hash=short_hash,
+        minute=minute,
+        short_question=short_question,
+        exports_label=exports_label,
     )
     return env
 
@@ -206,9 +216,12 @@ def render_html(audit: Audit) -> str:
         checked=checked(integrity),
         list_rows=LIST_ROWS_HTML,
         breaks=integrity.breaks,
-        break_rows=[[b.kind, b.ref, b.detail] for b in integrity.breaks[:LIST_ROWS_HTML]],
+        break_rows=[
+            [b.kind, b.ref, *break_record(integrity, b), b.detail]
+            for b in integrity.breaks[:LIST_ROWS_HTML]
+        ],
         stale_in_export=integrity.stale_in_export,
-        stale_rows=[[d] for d in integrity.stale_in_export[:LIST_ROWS_HTML]],
+        stale_rows=[stale_record(integrity, d) for d in integrity.stale_in_export[:LIST_ROWS_HTML]],
         headline=headline(audit),
         charts=_charts(audit),
         edit_rate_tables=_edit_rate_tables(audit),

@@ -51,7 +51,8 @@ PROVENANCE_FIELDS = (
     "record_hash",
     "draft_id",
     "decision_id",
-    "split",
+    "question",
+    "exports",
     "kind",
     "subtype",
     "document",
@@ -75,7 +76,12 @@ class IntegrityResult:
     heads_checked: int = 0
     stale_drafts: list[str] = field(default_factory=list)
     stale_in_export: list[str] = field(default_factory=list)
+    # One row per exported record: a record in several exports checked is one row whose
+    # ``exports`` lists each (export id, format, split).
     provenance: list[dict[str, Any]] = field(default_factory=list)
+    provenance_at: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    # The drafts that breaks and the stale-in-export list name, as a reader knows them.
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -89,21 +95,29 @@ class IntegrityResult:
             "heads_checked": self.heads_checked,
             "stale_drafts": self.stale_drafts,
             "stale_in_export": self.stale_in_export,
+            "records": self.records,
         }
 
 
 class _Breaks:
-    """Collects breaks for one export, listing at most MAX_LISTED_PER_KIND of each kind."""
+    """Collects breaks for one export, listing at most MAX_LISTED_PER_KIND of each kind.
 
-    def __init__(self, sink: list[dict[str, str]]) -> None:
+    A break about one record carries its draft id, and every break here its export's id and
+    format, so a report can name the record as a reader knows it (question, kind, export)."""
+
+    def __init__(self, sink: list[dict[str, str]], export_id: str, fmt: str) -> None:
         self._sink = sink
+        self._export = {"export_id": export_id, "format": fmt}
         self._counts: dict[str, int] = {}
 
-    def add(self, kind: str, ref: str, detail: str) -> None:
+    def add(self, kind: str, ref: str, detail: str, draft_id: str | None = None) -> None:
         count = self._counts.get(kind, 0) + 1
         self._counts[kind] = count
         if count <= MAX_LISTED_PER_KIND:
-            self._sink.append({"kind": kind, "ref": ref, "detail": detail})
+            item = {"kind": kind, "ref": ref, "detail": detail}
+            if isinstance(draft_id, str):
+                item["draft_id"] = draft_id
+            self._sink.append({**item, **self._export})
 
     @property
     def total(self) -> int:
@@ -118,6 +132,7 @@ class _Breaks:
                         "ref": ref,
                         "detail": f"{count - MAX_LISTED_PER_KIND} more {kind} breaks not listed"
                         f" ({count} in all)",
+                        **self._export,
                     }
                 )
 
@@ -136,7 +151,46 @@ def check_integrity(ledger: Ledger, export_dirs: list[Path]) -> IntegrityResult:
     stale = set(result.stale_drafts)
     for out_dir in export_dirs:
         _check_export_dir(ledger, result, out_dir, recorded, stale)
+    result.records = _name_records(ledger, result)
     return result
+
+
+# The question a draft was signed off with (an edit's final question), else its own.
+_NAMES_SQL = """
+SELECT dr.id, dr.kind, coalesce(
+    (SELECT ld.final_question FROM live_decisions ld
+     WHERE ld.draft_id = dr.id AND ld.verdict = 'edit' ORDER BY ld.seq DESC LIMIT 1),
+    dr.question)
+FROM drafts dr WHERE dr.id IN (SELECT value FROM json_each(?))
+"""
+
+
+def _name_records(ledger: Ledger, result: IntegrityResult) -> dict[str, dict[str, Any]]:
+    """Question, kind and exports of every draft a break or the stale list names."""
+    named = [b["draft_id"] for b in result.breaks if b.get("draft_id")]
+    wanted = sorted(set(named) | set(result.stale_in_export))
+    if not wanted:
+        return {}
+    exports: dict[str, list[dict[str, Any]]] = {draft_id: [] for draft_id in wanted}
+    for row in result.provenance:
+        if row["draft_id"] in exports:
+            exports[row["draft_id"]].extend(row["exports"])
+    # A record whose line or manifest entry is broken may be missing from the provenance:
+    # the export its break was found in still holds it.
+    for item in result.breaks:
+        draft_id = item.get("draft_id")
+        listed = exports.get(draft_id) if draft_id else None
+        if listed is not None and not any(e["export_id"] == item["export_id"] for e in listed):
+            listed.append({"export_id": item["export_id"], "format": item["format"]})
+    found = {row[0]: (row[1], row[2]) for row in ledger.query(_NAMES_SQL, (json.dumps(wanted),))}
+    return {
+        draft_id: {
+            "question": found[draft_id][1] if draft_id in found else "(not in the ledger)",
+            "kind": found[draft_id][0] if draft_id in found else "",
+            "exports": exports[draft_id],
+        }
+        for draft_id in wanted
+    }
 
 
 def _check_head(
@@ -190,7 +244,7 @@ def _check_export_dir(
         )
         return
     ref = f"export {export_id}"
-    breaks = _Breaks(result.breaks)
+    breaks = _Breaks(result.breaks, export_id, fmt)
     _check_head(ledger, result, f"{ref} (manifest)", head.get("head_seq"), head.get("head_hash"))
 
     row = recorded.get(export_id)
@@ -263,6 +317,7 @@ def _check_export_dir(
                             where,
                             f"draft {moved['draft_id']}'s record, listed at line "
                             f"{moved['line'] + 1}",
+                            moved["draft_id"],
                         )
                         continue
                     breaks.add(
@@ -270,15 +325,24 @@ def _check_export_dir(
                         where,
                         f"draft {entry['draft_id']}: the line's text no longer hashes to the "
                         f"record hash {entry['record_hash']}",
+                        entry["draft_id"],
                     )
                 for column in ("draft_id", "decision_id", "record_hash"):
                     if column in columns and columns[column] != entry[column]:
                         value = columns[column]
-                        breaks.add("record_edited", where, f"column {column} changed to {value!r}")
+                        breaks.add(
+                            "record_edited",
+                            where,
+                            f"column {column} changed to {value!r}",
+                            entry["draft_id"],
+                        )
                 if "messages" in columns:
                     if columns["messages"] != to_line("openai", content)["messages"]:
                         breaks.add(
-                            "record_edited", where, "column messages differs from the record"
+                            "record_edited",
+                            where,
+                            "column messages differs from the record",
+                            entry["draft_id"],
                         )
                     values = tuple(
                         shared.setdefault(columns[c], columns[c]) for c in _HF_LEDGER_COLUMNS
@@ -289,6 +353,7 @@ def _check_export_dir(
                             "record_edited",
                             where,
                             f"columns {', '.join(_HF_LEDGER_COLUMNS)} differ from {first[0]}",
+                            entry["draft_id"],
                         )
         except (OSError, ValueError) as exc:  # pyarrow's errors are OSError or ValueError
             breaks.add("file_unreadable", f"{out_dir / source}", _first_line(exc))
@@ -299,12 +364,13 @@ def _check_export_dir(
                     "line_removed",
                     f"{source}:{entry['line'] + 1}",
                     f"draft {entry['draft_id']} is in the manifest but its line is gone",
+                    entry["draft_id"],
                 )
         if fmt == "hf" and source.endswith(".parquet") and breaks.total == breaks_before:
             clean_parquet.add(split)
 
     provenance = _check_against_ledger(
-        ledger, result, breaks, records, system_prompt, stale, hf_columns
+        ledger, result, breaks, records, system_prompt, stale, hf_columns, export_id, fmt
     )
     if provenance_hash is not None and provenance != provenance_hash:
         breaks.add(
@@ -340,18 +406,21 @@ def _compare_with_ledger_records(
                 "manifest_record_mismatch",
                 ref,
                 f"draft {entry['draft_id']} is in the manifest but not in the ledger's record",
+                entry["draft_id"],
             )
         elif expected != actual:
             breaks.add(
                 "manifest_record_mismatch",
                 ref,
                 f"draft {entry['draft_id']}: manifest {actual} but ledger {expected}",
+                entry["draft_id"],
             )
     for draft_id_ in in_ledger:
         breaks.add(
             "manifest_record_mismatch",
             ref,
             f"draft {draft_id_} was exported per the ledger but is missing from the manifest",
+            draft_id_,
         )
 
 
@@ -533,8 +602,11 @@ def _check_against_ledger(
     system_prompt: str | None,
     stale: set[str],
     hf_columns: dict[str, tuple[str, tuple[Any, ...]]],
+    export_id: str,
+    fmt: str,
 ) -> str:
     """Check every record against the ledger; returns the provenance hash recomputed from it."""
+    stale_listed = set(result.stale_in_export)
     provenance = ProvenanceHasher()
     for start in range(0, len(records), LOOKUP_BATCH):
         batch = records[start : start + LOOKUP_BATCH]
@@ -543,19 +615,26 @@ def _check_against_ledger(
             ref = f"draft {entry['draft_id']}"
             provenance.add(entry["draft_id"], row["call_hash"], row["chunk_hash"], row["document"])
             if row["found_draft"] is None:
-                breaks.add("record_unknown_draft", ref, "the exported draft is not in the ledger")
+                breaks.add(
+                    "record_unknown_draft",
+                    ref,
+                    "the exported draft is not in the ledger",
+                    entry["draft_id"],
+                )
                 continue
             if row["found_decision"] is None or row["decision_draft"] != entry["draft_id"]:
                 breaks.add(
                     "record_unsigned",
                     ref,
                     f"decision {entry['decision_id']} that signed it off is not in the ledger",
+                    entry["draft_id"],
                 )
             elif row["verdict"] not in ("approve", "edit") or not is_named(row["reviewer"]):
                 breaks.add(
                     "record_unsigned",
                     ref,
                     f"decision {entry['decision_id']} is a {row['verdict']}, not a sign-off",
+                    entry["draft_id"],
                 )
             else:
                 _check_signed_text(breaks, ref, entry, row, system_prompt)
@@ -568,20 +647,32 @@ def _check_against_ledger(
                             "record_edited",
                             where,
                             f"column {column} is {value!r}, the ledger says {row[column]!r}",
+                            entry["draft_id"],
                         )
             if entry["draft_id"] in stale:
-                result.stale_in_export.append(entry["draft_id"])
+                if entry["draft_id"] not in stale_listed:
+                    stale_listed.add(entry["draft_id"])
+                    result.stale_in_export.append(entry["draft_id"])
                 breaks.add(
                     "stale_in_export",
                     ref,
                     f"its source {row['document']} changed after generation",
+                    entry["draft_id"],
                 )
+            exported = {"export_id": export_id, "format": fmt, "split": entry["split"]}
+            key = (entry["draft_id"], entry["decision_id"], entry["record_hash"])
+            known = result.provenance_at.get(key)
+            if known is not None:
+                known["exports"].append(exported)
+                continue
+            signed_question = row["final_question"] if row["verdict"] == "edit" else row["question"]
             result.provenance.append(
                 {
                     "record_hash": entry["record_hash"],
                     "draft_id": entry["draft_id"],
                     "decision_id": entry["decision_id"],
-                    "split": entry["split"],
+                    "question": signed_question,
+                    "exports": [exported],
                     "kind": row["kind"],
                     "subtype": row["subtype"],
                     "document": row["document"],
@@ -597,6 +688,7 @@ def _check_against_ledger(
                     "decided_at": row["decided_at"],
                 }
             )
+            result.provenance_at[key] = result.provenance[-1]
     return provenance.hexdigest()
 
 

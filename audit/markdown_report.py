@@ -12,11 +12,16 @@ from audit.model import Audit
 from audit.present import (
     GROUP_HEADERS,
     LIST_ROWS_MARKDOWN,
+    break_record,
     checked,
+    exports_label,
     group_rows,
     headline,
     num,
     pct,
+    short_hash,
+    short_question,
+    stale_record,
 )
 
 _MD_SPECIAL = str.maketrans(
@@ -69,15 +74,23 @@ def render_markdown(audit: Audit) -> str:
     else:
         out.append(f"## Integrity: FAIL ({len(breaks)} break{'' if len(breaks) == 1 else 's'})")
         out.append("")
-        out += _md_table(["Kind", "Record", "Detail"], ([b.kind, b.ref, b.detail] for b in breaks))
+        out += _md_table(
+            ["Kind", "Where", "Question", "Record kind", "Exports", "Detail"],
+            ([b.kind, b.ref, *break_record(integrity, b), b.detail] for b in breaks),
+        )
     stale, stale_exported = integrity.stale_drafts, integrity.stale_in_export
     out += [
         "",
         f"Stale drafts (source changed since generation): {len(stale)};"
         f" stale records in the export: {len(stale_exported)}.",
     ]
-    for draft_id in stale_exported[:LIST_ROWS_MARKDOWN]:
-        out.append(f"- stale in export: {_md(draft_id)}")
+    if stale_exported:
+        out.append("")
+        out += _md_table(
+            ["Stale record", "Question", "Kind", "Exports"],
+            (stale_record(integrity, d) for d in stale_exported[:LIST_ROWS_MARKDOWN]),
+        )
+        out += _capped_note(len(stale_exported), min(len(stale_exported), LIST_ROWS_MARKDOWN))
     out += ["", "## Summary", ""]
     out += _md_table(["Signal", "Value"], headline(audit))
 
@@ -152,7 +165,7 @@ def render_markdown(audit: Audit) -> str:
     if phantoms:
         out += ["", "### Phantom UI references", ""]
         out += _md_table(
-            ["Name", "Examples", "First seen in"],
+            ["Name", "Examples naming it", "First seen in"],
             ([p.name, p.count, p.example] for p in phantoms[:LIST_ROWS_MARKDOWN]),
         )
     agreement = quality.agreement
@@ -172,4 +185,23 @@ def render_markdown(audit: Audit) -> str:
         f"{len(audit.provenance)} exported records; the JSON report"
         " lists each with its document lines, chunk, template, model, reviewer and verdict.",
     ]
+    if audit.provenance:
+        shown = audit.provenance[:LIST_ROWS_MARKDOWN]
+        out.append("")
+        out += _md_table(
+            ["Record", "Question", "Kind", "Exports", "Source", "Reviewer", "Verdict"],
+            (
+                [
+                    short_hash(r["record_hash"]),
+                    short_question(r["question"]),
+                    r["kind"],
+                    exports_label(r["exports"]),
+                    f"{r['document']}:{r['start_line']}–{r['end_line']}",
+                    r["reviewer"],
+                    r["verdict"],
+                ]
+                for r in shown
+            ),
+        )
+        out += _capped_note(len(audit.provenance), len(shown))
     return "\n".join(out) + "\n"

@@ -30,6 +30,27 @@ class IntegrityBreak(_Section):
     kind: str
     ref: str
     detail: str
+    # Set when the break is about one record / found in one export folder.
+    draft_id: str | None = None
+    export_id: str | None = None
+    format: str | None = None
+
+
+class RecordExport(_Section):
+    """One export a record is in."""
+
+    export_id: str
+    format: str
+    split: str | None = None
+
+
+class NamedRecord(_Section):
+    """A draft as a reader knows it: its question (as signed off, if it was), its kind, and the
+    exports checked that hold it (none for a draft never exported)."""
+
+    question: str
+    kind: str
+    exports: list[RecordExport]
 
 
 class IntegritySummary(_Section):
@@ -39,15 +60,25 @@ class IntegritySummary(_Section):
     heads_checked: int
     stale_drafts: list[str]
     stale_in_export: list[str]
+    # Every draft a break or the stale-in-export list names, by draft id.
+    records: dict[str, NamedRecord] = {}
+
+
+class ExportRef(TypedDict):
+    export_id: str
+    format: str
+    split: str
 
 
 class ProvenanceRow(TypedDict):
-    """Where one exported record came from, and who signed it off."""
+    """Where one exported record came from, and who signed it off. A record in several of the
+    exports checked is one row listing each export."""
 
     record_hash: str
     draft_id: str
     decision_id: str
-    split: str
+    question: str | None
+    exports: list[ExportRef]
     kind: str | None
     subtype: str | None
     document: str | None
@@ -191,7 +222,7 @@ class Contradictions(_Section):
 
 class Phantom(_Section):
     name: str
-    count: int
+    count: int  # signed-off examples naming it (a name repeated in one answer counts once)
     draft_ids: list[str]
     example: str
 
@@ -199,8 +230,8 @@ class Phantom(_Section):
 class PhantomReferences(_Section):
     references_checked: int
     distinct_names_checked: int
-    count: int
-    affected_examples: int
+    count: int  # distinct phantom names
+    affected_examples: int  # examples naming at least one
     phantoms: list[Phantom]
 
 

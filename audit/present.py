@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from audit.model import Audit, IntegritySummary, VerdictTally
+from collections.abc import Iterable, Mapping
 
+from audit.model import Audit, IntegrityBreak, IntegritySummary, RecordExport, VerdictTally
+
+QUESTION_CHARS = 60
 LIST_ROWS_HTML = 200
 LIST_ROWS_MARKDOWN = 20
 PROVENANCE_HTML_ROWS = 1000
@@ -84,3 +87,46 @@ def headline(audit: Audit) -> list[tuple[str, str]]:
             f"{num(agreement.two_way.kappa)} over {agreement.pairs} pairs",
         ),
     ]
+
+
+def short_question(question: object, keep: int = QUESTION_CHARS) -> str:
+    """A question on one line, cut at a word near ``keep`` characters."""
+    text = " ".join(("" if question is None else str(question)).split())
+    if len(text) <= keep:
+        return text
+    cut = text[:keep].rsplit(" ", 1)[0] if " " in text[:keep] else text[:keep]
+    return cut.rstrip(" ,;:") + "…"
+
+
+def exports_label(exports: Iterable[RecordExport | Mapping[str, object]]) -> str:
+    """'openai train, hf eval': each export a record is in, by format and split."""
+    parts = []
+    for export in exports:
+        item = export.model_dump() if isinstance(export, RecordExport) else export
+        split = item.get("split")
+        parts.append(f"{item['format']} {split}" if split else str(item["format"]))
+    return ", ".join(parts) or "not exported"
+
+
+def break_record(integrity: IntegritySummary, item: IntegrityBreak) -> tuple[str, str, str]:
+    """(question, kind, exports) of the record a break is about; blanks when it is about no
+    one record (a head, a manifest, a file)."""
+    if item.draft_id is None:
+        return "", "", item.format or ""
+    named = integrity.records.get(item.draft_id)
+    if named is None:
+        return "", "", item.format or ""
+    return short_question(named.question), named.kind, exports_label(named.exports)
+
+
+def stale_record(integrity: IntegritySummary, draft_id: str) -> tuple[str, str, str, str]:
+    """(hash, question, kind, exports) of a stale record in an export."""
+    named = integrity.records.get(draft_id)
+    if named is None:
+        return short_hash(draft_id), "", "", ""
+    return (
+        short_hash(draft_id),
+        short_question(named.question),
+        named.kind,
+        exports_label(named.exports),
+    )

@@ -552,8 +552,10 @@ def _phantom_references(
     glossary = [f" {normalise(name)} " for name in glossary_names if normalise(name)]
     verdicts: dict[str, bool] = {}
     phantoms: dict[str, dict[str, Any]] = {}
+    affected = 0  # examples naming at least one phantom
     checked = 0
     for example in examples:
+        named_here: set[str] = set()
         question = f" {example.normalised_question} "
         for name, padded in references_with_keys(example.answer):
             if padded in question:
@@ -568,6 +570,9 @@ def _phantom_references(
                 verdicts[key] = real
             if real:
                 continue
+            if key in named_here:
+                continue  # a name repeated in one answer is still one example
+            named_here.add(key)
             entry = phantoms.setdefault(
                 key, {"name": name, "count": 0, "draft_ids": [], "example": ""}
             )
@@ -576,12 +581,13 @@ def _phantom_references(
                 entry["draft_ids"].append(example.draft_id)
             if not entry["example"]:
                 entry["example"] = _snippet(example.answer, 200)
+        affected += bool(named_here)
     ranked = sorted(phantoms.values(), key=lambda p: (-p["count"], p["name"]))
     return {
         "references_checked": checked,
         "distinct_names_checked": len(verdicts),
         "count": len(ranked),
-        "affected_examples": sum(p["count"] for p in ranked),
+        "affected_examples": affected,
         "phantoms": ranked[:LIST_CAP],
     }
 

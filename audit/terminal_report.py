@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.markup import escape as rich_escape
 
 from audit.model import Audit
-from audit.present import headline, pct
+from audit.present import break_record, headline, pct, stale_record
 
 BREAKS_SHOWN = 5
 
@@ -26,7 +26,13 @@ def render_terminal_summary(audit: Audit) -> list[str]:
         plural = "" if len(breaks) == 1 else "s"
         lines.append(f"[bold red]Integrity: FAIL[/] ({len(breaks)} break{plural})")
         for item in breaks[:BREAKS_SHOWN]:
-            lines.append("  [red]•[/] " + rich_escape(f"{item.kind}: {item.ref}: {item.detail}"))
+            line = f"{item.kind}: {item.ref}: {item.detail}"
+            question, kind, exports = break_record(integrity, item)
+            if question or kind:
+                line += f" (“{question}” · {kind} · {exports})"
+            elif exports:
+                line += f" ({exports})"
+            lines.append("  [red]•[/] " + rich_escape(line))
         if len(breaks) > BREAKS_SHOWN:
             lines.append(f"  … and {len(breaks) - BREAKS_SHOWN} more (see the report)")
     stale, stale_exported = integrity.stale_drafts, integrity.stale_in_export
@@ -34,6 +40,13 @@ def render_terminal_summary(audit: Audit) -> list[str]:
         lines.append(
             f"[yellow]Stale drafts: {len(stale)}, stale in export: {len(stale_exported)}[/]"
         )
+        for draft_id in stale_exported[:BREAKS_SHOWN]:
+            hash_, question, kind, exports = stale_record(integrity, draft_id)
+            lines.append(
+                "  [yellow]•[/] " + rich_escape(f"{hash_} “{question}” · {kind} · {exports}")
+            )
+        if len(stale_exported) > BREAKS_SHOWN:
+            lines.append(f"  … and {len(stale_exported) - BREAKS_SHOWN} more (see the report)")
     figures = dict(headline(audit))
     lines.append(
         " · ".join(

@@ -1,6 +1,7 @@
 """Benchmark the review app on a large ledger.
 
     PYTHONPATH=. python bench/review.py [--drafts 100000] [--decided 0] [--presses 200]
+        [--order created|doc|kind|risk]
 
 Fills a fresh ledger with N drafts through the ledger API (batched generation calls), optionally
 decides the first D of them, then runs the real review app headless in a child process (so its
@@ -10,6 +11,8 @@ peak memory is the app's alone) and prints:
 - keypress → next draft rendered, p50/p95/max over the approvals: from the approve action to
   the refresh that shows the next draft (call_after_refresh), which includes the decision's
   commit on the session's ledger worker; pilot.press's own idle wait (~60 ms) is not part of it;
+- help opening: "?" pressed → help screen painted, over a few openings (measured inside the
+  app);
 - peak resident memory of the app process (VmHWM) and the Python heap peak (tracemalloc) while the
   queue is open.
 """
@@ -27,6 +30,7 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -42,6 +46,7 @@ from ledger import (  # noqa: E402
     utc_now,
 )
 from ledger.ids import new_event_id, text_hash  # noqa: E402
+from review.order import ORDERS, Order  # noqa: E402
 
 BATCH = 1000
 KINDS = [DraftKind.QA, DraftKind.NEGATIVE, DraftKind.ADVERSARIAL, DraftKind.CLARIFY]
@@ -115,13 +120,17 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def run_app(path: str, presses: int, trace: bool) -> dict[str, float]:
+HELP_OPENINGS = 5
+
+
+async def run_app(path: str, presses: int, trace: bool, order: Order) -> dict[str, Any]:
     if trace:
         tracemalloc.start()
     from tui.app import ReviewApp
 
     constructed = time.perf_counter()
-    app = ReviewApp(path, "bench", guidelines="")
+    guidelines = (REPO / "tui" / "guidelines.md").read_text(encoding="utf-8")
+    app = ReviewApp(path, "bench", guidelines=guidelines, order=order)
     async with app.run_test(size=(120, 40)) as pilot:
         while app.first_render_at is None:
             await pilot.pause(0.005)
@@ -131,6 +140,12 @@ async def run_app(path: str, presses: int, trace: bool) -> dict[str, float]:
             while app.session.saving or app.session.waiting_for_next:
                 await pilot.pause(0.001)
         latencies = sorted(app.latencies_ms)
+        for _ in range(HELP_OPENINGS):
+            opened = len(app.help_open_ms)
+            await pilot.press("question_mark")
+            while len(app.help_open_ms) == opened:
+                await pilot.pause(0.005)
+            await pilot.press("escape")
         await pilot.press("q")
     _, heap_peak = tracemalloc.get_traced_memory()
     return {
@@ -139,6 +154,7 @@ async def run_app(path: str, presses: int, trace: bool) -> dict[str, float]:
         "p50_ms": statistics.median(latencies),
         "p95_ms": latencies[int(0.95 * (len(latencies) - 1))],
         "max_ms": latencies[-1],
+        "help_ms": app.help_open_ms,
         "maxrss_mb": peak_rss_mb(),
         "heap_peak_mb": heap_peak / 2**20,
     }
@@ -149,16 +165,17 @@ def main() -> None:
     parser.add_argument("--drafts", type=int, default=100_000)
     parser.add_argument("--decided", type=int, default=0)
     parser.add_argument("--presses", type=int, default=200)
+    parser.add_argument("--order", default="created", choices=ORDERS)
     parser.add_argument("--run-app", metavar="LEDGER", help=argparse.SUPPRESS)
     parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run_app:
-        print(json.dumps(asyncio.run(run_app(args.run_app, args.presses, args.trace))))
+        print(json.dumps(asyncio.run(run_app(args.run_app, args.presses, args.trace, args.order))))
         return
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench.sqlite"
         fill(path, args.drafts, args.decided)
-        command = [sys.executable, __file__, "--run-app", str(path)]
+        command = [sys.executable, __file__, "--run-app", str(path), "--order", args.order]
         child = subprocess.run(
             [*command, "--presses", str(args.presses)], capture_output=True, text=True, check=True
         )
@@ -173,6 +190,12 @@ def main() -> None:
         f"keypress → next draft rendered over {result['presses']} approvals: "
         f"p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms, "
         f"max {result['max_ms']:.1f} ms"
+    )
+    help_ms = result["help_ms"]  # in opening order
+    print(
+        f"help opening ('?' → help painted): first {help_ms[0]:.0f} ms, then median "
+        f"{statistics.median(help_ms[1:]):.0f} ms, max {max(help_ms[1:]):.0f} ms "
+        f"over {len(help_ms) - 1} more openings"
     )
     print(
         f"app peak memory: resident {result['maxrss_mb']:.0f} MB, "

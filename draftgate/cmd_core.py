@@ -85,8 +85,11 @@ def run_status(args: argparse.Namespace) -> int:
     console = Console()
     console.print(
         f"[bold]{report.documents}[/] documents ({report.documents_removed} removed), "
-        f"[bold]{report.chunks}[/] chunks, [bold]{report.drafts}[/] drafts "
-        f"([yellow]{report.stale}[/] stale, {report.stale_pending} of them pending)"
+        f"[bold]{report.chunks}[/] chunks, [bold]{report.drafts}[/] drafts"
+    )
+    console.print(
+        f"drafts: [bold]{report.pending}[/] pending, {report.drafts - report.pending} decided; "
+        f"[yellow]{report.stale}[/] stale, {report.stale_pending} of them pending"
     )
     statuses = [s.value for s in DraftStatus]
     if report.drafts_by_kind:

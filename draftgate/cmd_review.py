@@ -16,6 +16,7 @@ from generator.userfiles import UserFileError, read_user_text
 from ledger import DraftKind
 from ledger.queue import QueueFilter
 from ledger.reviewers import InvalidReviewerName, escaped_name, reviewer_name
+from review.order import ORDERS
 
 DEFAULT_GUIDELINES = Path(__file__).resolve().parent.parent / "tui" / "guidelines.md"
 
@@ -39,6 +40,14 @@ def register(subparsers: Any) -> None:
         "--doc", metavar="TEXT", help="only drafts from documents whose path contains TEXT"
     )
     review.add_argument("--stale", action="store_true", help="only drafts whose source changed")
+    review.add_argument(
+        "--order",
+        choices=ORDERS,
+        default="created",
+        help="review order: created (default), doc (by document and line), kind, or risk "
+        "(drafts with findings first, then by kind); in doc, kind and risk order "
+        "near-duplicate drafts follow one another",
+    )
     review.add_argument(
         "--double-review",
         metavar="FRACTION",
@@ -119,6 +128,7 @@ def run_review(args: argparse.Namespace) -> int:
         ledger_path(args.ledger, config),
         reviewer,
         filters=QueueFilter(kind=args.kind, doc=args.doc, stale=True if args.stale else None),
+        order=args.order,
         double_review=args.double_review,
         lease_seconds=config.review.lease_seconds,
         keymap=config.review.keymap,

@@ -8,14 +8,22 @@ new row that expires at once, and a crashed reviewer's lease simply runs out.
 
 Double review: with a fraction f, the drafts whose id hashes below f are also offered, once
 decided by one reviewer, to a *different* reviewer (blind: the earlier verdict is not part of
-what is returned), so the audit can measure agreement. Nothing here loads the whole queue: every
-read is a page ordered by the drafts' rowid.
+what is returned), so the audit can measure agreement. In creation order nothing here loads the
+whole queue: every read is a page ordered by the drafts' rowid. Another order is a *plan*: the
+rowids of the drafts to offer, in order, built once per filter from ``plan_rows`` by the caller
+(the ordering policy is not SQL); claims then walk the plan a page at a time and check each
+draft's eligibility as they go, so a draft decided or leased since the plan was made is passed.
+
+Skipping: ``exclude`` on a claim and on ``remaining`` names drafts this session set aside, so a
+skipped draft stays out for the rest of the session whatever the filter, and the count of
+drafts left agrees with what the session will still show.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +36,8 @@ from ledger.store import Ledger, row_to_chunk, row_to_draft
 
 DEFAULT_LEASE_SECONDS = 600
 PAGE_SIZE = 200
+# A plan is already in review order and mostly eligible, so its claims read short pages.
+PLAN_PAGE_SIZE = 32
 
 Clock = Callable[[], datetime]
 
@@ -66,6 +76,26 @@ class QueueFilter:
             parts.append("stale" if self.stale else "fresh")
         return ", ".join(parts) or "all drafts"
 
+    def matches(self, kind: str, document_path: str, stale: bool) -> bool:
+        """Whether a draft with these properties is inside the filter."""
+        return (
+            (not self.kind or kind == self.kind)
+            and (not self.doc or self.doc in document_path)
+            and (self.stale is None or stale == self.stale)
+        )
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """What an ordering policy needs to know of one draft in the queue."""
+
+    rowid: int
+    kind: str
+    document_path: str
+    start_line: int
+    has_findings: bool
+    question: str
+
 
 @dataclass(frozen=True)
 class ReviewItem:
@@ -77,6 +107,7 @@ class ReviewItem:
     document_path: str
     stale: bool
     double_review: bool  # shown as a second, blind review of a decided draft
+    cursor: int = 0  # where the scan that claimed it goes on from (a rowid, or a plan index)
 
 
 # A draft is undecided when no decision on it is still in force (live_decisions is a plain
@@ -137,13 +168,52 @@ class ReviewQueue:
             where.append(f"dr.id {op} (SELECT draft_id FROM stale_drafts)")
         return where, params
 
-    def remaining(self) -> int:
-        """Undecided drafts matching the filters (leased or not): the status bar's count."""
+    def remaining(self, exclude: Iterable[str] = ()) -> int:
+        """Undecided drafts matching the filters (leased or not), less the ``exclude``d ones
+        this session set aside: the status bar's count."""
         where, params = self._filter_sql()
         sql = "SELECT count(*) FROM drafts dr WHERE " + " AND ".join([_UNDECIDED, *where])
-        return int(self.ledger.query(sql, params)[0][0])
+        total = int(self.ledger.query(sql, params)[0][0])
+        excluded = sorted(set(exclude))
+        if excluded:
+            # Set-aside drafts are few; counting them separately keeps the main count a plain
+            # index scan. A set-aside draft counts only while it is undecided and in the filter.
+            sql = (
+                "SELECT count(*) FROM drafts dr WHERE dr.id IN (SELECT value FROM json_each(?))"
+                " AND " + " AND ".join([_UNDECIDED, *where])
+            )
+            total -= int(self.ledger.query(sql, [json.dumps(excluded), *params])[0][0])
+        return total
 
-    def _item(self, db: Any, row: Any, double: bool) -> ReviewItem:
+    def plan_rows(self) -> list[PlanRow]:
+        """Every draft the filters let through that this reviewer might still be offered, with
+        what an ordering policy sorts by; in creation order."""
+        where, params = self._filter_sql()
+        eligible = [] if self.double_review > 0 else [_UNDECIDED]
+        # Chunks are few beside drafts: their place is read once, not joined per draft.
+        places = {
+            r[0]: (r[1] or "", int(r[2] or 0))
+            for r in self.ledger.query(
+                "SELECT c.id, d.path, c.start_line FROM chunks c"
+                " LEFT JOIN documents d ON d.id = c.document_id"
+            )
+        }
+        sql = (
+            "SELECT dr.rowid, dr.kind, dr.chunk_id,"
+            " coalesce(json_array_length(dr.meta, '$.findings'), 0) > 0, dr.question"
+            " FROM drafts dr"
+        )
+        conditions = [*eligible, *where]
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
+        sql += " ORDER BY dr.rowid"
+        nowhere = ("", 0)
+        return [
+            PlanRow(int(r[0]), r[1], *places.get(r[2], nowhere), bool(r[3]), r[4])
+            for r in self.ledger.query(sql, params)
+        ]
+
+    def _item(self, db: Any, row: Any, double: bool, cursor: int = 0) -> ReviewItem:
         draft = row_to_draft(row)
         chunk_row = db.execute(
             "SELECT c.*, d.path AS doc_path FROM chunks c JOIN documents d"
@@ -159,37 +229,78 @@ class ReviewQueue:
             db.execute("SELECT 1 FROM stale_drafts WHERE draft_id = ?", (draft.id,)).fetchone()
             is not None
         )
-        return ReviewItem(row["rowid_"], draft, chunk, path, stale, double)
+        return ReviewItem(row["rowid_"], draft, chunk, path, stale, double, cursor)
 
     # ---- claiming --------------------------------------------------------------------
 
-    def claim_next(self, after_rowid: int = 0, exclude: Iterable[str] = ()) -> ReviewItem | None:
-        """Claim the first reviewable draft after ``after_rowid``; None when there is none.
+    def claim_next(
+        self,
+        after_rowid: int = 0,
+        exclude: Iterable[str] = (),
+        plan: Sequence[int] | None = None,
+    ) -> ReviewItem | None:
+        """Claim the first reviewable draft after the cursor; None when there is none.
 
-        ``exclude`` names drafts this session already holds (prefetched), so they are not
-        claimed twice. Everything happens in one BEGIN IMMEDIATE transaction, so two sessions
-        can never both pass the lease check for the same draft.
+        Without a ``plan`` the cursor is a rowid and drafts come in creation order; with one,
+        the cursor is an index into the plan (a list of rowids in review order). ``exclude``
+        names drafts this session holds already or set aside, so they are not claimed.
+        Everything happens in one BEGIN IMMEDIATE transaction, so two sessions can never both
+        pass the lease check for the same draft.
         """
         skip = set(exclude)
         now = self.clock()
         with self.ledger.transaction() as db:
             cursor = after_rowid
             while True:
-                rows = self._candidate_page(db, cursor, stamp(now))
-                if not rows:
-                    return None
-                for row in rows:
-                    cursor = row["rowid_"]
+                page_start = cursor
+                if plan is None:
+                    rows = self._candidate_page(db, cursor, stamp(now))
+                    page = [(row["rowid_"], row) for row in rows]
+                    if not page:
+                        return None
+                else:
+                    if cursor >= len(plan):
+                        return None
+                    page = self._planned_page(db, plan, cursor, stamp(now))
+                for next_cursor, row in page:
+                    cursor = next_cursor
                     if row["id"] in skip:
                         continue
                     decided = bool(row["decided"])
                     if decided and not double_review_hit(row["id"], self.double_review):
                         continue
                     self._insert_lease(db, row["id"], now)
-                    return self._item(db, row, double=decided)
+                    return self._item(db, row, double=decided, cursor=cursor)
+                if plan is not None:
+                    # None of this page's eligible drafts was taken: go on after the page.
+                    cursor = min(len(plan), page_start + PLAN_PAGE_SIZE)
 
-    def _candidate_page(self, db: Any, after_rowid: int, now: str) -> list[Any]:
+    def _planned_page(
+        self, db: Any, plan: Sequence[int], start: int, now: str
+    ) -> list[tuple[int, Any]]:
+        """The eligible drafts among the plan's next page, in plan order, each with the plan
+        index a scan goes on from after it."""
+        rowids = list(plan[start : start + PLAN_PAGE_SIZE])
+        if not rowids:
+            return []
         where, params = self._filter_sql()
+        eligible, eligible_params, decided_col = self._eligibility()
+        sql = (
+            f"SELECT dr.rowid AS rowid_, dr.*, {decided_col} AS decided FROM drafts dr"
+            " WHERE dr.rowid IN (SELECT value FROM json_each(?)) AND "
+            + " AND ".join([eligible, _NOT_HELD, *where])
+        )
+        args = [json.dumps(rowids), *eligible_params, now, self.reviewer, *params]
+        found = {row["rowid_"]: row for row in db.execute(sql, args).fetchall()}
+        return [
+            (start + offset + 1, found[rowid])
+            for offset, rowid in enumerate(rowids)
+            if rowid in found
+        ]
+
+    def _eligibility(self) -> tuple[str, list[Any], str]:
+        """The SQL condition for a draft this reviewer may be offered, its parameters, and the
+        column saying whether someone decided it already."""
         if self.double_review > 0:
             # Undecided drafts, plus decided ones this reviewer never decided and nobody has
             # double-reviewed yet; the hash sample is applied in Python (claim_next).
@@ -198,11 +309,12 @@ class ReviewQueue:
                 "NOT EXISTS (SELECT 1 FROM live_decisions ld WHERE ld.draft_id = dr.id"
                 " AND (ld.reviewer = ? OR ld.double_review = 1))"
             )
-            eligible_params: list[Any] = [self.reviewer]
-        else:
-            decided_col = "0"
-            eligible = _UNDECIDED
-            eligible_params = []
+            return eligible, [self.reviewer], decided_col
+        return _UNDECIDED, [], "0"
+
+    def _candidate_page(self, db: Any, after_rowid: int, now: str) -> list[Any]:
+        where, params = self._filter_sql()
+        eligible, eligible_params, decided_col = self._eligibility()
         sql = (
             f"SELECT dr.rowid AS rowid_, dr.*, {decided_col} AS decided FROM drafts dr"
             " WHERE dr.rowid > ? AND "

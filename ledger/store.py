@@ -279,12 +279,20 @@ class StatusReport:
     head_seq: int = 0
     head_hash: str = GENESIS_HASH
 
+    @property
+    def pending(self) -> int:
+        """Drafts with no decision in force, stale or not."""
+        return sum(
+            counts.get(DraftStatus.PENDING.value, 0) for counts in self.drafts_by_kind.values()
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "documents": self.documents,
             "documents_removed": self.documents_removed,
             "chunks": self.chunks,
             "drafts": self.drafts,
+            "pending": self.pending,
             "drafts_by_kind": self.drafts_by_kind,
             "stale": self.stale,
             "stale_pending": self.stale_pending,

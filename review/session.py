@@ -42,6 +42,7 @@ from review.events import (
     Severity,
     StatusChanged,
 )
+from review.order import Order, plan
 from review.worker import Deliver, LedgerWorker, Reply
 
 PREFETCH = 2
@@ -56,6 +57,7 @@ class Entry:
 
     item: ReviewItem
     held: bool = True  # this session holds the lease (decisions allowed)
+    skipped: bool = False  # set aside by the reviewer: undecided, out of the queue
     shown_at: str | None = None
     decision: Decision | None = None  # this session's decision in force
 
@@ -81,10 +83,13 @@ class SessionCounts:
 
 @dataclass
 class _ScanState:
-    """The forward cursor of the queue scan; touched only on the ledger worker's thread."""
+    """The forward cursor of the queue scan and the plan it walks (None: creation order);
+    touched only on the ledger worker's thread."""
 
     cursor: int = 0
     generation: int = 0
+    plan: list[int] | None = None
+    planned: bool = False  # the plan for this generation's filter is built
 
 
 def _run_now(step: Callable[[], None]) -> None:
@@ -100,6 +105,7 @@ class ReviewSession:
         deliver: Deliver,
         listener: Listener,
         filters: QueueFilter | None = None,
+        order: Order = "created",
         double_review: float = 0.0,
         lease_seconds: int = 600,
         clock: Clock = system_clock,
@@ -112,6 +118,10 @@ class ReviewSession:
         self.ledger_path = ledger_path
         self.reviewer = reviewer
         self.filters = filters or QueueFilter()
+        self.order: Order = order
+        # Drafts skipped in this session: never claimed again by the scan, whatever the filter,
+        # and not counted as left (going back to one with p still shows it).
+        self.skipped: set[str] = set()
         self.double_review = double_review
         self.lease_seconds = lease_seconds
         self.clock = clock
@@ -243,15 +253,25 @@ class ReviewSession:
             generation = self._generation
             scan = self._scan
 
+            skipped = frozenset(self.skipped)
+            order = self.order
+
             def claim(
-                queue: ReviewQueue, generation: int = generation, scan: _ScanState = scan
+                queue: ReviewQueue,
+                generation: int = generation,
+                scan: _ScanState = scan,
+                skipped: frozenset[str] = skipped,
+                order: Order = order,
             ) -> Reply:
                 if generation != scan.generation:
                     # A filter change made it obsolete.
                     return lambda: self._claimed(None, generation)
-                item = queue.claim_next(scan.cursor)
+                if not scan.planned:
+                    scan.plan = plan(queue.plan_rows(), order) if order != "created" else None
+                    scan.planned = True
+                item = queue.claim_next(scan.cursor, exclude=skipped, plan=scan.plan)
                 if item is not None:
-                    scan.cursor = item.rowid
+                    scan.cursor = item.cursor
                 return lambda: self._claimed(item, generation)
 
             self.worker.submit("claim the next draft", claim)
@@ -259,10 +279,11 @@ class ReviewSession:
     def _recount(self) -> None:
         self._decisions_since_count = 0
         filters = self.filters
+        skipped = frozenset(self.skipped)
 
         def count(queue: ReviewQueue) -> Reply:
             queue.filters = filters
-            remaining = queue.remaining()
+            remaining = queue.remaining(exclude=skipped)
             return lambda: self._counted(remaining, filters)
 
         self.count_worker.submit("count the queue", count)
@@ -368,6 +389,12 @@ class ReviewSession:
             entry.held = False
             self._release([entry.item.draft.id])
             self.note = "skipped"
+        if entry.decision is None and not entry.skipped:
+            entry.skipped = True
+            self.skipped.add(entry.item.draft.id)
+            item = entry.item
+            if self.remaining is not None and self._in_filter(item):
+                self.remaining -= 1
         self._advance()
         return True
 
@@ -406,6 +433,9 @@ class ReviewSession:
             entry.item = item
         if self.current is entry:
             self._show()
+
+    def _in_filter(self, item: ReviewItem) -> bool:
+        return self.filters.matches(item.draft.kind.value, item.document_path, item.stale)
 
     # ---- deciding ----------------------------------------------------------------------
 
@@ -480,7 +510,12 @@ class ReviewSession:
         entry.decision = decision
         self.undo_stack.append((entry, decision))
         self.counts.add(decision.verdict, 1)
-        if self.remaining is not None:
+        if entry.skipped:
+            # Decided after all (the reviewer went back to it): no longer set aside, and it
+            # left the count when it was skipped.
+            entry.skipped = False
+            self.skipped.discard(entry.item.draft.id)
+        elif self.remaining is not None and self._in_filter(entry.item):
             self.remaining -= 1
         self.note = "✓ saved"
         self._emit(DecisionSaved(decision))
@@ -542,7 +577,7 @@ class ReviewSession:
         # the lease this reviewer holds on it again (another reviewer could then decide it).
         with contextlib.suppress(ValueError):
             self.decided_leases.remove(entry.item.draft.id)
-        if self.remaining is not None:
+        if self.remaining is not None and self._in_filter(entry.item):
             self.remaining += 1
         self._emit(DecisionReverted(revert))
         if entry not in self.history:
@@ -567,9 +602,12 @@ class ReviewSession:
             queue.filters = filters
             scan.cursor = 0
             scan.generation = generation
+            scan.planned = False
 
         self.worker.submit("change the filter", refilter)
-        self.history = [e for e in self.history if e.decision is not None]
+        # Decided and skipped drafts keep their place in the history (so positions never
+        # shift); a draft merely held comes back through the new scan if the filter takes it.
+        self.history = [e for e in self.history if e.decision is not None or e.skipped]
         for entry in self.history:
             entry.held = False
         self.pos = len(self.history)

@@ -201,6 +201,56 @@ def test_source_changed_after_generation_flags_stale(
                                  if r["document"] == "docs/faq.md"}  # fmt: skip
 
 
+def test_a_record_in_two_exports_is_one_provenance_row_naming_both(
+    ledger: Ledger, exported: tuple[Mixed, Path], tmp_path: Path
+) -> None:
+    mixed, out = exported
+    second = tmp_path / "export-hf"
+    assert main(["--ledger", ledger.path, "export", "--format", "hf", "--out", str(second),
+                 "--seed", "5"]) == 0  # fmt: skip
+    report = tmp_path / "audit.json"
+    code = main(
+        ["--ledger", ledger.path, "audit", "--export", str(out), "--export", str(second),
+         "--format", "json", "--out", str(report)]
+    )  # fmt: skip
+    audit = json.loads(report.read_text(encoding="utf-8"))
+    assert code == 0, audit["integrity"]["breaks"]
+    rows = audit["provenance"]
+    assert sorted(r["draft_id"] for r in rows) == sorted(mixed.exported)  # each once
+    for row in rows:
+        assert [e["format"] for e in row["exports"]] == ["openai", "hf"]
+        assert {e["split"] for e in row["exports"]} <= {"train", "eval"}
+        assert row["question"]
+    edited = next(r for r in rows if r["draft_id"] in mixed.edited)
+    with Ledger.open(ledger.path) as again:
+        final = [d.final_question for d in again.iter_decisions() if d.draft_id in mixed.edited]
+    assert edited["question"] in final  # the question as signed off
+
+
+def test_stale_records_and_their_breaks_are_named(
+    ledger: Ledger, exported: tuple[Mixed, Path], tmp_path: Path
+) -> None:
+    _, out = exported
+    changed = ["## Billing\n\nInvoices moved.", "## Team\n\nSame."]
+    chunks = [
+        ChunkIn(heading_path=[t.splitlines()[0][3:]], start_line=1 + 4 * i, end_line=3 + 4 * i,
+                text=t)
+        for i, t in enumerate(changed)
+    ]  # fmt: skip
+    ledger.ingest_document("docs/guide.md", text_hash("changed"), "Guide", 80, chunks)
+    code, audit = run_audit(ledger.path, out, tmp_path)
+    assert code == 1
+    integrity = audit["integrity"]
+    questions = {r["draft_id"]: r["question"] for r in audit["provenance"]}
+    for draft_id in integrity["stale_in_export"]:
+        named = integrity["records"][draft_id]
+        assert named["question"] == questions[draft_id]
+        assert named["kind"] and [e["format"] for e in named["exports"]] == ["openai"]
+    stale_breaks = [b for b in integrity["breaks"] if b["kind"] == "stale_in_export"]
+    assert stale_breaks and all(b["draft_id"] in integrity["records"] for b in stale_breaks)
+    assert all(b["format"] == "openai" and b["export_id"] for b in stale_breaks)
+
+
 def test_sign_off_reverted_after_export_fails(
     ledger: Ledger, exported: tuple[Mixed, Path], tmp_path: Path
 ) -> None:

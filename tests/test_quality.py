@@ -377,6 +377,29 @@ def test_phantom_references_flag_names_found_in_neither_docs_nor_glossary(
     assert "Settings > Billing > Invoices" not in bare_names  # in the docs
 
 
+def test_phantom_affected_examples_counts_examples_not_names(ledger: Ledger) -> None:
+    chunk = add_document(ledger)[0]
+    ids = add_drafts(
+        ledger,
+        chunk,
+        [
+            qa(
+                "Where do I find invoices?",
+                "Open the **Admin Console**, then the **Ghost Screen**; the **Admin Console** "
+                "lists the **Phantom Tab** too.",
+            ),
+            qa("Where are members?", "Open the **Admin Console** to see them."),
+        ],
+    )
+    for draft_id in ids:
+        decide(ledger, draft_id, Verdict.APPROVE)
+    phantoms = compute_quality(ledger)["phantom_references"]
+    by_name = {p["name"]: p["count"] for p in phantoms["phantoms"]}
+    assert by_name == {"Admin Console": 2, "Ghost Screen": 1, "Phantom Tab": 1}
+    assert phantoms["count"] == 3  # distinct names
+    assert phantoms["affected_examples"] == 2  # two examples, though four references
+
+
 def test_cohen_kappa_on_double_reviewed_drafts(ledger: Ledger) -> None:
     """Expected values worked by hand (see the matrix below).
 

@@ -36,7 +36,9 @@ def render_terminal_summary(audit: dict[str, Any]) -> list[str]:
     return terminal_lines_of(Audit.model_validate(audit))
 
 
-def audit_of(ledger: Ledger, *, ok: bool = True, provenance_rows: int = 2) -> dict[str, Any]:
+def audit_of(
+    ledger: Ledger, *, ok: bool = True, provenance_rows: int = 2, stale: bool = False
+) -> dict[str, Any]:
     """An audit dict of the documented shape around this ledger's real quality signals."""
     chunk = add_document(ledger)[0]
     ids = add_drafts(
@@ -71,14 +73,31 @@ def audit_of(ledger: Ledger, *, ok: bool = True, provenance_rows: int = 2) -> di
                 "kind": "export_record_unsigned",
                 "ref": "train.jsonl:3",
                 "detail": "record <b>b2:ff</b> has no approve/edit decision",
-            }
+            },
+            {
+                "kind": "record_edited",
+                "ref": "train.jsonl:1",
+                "detail": "the line no longer hashes to its record",
+                "draft_id": ids[2],
+                "export_id": "01EXPORTA",
+                "format": "openai",
+            },
         ]
     )
+    two_exports = [
+        {"export_id": "01EXPORTA", "format": "openai", "split": "train"},
+        {"export_id": "01EXPORTB", "format": "hf", "split": "eval"},
+    ]
+    records = {
+        ids[2]: {"question": "Where are invoices?", "kind": "qa", "exports": two_exports},
+        ids[0]: {"question": HOSTILE_QUESTION, "kind": "adversarial", "exports": two_exports},
+    }
     record = {
         "record_hash": "b2:" + "a" * 32,
         "draft_id": ids[0],
         "decision_id": "01J",
-        "split": "train",
+        "question": HOSTILE_QUESTION,
+        "exports": two_exports,
         "kind": "adversarial",
         "subtype": "prompt_injection",
         "document": "docs/<guide>.md",
@@ -103,8 +122,9 @@ def audit_of(ledger: Ledger, *, ok: bool = True, provenance_rows: int = 2) -> di
             "breaks": breaks,
             "exports_checked": 1,
             "heads_checked": 1,
-            "stale_drafts": [],
-            "stale_in_export": [],
+            "stale_drafts": [ids[0]] if stale else [],
+            "stale_in_export": [ids[0]] if stale else [],
+            "records": records if (stale or not ok) else {},
         },
         "provenance": [dict(record, record_hash=f"b2:{i:032x}") for i in range(provenance_rows)],
         "quality": compute_quality(ledger),
@@ -152,7 +172,7 @@ def test_markdown_has_the_verdict_and_escapes_markup(ledger: Ledger) -> None:
     failing_ledger = Ledger.in_memory()
     failing = render_markdown(audit_of(failing_ledger, ok=False))
     failing_ledger.close()
-    assert "## Integrity: FAIL (1 break)" in failing
+    assert "## Integrity: FAIL (2 breaks)" in failing
     assert "export\\_record\\_unsigned" in failing
     assert "<b>" not in failing and "&lt;b&gt;" in failing
 
@@ -186,3 +206,31 @@ def test_an_audit_without_quality_is_not_an_audit() -> None:
     audit = {"draftgate_audit": 1, "integrity": {"ok": True, "breaks": []}, "provenance": []}
     with pytest.raises(ValidationError, match="quality"):
         Audit.model_validate(audit)
+
+
+def test_every_report_names_records_by_question_kind_and_exports(ledger: Ledger) -> None:
+    audit = audit_of(ledger, ok=False, stale=True)
+    exports = "openai train, hf eval"  # one row per record, both exports listed
+    markdown = render_markdown(audit)
+    break_row = next(line for line in markdown.splitlines() if "record\\_edited" in line)
+    assert "Where are invoices?" in break_row and "| qa |" in break_row
+    assert exports in break_row
+    stale_row = next(line for line in markdown.splitlines() if "Ignore the rules" in line)
+    assert "adversarial" in stale_row and exports in stale_row
+    provenance = markdown[markdown.index("## Provenance") :]
+    assert provenance.count(exports) == 2  # the two provenance rows, one per record
+    page = render_html(audit)
+    assert page.count(exports) == 4  # a break, the stale record, two provenance rows
+    assert "Where are invoices?" in page
+    terminal = "\n".join(render_terminal_summary(audit))
+    assert "“Where are invoices?” · qa · openai train, hf eval" in terminal
+    assert "· adversarial · openai train, hf eval" in terminal
+
+
+def test_a_long_question_is_shortened_at_a_word() -> None:
+    from audit.present import short_question
+
+    question = "How do I export the monthly labour report for every location at once?"
+    shown = short_question(question)
+    assert shown.endswith("…") and len(shown) <= 61
+    assert question.startswith(shown[:-1]) and not shown[:-1].endswith(" ")

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.containers import VerticalScroll
+from textual.widgets import Footer
+from textual.widgets._toast import Toast
+
 from ledger import Ledger, RejectReason, Verdict
-from tests.support.review import make_app, seed_ledger, settle, wait_for_screen
+from tests.support.review import make_app, seed_ledger, settle, wait_for_screen, wait_until
 from tui.modals import EditScreen, FilterScreen, HelpScreen, RejectScreen
 
 
@@ -233,10 +237,9 @@ async def test_help_shows_keys_and_guidelines(ledger_path: Path) -> None:
         await settle(pilot, app)
         await pilot.press("question_mark")
         help_screen = await wait_for_screen(pilot, app, HelpScreen)
-        from textual.widgets import Markdown
-
-        text = help_screen.query_one(Markdown).source
+        text = help_screen.text
         assert "Our rules" in text and "approve the draft" in text
+        assert len(app.help_open_ms) == 1  # the opening was timed, for bench/review.py
         await pilot.press("a")  # help is open: no decision
         await pilot.press("escape")
         await settle(pilot, app)
@@ -254,3 +257,46 @@ async def test_keymap_remaps_a_binding(ledger_path: Path) -> None:
         await pilot.press("y")
         await settle(pilot, app)
     assert [d.draft_id for d in decisions(ledger_path)] == [ids[0]]
+
+
+async def test_help_scrolls_with_page_keys_home_and_end(ledger_path: Path) -> None:
+    seed_ledger(ledger_path)
+    rules = "\n\n".join(f"{i}. Rule number {i} of the house style." for i in range(1, 121))
+    app = make_app(ledger_path, guidelines="# Our rules\n\n" + rules)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("question_mark")
+        help_screen = await wait_for_screen(pilot, app, HelpScreen)
+        scroller = help_screen.query_one("#help-scroll", VerticalScroll)
+        await wait_until(pilot, lambda: scroller.max_scroll_y > 0, "the help laid out")
+        await pilot.press("pagedown")
+        await wait_until(pilot, lambda: scroller.scroll_y > 0, "PageDown scrolling")
+        first_page = scroller.scroll_y
+        await pilot.press("end")
+        await wait_until(
+            pilot, lambda: scroller.scroll_y == scroller.max_scroll_y, "End reaching the bottom"
+        )
+        assert scroller.max_scroll_y > first_page
+        await pilot.press("pageup")
+        await wait_until(
+            pilot, lambda: scroller.scroll_y < scroller.max_scroll_y, "PageUp scrolling back"
+        )
+        await pilot.press("home")
+        await wait_until(pilot, lambda: scroller.scroll_y == 0, "Home reaching the top")
+
+
+async def test_toasts_stay_off_the_status_bar_at_80x24(ledger_path: Path) -> None:
+    seed_ledger(ledger_path)
+    app = make_app(ledger_path)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot, app)
+        for n in range(3):
+            app.notify(f"notice {n}: " + "a long line of text that wraps " * 3, timeout=30)
+        await wait_until(pilot, lambda: len(app.screen.query(Toast)) == 3, "the toasts shown")
+        await pilot.pause()
+        status = app.screen.query_one("#status").region
+        footer = app.screen.query_one(Footer).region
+        for toast in app.screen.query(Toast):
+            assert toast.region.height > 0
+            assert not toast.region.overlaps(status), (toast.region, status)
+            assert not toast.region.overlaps(footer), (toast.region, footer)

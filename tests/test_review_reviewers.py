@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ledger import DecisionIn, Ledger, RejectReason, Verdict, verify
-from ledger.queue import ReviewQueue, double_review_hit
+from ledger.queue import PLAN_PAGE_SIZE, ReviewQueue, double_review_hit
 from tests.support.review import make_app, seed_ledger, settle, wait_for_screen
 from tui.modals import RejectScreen
 
@@ -249,3 +249,28 @@ async def test_an_undone_draft_keeps_its_lease_through_the_batch_release(
         await settle(pilot, app)
         assert app.session.current.item.draft.id == first and app.session.current.held
         assert first not in app.session.decided_leases
+
+
+def test_a_planned_claim_passes_drafts_decided_or_leased_since_the_plan(
+    ledger_path: Path,
+) -> None:
+    ids = seed_ledger(ledger_path, count=PLAN_PAGE_SIZE + 8)
+    with Ledger.open(ledger_path) as ledger:
+        ann = ReviewQueue(ledger, "ann")
+        rows = ann.plan_rows()
+        plan = [row.rowid for row in reversed(rows)]  # newest first
+        by_rowid = {row.rowid: draft_id for row, draft_id in zip(rows, ids, strict=True)}
+        # More than a page of the plan's head is decided, and the next draft is leased by bob.
+        for rowid in plan[: PLAN_PAGE_SIZE + 2]:
+            ledger.record_decision(
+                DecisionIn(draft_id=by_rowid[rowid], reviewer="cy", verdict=Verdict.APPROVE)
+            )
+        held = ReviewQueue(ledger, "bob").claim_draft(by_rowid[plan[PLAN_PAGE_SIZE + 2]])
+        assert held is not None
+        first = ann.claim_next(0, plan=plan)
+        assert first is not None and first.draft.id == by_rowid[plan[PLAN_PAGE_SIZE + 3]]
+        second = ann.claim_next(
+            first.cursor, exclude=[by_rowid[plan[PLAN_PAGE_SIZE + 4]]], plan=plan
+        )
+        assert second is not None and second.draft.id == by_rowid[plan[PLAN_PAGE_SIZE + 5]]
+        assert ann.remaining(exclude=[by_rowid[plan[PLAN_PAGE_SIZE + 4]]]) == 5

@@ -7,8 +7,9 @@ import queue
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from ledger import Ledger, RejectReason, Verdict
+from ledger import DraftIn, DraftKind, Ledger, RejectReason, Verdict
 from ledger.queue import QueueFilter
 from review import (
     DecisionReverted,
@@ -18,6 +19,7 @@ from review import (
     SessionClosed,
     SessionEvent,
 )
+from tests.support.builders import add_document, add_drafts
 from tests.support.review import seed_ledger
 
 WAIT_LIMIT_S = 60.0
@@ -26,7 +28,7 @@ WAIT_LIMIT_S = 60.0
 class Host:
     """The session's thread: runs deliveries and records events."""
 
-    def __init__(self, ledger_path: Path, reviewer: str = "ann") -> None:
+    def __init__(self, ledger_path: Path, reviewer: str = "ann", **options: Any) -> None:
         self.inbox: queue.Queue[Callable[[], None]] = queue.Queue()
         self.events: list[SessionEvent] = []
         self.session = ReviewSession(
@@ -34,6 +36,7 @@ class Host:
             reviewer,
             deliver=self.inbox.put,
             listener=self.events.append,
+            **options,
         )
 
     def run_until(self, done: Callable[[], bool]) -> None:
@@ -112,3 +115,116 @@ def test_a_filter_change_starts_the_scan_again_under_the_new_filter(ledger_path:
     assert session.current is None and session.exhausted and session.remaining == 0
     host.quit()
     assert rows(ledger_path) == []
+
+
+def _shown_ids(host: Host, count: int) -> list[str]:
+    """Skip through ``count`` drafts, returning their ids in the order shown."""
+    session = host.session
+    seen = []
+    for _ in range(count):
+        host.settle()
+        assert session.current is not None
+        seen.append(session.current.item.draft.id)
+        session.skip()
+    host.settle()
+    return seen
+
+
+def test_a_skipped_draft_stays_out_for_the_session_whatever_the_filter(
+    ledger_path: Path,
+) -> None:
+    with Ledger.open(ledger_path) as ledger:
+        chunk = add_document(ledger)[0]
+        qa = add_drafts(ledger, chunk, kind=DraftKind.QA, count=3)
+        negatives = add_drafts(ledger, chunk, kind=DraftKind.NEGATIVE, count=2)
+    host = Host(ledger_path)
+    session = host.session
+    session.start()
+    host.settle()
+    assert session.remaining == 5 and session.pos == 0
+    session.skip()  # qa[0]
+    host.settle()
+    assert session.remaining == 4 and session.current.item.draft.id == qa[1]
+    session.approve(session.current)
+    host.settle()
+    assert session.pos == 2 and session.remaining == 3  # qa[2] on screen
+
+    session.apply_filter(QueueFilter(kind="qa"))
+    host.settle()
+    # The skipped draft and the decision keep their places; the new scan offers qa[2] only.
+    assert session.current.item.draft.id == qa[2] and session.pos == 2
+    assert session.remaining == 1
+    session.skip()
+    host.settle()
+    assert session.current is None and session.remaining == 0
+
+    session.apply_filter(QueueFilter())
+    host.settle()
+    assert [e.item.draft.id for e in session.history] == [qa[0], qa[1], qa[2], negatives[0]]
+    assert session.pos == 3 and session.remaining == 2
+    # Going back to a skipped draft and deciding it counts it once.
+    for _ in range(3):
+        session.previous()
+    host.settle()
+    assert session.current.item.draft.id == qa[0] and session.current.held
+    session.approve(session.current)
+    host.settle()
+    assert session.remaining == 2 and session.counts.approved == 2
+    host.quit()
+
+
+def _draft(question: str, kind: DraftKind = DraftKind.QA, findings: bool = False) -> DraftIn:
+    meta = {"findings": [{"check": "markup", "detail": "**"}]} if findings else {}
+    return DraftIn(kind=kind, question=question, answer="Open Settings.", meta=meta)
+
+
+def test_risk_order_puts_findings_first_then_kinds_with_near_duplicates_together(
+    ledger_path: Path,
+) -> None:
+    with Ledger.open(ledger_path) as ledger:
+        chunk = add_document(ledger)[0]
+        clarify = add_drafts(ledger, chunk, [_draft("How do I export?", DraftKind.CLARIFY)])
+        qa = add_drafts(
+            ledger,
+            chunk,
+            [
+                _draft("How do I download last month's invoices?"),
+                _draft("Can I invite a contractor to my team?"),
+                _draft("Where are the invoices for my plan?", findings=True),
+                _draft("How can I download last month's invoice?"),
+            ],
+        )
+        negative = add_drafts(
+            ledger, chunk, [_draft("Does it run payroll?", DraftKind.NEGATIVE, findings=True)]
+        )
+    host = Host(ledger_path, order="risk")
+    host.session.start()
+    shown = _shown_ids(host, 6)
+    # Findings first (a qa, then the negative), then the rest by kind; the two invoice
+    # questions are near-duplicates and follow one another.
+    assert shown == [qa[2], negative[0], qa[0], qa[3], qa[1], clarify[0]]
+    assert host.session.current is None and host.session.remaining == 0
+    host.quit()
+
+
+def test_doc_and_kind_orders(ledger_path: Path) -> None:
+    with Ledger.open(ledger_path) as ledger:
+        other = add_document(ledger, "docs/a-other.md", ["## Limits\n\nNotes hold 500 words."])
+        guide = add_document(ledger, "docs/b-guide.md", ["## Billing\n\nOpen Billing."])
+        more = add_document(ledger, "docs/c-more.md", ["## Team\n\nOpen Team."])
+        # Unlike questions: near-duplicates would be grouped, whatever the order.
+        neg_b = add_drafts(ledger, more[0], [_draft("Is payroll there?", DraftKind.NEGATIVE)])[0]
+        qa_b = add_drafts(ledger, guide[0], [_draft("Where do invoices live?")])[0]
+        neg_a = add_drafts(ledger, other[0], [_draft("Can notes hold video?", DraftKind.NEGATIVE)])[
+            0
+        ]
+    expected = {
+        "doc": [neg_a, qa_b, neg_b],  # by path, then line
+        "kind": [qa_b, neg_a, neg_b],  # Q&As first, then by path
+        "created": [neg_b, qa_b, neg_a],
+    }
+    for order, ids in expected.items():
+        host = Host(ledger_path, order=order)
+        host.session.start()
+        assert _shown_ids(host, 3) == ids, order
+        host.quit()

@@ -32,6 +32,7 @@ from review import (
     SessionEvent,
     StatusChanged,
 )
+from review.order import Order
 from tui.modals import EditScreen, FilterScreen, HelpScreen, RejectScreen
 from tui.render import card_text, source_text
 
@@ -39,6 +40,7 @@ from tui.render import card_text, source_text
 # front of the next draft, so it appears only if the commit is slow (e.g. the ledger is locked
 # by another writer).
 SLOW_SAVE_S = 0.05
+HELP_SCREEN = "help"
 
 # Binding ids are what `[review.keymap]` in draftgate.toml remaps.
 REVIEW_BINDINGS: list[BindingType] = [
@@ -86,7 +88,7 @@ KEY_HELP = {
     "next": "next draft (at the end of what you have seen: same as skip)",
     "previous": "previous draft seen in this session",
     "filter": "filter by kind, document and staleness",
-    "help": "this help (esc closes, ↑↓ scroll)",
+    "help": "this help (esc closes; ↑↓, PageUp/PageDown, Home/End scroll)",
     "quit": "quit (your leases are released; reopening resumes at the first undecided draft)",
 }
 
@@ -130,6 +132,7 @@ class ReviewApp(App[None]):
         reviewer: str,
         *,
         filters: QueueFilter | None = None,
+        order: Order = "created",
         double_review: float = 0.0,
         lease_seconds: int = 600,
         keymap: dict[str, str] | None = None,
@@ -148,6 +151,7 @@ class ReviewApp(App[None]):
             deliver=lambda step: self.post_message(SessionReply(step)),
             listener=self.on_session_event,
             filters=filters,
+            order=order,
             double_review=double_review,
             lease_seconds=lease_seconds,
             clock=clock,
@@ -158,6 +162,8 @@ class ReviewApp(App[None]):
         self.started_at = time.perf_counter()
         self.first_render_at: float | None = None
         self.latencies_ms: list[float] = []
+        self.help_open_ms: list[float] = []  # "?" pressed → help screen painted
+        self._help_opened_at = 0.0
         self._key_at: float | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------
@@ -251,6 +257,7 @@ class ReviewApp(App[None]):
         session = self.session
         screen.query_one("#title", Static).update(
             f"Draftgate review · {session.reviewer} · {session.filters.describe()}"
+            + (f" · by {session.order}" if session.order != "created" else "")
             + (f" · double review {session.double_review:g}" if session.double_review else "")
         )
         remaining = "…" if session.remaining is None else f"{max(0, session.remaining):,}"
@@ -337,6 +344,17 @@ class ReviewApp(App[None]):
         self.push_screen(FilterScreen(self.session.filters), done)
 
     def action_help(self) -> None:
+        self._help_opened_at = time.perf_counter()
+        if not self.is_screen_installed(HELP_SCREEN):
+            self.install_screen(
+                HelpScreen(self._keys_markdown(), self.guidelines, self._help_shown), HELP_SCREEN
+            )
+        self.push_screen(HELP_SCREEN)
+
+    def _help_shown(self) -> None:
+        self.help_open_ms.append((time.perf_counter() - self._help_opened_at) * 1000)
+
+    def _keys_markdown(self) -> str:
         lines = ["# Keys", ""]
         keymap = self.keymap
         for binding in REVIEW_BINDINGS:
@@ -348,7 +366,7 @@ class ReviewApp(App[None]):
             "Every decision is saved (committed to the ledger) before the next draft appears. "
             "There is no bulk approve: each draft needs its own decision while on screen."
         )
-        self.push_screen(HelpScreen("\n".join(lines), self.guidelines))
+        return "\n".join(lines)
 
     def action_quit_review(self) -> None:
         self.session.quit()

@@ -6,11 +6,14 @@ screen, not the app), and text widgets consume printable keys, so typing "r" nev
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from rich.markdown import Markdown as RichMarkdown
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Markdown, OptionList, Select, Static, TextArea
+from textual.widgets import Input, Label, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
 
 from ledger import RejectReason
@@ -182,21 +185,38 @@ class FilterScreen(ModalScreen[QueueFilter | None]):
 
 
 class HelpScreen(ModalScreen[None]):
+    """Keys and guidelines in one scrolling pane.
+
+    The Markdown is rendered by Rich into a single Static: Textual's Markdown widget mounts a
+    widget per block, which takes most of a second for the guidelines; one Static paints in a
+    fraction of that. The app installs one HelpScreen and shows it again on every "?", so
+    later openings reuse what was laid out. The scroller has focus, so ↑↓, PageUp/PageDown and
+    Home/End scroll it.
+    """
+
     BINDINGS = [
         Binding("escape,question_mark,q", "close", "Close", priority=True, id="help.close"),
     ]
 
-    def __init__(self, keys_markdown: str, guidelines_markdown: str) -> None:
+    def __init__(
+        self, keys_markdown: str, guidelines_markdown: str, on_shown: Callable[[], None]
+    ) -> None:
         super().__init__()
         self._text = keys_markdown + "\n\n" + guidelines_markdown
+        self._on_shown = on_shown
+
+    @property
+    def text(self) -> str:
+        """The Markdown shown: keys, then guidelines."""
+        return self._text
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-scroll"):
-            yield Markdown(self._text)
+            yield Static(RichMarkdown(self._text), id="help-text")
 
-    def on_mount(self) -> None:
-        # Focus the scroller so ↑↓ / page keys scroll the guidelines.
+    def on_screen_resume(self) -> None:
         self.query_one("#help-scroll", VerticalScroll).focus()
+        self.call_after_refresh(self._on_shown)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -144,7 +144,10 @@ def comparable_manifest(export_dir: Path) -> dict[str, Any]:
 
 
 def comparable_report(path: Path, workdir: Path) -> str:
+    # The Markdown report escapes "_" in the path, so a temporary folder named with one
+    # appears there escaped.
     text = path.read_text(encoding="utf-8").replace(str(workdir), "<workdir>")
+    text = text.replace(str(workdir).replace("_", "\\_"), "<workdir>")
     return _STAMP.sub("<time>", _ULID.sub("<id>", text))
 
 
