@@ -9,54 +9,9 @@ import re
 from dataclasses import dataclass
 
 from generator.chunking import parse_heading
+from generator.plain import answer_text
 from ledger import Chunk
 from ledger.ids import text_hash
-
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "can",
-        "do",
-        "does",
-        "for",
-        "from",
-        "how",
-        "i",
-        "in",
-        "is",
-        "it",
-        "its",
-        "my",
-        "of",
-        "on",
-        "or",
-        "our",
-        "should",
-        "the",
-        "their",
-        "this",
-        "to",
-        "use",
-        "using",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "with",
-        "you",
-        "your",
-        "vs",
-    ]
-)
 
 # Headings are read by chunking's linear parser (a regex of their own backtracked cubically on
 # long lines), so the rules and the chunker agree on what a heading is.
@@ -168,58 +123,6 @@ def paragraph_after(section: Section, after: int) -> tuple[int, int] | None:
     return (block[0].start, block[-1].end) if block else None
 
 
-CROSS_REF = re.compile(
-    r"(?:;\s*see\s+\[[^\]]+\]\([^)]*\)(?=[.\s])|(?<![^\s])See\s+\[[^\]]+\]\([^)]*\)[^.]*\.)",
-    flags=re.DOTALL,
-)
-
-
-def answer_text(text: str) -> str:
-    """A doc passage as answer text: plain, without "See [other page](...)" pointers, which
-    lead nowhere once the passage stands alone as a training answer."""
-    return plain(CROSS_REF.sub("", text))
-
-
-# Site markup that must not reach an answer: images (Markdown and HTML), key notation
-# ("++ctrl+s++", "<kbd>Tab</kbd>") and component tags ("<Note>", "</Tip>").
-_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)|<img\b[^>]*>", flags=re.IGNORECASE)
-_KBD = re.compile(r"</?kbd>", flags=re.IGNORECASE)
-_PLUS_KEYS = re.compile(r"\+\+([A-Za-z0-9+_-]+)\+\+")
-_TAG = re.compile(r"</?[A-Za-z][\w.-]*(?:\s[^<>]*)?/?>")
-
-
-def key_label(key: str) -> str:
-    """A key as a reader writes it: "<ctrl+r>" -> "Ctrl+R", "ctrl+s" -> "Ctrl+S", "z" -> "z"."""
-    key = key.strip().strip("`").strip()
-    if len(key) > 2 and key.startswith("<") and key.endswith(">"):
-        key = key[1:-1]
-    parts = [p for p in re.split(r"(?<=\w)\+", key) if p]
-    if len(parts) == 1:
-        word = parts[0]
-        return word if len(word) == 1 else word[0].upper() + word[1:]
-    *mods, last = parts
-    return "+".join(
-        ["/".join(p[:1].upper() + p[1:].lower() for p in m.split("/")) for m in mods]
-        + [last.upper() if len(last) == 1 else last[0].upper() + last[1:]]
-    )
-
-
-def plain(text: str) -> str:
-    """Markdown to plain answer text: no bold/italic markers, links as their text, no images,
-    key notation or component tags, code spans as their text."""
-    text = _IMAGE.sub("", text)
-    text = _KBD.sub("", text)
-    text = _PLUS_KEYS.sub(lambda m: key_label(m.group(1)), text)
-    text = _TAG.sub("", text)
-    text = re.sub(r"``\s*(.+?)\s*``", r"\1", text)
-    text = re.sub(r"`([^`\n]+)`", r"\1", text)
-    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
-    text = text.replace("**", "")
-    text = re.sub(r"(?<![\w*])\*(\S[^*\n]*?)\*(?![\w*])", r"\1", text)
-    text = re.sub(r"(?<![\w_])_(\S[^_\n]*?)_(?![\w_])", r"\1", text)
-    return re.sub(r"[ \t]*\n[ \t]*", " ", text).strip()
-
-
 def words_of(text: str) -> list[str]:
     return [w.lower().strip("'’") for w in WORD.findall(text)]
 
@@ -320,7 +223,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 def howto_question(heading: str, vocabulary: set[str], speaker: bool = True) -> str | None:
     """ "How to change someone's role" / "Exporting reports" -> "How do I ...?" or None."""
-    text = plain(heading).rstrip(".:?")
+    text = answer_text(heading).rstrip(".:?")
     match = re.match(r"(?i)^how to\s+(.+)$", text)
     if match:
         rest = match.group(1)
@@ -448,7 +351,9 @@ def mentions(text: str, term: str) -> list[tuple[int, int, bool]]:
             (
                 match.start(),
                 match.end(),
-                is_denial(text, match.start(), match.end(), sentence, lists),
+                __import__("generator.absence").absence.denies_mention(
+                    text, match.start(), match.end()
+                ),
             )
         )
     return found
