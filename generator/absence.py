@@ -177,6 +177,12 @@ def _denies(before: str) -> bool:
     return not _CONDITION.search(before[: len(before) - len(window) + negation.start()])
 
 
+def lead_in_denies(line: str) -> bool:
+    """Whether a list's lead-in line or heading denies its items ("Acme does not:", "What it
+    does not do")."""
+    return _denies(line.lstrip("# ").rstrip(":"))
+
+
 def _list_lead_in_denies(text: str, start: int) -> bool:
     """The term is on a list item whose lead-in line or heading denies ("Acme does not:")."""
     lines = text[:start].split("\n")
@@ -185,7 +191,7 @@ def _list_lead_in_denies(text: str, start: int) -> bool:
     for line in reversed(lines[:-1]):
         if not line.strip() or _LIST_ITEM.match(line):
             continue
-        return _denies(line.lstrip("# ").rstrip(":"))
+        return lead_in_denies(line)
     return False
 
 

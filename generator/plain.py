@@ -50,6 +50,7 @@ _TAG_OPEN_UNCLOSED = re.compile(rf"<(?:[A-Z][\w.]*|(?:{_HTML_NAMES}))(?:\s[^<>]*
 _TITLE_ATTR = re.compile(r"\btitle\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|\{\"([^\"]*)\"\})")
 _KEY_COMPONENT = re.compile(r"<[A-Z][\w.]*\s([^<>]*?)/>")
 # Key names whose written form is not the word capitalised.
+_VIM_MODIFIERS = {"c": "ctrl", "a": "alt", "s": "shift"}
 _KEY_NAMES = {"pgup": "PgUp", "pgdown": "PgDown", "pgdn": "PgDn"}
 
 
@@ -70,6 +71,10 @@ def format_keys(keys: str) -> str:
     text = text.removeprefix("++").removesuffix("++")
     if text.startswith("<") and text.endswith(">") and len(text) > 2:
         text = text[1:-1]
+        # Vim-style notation: <c-r> is Ctrl+R, <a-x> Alt+X, <s-tab> Shift+Tab.
+        vim = re.fullmatch(r"([cas])-(\S+)", text, flags=re.IGNORECASE)
+        if vim:
+            text = f"{_VIM_MODIFIERS[vim.group(1).lower()]}+{vim.group(2)}"
     parts = [p for p in re.split(r"(?<=\w)\+", text) if p] if len(text) > 1 else [text]
     out: list[str] = []
     for index, part in enumerate(parts):

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from generator.ingest import ingest_folder
-from generator.rules import run_rules_drafter
 from generator.plain import answer_text, format_keys
+from generator.rules import run_rules_drafter
 from generator.rules.phrasing import Phrasing
 from generator.scope import Scope
 from ledger import Draft, Ledger

@@ -8,6 +8,7 @@ import functools
 import re
 from dataclasses import dataclass
 
+from generator.absence import denies_mention, lead_in_denies
 from generator.chunking import parse_heading
 from generator.plain import answer_text
 from ledger import Chunk
@@ -239,21 +240,6 @@ def howto_question(heading: str, vocabulary: set[str], speaker: bool = True) -> 
     return f"How do I {rest[0].lower() + rest[1:]}?"
 
 
-# Words that turn a sentence about a feature into a denial of it ("does not support X",
-# "X isn't available", "there is no X"), matched in the clause that names the feature.
-_NEGATION = re.compile(
-    r"\b(?:not|no|never|cannot|neither|nor|none|without|until)\b|n[’']t\b", flags=re.IGNORECASE
-)
-# The lead of a list whose items are all denied: "What it does not do:", "Not supported:".
-_LIST_DENIES = re.compile(
-    r"\b(?:not|n['’]t|never)\s+(?:do|support|offer|include|handle|provide|have|supported|"
-    r"available|included|offered|possible)\b|\blimitations\b",
-    flags=re.IGNORECASE,
-)
-_LIST_ITEM_WORDS = 5
-_CLAUSE_BREAK = re.compile(r"[;:,()]|\s(?:but|however|although|though|whereas|instead)\s", re.I)
-
-
 _HEDGE = re.compile(
     r"\b(?:will be (?:available|supported|added)|planned|coming soon|roadmap|in the future)\b"
     r"|\bwhen\b[^.]*\b(?:is|are) (?:enabled|available|supported|added)\b",
@@ -283,46 +269,8 @@ def denial_lists(text: str) -> list[tuple[int, int]]:
             continue
         heading = heading_of(block)
         lead = heading[1] if heading else block
-        lead_denies = bool(_NEGATION.search(lead)) and (
-            heading is not None or block.rstrip().endswith(":")
-        )
+        lead_denies = lead_in_denies(lead) and (heading is not None or block.rstrip().endswith(":"))
     return spans
-
-
-def is_denial(
-    text: str, start: int, end: int, sentence: tuple[int, int], lists: list[tuple[int, int]]
-) -> bool:
-    """Whether the mention at ``text[start:end]`` is denied: a negation in its clause, or an
-    item of a denying list."""
-    if any(a <= start < b for a, b in lists):
-        return True
-    a, b = sentence
-    before = text[a:start]
-    after = text[end:b]
-    breaks = list(_CLAUSE_BREAK.finditer(before))
-    clause_before = before[breaks[-1].end() :] if breaks else before
-    stop = _CLAUSE_BREAK.search(after)
-    clause_after = after[: stop.start()] if stop else after
-    if _NEGATION.search(clause_before):
-        return True
-    # An item of a list the clause denies: "does not do accounting, invoicing, or billing".
-    # Back across the commas while the pieces are short list items, to the list's head.
-    if len(clause_before.split()) <= _LIST_ITEM_WORDS and before.rstrip().endswith(
-        (",", ", or", ", and", " or", " and")
-    ):
-        for piece in reversed(re.split(r",", before)[:-1]):
-            if _NEGATION.search(piece):
-                return True
-            if len(piece.split()) > _LIST_ITEM_WORDS:
-                break
-    # "X is not supported", "X isn't available": the negation right after the term.
-    return bool(
-        re.match(
-            r"\s*(?:is|are|was|were)\s+(?:not|n[’']t)\b|\s*isn[’']t\b|\s*aren[’']t\b",
-            clause_after,
-            re.I,
-        )
-    )
 
 
 def mentions(text: str, term: str) -> list[tuple[int, int, bool]]:
@@ -332,7 +280,6 @@ def mentions(text: str, term: str) -> list[tuple[int, int, bool]]:
         return []
     # Link targets, image sources and HTML tags are addresses, not what the docs say.
     hidden = [m.span() for m in _ADDRESSES.finditer(text)]
-    lists = denial_lists(text)
     sentences = sentence_spans(text)
     found: list[tuple[int, int, bool]] = []
     for match in pattern.finditer(text):
@@ -351,9 +298,7 @@ def mentions(text: str, term: str) -> list[tuple[int, int, bool]]:
             (
                 match.start(),
                 match.end(),
-                __import__("generator.absence").absence.denies_mention(
-                    text, match.start(), match.end()
-                ),
+                denies_mention(text, match.start(), match.end()),
             )
         )
     return found
