@@ -13,7 +13,7 @@ Per section, the first rule that fits:
 Then, from the section's reference material (:mod:`generator.rules.qa_reference`), rows of
 key-binding and option tables and ``**Name**: description`` bullets. Question wording is
 chosen per draft from several phrasings, so no one phrasing dominates; answers are plain text
-built from the docs (:func:`generator.rules.markup.clean_answer`).
+built from the docs (:func:`generator.plain.answer_text`).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The text toolkit every rule reads chunks with: lines, sections, blocks, sentences, words,
-plain answer text and exact quote spans.
+"""The text toolkit every rule reads a chunk's plain text with: lines, sections, blocks,
+sentences, words, mentions and exact quote spans. Answer text and key names come from
+:mod:`generator.plain`; whether a mention denies a feature from :mod:`generator.absence`.
 """
 
 from __future__ import annotations
@@ -104,24 +105,6 @@ def step_spans(section: Section) -> list[tuple[int, int]]:
         else:
             break  # the list is over
     return spans
-
-
-def paragraph_after(section: Section, after: int) -> tuple[int, int] | None:
-    """The span of the first plain paragraph that starts after offset ``after``."""
-    block: list[Line] = []
-    for line in section.lines:
-        if line.start <= after:
-            continue
-        if not line.text.strip():
-            if block:
-                break
-            continue
-        if not block and (STEP.match(line.text) or BULLET.match(line.text)):
-            return None
-        if line.text.lstrip().startswith("|"):
-            return None
-        block.append(line)
-    return (block[0].start, block[-1].end) if block else None
 
 
 def words_of(text: str) -> list[str]:
