@@ -210,7 +210,7 @@ def draft_scope(root: Path) -> ScopeDraft:
             title_line = next((b.start for b in parsed.blocks if b.title == parsed.title()), 1)
             draft.offers.add(parsed.title(), f"{rel}:{title_line}")
         _shell_lines(parsed.lines, shell_first)
-        rank = _HOME_FILES.index(path.stem.lower()) if path.stem.lower() in _HOME_FILES else 99
+        rank = _home_rank(path.stem)
         for number, line, headings, kind in _text_lines(text, mdx):
             where = f"{rel}:{number}"
             words.update(w for w in re.findall(r"\b[A-Z][a-z]+\b|\b[a-z]+\b", line))
@@ -244,11 +244,22 @@ def draft_scope(root: Path) -> ScopeDraft:
     return draft
 
 
+def _home_rank(stem: str) -> int:
+    """How early a file with this name is read for the product summary: a home file's place
+    in ``_HOME_FILES`` (a name ending in one, such as ``repo-root-README``, counts), else 99."""
+    words = re.split(r"[^a-z0-9]+", stem.lower())
+    for rank, name in enumerate(_HOME_FILES):
+        if stem.lower() == name or (words and words[-1] == name):
+            return rank
+    return 99
+
+
 def _paragraph_at(lines: list[str], number: int) -> str:
-    """The line ``number`` and the lines after it up to the paragraph's end, as one line."""
+    """The line ``number`` and the lines after it up to the paragraph's end (a blank line, or
+    a line of HTML such as the ``<br/>`` under a centred tagline), as one line."""
     out = []
-    for line in lines[number - 1 :]:
-        if not line.strip():
+    for index, line in enumerate(lines[number - 1 :]):
+        if not line.strip() or (index and line.lstrip().startswith("<")):
             break
         out.append(line.strip())
     return " ".join(out)

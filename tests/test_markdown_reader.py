@@ -246,6 +246,19 @@ def test_init_offers_candidates_come_from_feature_page_titles(tmp_path: Path) ->
     assert offers == [("Shift scheduling", "shifts.md:1")]
 
 
+def test_init_reads_a_centred_tagline_in_a_repository_readme(tmp_path: Path) -> None:
+    from generator.init_scope import draft_scope
+
+    (tmp_path / "guide.md").write_text("# Guide\n\nSome steps.\n")
+    (tmp_path / "repo-root-README.md").write_text(
+        '<div align="center">\n\nA small terminal app for tidy notes\n<br/>\n\n'
+        "[![badge](https://example.com/b.svg)](https://example.com)\n</div>\n"
+    )
+    draft = draft_scope(tmp_path)
+    assert draft.summary == "A small terminal app for tidy notes"
+    assert draft.summary_where == "repo-root-README.md:3"
+
+
 def test_a_quote_after_a_repeated_table_header_names_its_own_section() -> None:
     rows = "\n".join(f"| plan {i} | {'x' * 40} |" for i in range(60))
     table = f"| Plan | Notes |\n| --- | --- |\n{rows}"
