@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator.markdown import parse_markdown
-from generator.plain import format_keys, plain_text
+from generator.plain import answer_text, format_keys, plain_text
 
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdx")
 MAX_PER_LIST = 60  # candidates per list, most frequent first: a draft a person can read through
@@ -351,7 +351,7 @@ def _feature(phrase: str) -> str:
 
 
 def _first_sentence(line: str) -> str:
-    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line).replace("**", "").strip()
+    text = answer_text(line)
     if len(text) < 30:
         return ""
     end = re.search(r"(?<=[.!?])\s", text)
