@@ -13,8 +13,10 @@ from generator.calls import JobSpec, build_call
 from generator.ingest import ingest_folder
 from generator.plain import plain_text, raw_offsets
 from generator.rules import run_rules_drafter
+from generator.rules.config_block import config_entries
+from generator.rules.phrasing import fill
 from generator.rules.run import BLOCKING_FINDING
-from generator.rules.text import mentions
+from generator.rules.text import mentions, sections_of
 from generator.scope import load_scope
 from ledger import Chunk, Draft, DraftKind, Ledger, utc_now
 
@@ -56,6 +58,19 @@ DOCS = {
         "## How do I print a recipe?\n\n"
         "Open the recipe and choose **Print** from the **Share** menu.\n"
     ),
+    "shortcuts.md": (
+        "# Shortcuts\n\n"
+        "| Key | Action |\n"
+        "|---|---|\n"
+        "| `Ctrl/Cmd` + `.` | Copy the recipe link |\n"
+        "| `<mouse wheel down>` | Scroll the recipe list |\n"
+    ),
+    "app.md": (
+        "# Quillmark app\n\n"
+        "## Installing the Quillmark app\n\n"
+        "1. Download the installer.\n"
+        "2. Open it and follow the prompts.\n"
+    ),
 }
 SCOPE = """
 offers = ["recipe collections", "shopping lists"]
@@ -63,7 +78,7 @@ offers = ["recipe collections", "shopping lists"]
 [product]
 name = "Quillmark"
 summary = "Quillmark is a recipe manager for home cooks."
-domain = "recipe management"
+domain = "recipe manager for home cooks"
 
 [[does_not_offer]]
 feature = "meal delivery"
@@ -218,3 +233,51 @@ def test_build_call_records_what_a_drafter_weighed() -> None:
     assert weighed.requested == 5 == weighed.produced + sum(weighed.dropped.values())
     with pytest.raises(ValueError, match="less than the job's count"):
         build_call(_spec(3), started_at=started, produced=1, dropped={}, requested=2)
+
+
+def test_key_chords_are_written_whole_and_mouse_gestures_are_not_keys(
+    drafted: tuple[Ledger, list[Draft]],
+) -> None:
+    _, drafts = drafted
+    answers = [d.answer for d in drafts]
+    assert any("Ctrl/Cmd+. (period)" in a for a in answers), answers
+    assert not any("mouse" in a.lower() or ".." in a for a in answers)
+
+
+def test_a_question_names_the_product_once(drafted: tuple[Ledger, list[Draft]]) -> None:
+    _, drafts = drafted
+    for draft in drafts:
+        assert draft.question.count("Quillmark") <= 1 or draft.kind.value == "adversarial", (
+            draft.question
+        )
+    template = "How do I {action} in {product}?"
+    assert fill(template, action="install the Acme app", product="Acme") == (
+        "How do I install the Acme app?"
+    )
+    assert fill(template, action="export", product="Acme") == "How do I export in Acme?"
+
+
+def test_a_decline_names_the_domain_once(drafted: tuple[Ledger, list[Draft]]) -> None:
+    _, drafts = drafted
+    declines = [d for d in drafts if d.subtype == "out_of_scope"]
+    assert declines
+    for draft in declines:
+        assert draft.answer.count("recipe manager for home cooks") == 1, draft.answer
+
+
+def test_a_heading_like_comment_inside_a_cut_code_block_is_not_a_heading() -> None:
+    text = "  mode: fast\n# - 'create': make one\n```\n\n## Real heading\n\nText.\n"
+    headings = [s.heading for s in sections_of(text, []) if s.heading]
+    assert headings == ["Real heading"]
+
+
+def test_a_config_comment_cut_mid_sentence_explains_nothing() -> None:
+    text = (
+        "```yaml\n"
+        "# made outside the app) and refresh.\n"
+        "watch: true\n"
+        "# Width of the side panel.\n"
+        "sideWidth: 30\n"
+        "```\n"
+    )
+    assert [e.key for e in config_entries(text)] == ["sideWidth"]

@@ -75,15 +75,19 @@ class Corpus:
         you ..."), or naming the product and sharing words with the scope's summary and domain,
         best first (one per chunk): what a plain no or a decline points to."""
         name = re.escape(self.product)
+        # A capitalised name that is also an ordinary word of the docs ("Actual", "the actual
+        # funds") is the product only as written.
+        ordinary = self.product != self.product.lower() and self.product.lower() in self.vocabulary
+        case = 0 if ordinary else re.IGNORECASE
         # The sentence starts with the name ("Acme is a ...", "The Acme app lets you ...").
         says = re.compile(
             rf"^[\W_]*(?:the\s+)?{name}\b[\w\s'’-]{{0,20}}?\s"
             rf"(?:is|are)\s+(?:a|an|the|your)\b"
             rf"|^[\W_]*(?:the\s+)?{name}\b[\w\s'’-]{{0,20}}?\s"
             rf"(?:lets|helps|allows|enables)\s+you\b",
-            flags=re.IGNORECASE,
+            flags=case,
         )
-        named = re.compile(rf"(?<![\w/.-]){name}(?![\w/-])", flags=re.IGNORECASE)
+        named = re.compile(rf"(?<![\w/.-]){name}(?![\w/-])", flags=case)
         about = set(words_of(f"{self.scope.product.summary} {self.scope.product.domain}"))
         about -= STOPWORDS | {self.product.lower()}
         found: list[tuple[int, int, int, Chunk, str]] = []

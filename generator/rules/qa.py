@@ -24,6 +24,7 @@ from collections import Counter
 
 from generator.plain import answer_text
 from generator.rules.corpus import Corpus
+from generator.rules.phrasing import fill
 from generator.rules.plan import RULES_DRAFTER, Plan
 from generator.rules.qa_reference import ACTION_VERBS, config_drafts, reference_drafts
 from generator.rules.text import (
@@ -278,7 +279,7 @@ def _noun_verbs(corpus: Corpus) -> frozenset[str]:
 
 
 def _action_question(corpus: Corpus, action: str, key: str) -> str:
-    return pick(_ACTION_QUESTIONS, key).format(action=action, product=corpus.product)
+    return fill(pick(_ACTION_QUESTIONS, key), action=action, product=corpus.product)
 
 
 def _topic(corpus: Corpus, heading: str) -> str:
@@ -370,7 +371,7 @@ def _steps_draft(
             return None
         if len(topic) > 60 or topic.lower() in _STRUCTURAL or not _names_a_topic(section.heading):
             return None
-        question = pick(_NOUN_STEP_QUESTIONS, key).format(topic=topic, product=corpus.product)
+        question = fill(pick(_NOUN_STEP_QUESTIONS, key), topic=topic, product=corpus.product)
     answer = "\n".join(lines)
     intro = _opening(chunk, section, before=steps[0][0], limit=240)
     if intro is not None and not re.match(r"(?i)^(if|when|note|warning|important)\b", intro[0]):
@@ -470,8 +471,8 @@ def _explained_draft(
         topic = sentence_case(corpus, corpus.lower_first(works.group(1)))
         verb = works.group(2).lower()
         aux = "does" if verb == "works" else "do"
-        question = pick(_WORKS_QUESTIONS, key).format(
-            aux=aux, topic=topic, verb=verb, product=corpus.product
+        question = fill(
+            pick(_WORKS_QUESTIONS, key), aux=aux, topic=topic, verb=verb, product=corpus.product
         )
     else:
         action = action_of(corpus, section.heading, verbs)
@@ -531,8 +532,11 @@ def _definition_draft(
     )
     if element:
         topic, plural = f"the {heading} {element.group(1)}", False
-    question = pick(_DEFINITION_QUESTIONS, f"def:{chunk.text_hash}:{heading}").format(
-        be="are" if plural else "is", topic=topic, product=corpus.product
+    question = fill(
+        pick(_DEFINITION_QUESTIONS, f"def:{chunk.text_hash}:{heading}"),
+        be="are" if plural else "is",
+        topic=topic,
+        product=corpus.product,
     )
     return _draft(question, opening[0], [opening[1]], "qa.definition", section.heading)
 
@@ -586,7 +590,7 @@ def _list_draft(corpus: Corpus, chunk: Chunk, section: Section) -> DraftIn | Non
     if action is not None:
         question = _action_question(corpus, action, key)
     else:
-        question = pick(_LIST_QUESTIONS, key).format(topic=topic, product=corpus.product)
+        question = fill(pick(_LIST_QUESTIONS, key), topic=topic, product=corpus.product)
     answer = intro_text + "\n" + "\n".join(f"- {b}" for b in bullets if b)
     quote = chunk.text[intro.start : items[-1].end]
     return _draft(question, answer, [quote], "qa.list", section.heading)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from generator.plain import answer_text, format_keys
 from generator.rules.config_block import config_entries
 from generator.rules.corpus import Corpus
+from generator.rules.phrasing import fill
 from generator.rules.plan import RULES_DRAFTER
 from generator.rules.text import Section, pick
 from ledger import Chunk, DraftIn, DraftKind
@@ -77,7 +78,7 @@ _KEY_QUESTIONS = [
 ]
 _KEY_NOUN_QUESTIONS = [
     "What's the key for {action} in {product}?",
-    "Which key is {action}?",
+    "Which key do I use for {action}?",
     "What is the shortcut for {action}?",
 ]
 _ROW_QUESTIONS = [
@@ -137,8 +138,8 @@ def _key_bullets(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[Dra
         when = re.match(r"(?i)^(when|while|in|on|inside|within)\b", heading)
         place = heading[0] + heading[1:].lower() if when else ""
         answer = f"{place}, press {key}." if when else f"Press {key}."
-        question = pick(_KEY_QUESTIONS, f"keyb:{line.text}").format(
-            action=phrase, product=corpus.product
+        question = fill(
+            pick(_KEY_QUESTIONS, f"keyb:{line.text}"), action=phrase, product=corpus.product
         )
         yield _draft(question, answer, line.text.strip(), "qa.key_binding")
 
@@ -152,8 +153,8 @@ def config_drafts(corpus: Corpus, chunk: Chunk) -> Iterator[DraftIn]:
         answer = meaning
         if entry.value not in {"{}", "[]", '""', "''", "null", "~"}:
             answer += f" The default is {entry.value}."
-        question = pick(_CONFIG_QUESTIONS, f"cfg:{entry.key}").format(
-            key=entry.key, product=corpus.product
+        question = fill(
+            pick(_CONFIG_QUESTIONS, f"cfg:{entry.key}"), key=entry.key, product=corpus.product
         )
         yield _draft(question, answer, entry.quote, "qa.config_key")
 
@@ -254,8 +255,11 @@ def _table_drafts(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[Dr
             # A first column of a known kind ("Option") names it in the question; any other
             # ("User activity") is left out rather than read as a noun.
             pool = _ROW_QUESTIONS if named else _PLAIN_ROW_QUESTIONS
-            question = pick(pool, f"row:{chunk.text_hash}:{name}").format(
-                name=name, noun=noun, product=corpus.product
+            question = fill(
+                pick(pool, f"row:{chunk.text_hash}:{name}"),
+                name=name,
+                noun=noun,
+                product=corpus.product,
             )
             where = _document_title(corpus, chunk)
             if where and where.lower() not in question.lower():
@@ -311,7 +315,9 @@ def _key_rows(
         keys = [
             k.strip() for k in answer_text(cells[key_col]).strip().strip("`").strip().split(",")
         ]
-        keys = [format_keys(re.sub(r"\s*\(.*\)$", "", k)) for k in keys if k]
+        # "Ctrl/Cmd + J" is one chord; a mouse gesture is not a key to press.
+        keys = [re.sub(r"\s*\+\s*(?=\S)", "+", re.sub(r"\s*\(.*\)$", "", k)) for k in keys]
+        keys = [format_keys(k) for k in keys if k and "mouse" not in k.lower()]
         action = answer_text(cells[action_col]).rstrip(".")
         info = (
             answer_text(cells[info_col]) if info_col is not None and len(cells) > info_col else ""
@@ -332,14 +338,24 @@ def _key_rows(
         phrase = sentence_case(corpus, action[0].lower() + action[1:])
         if placed:
             phrase = f"{phrase} in {context}"
-        key_list = " or ".join(keys[:2])
+        key_list = " or ".join(_spoken(k) for k in keys[:2])
         answer = f"Press {key_list}" + (f" in {context}." if context else ".")
         if info:
             answer += " " + info + ("" if info.endswith((".", "!", ")")) else ".")
         is_verb = phrase.split(" ", 1)[0].lower() in ACTION_VERBS
         options = _KEY_QUESTIONS if is_verb else _KEY_NOUN_QUESTIONS
-        question = pick(options, f"key:{raw}").format(action=phrase, product=corpus.product)
+        question = fill(pick(options, f"key:{raw}"), action=phrase, product=corpus.product)
         yield _draft(question, answer, raw, "qa.key_binding")
+
+
+# Punctuation keys named, so a sentence ending in one does not read as doubled punctuation.
+_PUNCTUATION_KEYS = {".": "period", ",": "comma", ";": "semicolon", "/": "slash", "?": "?"}
+
+
+def _spoken(key: str) -> str:
+    """A key as an answer writes it: "Ctrl+." as "Ctrl+. (period)"."""
+    name = _PUNCTUATION_KEYS.get(key[-1:], "")
+    return f"{key} ({name})" if name and name != key[-1] else key
 
 
 @functools.lru_cache(maxsize=8)
@@ -382,8 +398,10 @@ def _setting_drafts(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[
             description = description[0].upper() + description[1:]
         if not description.endswith((".", "!", ")")):
             description += "."
-        question = pick(_SETTING_QUESTIONS, f"set:{chunk.text_hash}:{name}").format(
-            name=name, product=corpus.product
+        question = fill(
+            pick(_SETTING_QUESTIONS, f"set:{chunk.text_hash}:{name}"),
+            name=name,
+            product=corpus.product,
         )
         yield _draft(question, f"{name}: {description}", line.text.strip(), "qa.setting")
 

@@ -63,11 +63,11 @@ def sections_of(text: str, stack: list[tuple[int, str]]) -> list[Section]:
     """Split a chunk's text at its heading lines; ``stack`` carries the document's headings."""
     sections: list[Section] = []
     current = Section(None, [h for _, h in stack], [])
-    in_fence = False
+    # Fenced blocks, including one the chunk starts inside: a "# comment" there is code.
+    fences = fence_spans(text)
     for line in lines_of(text):
-        if line.text.lstrip().startswith(("```", "~~~")):
-            in_fence = not in_fence
-        heading = None if in_fence else heading_of(line.text)
+        fenced = any(a <= line.start < b for a, b in fences)
+        heading = None if fenced else heading_of(line.text)
         if heading:
             if current.heading is not None or any(x.text.strip() for x in current.lines):
                 sections.append(current)
