@@ -229,7 +229,8 @@ def draft_scope(root: Path) -> ScopeDraft:
                     draft.home = (_clean(home.group(1)), where)
             for pattern in _DENIALS:
                 for found in pattern.finditer(line):
-                    draft.denials.add(_feature(found.group(1)), where)
+                    if not _hedged_or_about_something_else(line, found.start()):
+                        draft.denials.add(_feature(found.group(1)), where)
             item = _LIST_ITEM.match(line)
             if item and headings and _DENIAL_SECTION.search(headings[-1]):
                 draft.denials.add(_feature(item.group(1)), where)
@@ -338,6 +339,22 @@ def _names_in_line(draft: ScopeDraft, raw: str, where: str) -> None:
                 draft.keys.add(key.strip(), where)
 
 
+# A denial that is only for now ("not yet available", "will be available very soon") or
+# whose subject is something other than the product ("an older version, which doesn't have
+# the export button") is no does-not-offer entry.
+_HEDGE = re.compile(r"\b(?:yet|for now|will be|very soon|though|coming soon)\b", re.IGNORECASE)
+_OTHER_SUBJECT = frozenset(
+    ["which", "that", "who", "they", "these", "those", "it", "this", "there"]
+)
+
+
+def _hedged_or_about_something_else(line: str, start: int) -> bool:
+    if _HEDGE.search(line):
+        return True
+    before = re.findall(r"[\w']+", line[:start])
+    return bool(before) and before[-1].lower() in _OTHER_SUBJECT
+
+
 def _feature(phrase: str) -> str:
     words = phrase.strip().split()
     while words and words[0].lower() in ("the", "a", "an", "any", "that", "this", "but", "and"):
@@ -347,6 +364,10 @@ def _feature(phrase: str) -> str:
     feature = " ".join(words)
     if words[0].lower() in _NOT_A_FEATURE or feature.lower() in _STOP:
         return ""
+    if words[-1].lower() in ("limit", "limits") or {"will", "can", "should"} & {
+        w.lower() for w in words
+    }:
+        return ""  # "no monthly limit": a limit, not a feature; a clause, not a name
     return feature
 
 
