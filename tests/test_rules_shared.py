@@ -269,6 +269,9 @@ def test_a_heading_like_comment_inside_a_cut_code_block_is_not_a_heading() -> No
     text = "  mode: fast\n# - 'create': make one\n```\n\n## Real heading\n\nText.\n"
     headings = [s.heading for s in sections_of(text, []) if s.heading]
     assert headings == ["Real heading"]
+    # A chunk cut from the middle of a long example holds no fence line at all.
+    inside = "# Where it stands:\n# - 'create': make one\nmode: 'create'\n"
+    assert [s.heading for s in sections_of(inside, []) if s.heading] == ["Where it stands:"]
 
 
 def test_a_config_comment_cut_mid_sentence_explains_nothing() -> None:

@@ -68,6 +68,8 @@ def sections_of(text: str, stack: list[tuple[int, str]]) -> list[Section]:
     for line in lines_of(text):
         fenced = any(a <= line.start < b for a, b in fences)
         heading = None if fenced else heading_of(line.text)
+        if heading and heading[1].startswith(("- ", "* ")):
+            heading = None  # "# - 'create': ..." is a commented list item, not a heading
         if heading:
             if current.heading is not None or any(x.text.strip() for x in current.lines):
                 sections.append(current)
