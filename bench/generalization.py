@@ -101,6 +101,7 @@ MARKUP = {
     "link": re.compile(r"\]\([^)\s]+\)"),
     "admonition": re.compile(r"(?m)^\s*(?::::|!!!|\?\?\?|===\s+\")"),
     "heading marker": re.compile(r"(?m)^#{1,6}\s"),
+    "code fence": re.compile(r"```|~~~"),
 }
 
 
