@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/generalization.py [DOCS ...] [--scope PATH] [--per-chunk 3]
         [--seed 14] [--sample-size 40] [--review-dir bench/data/generalization_review]
-        [--print-sample CORPUS]
+        [--print-sample CORPUS] [--write-samples DIR]
 
 DOCS defaults to ``product_docs/`` and every ``../shared/corpora/*/docs`` beside the
 repository. Each folder is copied into a temporary directory and run through the draftgate
@@ -51,6 +51,7 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -62,6 +63,16 @@ from ledger.text import ui_references  # noqa: E402
 DEFAULT_REVIEW_DIR = REPO / "bench" / "data" / "generalization_review"
 DRAFTGATE = [sys.executable, "-m", "draftgate"]
 VERDICTS = ("approve", "edit", "reject")
+# What every corpus should get: each kind, and each adversarial subtype.
+EXPECTED_KINDS = (
+    "qa",
+    "negative",
+    "clarify",
+    "adversarial/wrong_ui_name",
+    "adversarial/false_premise",
+    "adversarial/prompt_injection",
+    "adversarial/out_of_scope",
+)
 
 _FUNCTION_WORDS_TEXT = """
     a an the this that these those it its my me i we our you your they their there here
@@ -90,6 +101,7 @@ MARKUP = {
     "link": re.compile(r"\]\([^)\s]+\)"),
     "admonition": re.compile(r"(?m)^\s*(?::::|!!!|\?\?\?|===\s+\")"),
     "heading marker": re.compile(r"(?m)^#{1,6}\s"),
+    "code fence": re.compile(r"```|~~~"),
 }
 
 
@@ -130,6 +142,11 @@ class CorpusResult:
     phantom_drafts: int = 0
     error: str = ""
     sources: dict[str, str] = field(default_factory=dict)  # chunk id -> doc:lines
+    # The scope's does-not-offer entries: drafted as a negative, listed as dropped with a
+    # reason, or neither.
+    offers_drafted: list[str] = field(default_factory=list)
+    offers_dropped: dict[str, str] = field(default_factory=dict)  # feature -> reason
+    offers_missing: list[str] = field(default_factory=list)
 
 
 def corpus_name(folder: Path) -> str:
@@ -209,7 +226,8 @@ def run_corpus(
             lines = (done.stderr or done.stdout).strip().splitlines()
             result.error = f"{step[2]}: {lines[-1] if lines else f'exit {done.returncode}'}"
             return result
-    glossary = load_scope(scope_path).glossary.names()
+    scope = load_scope(scope_path)
+    glossary = scope.glossary.names()
     with Ledger.open(ledger_path, read_only=True) as ledger:
         chunks = ledger.current_chunks()
         result.chunks = len(chunks)
@@ -224,8 +242,25 @@ def run_corpus(
                 break
             after = page[-1][0]
             result.drafts.extend(d for _, d in page)
+        dropped_names: dict[str, str] = {}
         for call in ledger.generation_calls():
             result.dropped.update(call.dropped)
+            for record in call.params.get("dropped_drafts", []):
+                if record.get("kind") == "negative":
+                    dropped_names.setdefault(record["name"].casefold(), record["reason"])
+        drafted = {
+            str(d.meta.get("feature", "")).casefold()
+            for d in result.drafts
+            if d.kind.value == "negative"
+        }
+        for entry in scope.does_not_offer:
+            feature = entry.feature.casefold()
+            if feature in drafted:
+                result.offers_drafted.append(entry.feature)
+            elif feature in dropped_names:
+                result.offers_dropped[entry.feature] = dropped_names[feature]
+            else:
+                result.offers_missing.append(entry.feature)
         real: dict[str, bool] = {}
         for draft in result.drafts:
             names = [
@@ -277,6 +312,18 @@ def print_result(result: CorpusResult, review_dir: Path, seed: int, size: int) -
     print(f"   chunks {result.chunks}   drafts {total}   drafts per chunk {per_chunk:.3f}")
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(result.by_kind.items())) or "none"
     print(f"   by kind: {kinds}")
+    missing = [k for k in EXPECTED_KINDS if not result.by_kind.get(k)]
+    print(f"   kinds and subtypes missing: {', '.join(missing) or 'none'}")
+    offers = len(result.offers_drafted) + len(result.offers_dropped) + len(result.offers_missing)
+    reasons = Counter(result.offers_dropped.values())
+    listed = ", ".join(f"{r} {n}" for r, n in sorted(reasons.items()))
+    print(
+        f"   does-not-offer entries {offers}: drafted {len(result.offers_drafted)}, "
+        f"listed with a reason {len(result.offers_dropped)}"
+        + (f" ({listed})" if listed else "")
+        + f", unaccounted {len(result.offers_missing)}"
+        + (f": {', '.join(result.offers_missing)}" if result.offers_missing else "")
+    )
     drops = ", ".join(f"{k} {n}" for k, n in sorted(result.dropped.items())) or "none"
     print(f"   dropped: {drops}")
     for kind, (template, share, count) in sorted(result.top_template.items()):
@@ -312,7 +359,7 @@ def print_result(result: CorpusResult, review_dir: Path, seed: int, size: int) -
         )
 
 
-def print_sample(result: CorpusResult, seed: int, size: int) -> None:
+def print_sample(result: CorpusResult, seed: int, size: int, out: TextIO = sys.stdout) -> None:
     for draft in sample_of(result.drafts, seed, size):
         row = {
             "seed": seed,
@@ -324,7 +371,7 @@ def print_sample(result: CorpusResult, seed: int, size: int) -> None:
             "answer": draft.answer,
             "evidence": draft.evidence,
         }
-        print(json.dumps(row, ensure_ascii=False))
+        print(json.dumps(row, ensure_ascii=False), file=out)
 
 
 def default_folders() -> list[Path]:
@@ -344,6 +391,12 @@ def main() -> int:
     parser.add_argument(
         "--print-sample", metavar="CORPUS", help="print CORPUS's review sample as JSON lines"
     )
+    parser.add_argument(
+        "--write-samples",
+        metavar="DIR",
+        type=Path,
+        help="also write each corpus's review sample to DIR/<corpus>.jsonl",
+    )
     args = parser.parse_args()
     folders = args.docs or default_folders()
     init = has_init() and args.scope is None
@@ -356,6 +409,11 @@ def main() -> int:
                 print_sample(result, args.seed, args.sample_size)
             else:
                 print_result(result, args.review_dir, args.seed, args.sample_size)
+                if args.write_samples:
+                    args.write_samples.mkdir(parents=True, exist_ok=True)
+                    target = args.write_samples / f"{result.name}.jsonl"
+                    with target.open("w", encoding="utf-8") as out:
+                        print_sample(result, args.seed, args.sample_size, out)
     return 0
 
 

@@ -131,15 +131,19 @@ def mentions_of(term: str, chunk: Chunk) -> list[Mention]:
     text = chunk.text
     mentions = []
     for match in pattern.finditer(text):
-        sentence, before, after = _sentence_around(text, match.start(), match.end())
-        denial = (
-            _denies(before)
-            or bool(_DENIED_AFTER.match(after))
-            or _list_lead_in_denies(text, match.start())
-        )
+        sentence, _, _ = _sentence_around(text, match.start(), match.end())
+        denial = denies_mention(text, match.start(), match.end())
         line = chunk.start_line + text.count("\n", 0, match.start())
         mentions.append(Mention(line, sentence, denial))
     return mentions
+
+
+def denies_mention(text: str, start: int, end: int) -> bool:
+    """Whether the mention at ``text[start:end]`` is denied: a negation shortly before it in
+    its sentence, a denial right after it ("X is not supported"), or the lead-in of the list
+    it is an item of ("What Acme does not do:")."""
+    _, before, after = _sentence_around(text, start, end)
+    return _denies(before) or bool(_DENIED_AFTER.match(after)) or _list_lead_in_denies(text, start)
 
 
 def _sentence_around(text: str, start: int, end: int) -> tuple[str, str, str]:
@@ -173,6 +177,12 @@ def _denies(before: str) -> bool:
     return not _CONDITION.search(before[: len(before) - len(window) + negation.start()])
 
 
+def lead_in_denies(line: str) -> bool:
+    """Whether a list's lead-in line or heading denies its items ("Acme does not:", "What it
+    does not do")."""
+    return _denies(line.lstrip("# ").rstrip(":"))
+
+
 def _list_lead_in_denies(text: str, start: int) -> bool:
     """The term is on a list item whose lead-in line or heading denies ("Acme does not:")."""
     lines = text[:start].split("\n")
@@ -181,7 +191,7 @@ def _list_lead_in_denies(text: str, start: int) -> bool:
     for line in reversed(lines[:-1]):
         if not line.strip() or _LIST_ITEM.match(line):
             continue
-        return _denies(line.lstrip("# ").rstrip(":"))
+        return lead_in_denies(line)
     return False
 
 

@@ -82,11 +82,18 @@ def build_call(
     latency_ms: float = 0.0,
     endpoint_host: str | None = None,
     extra_params: Mapping[str, Any] | None = None,
+    requested: int | None = None,
 ) -> GenerationCall:
     """The ledger record of one call of ``spec``: failed when ``error`` is given (already
     redacted), ok otherwise. The recorded params are the job's params with its count and
     subtype, plus ``extra_params`` (provenance that is not part of the key, e.g. a batch id).
+
+    ``requested`` defaults to the job's count. A drafter that weighed more candidates than the
+    count (and dropped the rest with reasons) records how many it weighed, so requested =
+    produced + dropped holds without hiding a drop; it is never less than the count.
     """
+    if requested is not None and requested < spec.count:
+        raise ValueError(f"requested ({requested}) is less than the job's count ({spec.count})")
     return GenerationCall(
         id=new_event_id(),
         job_key=spec.key,
@@ -109,7 +116,7 @@ def build_call(
         latency_ms=latency_ms,
         status="ok" if error is None else "failed",
         error=error,
-        requested=spec.count,
+        requested=spec.count if requested is None else requested,
         produced=produced,
         dropped=dict(dropped),
         started_at=started_at,

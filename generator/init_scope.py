@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator.markdown import parse_markdown
-from generator.plain import format_keys, plain_text
+from generator.plain import answer_text, format_keys, plain_text
 
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdx")
 MAX_PER_LIST = 60  # candidates per list, most frequent first: a draft a person can read through
@@ -210,7 +210,7 @@ def draft_scope(root: Path) -> ScopeDraft:
             title_line = next((b.start for b in parsed.blocks if b.title == parsed.title()), 1)
             draft.offers.add(parsed.title(), f"{rel}:{title_line}")
         _shell_lines(parsed.lines, shell_first)
-        rank = _HOME_FILES.index(path.stem.lower()) if path.stem.lower() in _HOME_FILES else 99
+        rank = _home_rank(path.stem)
         for number, line, headings, kind in _text_lines(text, mdx):
             where = f"{rel}:{number}"
             words.update(w for w in re.findall(r"\b[A-Z][a-z]+\b|\b[a-z]+\b", line))
@@ -229,7 +229,8 @@ def draft_scope(root: Path) -> ScopeDraft:
                     draft.home = (_clean(home.group(1)), where)
             for pattern in _DENIALS:
                 for found in pattern.finditer(line):
-                    draft.denials.add(_feature(found.group(1)), where)
+                    if not _hedged_or_about_something_else(line, found.start()):
+                        draft.denials.add(_feature(found.group(1)), where)
             item = _LIST_ITEM.match(line)
             if item and headings and _DENIAL_SECTION.search(headings[-1]):
                 draft.denials.add(_feature(item.group(1)), where)
@@ -244,11 +245,22 @@ def draft_scope(root: Path) -> ScopeDraft:
     return draft
 
 
+def _home_rank(stem: str) -> int:
+    """How early a file with this name is read for the product summary: a home file's place
+    in ``_HOME_FILES`` (a name ending in one, such as ``repo-root-README``, counts), else 99."""
+    words = re.split(r"[^a-z0-9]+", stem.lower())
+    for rank, name in enumerate(_HOME_FILES):
+        if stem.lower() == name or (words and words[-1] == name):
+            return rank
+    return 99
+
+
 def _paragraph_at(lines: list[str], number: int) -> str:
-    """The line ``number`` and the lines after it up to the paragraph's end, as one line."""
+    """The line ``number`` and the lines after it up to the paragraph's end (a blank line, or
+    a line of HTML such as the ``<br/>`` under a centred tagline), as one line."""
     out = []
-    for line in lines[number - 1 :]:
-        if not line.strip():
+    for index, line in enumerate(lines[number - 1 :]):
+        if not line.strip() or (index and line.lstrip().startswith("<")):
             break
         out.append(line.strip())
     return " ".join(out)
@@ -327,6 +339,22 @@ def _names_in_line(draft: ScopeDraft, raw: str, where: str) -> None:
                 draft.keys.add(key.strip(), where)
 
 
+# A denial that is only for now ("not yet available", "will be available very soon") or
+# whose subject is something other than the product ("an older version, which doesn't have
+# the export button") is no does-not-offer entry.
+_HEDGE = re.compile(r"\b(?:yet|for now|will be|very soon|though|coming soon)\b", re.IGNORECASE)
+_OTHER_SUBJECT = frozenset(
+    ["which", "that", "who", "they", "these", "those", "it", "this", "there"]
+)
+
+
+def _hedged_or_about_something_else(line: str, start: int) -> bool:
+    if _HEDGE.search(line):
+        return True
+    before = re.findall(r"[\w']+", line[:start])
+    return bool(before) and before[-1].lower() in _OTHER_SUBJECT
+
+
 def _feature(phrase: str) -> str:
     words = phrase.strip().split()
     while words and words[0].lower() in ("the", "a", "an", "any", "that", "this", "but", "and"):
@@ -336,11 +364,15 @@ def _feature(phrase: str) -> str:
     feature = " ".join(words)
     if words[0].lower() in _NOT_A_FEATURE or feature.lower() in _STOP:
         return ""
+    if words[-1].lower() in ("limit", "limits") or {"will", "can", "should"} & {
+        w.lower() for w in words
+    }:
+        return ""  # "no monthly limit": a limit, not a feature; a clause, not a name
     return feature
 
 
 def _first_sentence(line: str) -> str:
-    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line).replace("**", "").strip()
+    text = answer_text(line)
     if len(text) < 30:
         return ""
     end = re.search(r"(?<=[.!?])\s", text)

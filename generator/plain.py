@@ -15,6 +15,10 @@ are built from its plain text, where site markup is normalised:
 Code fences and inline code spans are left exactly as written. Key notation inside angle
 brackets that is not an HTML tag (``<space>``, ``<c-r>``) is kept.
 
+:func:`answer_text` goes one step further for the text of an answer: emphasis markers,
+links (as their text), code-span backticks, heading marks, ``{#anchor}`` ids, footnote marks,
+backslash escapes and "See [other page](…)" pointers are dropped and lines are joined.
+
 Evidence quotes stay exact substrings of the stored (raw) chunk text, so the audit checks them
 with a plain substring test: a drafter that read the plain text gives a plain quote, and
 :func:`raw_quote` turns it into the span of the raw text it came from.
@@ -44,7 +48,10 @@ _HTML_NAMES = (
 _TAG = re.compile(rf"</?(?:[A-Z][\w.]*|(?:{_HTML_NAMES})\b)(?:\s[^<>]*?)?/?>")
 _TAG_OPEN_UNCLOSED = re.compile(rf"<(?:[A-Z][\w.]*|(?:{_HTML_NAMES}))(?:\s[^<>]*)?$")
 _TITLE_ATTR = re.compile(r"\btitle\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|\{\"([^\"]*)\"\})")
-_KEY_NAMES = {"ctrl": "Ctrl", "cmd": "Cmd", "esc": "Esc", "pgup": "PgUp", "pgdn": "PgDn"}
+_KEY_COMPONENT = re.compile(r"<[A-Z][\w.]*\s([^<>]*?)/>")
+# Key names whose written form is not the word capitalised.
+_VIM_MODIFIERS = {"c": "ctrl", "a": "alt", "s": "shift"}
+_KEY_NAMES = {"pgup": "PgUp", "pgdown": "PgDown", "pgdn": "PgDn"}
 
 
 @dataclass(frozen=True)
@@ -55,17 +62,49 @@ class _Edit:
 
 
 def format_keys(keys: str) -> str:
-    """``ctrl+shift+p`` as people read it: ``Ctrl+Shift+P``."""
-    parts = []
-    for part in keys.split("+"):
+    """``ctrl+alt+p``, ``<ctrl+r>`` or ``++ctrl+s++`` as people read it: ``Ctrl+Alt+P``.
+
+    A lone character keeps its case (``K`` and ``k`` are different keys); after a modifier it
+    is written in capitals, as keyboards label it.
+    """
+    text = keys.strip().strip("`").strip()
+    text = text.removeprefix("++").removesuffix("++")
+    if text.startswith("<") and text.endswith(">") and len(text) > 2:
+        text = text[1:-1]
+        # Vim-style notation: <c-r> is Ctrl+R, <a-x> Alt+X, <s-tab> Shift+Tab.
+        vim = re.fullmatch(r"([cas])-(\S+)", text, flags=re.IGNORECASE)
+        if vim:
+            text = f"{_VIM_MODIFIERS[vim.group(1).lower()]}+{vim.group(2)}"
+    parts = [p for p in re.split(r"(?<=\w)\+", text) if p] if len(text) > 1 else [text]
+    out: list[str] = []
+    for index, part in enumerate(parts):
         lower = part.lower()
         if lower in _KEY_NAMES:
-            parts.append(_KEY_NAMES[lower])
-        elif len(part) == 1 or re.fullmatch(r"f\d{1,2}", lower):
-            parts.append(part.upper())
+            out.append(_KEY_NAMES[lower])
+        elif re.fullmatch(r"f\d{1,2}", lower):
+            out.append(lower.upper())
+        elif len(part) == 1:
+            out.append(part.upper() if index > 0 else part)
+        elif "/" in part:  # "ctrl/cmd": either modifier
+            out.append("/".join(format_keys(p) for p in part.split("/")))
+        elif part.islower():
+            words = part.split("-")
+            # "page-down" is two words, "c-r" is Vim's notation for Ctrl+R and stays one.
+            spaced = len(words) > 1 and all(len(w) > 1 for w in words)
+            out.append(" ".join(w.capitalize() for w in words) if spaced else part.capitalize())
         else:
-            parts.append(" ".join(w.capitalize() for w in part.split("-")))
-    return "+".join(parts)
+            out.append(part)
+    return "+".join(out)
+
+
+def _key_component(tag: str) -> str | None:
+    """``<Key mod="ctrl" k="k" />`` (a docs site's key component) as ``Ctrl+K``."""
+    attrs = dict(re.findall(r"([\w-]+)=\"([^\"]*)\"", tag))
+    key = next((attrs[a] for a in ("k", "key", "keys", "shortcut") if a in attrs), "")
+    if not key:
+        return None
+    mods = next((attrs[a] for a in ("mod", "mods", "modifier", "modifiers") if a in attrs), "")
+    return format_keys("+".join(p for p in (*mods.replace(",", "+").split("+"), key) if p))
 
 
 def _title_of(tag: str) -> str:
@@ -85,7 +124,14 @@ def _inline_edits(line: str, offset: int) -> Iterator[_Edit]:
         for found in _IMAGE.finditer(segment):
             edits.append((found.start(), found.end(), ""))
         for found in _TAG.finditer(segment):
-            keep = _title_of(found.group()) if not found.group().startswith("<img") else ""
+            tag = found.group()
+            keys = _key_component(tag) if _KEY_COMPONENT.fullmatch(tag) else None
+            if keys is not None:
+                keep = keys
+            elif tag.lower().startswith("<br"):
+                keep = " "
+            else:
+                keep = _title_of(tag) if not tag.startswith("<img") else ""
             edits.append((found.start(), found.end(), keep))
         last = -1
         for start, end, text in sorted(edits):
@@ -246,6 +292,21 @@ def plain_text(raw: str) -> str:
     return text.strip("\n")
 
 
+def _plain_map(raw: str) -> tuple[str, list[int], list[int]]:
+    """The plain text before its outer blank lines are stripped, and for each of its
+    characters the raw span [start, end) it was made from."""
+    starts: list[int] = []
+    ends: list[int] = []
+    plain_parts: list[str] = []
+    for start, end, text in _segments(raw):
+        copied = end - start == len(text) and raw[start:end] == text
+        for i in range(len(text)):
+            starts.append(start + i if copied else start)
+            ends.append(start + i + 1 if copied else end)
+        plain_parts.append(text)
+    return "".join(plain_parts), starts, ends
+
+
 def raw_quote(raw: str, quote: str) -> str | None:
     """The span of ``raw`` that a quote of its plain text comes from, or None.
 
@@ -257,19 +318,49 @@ def raw_quote(raw: str, quote: str) -> str | None:
         return None
     if quote in raw:
         return quote
-    starts: list[int] = []
-    ends: list[int] = []
-    plain_parts: list[str] = []
-    for start, end, text in _segments(raw):
-        copied = end - start == len(text) and raw[start:end] == text
-        for i in range(len(text)):
-            starts.append(start + i if copied else start)
-            ends.append(start + i + 1 if copied else end)
-        plain_parts.append(text)
-    plain = "".join(plain_parts)
+    plain, starts, ends = _plain_map(raw)
     found = plain.find(quote)
     if found < 0:
         found = plain.lower().find(quote.lower())
     if found < 0:
         return None
     return raw[starts[found] : ends[found + len(quote) - 1]]
+
+
+def raw_offsets(raw: str) -> list[int]:
+    """For each character of ``plain_text(raw)``, the offset in ``raw`` it was made from (one
+    past the end: ``len(raw)``), so a place found in the plain text has its raw line."""
+    plain, starts, _ = _plain_map(raw)
+    lead = len(plain) - len(plain.lstrip("\n"))
+    kept = len(plain.strip("\n"))
+    return [*starts[lead : lead + kept], len(raw)]
+
+
+_CROSS_REF = re.compile(
+    r"(?:;\s*see\s+\[[^\]]+\]\([^)]*\)(?=[.\s])|(?<![^\s])See\s+\[[^\]]+\]\([^)]*\)[^.]*\.)",
+    flags=re.DOTALL,
+)
+_ANCHOR = re.compile(r"[ \t]*\{#[\w-]+\}")
+_FOOTNOTE = re.compile(r"\[\^[\w-]+\]")
+_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~])")
+_HEADING_MARK = re.compile(r"(?m)^#{1,6}[ \t]+")
+
+
+def answer_text(text: str) -> str:
+    """A doc passage (as written, or its :func:`plain_text`) as the text of an answer: plain
+    text without emphasis markers, links as their text, code spans as their text, no heading
+    marks, anchors, footnote marks or escapes, lines joined. "See [other page](…)" pointers
+    are dropped: they lead nowhere once the passage stands alone as an answer."""
+    text = plain_text(_CROSS_REF.sub("", text))
+    text = _ANCHOR.sub("", text)
+    text = _FOOTNOTE.sub("", text)
+    text = _HEADING_MARK.sub("", text)
+    text = re.sub(r"``\s*(.+?)\s*``", r"\1", text)
+    text = re.sub(r"`([^`\n]+)`", r"\1", text)
+    text = re.sub(r"!?\[([^\]]+)\]\([^)]*\)", r"\1", text)
+    text = text.replace("**", "")
+    text = re.sub(r"(?<![\w*])\*(\S[^*\n]*?)\*(?![\w*])", r"\1", text)
+    text = re.sub(r"(?<![\w_])_(\S[^_\n]*?)_(?![\w_])", r"\1", text)
+    text = _ESCAPE.sub(r"\1", text)
+    text = re.sub(r"[ \t]*\n[ \t]*", " ", text)
+    return re.sub(r"[ \t]{2,}", " ", text).strip()

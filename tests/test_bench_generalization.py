@@ -34,6 +34,7 @@ def test_markup_is_named_and_key_notation_in_angle_brackets_is_not() -> None:
     assert bench.markup_in("See <kbd>Tab</kbd>.") == ["html/jsx tag"]
     assert "image" in bench.markup_in("Look: ![x](a.png)")
     assert bench.markup_in("Press <c-r> or <space> to refresh.") == []
+    assert bench.markup_in("Run it: ```bash make ```") == ["code fence"]
 
 
 def test_the_sample_is_seeded_and_independent_of_draft_order() -> None:

@@ -246,6 +246,33 @@ def test_init_offers_candidates_come_from_feature_page_titles(tmp_path: Path) ->
     assert offers == [("Shift scheduling", "shifts.md:1")]
 
 
+def test_init_reads_a_centred_tagline_in_a_repository_readme(tmp_path: Path) -> None:
+    from generator.init_scope import draft_scope
+
+    (tmp_path / "guide.md").write_text("# Guide\n\nSome steps.\n")
+    (tmp_path / "repo-root-README.md").write_text(
+        '<div align="center">\n\nA small terminal app for tidy notes\n<br/>\n\n'
+        "[![badge](https://example.com/b.svg)](https://example.com)\n</div>\n"
+    )
+    draft = draft_scope(tmp_path)
+    assert draft.summary == "A small terminal app for tidy notes"
+    assert draft.summary_where == "repo-root-README.md:3"
+
+
+def test_init_skips_denials_that_are_for_now_or_about_something_else(tmp_path: Path) -> None:
+    from generator.init_scope import draft_scope
+
+    (tmp_path / "notes.md").write_text(
+        "# Notes\n\n"
+        "Acme does not support offline mode.\n\n"
+        "Bulk import is not available yet, but it will be very soon.\n\n"
+        "Use the old desktop build, which doesn't have the export button.\n\n"
+        "There is no monthly limit, just the daily one.\n"
+    )
+    features = [feature for feature, _ in draft_scope(tmp_path).denials.ranked()]
+    assert features == ["offline mode"]
+
+
 def test_a_quote_after_a_repeated_table_header_names_its_own_section() -> None:
     rows = "\n".join(f"| plan {i} | {'x' * 40} |" for i in range(60))
     table = f"| Plan | Notes |\n| --- | --- |\n{rows}"

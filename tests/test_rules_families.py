@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from generator.ingest import ingest_folder
+from generator.plain import answer_text, format_keys
 from generator.rules import run_rules_drafter
-from generator.rules.markup import clean_answer, key_text
 from generator.rules.phrasing import Phrasing
 from generator.scope import Scope
 from ledger import Draft, Ledger
@@ -243,12 +243,12 @@ def test_question_phrasings_spread_over_a_family(
     assert len(set(qa)) >= 3  # not one opening for every Q&A
 
 
-def test_clean_answer_and_key_text() -> None:
-    assert key_text("<ctrl+r>") == "Ctrl+R"
-    assert key_text("K") == "K" and key_text("++ctrl+alt+p++") == "Ctrl+Alt+P"
+def test_answer_text_and_format_keys() -> None:
+    assert format_keys("<ctrl+r>") == "Ctrl+R"
+    assert format_keys("K") == "K" and format_keys("++ctrl+alt+p++") == "Ctrl+Alt+P"
     raw = ":::tip\nPress ++ctrl+s++ or <kbd>Tab</kbd>. ![shot](a.png) See **Save**.\n:::"
-    assert clean_answer(raw) == "Press Ctrl+S or Tab. See Save."
-    assert clean_answer("Keep <c-r> as written.") == "Keep <c-r> as written."
+    assert answer_text(raw) == "Press Ctrl+S or Tab. See Save."
+    assert answer_text("Keep <c-r> as written.") == "Keep <c-r> as written."
 
 
 def test_the_families_name_no_sample_product_words() -> None:
@@ -259,8 +259,9 @@ def test_the_families_name_no_sample_product_words() -> None:
         "clarify_places",
         "false_premise",
         "config_block",
-        "markup",
         "phrasing",
     ):
         source = (REPO / "generator" / "rules" / f"{name}.py").read_text(encoding="utf-8")
         assert not SAMPLE_WORDS.search(source), name
+    source = (REPO / "generator" / "plain.py").read_text(encoding="utf-8")
+    assert not SAMPLE_WORDS.search(source), "plain"

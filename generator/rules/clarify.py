@@ -8,22 +8,22 @@ import math
 import re
 from dataclasses import dataclass
 
+from generator.plain import answer_text
 from generator.rules.clarify_places import VERB_QUESTIONS, plan_term_places
 from generator.rules.corpus import Corpus, action_phrase
 from generator.rules.phrasing import Phrasing
 from generator.rules.plan import RULES_DRAFTER, Plan
 from generator.rules.text import (
-    STOPWORDS,
     Section,
     block_spans,
     gerund_base,
     heading_of,
-    plain,
     stem_of,
     step_spans,
     words_of,
 )
 from ledger import Chunk, DraftIn, DraftKind
+from ledger.text import STOPWORDS
 
 CLARIFY_DRAFTS_PER_TERM = 2
 
@@ -54,7 +54,7 @@ def _clarify_terms(corpus: Corpus) -> dict[str, tuple[str, list[_Sense]]]:
         for section in corpus.sections[chunk.id]:
             if section.heading is None:
                 continue
-            words = words_of(plain(section.heading))
+            words = words_of(answer_text(section.heading))
             for position, word in enumerate(words):
                 if word in STOPWORDS or len(word) < 3:
                     continue
@@ -90,7 +90,7 @@ def _clarify_terms(corpus: Corpus) -> dict[str, tuple[str, list[_Sense]]]:
                 continue
             keys = frozenset(
                 stem_of(w, vocab)
-                for w in words_of(plain(section.heading))
+                for w in words_of(answer_text(section.heading))
                 if w not in STOPWORDS
                 and len(w) > 2
                 and stem_of(w, vocab) != stem

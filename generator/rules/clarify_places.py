@@ -20,8 +20,13 @@ from generator.rules.phrasing import Phrasing
 from generator.rules.plan import RULES_DRAFTER, Plan
 from generator.rules.qa import sentence_case, title_of
 from generator.rules.qa_reference import ACTION_VERBS
-from generator.rules.text import STOPWORDS, gerund_base, stem_of, words_of
+from generator.rules.text import (
+    gerund_base,
+    stem_of,
+    words_of,
+)
 from ledger import Chunk, DraftIn, DraftKind
+from ledger.text import STOPWORDS
 
 # Heading words that structure any docs site rather than name a thing of the product.
 _STRUCTURAL = frozenset(
@@ -132,7 +137,7 @@ def plan_term_places(
                     document.path,
                     heading,
                     line[0],
-                    chunk.start_line + chunk.text[: line[1]].count("\n"),
+                    corpus.raw_line(chunk, line[1]),
                     keys,
                 )
     as_noun |= _used_as_nouns(corpus, as_verb)

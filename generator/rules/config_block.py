@@ -74,7 +74,15 @@ def config_entries(text: str) -> Iterator[ConfigEntry]:
             parents.pop()
         if bare_parent:
             parents.append((indent, bare_parent.group(2)))
-        elif key_line and comment and comment_start is not None and not _only_a_link(comment):
+        elif (
+            key_line
+            and comment
+            and comment_start is not None
+            and not _only_a_link(comment)
+            and not comment[0][:1].islower()
+        ):
+            # A comment opening in lower case continues one cut off above it (the chunk
+            # starts mid-comment) or is a terse note, not an explanation of the key.
             dotted = ".".join([p for _, p in parents] + [key_line.group("key")])
             yield ConfigEntry(
                 key=dotted,

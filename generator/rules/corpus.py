@@ -5,19 +5,19 @@ from __future__ import annotations
 import functools
 import re
 
+from generator.plain import answer_text, plain_text, raw_offsets
 from generator.rules.text import (
-    STOPWORDS,
     WORD,
     document_sections,
     heading_of,
     howto_question,
     is_prose,
-    plain,
     sentence_spans,
     words_of,
 )
 from generator.scope import Scope
 from ledger import Chunk, Ledger
+from ledger.text import STOPWORDS
 
 
 def _tagline(text: str) -> bool:
@@ -34,7 +34,10 @@ class Corpus:
         self.ledger = ledger
         self.scope = scope
         self.product = scope.product.name
-        self.chunks = ledger.current_chunks()
+        # Rules draft from each chunk's plain text (site markup normalised); ``raw`` keeps
+        # the chunk as stored, which every evidence quote must be an exact substring of.
+        self.raw = {c.id: c for c in ledger.current_chunks()}
+        self.chunks = [c.model_copy(update={"text": plain_text(c.text)}) for c in self.raw.values()]
         self.document_paths = {d.id: d.path for d in ledger.current_documents()}
         self.sections = document_sections(self.chunks)
         self.vocabulary: set[str] = set()
@@ -48,8 +51,18 @@ class Corpus:
 
     def where(self, chunk: Chunk, offset: int) -> str:
         """``doc:line`` of an offset in a chunk, as the reviewer and the audit cite it."""
-        line = chunk.start_line + chunk.text.count("\n", 0, offset)
+        line = self.raw_line(chunk, offset)
         return f"{self.document_paths.get(chunk.document_id, chunk.document_id)}:{line}"
+
+    def raw_line(self, chunk: Chunk, offset: int) -> int:
+        """The document line of an offset in a chunk's plain text."""
+        raw = self.raw[chunk.id].text
+        offsets = self._raw_offsets(chunk.id)
+        return chunk.start_line + raw.count("\n", 0, offsets[max(0, min(offset, len(offsets) - 1))])
+
+    @functools.cache  # noqa: B019 - one Corpus per run
+    def _raw_offsets(self, chunk_id: str) -> list[int]:
+        return raw_offsets(self.raw[chunk_id].text)
 
     @property
     def product_statement(self) -> tuple[Chunk, str] | None:
@@ -62,15 +75,19 @@ class Corpus:
         you ..."), or naming the product and sharing words with the scope's summary and domain,
         best first (one per chunk): what a plain no or a decline points to."""
         name = re.escape(self.product)
+        # A capitalised name that is also an ordinary word of the docs ("Actual", "the actual
+        # funds") is the product only as written.
+        ordinary = self.product != self.product.lower() and self.product.lower() in self.vocabulary
+        case = 0 if ordinary else re.IGNORECASE
         # The sentence starts with the name ("Acme is a ...", "The Acme app lets you ...").
         says = re.compile(
             rf"^[\W_]*(?:the\s+)?{name}\b[\w\s'’-]{{0,20}}?\s"
             rf"(?:is|are)\s+(?:a|an|the|your)\b"
             rf"|^[\W_]*(?:the\s+)?{name}\b[\w\s'’-]{{0,20}}?\s"
             rf"(?:lets|helps|allows|enables)\s+you\b",
-            flags=re.IGNORECASE,
+            flags=case,
         )
-        named = re.compile(rf"(?<![\w/.-]){name}(?![\w/-])", flags=re.IGNORECASE)
+        named = re.compile(rf"(?<![\w/.-]){name}(?![\w/-])", flags=case)
         about = set(words_of(f"{self.scope.product.summary} {self.scope.product.domain}"))
         about -= STOPWORDS | {self.product.lower()}
         found: list[tuple[int, int, int, Chunk, str]] = []
@@ -109,7 +126,7 @@ class Corpus:
     def about(self, statement: str) -> str:
         """A product statement as an answer sentence: a tagline that does not name the product
         ("A simple terminal UI for git") becomes "<product> is a simple terminal UI for git."."""
-        said = plain(statement).strip()
+        said = answer_text(statement).strip()
         if _tagline(said) and self.product.lower() not in said.lower():
             said = f"{self.product} is {said[0].lower()}{said[1:]}"
         return said if said.endswith((".", "!", "?")) else said + "."
@@ -129,5 +146,5 @@ def action_phrase(corpus: Corpus, heading: str) -> str:
     """ "Exporting the audit log" / "How to invite a member" -> "export the audit log"."""
     question = howto_question(heading, corpus.vocabulary, speaker=False)
     if question is None:
-        return corpus.lower_first(plain(heading))
+        return corpus.lower_first(answer_text(heading))
     return question.removeprefix("How do I ").removesuffix("?")

@@ -14,12 +14,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from generator.plain import answer_text
 from generator.rules.corpus import Corpus
 from generator.rules.text import (
     fence_spans,
     heading_of,
     is_prose,
-    plain,
     sentence_spans,
     words_of,
 )
@@ -168,12 +168,12 @@ def _site(chunk: Chunk, index: int, line: str, name: str, start: int, end: int) 
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         others = [c for c in cells if name.lower() not in c.lower() and c]
         # A "| **name** | what it is for |" row describes the element.
-        is_row = len(cells) == 2 and len(others) == 1 and plain(cells[0]) == name
-        description = plain(others[0]) if is_row else ""
+        is_row = len(cells) == 2 and len(others) == 1 and answer_text(cells[0]) == name
+        description = answer_text(others[0]) if is_row else ""
         return Site(chunk, index, line.strip(), description, 3 if description else 1)
     definition = re.match(r"^\s*[-*+]\s+\*\*" + re.escape(name) + r"\*\*:\s+(.+)$", line)
     if definition:
-        description = plain(definition.group(1)).rstrip(".")
+        description = answer_text(definition.group(1)).rstrip(".")
         return Site(chunk, index, line.strip(), description, 3)
     for a, b in sentence_spans(chunk.text):
         if a <= start < b:

@@ -22,14 +22,14 @@ import itertools
 import re
 from collections.abc import Iterator
 
+from generator.plain import answer_text
 from generator.rules.config_block import config_entries
 from generator.rules.corpus import Corpus
-from generator.rules.markup import clean_answer
 from generator.rules.phrasing import Phrasing
 from generator.rules.plan import RULES_DRAFTER, Plan
 from generator.rules.qa import sentence_case
 from generator.rules.qa_reference import ACTION_VERBS
-from generator.rules.text import lines_of, plain, sentence_spans
+from generator.rules.text import lines_of, sentence_spans
 from ledger import Chunk, DraftIn, DraftKind
 
 # (a plan name, a default, a range), so ten times the number is unambiguously wrong.
@@ -222,7 +222,7 @@ def _sentences(corpus: Corpus, chunk: Chunk, phrasing: Phrasing) -> Iterator[Dra
             continue
         if "`" in raw:
             continue  # code in the sentence: its numbers are likely code too
-        sentence = clean_answer(raw)
+        sentence = answer_text(raw)
         if not (25 <= len(sentence) <= 200) or not sentence.endswith("."):
             continue
         if _LEANS_BACK.match(sentence) or sentence.endswith(":") or "?" in sentence:
@@ -300,7 +300,7 @@ def _table_cells(chunk: Chunk, phrasing: Phrasing) -> Iterator[DraftIn]:
         if not text.startswith("|"):
             header = None
             continue
-        cells = [plain(c).strip() for c in text.strip("|").split("|")]
+        cells = [answer_text(c).strip() for c in text.strip("|").split("|")]
         following = lines[index + 1].text.strip() if index + 1 < len(lines) else ""
         if header is None:
             if re.fullmatch(r"\|?[\s:|-]+\|?", following):
@@ -336,7 +336,7 @@ def _config_defaults(chunk: Chunk, phrasing: Phrasing) -> Iterator[DraftIn]:
         if not re.fullmatch(r"\d+", entry.value) or int(entry.value) == 0:
             continue
         wrong = wrong_value(entry.value, percent=bool(re.search(r"(?i)percent|%", entry.comment)))
-        meaning = clean_answer(re.sub(r"<?https?://\S+>?", "", entry.comment)).strip()
+        meaning = answer_text(re.sub(r"<?https?://\S+>?", "", entry.comment)).strip()
         if wrong is None or len(meaning) < 15:
             continue
         question = phrasing.pick(_DEFAULT_QUESTIONS, f"fpd:{entry.key}").format(

@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from generator.plain import format_keys
 from generator.rules.corpus import Corpus
 from generator.rules.elements import elements, sites
 from generator.rules.plan import RULES_DRAFTER, Plan
-from generator.rules.text import key_label
 from generator.rules.wrong_key import bindings
 from ledger import Chunk, DraftIn, DraftKind
 
@@ -56,7 +56,7 @@ def _facts(corpus: Corpus) -> list[_Fact]:
         if row.action.lower() in seen:
             continue
         seen.add(row.action.lower())
-        keys = " or ".join(key_label(k) for k in row.keys)
+        keys = " or ".join(format_keys(k) for k in row.keys)
         question = f"What's the keyboard shortcut for “{row.action}” in {corpus.product}?"
         answer = f"{row.action} is {keys} in {corpus.product}."
         by_source["key"].append(_Fact(row.chunk, question, answer, row.row, "key"))

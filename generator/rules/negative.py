@@ -13,23 +13,23 @@ import re
 from dataclasses import dataclass
 
 from generator.absence import AbsenceCheck, check_absence
+from generator.plain import answer_text
 from generator.rules.corpus import Corpus
 from generator.rules.plan import RULES_DRAFTER, DroppedDraft, Plan, RulesReport
 from generator.rules.text import (
-    STOPWORDS,
     block_spans,
     denial_lists,
     exact_find,
     fence_spans,
     heading_of,
     mentions,
-    plain,
     sentence_at,
     sentence_spans,
     words_of,
 )
 from generator.scope import AbsentFeature
 from ledger import Chunk, DraftIn, DraftKind
+from ledger.text import STOPWORDS
 
 FEATURE_IN_DOCS = "feature_in_docs"
 NO_GROUNDING = "no_grounding"
@@ -189,7 +189,7 @@ def _denied_draft(
     follow: str = "",
 ) -> DraftIn:
     """A negative the docs themselves back: the answer says no and what the docs say."""
-    said = plain(quote).lstrip("-*+ ").strip()
+    said = answer_text(quote).lstrip("-*+ ").strip()
     answer = _opener(corpus, feature, question)
     # A full sentence of the docs ("The app is currency agnostic and does not support X.")
     # says the no in the product's own words; a bare list item ("- invoicing") does not.
@@ -201,7 +201,7 @@ def _denied_draft(
             answer += " " + said
     evidence = [quote]
     if follow:
-        answer += " " + plain(follow)
+        answer += " " + answer_text(follow)
         evidence.append(follow)
     return DraftIn(
         kind=DraftKind.NEGATIVE,
@@ -230,7 +230,7 @@ def _with_instead(
     meta = {**draft.meta, "rule": "negative.scope", "instead": feature.instead}
     answer, evidence = draft.answer, list(draft.evidence)
     if instead is not None and instead[0].id == chunk.id:
-        answer += " Instead, " + corpus.lower_first(plain(feature.instead).rstrip(".")) + "."
+        answer += " Instead, " + corpus.lower_first(answer_text(feature.instead).rstrip(".")) + "."
         evidence.append(instead[1])
     return draft.model_copy(update={"meta": meta, "answer": answer, "evidence": evidence})
 
@@ -306,7 +306,7 @@ def _feature_names(phrase: str) -> list[str]:
     items = re.split(r",\s*(?:and\s+|or\s+)?|\s+(?:and|or|nor)\s+", phrase)
     names: list[str] = []
     for item in items:
-        item = plain(item).strip(" *_\"'“”")
+        item = answer_text(item).strip(" *_\"'“”")
         words = item.split()
         if not 1 <= len(words) <= 5 or re.search(r"[`<>{}\[\]=/]|\d", item):
             continue
@@ -415,7 +415,7 @@ def _ground_instead(
     if found:
         best = min(found, key=lambda f: (f[0], f[1], f[2]))
         return best[3], best[4], "verbatim"
-    keys = {w for w in words_of(plain(instead)) if w not in STOPWORDS and len(w) > 2}
+    keys = {w for w in words_of(answer_text(instead)) if w not in STOPWORDS and len(w) > 2}
     paths = [p for p in corpus.scope.glossary.paths if p in instead]
     best_hit: tuple[float, int, Chunk, str] | None = None
     for index, chunk in enumerate(corpus.chunks):
@@ -444,7 +444,7 @@ def _negative_draft(
     quote: str,
     how: str,
 ) -> DraftIn:
-    instead = corpus.lower_first(plain(feature.instead).rstrip("."))
+    instead = corpus.lower_first(answer_text(feature.instead).rstrip("."))
     answer = f"{_opener(corpus, feature.feature, question)} Instead, {instead}."
     return DraftIn(
         kind=DraftKind.NEGATIVE,

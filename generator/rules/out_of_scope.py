@@ -65,11 +65,12 @@ def plan_out_of_scope(corpus: Corpus, per_chunk: int, plans: dict[str, Plan]) ->
             break
         chunk, sentence = place
         parts = [_DECLINES[made % len(_DECLINES)]]
-        if product.domain:
+        said = corpus.about(sentence)
+        if product.domain and product.domain.lower() not in said.lower():
             parts.append(f"I can only help with {corpus.product} ({product.domain}).")
         else:
             parts.append(f"I can only help with questions about {corpus.product}.")
-        parts.append(corpus.about(sentence))
+        parts.append(said)
         if offers:
             listed = offers[0] if len(offers) == 1 else ", ".join(offers[:-1]) + f" or {offers[-1]}"
             parts.append(f"For example, I can help with {listed}.")

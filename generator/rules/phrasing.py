@@ -8,6 +8,7 @@ is even at any size and the same docs still give the same questions.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from ledger.ids import text_hash
@@ -23,3 +24,14 @@ class Phrasing:
         choice = min(rotated, key=lambda template: self.used[template])
         self.used[choice] += 1
         return choice
+
+
+def fill(template: str, **fields: str) -> str:
+    """``template`` with ``fields`` filled in; " in <product>" is left out when the filled
+    question already names the product ("How do I install the Acme app?", not "... in Acme?")."""
+    product = fields.get("product", "")
+    if product and "{product}" in template:
+        others = " ".join(v for k, v in fields.items() if k != "product")
+        if re.search(rf"(?<!\w){re.escape(product)}(?!\w)", others, flags=re.IGNORECASE):
+            template = template.replace(" in {product}", "")
+    return template.format(**fields)

@@ -13,7 +13,7 @@ Per section, the first rule that fits:
 Then, from the section's reference material (:mod:`generator.rules.qa_reference`), rows of
 key-binding and option tables and ``**Name**: description`` bullets. Question wording is
 chosen per draft from several phrasings, so no one phrasing dominates; answers are plain text
-built from the docs (:func:`generator.rules.markup.clean_answer`).
+built from the docs (:func:`generator.plain.answer_text`).
 """
 
 from __future__ import annotations
@@ -22,25 +22,25 @@ import functools
 import re
 from collections import Counter
 
+from generator.plain import answer_text
 from generator.rules.corpus import Corpus
-from generator.rules.markup import clean_answer
+from generator.rules.phrasing import fill
 from generator.rules.plan import RULES_DRAFTER, Plan
 from generator.rules.qa_reference import ACTION_VERBS, config_drafts, reference_drafts
 from generator.rules.text import (
     BULLET,
     STEP,
-    STOPWORDS,
     Section,
     block_spans,
     gerund_base,
     howto_question,
     pick,
-    plain,
     sentence_spans,
     step_spans,
     words_of,
 )
 from ledger import Chunk, DraftIn, DraftKind
+from ledger.text import STOPWORDS
 
 _ACTION_QUESTIONS = [
     "How do I {action}?",
@@ -186,7 +186,7 @@ def _lowercase_words(corpus: Corpus) -> frozenset[str]:
 
 def title_of(heading: str) -> str:
     """A heading as plain words: no markup, no leading "3." numbering, no closing punctuation."""
-    text = re.sub(r"^\s*(?:\d+[.)]|step \d+:?)\s+", "", plain(heading), flags=re.IGNORECASE)
+    text = re.sub(r"^\s*(?:\d+[.)]|step \d+:?)\s+", "", answer_text(heading), flags=re.IGNORECASE)
     # "Prepare for February: what we learned" / "Paying in full - within the budget": the
     # part before the subtitle names the task.
     text = re.split(r":\s|\s[-–—]\s", text, maxsplit=1)[0]
@@ -279,7 +279,7 @@ def _noun_verbs(corpus: Corpus) -> frozenset[str]:
 
 
 def _action_question(corpus: Corpus, action: str, key: str) -> str:
-    return pick(_ACTION_QUESTIONS, key).format(action=action, product=corpus.product)
+    return fill(pick(_ACTION_QUESTIONS, key), action=action, product=corpus.product)
 
 
 def _topic(corpus: Corpus, heading: str) -> str:
@@ -289,9 +289,9 @@ def _topic(corpus: Corpus, heading: str) -> str:
 def _faq_draft(corpus: Corpus, chunk: Chunk, section: Section) -> DraftIn | None:
     """An FAQ entry ("### Can I ...?" over a short answer) is already a question and answer."""
     heading = section.heading
-    if heading is None or not plain(heading).rstrip().endswith("?"):
+    if heading is None or not answer_text(heading).rstrip().endswith("?"):
         return None
-    if re.match(r"(?i)^\s*(are|do|have|did|were|want) you\b", plain(heading)):
+    if re.match(r"(?i)^\s*(are|do|have|did|were|want) you\b", answer_text(heading)):
         return None  # the docs asking their reader ("Are you new here?"), not a user's question
     body = [line for line in section.lines if line.text.strip()]
     if not body or any(line.text.lstrip().startswith(("|", "```", "~~~")) for line in body):
@@ -303,13 +303,13 @@ def _faq_draft(corpus: Corpus, chunk: Chunk, section: Section) -> DraftIn | None
     lines = []
     for a, b in block_spans(chunk.text):
         if start <= a < end:
-            line = clean_answer(chunk.text[a:b])
+            line = answer_text(chunk.text[a:b])
             line = re.sub(r"^\s*A:\s*", "", line)
             if line:
                 lines.append(line)
     if not lines:
         return None
-    question = re.sub(r"^\s*Q:\s*", "", plain(heading)).strip()
+    question = re.sub(r"^\s*Q:\s*", "", answer_text(heading)).strip()
     return _draft(question, "\n".join(lines), [text], "qa.faq", heading)
 
 
@@ -329,7 +329,7 @@ def _bullet_steps(
             break
     instructions = 0
     for a, b in spans:
-        first = words_of(plain(re.sub(r"^\s*[-*+]\s+", "", chunk.text[a:b])))[:1]
+        first = words_of(answer_text(re.sub(r"^\s*[-*+]\s+", "", chunk.text[a:b])))[:1]
         instructions += bool(first) and first[0] in verbs
     return spans if len(spans) >= 2 and instructions >= 2 else []
 
@@ -371,7 +371,7 @@ def _steps_draft(
             return None
         if len(topic) > 60 or topic.lower() in _STRUCTURAL or not _names_a_topic(section.heading):
             return None
-        question = pick(_NOUN_STEP_QUESTIONS, key).format(topic=topic, product=corpus.product)
+        question = fill(pick(_NOUN_STEP_QUESTIONS, key), topic=topic, product=corpus.product)
     answer = "\n".join(lines)
     intro = _opening(chunk, section, before=steps[0][0], limit=240)
     if intro is not None and not re.match(r"(?i)^(if|when|note|warning|important)\b", intro[0]):
@@ -395,7 +395,7 @@ def _list_item(raw: str) -> list[str]:
     """A list item as answer lines: its own text, then each nested item's text."""
     parts = re.split(r"\n[ \t]+(?:\d+[.)]|[-*+])[ \t]+", raw)
     head = re.sub(r"^\s*(?:\d+[.)]|[-*+])\s+", "", parts[0])
-    return [t for t in (clean_answer(p) for p in [head, *parts[1:]]) if t]
+    return [t for t in (answer_text(p) for p in [head, *parts[1:]]) if t]
 
 
 def _opening(
@@ -426,7 +426,7 @@ def _opening(
             break  # a table, code, image or list: the opening prose is over
         if taken and chunk.text[taken[-1][1] : a].count("\n") >= 2:
             break  # one paragraph only: the next may start another thought
-        text = clean_answer(raw)
+        text = answer_text(raw)
         if _POINTER.match(text):
             break
         if text and _LEANS_ON_PAGE.search(text) and len(taken) < 2:
@@ -444,7 +444,7 @@ def _opening(
     if not taken:
         return None
     quote = chunk.text[taken[0][0] : taken[-1][1]]
-    answer = clean_answer(quote)
+    answer = answer_text(quote)
     if len(answer) < 40 or not re.search(r"[.!]$", answer) or _PROMISES_MORE.search(answer):
         return None
     if _TEASER.search(answer):
@@ -471,8 +471,8 @@ def _explained_draft(
         topic = sentence_case(corpus, corpus.lower_first(works.group(1)))
         verb = works.group(2).lower()
         aux = "does" if verb == "works" else "do"
-        question = pick(_WORKS_QUESTIONS, key).format(
-            aux=aux, topic=topic, verb=verb, product=corpus.product
+        question = fill(
+            pick(_WORKS_QUESTIONS, key), aux=aux, topic=topic, verb=verb, product=corpus.product
         )
     else:
         action = action_of(corpus, section.heading, verbs)
@@ -532,15 +532,18 @@ def _definition_draft(
     )
     if element:
         topic, plural = f"the {heading} {element.group(1)}", False
-    question = pick(_DEFINITION_QUESTIONS, f"def:{chunk.text_hash}:{heading}").format(
-        be="are" if plural else "is", topic=topic, product=corpus.product
+    question = fill(
+        pick(_DEFINITION_QUESTIONS, f"def:{chunk.text_hash}:{heading}"),
+        be="are" if plural else "is",
+        topic=topic,
+        product=corpus.product,
     )
     return _draft(question, opening[0], [opening[1]], "qa.definition", section.heading)
 
 
 def _names_a_topic(heading: str) -> bool:
     """A heading that names a topic, not an exclamation or a suggestion ("Let's pay it off!")."""
-    text = plain(heading).strip()
+    text = answer_text(heading).strip()
     return not text.endswith("!") and not re.match(r"(?i)^(let's|let us|we|you|i)\b", text)
 
 
@@ -575,10 +578,10 @@ def _list_draft(corpus: Corpus, chunk: Chunk, section: Section) -> DraftIn | Non
     if all(re.match(r"^\s*[-*+]\s+\[[^\]]+\]\([^)]*\)", i.text) for i in items):
         return None  # a list of links is navigation (or other products), not an answer
     intro = lines[intro_at]
-    intro_text = clean_answer(intro.text)
+    intro_text = answer_text(intro.text)
     if not intro_text or _LEANS_ON_PAGE.search(intro_text.replace("following", "")):
         return None
-    bullets = [clean_answer(re.sub(r"^\s*[-*+]\s+", "", i.text)) for i in items]
+    bullets = [answer_text(re.sub(r"^\s*[-*+]\s+", "", i.text)) for i in items]
     topic = sentence_case(corpus, corpus.lower_first(title_of(section.heading)))
     if len(topic) > 50 or topic.lower() in _STRUCTURAL or not _names_a_topic(section.heading):
         return None
@@ -587,7 +590,7 @@ def _list_draft(corpus: Corpus, chunk: Chunk, section: Section) -> DraftIn | Non
     if action is not None:
         question = _action_question(corpus, action, key)
     else:
-        question = pick(_LIST_QUESTIONS, key).format(topic=topic, product=corpus.product)
+        question = fill(pick(_LIST_QUESTIONS, key), topic=topic, product=corpus.product)
     answer = intro_text + "\n" + "\n".join(f"- {b}" for b in bullets if b)
     quote = chunk.text[intro.start : items[-1].end]
     return _draft(question, answer, [quote], "qa.list", section.heading)

@@ -14,11 +14,12 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
+from generator.plain import answer_text, format_keys
 from generator.rules.config_block import config_entries
 from generator.rules.corpus import Corpus
-from generator.rules.markup import clean_answer, key_text
+from generator.rules.phrasing import fill
 from generator.rules.plan import RULES_DRAFTER
-from generator.rules.text import Section, pick, plain
+from generator.rules.text import Section, pick
 from ledger import Chunk, DraftIn, DraftKind
 
 # Verbs that start an instruction in any product's docs. The corpus adds the verbs its own
@@ -77,7 +78,7 @@ _KEY_QUESTIONS = [
 ]
 _KEY_NOUN_QUESTIONS = [
     "What's the key for {action} in {product}?",
-    "Which key is {action}?",
+    "Which key do I use for {action}?",
     "What is the shortcut for {action}?",
 ]
 _ROW_QUESTIONS = [
@@ -120,14 +121,14 @@ _KEY_BULLET = re.compile(
 
 
 def _key_bullets(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[DraftIn]:
-    heading = plain(section.heading or "").strip()
+    heading = answer_text(section.heading or "").strip()
     for line in section.lines:
         match = _KEY_BULLET.match(line.text)
         if match is None:
             continue
-        key = clean_answer(match.group("key")).strip("` ")
-        key = key_text(key) if key.startswith("<") or len(key) > 1 else key
-        action = clean_answer(match.group("desc")).rstrip(".")
+        key = answer_text(match.group("key")).strip("` ")
+        key = format_keys(key) if key.startswith("<") or len(key) > 1 else key
+        action = answer_text(match.group("desc")).rstrip(".")
         if not key or not action or "<" in key:
             continue
         first = action.split(" ", 1)[0].lower()
@@ -137,8 +138,8 @@ def _key_bullets(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[Dra
         when = re.match(r"(?i)^(when|while|in|on|inside|within)\b", heading)
         place = heading[0] + heading[1:].lower() if when else ""
         answer = f"{place}, press {key}." if when else f"Press {key}."
-        question = pick(_KEY_QUESTIONS, f"keyb:{line.text}").format(
-            action=phrase, product=corpus.product
+        question = fill(
+            pick(_KEY_QUESTIONS, f"keyb:{line.text}"), action=phrase, product=corpus.product
         )
         yield _draft(question, answer, line.text.strip(), "qa.key_binding")
 
@@ -152,8 +153,8 @@ def config_drafts(corpus: Corpus, chunk: Chunk) -> Iterator[DraftIn]:
         answer = meaning
         if entry.value not in {"{}", "[]", '""', "''", "null", "~"}:
             answer += f" The default is {entry.value}."
-        question = pick(_CONFIG_QUESTIONS, f"cfg:{entry.key}").format(
-            key=entry.key, product=corpus.product
+        question = fill(
+            pick(_CONFIG_QUESTIONS, f"cfg:{entry.key}"), key=entry.key, product=corpus.product
         )
         yield _draft(question, answer, entry.quote, "qa.config_key")
 
@@ -165,7 +166,7 @@ def _config_comment(comment: str) -> str:
     comment = re.sub(r"(?<=[.!?])\s*[^.!?]*:\s*$", "", comment).strip()  # "Possible values:"
     text = re.sub(r"(?i)\bsee\s+<?https?://\S+", "", comment)
     text = re.sub(r"<?https?://\S+>?", "", text)
-    text = clean_answer(text).strip()
+    text = answer_text(text).strip()
     if text and not text.endswith((".", "!", ")")):
         text += "."
     return text[:1].upper() + text[1:]
@@ -198,7 +199,7 @@ def _tables(section: Section) -> Iterator[tuple[list[str], list[tuple[str, list[
     while i < len(lines) - 1:
         head, rule = lines[i].text, lines[i + 1].text
         if head.lstrip().startswith("|") and re.fullmatch(r"\s*\|?[\s:|-]+\|?\s*", rule):
-            header = [plain(c).strip() for c in _cells(head)]
+            header = [answer_text(c).strip() for c in _cells(head)]
             rows = []
             j = i + 2
             while j < len(lines) and lines[j].text.lstrip().startswith("|"):
@@ -219,7 +220,7 @@ def _column(header: list[str], pattern: re.Pattern[str], skip: int = -1) -> int 
 
 def _context(section: Section) -> str:
     """The section heading as a place ("Local branches"), or "" for a global section."""
-    heading = plain(section.heading or "").strip()
+    heading = answer_text(section.heading or "").strip()
     if re.search(r"(?i)\b(global|keybindings?|shortcuts?|keys)\b", heading):
         return ""
     return heading
@@ -243,8 +244,8 @@ def _table_drafts(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[Dr
         for raw, cells in rows:
             if len(cells) <= desc_col:
                 continue
-            name = plain(cells[0]).strip().strip("`").strip()
-            description = _without_pointers(clean_answer(cells[desc_col]))
+            name = answer_text(cells[0]).strip().strip("`").strip()
+            description = _without_pointers(answer_text(cells[desc_col]))
             if not name or len(name) > 50 or len(description.split()) < 5:
                 continue
             if re.match(r"(?i)^(when|assuming|if|since|because|for example|e\.g)\b", description):
@@ -254,8 +255,11 @@ def _table_drafts(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[Dr
             # A first column of a known kind ("Option") names it in the question; any other
             # ("User activity") is left out rather than read as a noun.
             pool = _ROW_QUESTIONS if named else _PLAIN_ROW_QUESTIONS
-            question = pick(pool, f"row:{chunk.text_hash}:{name}").format(
-                name=name, noun=noun, product=corpus.product
+            question = fill(
+                pick(pool, f"row:{chunk.text_hash}:{name}"),
+                name=name,
+                noun=noun,
+                product=corpus.product,
             )
             where = _document_title(corpus, chunk)
             if where and where.lower() not in question.lower():
@@ -282,7 +286,7 @@ def _document_title(corpus: Corpus, chunk: Chunk) -> str:
 
 @functools.lru_cache(maxsize=8)
 def _titles(corpus: Corpus) -> dict[str, str]:
-    return {d.id: plain(d.title).strip() for d in corpus.ledger.current_documents()}
+    return {d.id: answer_text(d.title).strip() for d in corpus.ledger.current_documents()}
 
 
 def _without_pointers(text: str) -> str:
@@ -308,11 +312,15 @@ def _key_rows(
     for raw, cells in rows:
         if len(cells) <= max(key_col, action_col):
             continue
-        keys = [k.strip() for k in plain(cells[key_col]).strip().strip("`").strip().split(",")]
-        keys = [key_text(re.sub(r"\s*\(.*\)$", "", k)) for k in keys if k]
-        action = clean_answer(cells[action_col]).rstrip(".")
+        keys = [
+            k.strip() for k in answer_text(cells[key_col]).strip().strip("`").strip().split(",")
+        ]
+        # "Ctrl/Cmd + J" is one chord; a mouse gesture is not a key to press.
+        keys = [re.sub(r"\s*\+\s*(?=\S)", "+", re.sub(r"\s*\(.*\)$", "", k)) for k in keys]
+        keys = [format_keys(k) for k in keys if k and "mouse" not in k.lower()]
+        action = answer_text(cells[action_col]).rstrip(".")
         info = (
-            clean_answer(cells[info_col]) if info_col is not None and len(cells) > info_col else ""
+            answer_text(cells[info_col]) if info_col is not None and len(cells) > info_col else ""
         )
         if not keys or not action or len(action) > 70:
             continue
@@ -330,14 +338,24 @@ def _key_rows(
         phrase = sentence_case(corpus, action[0].lower() + action[1:])
         if placed:
             phrase = f"{phrase} in {context}"
-        key_list = " or ".join(keys[:2])
+        key_list = " or ".join(_spoken(k) for k in keys[:2])
         answer = f"Press {key_list}" + (f" in {context}." if context else ".")
         if info:
             answer += " " + info + ("" if info.endswith((".", "!", ")")) else ".")
         is_verb = phrase.split(" ", 1)[0].lower() in ACTION_VERBS
         options = _KEY_QUESTIONS if is_verb else _KEY_NOUN_QUESTIONS
-        question = pick(options, f"key:{raw}").format(action=phrase, product=corpus.product)
+        question = fill(pick(options, f"key:{raw}"), action=phrase, product=corpus.product)
         yield _draft(question, answer, raw, "qa.key_binding")
+
+
+# Punctuation keys named, so a sentence ending in one does not read as doubled punctuation.
+_PUNCTUATION_KEYS = {".": "period", ",": "comma", ";": "semicolon", "/": "slash", "?": "?"}
+
+
+def _spoken(key: str) -> str:
+    """A key as an answer writes it: "Ctrl+." as "Ctrl+. (period)"."""
+    name = _PUNCTUATION_KEYS.get(key[-1:], "")
+    return f"{key} ({name})" if name and name != key[-1] else key
 
 
 @functools.lru_cache(maxsize=8)
@@ -353,7 +371,7 @@ def _shared_actions(corpus: Corpus) -> frozenset[str]:
                     continue
                 for _, cells in rows:
                     if len(cells) > action_col:
-                        seen[clean_answer(cells[action_col]).rstrip(".").lower()] += 1
+                        seen[answer_text(cells[action_col]).rstrip(".").lower()] += 1
     return frozenset(a for a, n in seen.items() if n > 1)
 
 
@@ -373,15 +391,17 @@ def _setting_drafts(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[
         name = (match.group(1) or match.group(2) or match.group(3)).strip().rstrip(":")
         if len(name.split()) > 4:
             continue
-        description = clean_answer(match.group(4))
+        description = answer_text(match.group(4))
         if name.lower() in _NOT_NAMES or len(description) < 25 or len(description) > 400:
             continue
         if not description[0].isupper():
             description = description[0].upper() + description[1:]
         if not description.endswith((".", "!", ")")):
             description += "."
-        question = pick(_SETTING_QUESTIONS, f"set:{chunk.text_hash}:{name}").format(
-            name=name, product=corpus.product
+        question = fill(
+            pick(_SETTING_QUESTIONS, f"set:{chunk.text_hash}:{name}"),
+            name=name,
+            product=corpus.product,
         )
         yield _draft(question, f"{name}: {description}", line.text.strip(), "qa.setting")
 

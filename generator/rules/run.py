@@ -7,6 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from generator.absence import path_in_docs
+from generator.calls import JobSpec, build_call
+from generator.checks import check_answer
+from generator.plain import raw_quote
 from generator.rules.clarify import plan_clarify
 from generator.rules.corpus import Corpus
 from generator.rules.false_premise import plan_false_premises
@@ -18,14 +22,18 @@ from generator.rules.qa import plan_qas
 from generator.rules.wrong_key import plan_wrong_commands, plan_wrong_keys
 from generator.rules.wrong_ui_name import plan_wrong_ui_names
 from generator.scope import Scope
-from ledger import DraftIn, DraftKind, GenerationCall, Ledger, utc_now
-from ledger.ids import content_hash, new_event_id, text_hash
+from ledger import Chunk, DraftIn, DraftKind, GenerationCall, Ledger, utc_now
+from ledger.ids import content_hash, text_hash
 
 RULES_MODEL = "rules/1"
 # Dropped reason for a job where the rules found fewer drafts than requested in its chunk.
 NOTHING_MORE_TO_DRAFT = "nothing_more_to_draft"
 # Dropped reason for a candidate past the job's count in its chunk.
 PER_CHUNK_FULL = "per_chunk_full"
+# Dropped reason for a draft with a quote that is not in its chunk as stored.
+QUOTE_NOT_IN_CHUNK = "quote_not_in_chunk"
+# Dropped reason for a draft whose answer has a blocking answer-check finding.
+BLOCKING_FINDING = "blocking_finding"
 # Bump a kind's version when its rule changes what it drafts: the template hash (and so every
 # job key of that kind) changes with it, and a rerun drafts again instead of skipping.
 RULE_VERSIONS = {
@@ -87,33 +95,62 @@ def _draft_name(draft: DraftIn) -> str:
     return draft.question
 
 
-def _rules_call(
-    job_key: str,
-    kind: str,
-    chunk_id: str,
-    params: dict[str, Any],
-    requested: int,
-    dropped: dict[str, int],
-) -> GenerationCall:
-    """The ledger record of one rules job: the rules drafter's model, template and timing."""
-    template_name, template_hash = _template(kind)
-    now = utc_now()
-    return GenerationCall(
-        id=new_event_id(),
-        job_key=job_key,
-        kind=DraftKind(kind),
-        chunk_id=chunk_id,
-        drafter=RULES_DRAFTER,
-        template_name=template_name,
-        template_hash=template_hash,
-        model=RULES_MODEL,
-        params=params,
-        attempts=1,
-        requested=requested,
-        dropped=dropped,
-        started_at=now,
-        finished_at=now,
-    )
+def _raw_quoted(corpus: Corpus, kind: str, chunk: Chunk, plan: Plan) -> Plan:
+    """The plan with every evidence quote (drafted from the chunk's plain text) as the exact
+    span of the stored chunk it came from, as the LLM path stores its quotes; a draft with a
+    quote that cannot be placed is dropped with its reason."""
+    raw = corpus.raw[chunk.id].text
+    kept = Plan([], dict(plan.dropped), list(plan.dropped_drafts))
+    for draft in plan.drafts:
+        evidence = [raw_quote(raw, quote) for quote in draft.evidence]
+        placed = [quote for quote in evidence if quote is not None]
+        if len(placed) != len(evidence):
+            kept.drop(DroppedDraft(kind, _draft_name(draft), QUOTE_NOT_IN_CHUNK))
+            continue
+        meta = dict(draft.meta)
+        if "docs_deny" in meta:
+            meta["docs_deny"] = [
+                {**denial, "quote": raw_quote(raw, denial["quote"]) or denial["quote"]}
+                for denial in meta["docs_deny"]
+            ]
+        kept.drafts.append(draft.model_copy(update={"evidence": placed, "meta": meta}))
+    return kept
+
+
+class _AnswerChecks:
+    """The LLM path's answer checks on rules drafts: the ledger's full-text search is the
+    corpus, the product name and glossary the known names; each lookup is made once."""
+
+    def __init__(self, ledger: Ledger, scope: Scope) -> None:
+        self.ledger = ledger
+        self.known_names = [scope.product.name, *scope.glossary.names()]
+        self._in_docs: dict[str, bool] = {}
+
+    def in_docs(self, name: str) -> bool:
+        if name not in self._in_docs:
+            self._in_docs[name] = path_in_docs(self.ledger, name)
+        return self._in_docs[name]
+
+    def checked(self, kind: str, chunk: Chunk, plan: Plan) -> Plan:
+        """The plan with ``meta["findings"]`` on every draft, and a draft with a blocking
+        finding dropped with its reason."""
+        kept = Plan([], dict(plan.dropped), list(plan.dropped_drafts))
+        for draft in plan.drafts:
+            findings = check_answer(
+                draft.answer,
+                chunk.text,
+                question=draft.question,
+                known_names=self.known_names,
+                corpus_search=self.in_docs,
+            )
+            blocking = [f for f in findings if f.blocking]
+            if blocking:
+                detail = "; ".join(f"{f.check}: {f.detail}" for f in blocking)
+                kept.drop(DroppedDraft(kind, _draft_name(draft), BLOCKING_FINDING, text=detail))
+                continue
+            meta = {**draft.meta, "findings": [f.as_meta() for f in findings]}
+            kept.drafts.append(draft.model_copy(update={"meta": meta}))
+        return kept
 
 
 def run_rules_drafter(
@@ -132,6 +169,7 @@ def run_rules_drafter(
         raise ValueError(f"unknown draft kind for the rules drafter: {', '.join(unknown)}")
     report = RulesReport()
     corpus = Corpus(ledger, scope)
+    checks = _AnswerChecks(ledger, scope)
     finished = ledger.finished_job_keys()
     jobs: list[tuple[GenerationCall, list[DraftIn]]] = []
     for kind in dict.fromkeys(kinds):
@@ -141,6 +179,7 @@ def run_rules_drafter(
             plan = plans.get(chunk.id)
             if plan is None:
                 continue
+            plan = checks.checked(kind, chunk, _raw_quoted(corpus, kind, chunk, plan))
             drafts = plan.drafts[:per_chunk]
             kept = Plan(drafts, dict(plan.dropped), list(plan.dropped_drafts))
             for extra in plan.drafts[per_chunk:]:
@@ -148,17 +187,19 @@ def run_rules_drafter(
                 # listed, so no candidate disappears without a reason.
                 kept.drop(DroppedDraft(kind, _draft_name(extra), PER_CHUNK_FULL))
             params = _params(per_chunk, kept)
-            job_key = content_hash(
-                {
-                    "chunk": chunk.text_hash,
-                    "kind": kind,
-                    "template_hash": template_hash,
-                    "model": RULES_MODEL,
-                    "params": params,
-                    "count": per_chunk,
-                }
+            spec = JobSpec(
+                chunk_id=chunk.id,
+                chunk_text_hash=chunk.text_hash,
+                kind=DraftKind(kind),
+                subtype=None,
+                drafter=RULES_DRAFTER,
+                template_name=template_name,
+                template_hash=template_hash,
+                model=RULES_MODEL,
+                params=params,
+                count=per_chunk,
             )
-            if job_key in finished:
+            if spec.key in finished:
                 report.jobs_skipped += 1
                 continue
             dropped = dict(kept.dropped)
@@ -169,7 +210,13 @@ def run_rules_drafter(
             if unfound > 0:
                 dropped[NOTHING_MORE_TO_DRAFT] = unfound
             requested = max(per_chunk, len(drafts) + sum(dropped.values()))
-            call = _rules_call(job_key, kind, chunk.id, params, requested, dropped)
+            call = build_call(
+                spec,
+                started_at=utc_now(),
+                produced=len(drafts),
+                dropped=dropped,
+                requested=requested,
+            )
             jobs.append((call, drafts))
     if limit is not None:
         jobs = jobs[: max(0, limit)]

@@ -1,5 +1,6 @@
-"""The text toolkit every rule reads chunks with: lines, sections, blocks, sentences, words,
-plain answer text and exact quote spans.
+"""The text toolkit every rule reads a chunk's plain text with: lines, sections, blocks,
+sentences, words, mentions and exact quote spans. Answer text and key names come from
+:mod:`generator.plain`; whether a mention denies a feature from :mod:`generator.absence`.
 """
 
 from __future__ import annotations
@@ -8,55 +9,11 @@ import functools
 import re
 from dataclasses import dataclass
 
+from generator.absence import denies_mention, lead_in_denies
 from generator.chunking import parse_heading
+from generator.plain import answer_text
 from ledger import Chunk
 from ledger.ids import text_hash
-
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "can",
-        "do",
-        "does",
-        "for",
-        "from",
-        "how",
-        "i",
-        "in",
-        "is",
-        "it",
-        "its",
-        "my",
-        "of",
-        "on",
-        "or",
-        "our",
-        "should",
-        "the",
-        "their",
-        "this",
-        "to",
-        "use",
-        "using",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "with",
-        "you",
-        "your",
-        "vs",
-    ]
-)
 
 # Headings are read by chunking's linear parser (a regex of their own backtracked cubically on
 # long lines), so the rules and the chunker agree on what a heading is.
@@ -106,11 +63,13 @@ def sections_of(text: str, stack: list[tuple[int, str]]) -> list[Section]:
     """Split a chunk's text at its heading lines; ``stack`` carries the document's headings."""
     sections: list[Section] = []
     current = Section(None, [h for _, h in stack], [])
-    in_fence = False
+    # Fenced blocks, including one the chunk starts inside: a "# comment" there is code.
+    fences = fence_spans(text)
     for line in lines_of(text):
-        if line.text.lstrip().startswith(("```", "~~~")):
-            in_fence = not in_fence
-        heading = None if in_fence else heading_of(line.text)
+        fenced = any(a <= line.start < b for a, b in fences)
+        heading = None if fenced else heading_of(line.text)
+        if heading and heading[1].startswith(("- ", "* ")):
+            heading = None  # "# - 'create': ..." is a commented list item, not a heading
         if heading:
             if current.heading is not None or any(x.text.strip() for x in current.lines):
                 sections.append(current)
@@ -148,76 +107,6 @@ def step_spans(section: Section) -> list[tuple[int, int]]:
         else:
             break  # the list is over
     return spans
-
-
-def paragraph_after(section: Section, after: int) -> tuple[int, int] | None:
-    """The span of the first plain paragraph that starts after offset ``after``."""
-    block: list[Line] = []
-    for line in section.lines:
-        if line.start <= after:
-            continue
-        if not line.text.strip():
-            if block:
-                break
-            continue
-        if not block and (STEP.match(line.text) or BULLET.match(line.text)):
-            return None
-        if line.text.lstrip().startswith("|"):
-            return None
-        block.append(line)
-    return (block[0].start, block[-1].end) if block else None
-
-
-CROSS_REF = re.compile(
-    r"(?:;\s*see\s+\[[^\]]+\]\([^)]*\)(?=[.\s])|(?<![^\s])See\s+\[[^\]]+\]\([^)]*\)[^.]*\.)",
-    flags=re.DOTALL,
-)
-
-
-def answer_text(text: str) -> str:
-    """A doc passage as answer text: plain, without "See [other page](...)" pointers, which
-    lead nowhere once the passage stands alone as a training answer."""
-    return plain(CROSS_REF.sub("", text))
-
-
-# Site markup that must not reach an answer: images (Markdown and HTML), key notation
-# ("++ctrl+s++", "<kbd>Tab</kbd>") and component tags ("<Note>", "</Tip>").
-_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)|<img\b[^>]*>", flags=re.IGNORECASE)
-_KBD = re.compile(r"</?kbd>", flags=re.IGNORECASE)
-_PLUS_KEYS = re.compile(r"\+\+([A-Za-z0-9+_-]+)\+\+")
-_TAG = re.compile(r"</?[A-Za-z][\w.-]*(?:\s[^<>]*)?/?>")
-
-
-def key_label(key: str) -> str:
-    """A key as a reader writes it: "<ctrl+r>" -> "Ctrl+R", "ctrl+s" -> "Ctrl+S", "z" -> "z"."""
-    key = key.strip().strip("`").strip()
-    if len(key) > 2 and key.startswith("<") and key.endswith(">"):
-        key = key[1:-1]
-    parts = [p for p in re.split(r"(?<=\w)\+", key) if p]
-    if len(parts) == 1:
-        word = parts[0]
-        return word if len(word) == 1 else word[0].upper() + word[1:]
-    *mods, last = parts
-    return "+".join(
-        ["/".join(p[:1].upper() + p[1:].lower() for p in m.split("/")) for m in mods]
-        + [last.upper() if len(last) == 1 else last[0].upper() + last[1:]]
-    )
-
-
-def plain(text: str) -> str:
-    """Markdown to plain answer text: no bold/italic markers, links as their text, no images,
-    key notation or component tags, code spans as their text."""
-    text = _IMAGE.sub("", text)
-    text = _KBD.sub("", text)
-    text = _PLUS_KEYS.sub(lambda m: key_label(m.group(1)), text)
-    text = _TAG.sub("", text)
-    text = re.sub(r"``\s*(.+?)\s*``", r"\1", text)
-    text = re.sub(r"`([^`\n]+)`", r"\1", text)
-    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
-    text = text.replace("**", "")
-    text = re.sub(r"(?<![\w*])\*(\S[^*\n]*?)\*(?![\w*])", r"\1", text)
-    text = re.sub(r"(?<![\w_])_(\S[^_\n]*?)_(?![\w_])", r"\1", text)
-    return re.sub(r"[ \t]*\n[ \t]*", " ", text).strip()
 
 
 def words_of(text: str) -> list[str]:
@@ -320,7 +209,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 def howto_question(heading: str, vocabulary: set[str], speaker: bool = True) -> str | None:
     """ "How to change someone's role" / "Exporting reports" -> "How do I ...?" or None."""
-    text = plain(heading).rstrip(".:?")
+    text = answer_text(heading).rstrip(".:?")
     match = re.match(r"(?i)^how to\s+(.+)$", text)
     if match:
         rest = match.group(1)
@@ -334,21 +223,6 @@ def howto_question(heading: str, vocabulary: set[str], speaker: bool = True) -> 
         rest = re.sub(r"\byour\b", "my", rest)
         rest = re.sub(r"\byourself\b", "myself", rest)
     return f"How do I {rest[0].lower() + rest[1:]}?"
-
-
-# Words that turn a sentence about a feature into a denial of it ("does not support X",
-# "X isn't available", "there is no X"), matched in the clause that names the feature.
-_NEGATION = re.compile(
-    r"\b(?:not|no|never|cannot|neither|nor|none|without|until)\b|n[’']t\b", flags=re.IGNORECASE
-)
-# The lead of a list whose items are all denied: "What it does not do:", "Not supported:".
-_LIST_DENIES = re.compile(
-    r"\b(?:not|n['’]t|never)\s+(?:do|support|offer|include|handle|provide|have|supported|"
-    r"available|included|offered|possible)\b|\blimitations\b",
-    flags=re.IGNORECASE,
-)
-_LIST_ITEM_WORDS = 5
-_CLAUSE_BREAK = re.compile(r"[;:,()]|\s(?:but|however|although|though|whereas|instead)\s", re.I)
 
 
 _HEDGE = re.compile(
@@ -380,46 +254,8 @@ def denial_lists(text: str) -> list[tuple[int, int]]:
             continue
         heading = heading_of(block)
         lead = heading[1] if heading else block
-        lead_denies = bool(_NEGATION.search(lead)) and (
-            heading is not None or block.rstrip().endswith(":")
-        )
+        lead_denies = lead_in_denies(lead) and (heading is not None or block.rstrip().endswith(":"))
     return spans
-
-
-def is_denial(
-    text: str, start: int, end: int, sentence: tuple[int, int], lists: list[tuple[int, int]]
-) -> bool:
-    """Whether the mention at ``text[start:end]`` is denied: a negation in its clause, or an
-    item of a denying list."""
-    if any(a <= start < b for a, b in lists):
-        return True
-    a, b = sentence
-    before = text[a:start]
-    after = text[end:b]
-    breaks = list(_CLAUSE_BREAK.finditer(before))
-    clause_before = before[breaks[-1].end() :] if breaks else before
-    stop = _CLAUSE_BREAK.search(after)
-    clause_after = after[: stop.start()] if stop else after
-    if _NEGATION.search(clause_before):
-        return True
-    # An item of a list the clause denies: "does not do accounting, invoicing, or billing".
-    # Back across the commas while the pieces are short list items, to the list's head.
-    if len(clause_before.split()) <= _LIST_ITEM_WORDS and before.rstrip().endswith(
-        (",", ", or", ", and", " or", " and")
-    ):
-        for piece in reversed(re.split(r",", before)[:-1]):
-            if _NEGATION.search(piece):
-                return True
-            if len(piece.split()) > _LIST_ITEM_WORDS:
-                break
-    # "X is not supported", "X isn't available": the negation right after the term.
-    return bool(
-        re.match(
-            r"\s*(?:is|are|was|were)\s+(?:not|n[’']t)\b|\s*isn[’']t\b|\s*aren[’']t\b",
-            clause_after,
-            re.I,
-        )
-    )
 
 
 def mentions(text: str, term: str) -> list[tuple[int, int, bool]]:
@@ -429,7 +265,6 @@ def mentions(text: str, term: str) -> list[tuple[int, int, bool]]:
         return []
     # Link targets, image sources and HTML tags are addresses, not what the docs say.
     hidden = [m.span() for m in _ADDRESSES.finditer(text)]
-    lists = denial_lists(text)
     sentences = sentence_spans(text)
     found: list[tuple[int, int, bool]] = []
     for match in pattern.finditer(text):
@@ -448,7 +283,7 @@ def mentions(text: str, term: str) -> list[tuple[int, int, bool]]:
             (
                 match.start(),
                 match.end(),
-                is_denial(text, match.start(), match.end(), sentence, lists),
+                denies_mention(text, match.start(), match.end()),
             )
         )
     return found

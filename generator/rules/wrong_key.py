@@ -15,9 +15,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from generator.plain import answer_text, format_keys
 from generator.rules.corpus import Corpus
 from generator.rules.plan import RULES_DRAFTER, Plan
-from generator.rules.text import fence_spans, key_label, lines_of, plain
+from generator.rules.text import fence_spans, lines_of
 from ledger import Chunk, DraftIn, DraftKind
 
 # Keys other software binds to an action, keyed by the action's first word in the docs.
@@ -123,7 +124,7 @@ def bindings(corpus: Corpus) -> list[Binding]:
             cells = [c.strip() for c in re.split(r"(?<!\\)\|", text.strip("|"))]
             if len(cells) < 2 or not _KEY_CELL.match(cells[0]) or not _KEY_SPAN.search(cells[0]):
                 continue
-            action = plain(cells[1]).strip()
+            action = answer_text(cells[1]).strip()
             if not re.match(r"[A-Za-z]", action):
                 continue
             keys = _keys(cells[0])
@@ -131,7 +132,7 @@ def bindings(corpus: Corpus) -> list[Binding]:
             # naming a key ("| `<insert>` | Insert |") binds nothing.
             if not keys or not all(_KEY.match(p) for k in keys for p in k.split(" then ")):
                 continue
-            if any(key_label(k).lower() == action.lower() for k in keys):
+            if any(format_keys(k).lower() == action.lower() for k in keys):
                 continue
             if " " not in action and all(k.startswith("<") for k in keys):
                 continue  # "| `<pgup>` | PageUp |": a key's name, not an action
@@ -204,7 +205,7 @@ def _key_draft(
 ) -> DraftIn:
     product = corpus.product
     question = _QUESTIONS[turn % len(_QUESTIONS)].format(wrong=wrong, verb=verb, product=product)
-    keys = " or ".join(key_label(k) for k in row.keys)
+    keys = " or ".join(format_keys(k) for k in row.keys)
     # "New note (in Edit view)": the note on where the key works follows the key.
     note = row.action[len(_bare(row.action)) :].strip()
     answer = f"In {product}, {_bare(row.action)} is {keys}{' ' + note if note else ''}"
