@@ -91,6 +91,7 @@ def load_guidelines(config: Config) -> str:
 
 
 def run_review(args: argparse.Namespace) -> int:
+    from draftgate.cmd_export import _glossary_names
     from tui.app import ReviewApp, keymap_problem  # Textual loads only for this command
 
     config = config_of(args)
@@ -113,6 +114,7 @@ def run_review(args: argparse.Namespace) -> int:
         lease_seconds=config.review.lease_seconds,
         keymap=config.review.keymap,
         guidelines=guidelines,
+        glossary=_glossary_names(config),
     )
     app.run()
     return ExitCode.OK
