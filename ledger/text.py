@@ -125,9 +125,7 @@ _VISIBLE_CONTROLS = {
     **{code: "\ufffd" for code in range(0x80, 0xA0)},
     **{ord(char): "\ufffd" for char in _BIDI_CONTROLS},
 }
-_CONTROL_CHARS = re.compile(
-    "[" + "".join(re.escape(chr(code)) for code in _VISIBLE_CONTROLS) + "]"
-)
+_CONTROL_CHARS = re.compile("[" + "".join(re.escape(chr(code)) for code in _VISIBLE_CONTROLS) + "]")
 
 
 def has_controls(text: str) -> bool:

@@ -430,9 +430,7 @@ class ReviewSession:
         self._decide(entry, Verdict.APPROVE)
 
     def edit(self, entry: Entry, question: str, answer: str, note: str | None = None) -> None:
-        self._decide(
-            entry, Verdict.EDIT, final_question=question, final_answer=answer, note=note
-        )
+        self._decide(entry, Verdict.EDIT, final_question=question, final_answer=answer, note=note)
 
     def reject(self, entry: Entry, reason: RejectReason, note: str | None) -> None:
         self._decide(entry, Verdict.REJECT, reason=reason, note=note)

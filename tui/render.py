@@ -201,8 +201,11 @@ def word_diff(before: str, after: str) -> Text:
         if op == "equal":
             text.append("".join(old[a1:a2]))
             continue
-        if a2 > a1:
-            text.append("".join(old[a1:a2]), style="strike red")
-        if b2 > b1:
-            text.append("".join(new[b1:b2]), style="bold green")
+        removed, added = "".join(old[a1:a2]), "".join(new[b1:b2])
+        if removed:
+            text.append(removed, style="strike red")
+        if removed and added and not removed[-1].isspace() and not added[0].isspace():
+            text.append(" ")  # "Settings the Dashboard", not "Settingsthe Dashboard"
+        if added:
+            text.append(added, style="bold green")
     return text
