@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from textual.widgets import Static, TextArea
+from textual.widgets import Input, Static, TextArea
 
 from ledger import Decision, DraftIn, DraftKind, Ledger, Verdict
 from review.edit_checks import WARNED_PREFIX, DocsSearch, broken_quotes, phantom_names
@@ -168,3 +168,21 @@ def test_a_dropped_evidence_quote_is_broken_a_kept_one_is_not(tmp_path: Path) ->
     assert draft is not None
     assert broken_quotes(draft, "Open Billing.") == ["Settings > Billing > Invoices"]
     assert broken_quotes(draft, "Go to settings > billing > invoices, then pick one.") == []
+
+
+async def test_pasted_control_characters_go_in_visible(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    one_draft(path)
+    app = make_app(path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = await open_editor(pilot, app)
+        answer = editor.query_one("#answer", TextArea)
+        answer.insert("\x1b]0;PWNED\x07")
+        assert answer.text == ANSWER + "␛]0;PWNED␇"
+        await pilot.press("escape")
+        await settle(pilot, app)
+        await pilot.press("r")
+        dialog = await wait_for_screen(pilot, app, RejectScreen)
+        note = dialog.query_one("#note", Input)
+        note.value = "see \x1b[2J"
+        assert note.value == "see ␛[2J"

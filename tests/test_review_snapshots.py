@@ -77,7 +77,9 @@ def test_main_screen(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_negative_with_absence_check(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+def test_negative_with_absence_check(
+    snap_compare: Any, tmp_path: Path, size: tuple[int, int]
+) -> None:
     app = app_for(tmp_path / "ledger.sqlite")
 
     async def run_before(pilot: Any) -> None:

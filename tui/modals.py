@@ -27,10 +27,12 @@ from textual.widgets import (
     TextArea,
 )
 from textual.widgets.option_list import Option
+from textual.widgets.text_area import Edit
+from textual.widgets.text_area import EditResult as TextAreaEditResult
 
 from ledger import RejectReason
 from ledger.queue import QueueFilter
-from ledger.text import visible
+from ledger.text import has_controls, visible
 from tui.render import word_diff
 
 ResultT = TypeVar("ResultT")
@@ -69,6 +71,20 @@ class DraftEditor(TextArea):
     def on_mount(self) -> None:
         # A first keystroke adds to the text rather than landing in front of it.
         self.move_cursor(self.document.end)
+
+    def edit(self, edit: Edit) -> TextAreaEditResult:
+        # Pasted control characters go in visible, as they will be stored: a reviewer signs
+        # what they see, and the terminal never receives them.
+        if has_controls(edit.text):
+            edit.text = visible(edit.text)
+        return super().edit(edit)
+
+
+class NoteInput(Input):
+    """An Input whose value never holds a control character (a pasted one is made visible)."""
+
+    def validate_value(self, value: str) -> str:
+        return visible(value)
 
 
 class BesideSource(Screen[ResultT]):
@@ -222,7 +238,7 @@ class RejectScreen(BesideSource[tuple[RejectReason, str | None] | None]):
             id="reasons",
         )
         yield Static("reason: (pick one)", id="chosen")
-        yield Input(placeholder="optional note (enter rejects)", id="note")
+        yield NoteInput(placeholder="optional note (enter rejects)", id="note")
         yield Label("1-7 or ↑↓ enter pick · enter/ctrl+s reject · esc cancel", classes="hint")
 
     def action_choose(self, index: int) -> None:

@@ -34,6 +34,7 @@ FINDING_WORDS = {
     "injected_text": "repeats an instruction from the docs",
 }
 FINDING_DETAIL_CHARS = 100
+CONTROLS_MARK = " CONTROL CHARACTERS (shown as ␛ …) "
 
 
 def shown(value: object) -> str:
@@ -60,7 +61,7 @@ def badge(item: ReviewItem) -> Text:
         text.append(" second review (blind) ", style="bold black on cyan")
     if draft_has_controls(item):
         text.append("  ")
-        text.append(" CONTROL CHARACTERS (shown as ␛ …) ", style="bold white on red")
+        text.append(CONTROLS_MARK, style="bold white on red")
     return text
 
 
