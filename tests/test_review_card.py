@@ -141,3 +141,11 @@ def test_the_ledger_keeps_control_characters_the_screen_hides(tmp_path: Path) ->
         chunk_ids = add_document(ledger, sections=[f"## A\n\n{HOSTILE}"])
         chunk = ledger.get_chunk(chunk_ids[0])
     assert chunk is not None and HOSTILE in chunk.text
+
+
+def test_word_diff_cuts_long_unchanged_runs_to_the_words_beside_a_change() -> None:
+    words = " ".join(f"w{i}" for i in range(40))
+    diff = word_diff(words, words.replace("w20", "CHANGED"))
+    assert diff.plain == "… w15 w16 w17 w18 w19 w20 CHANGED w21 w22 w23 w24 w25 … "
+    appended = word_diff(words, words + " More.")
+    assert appended.plain == "… w35 w36 w37 w38 w39 More."

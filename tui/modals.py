@@ -207,6 +207,7 @@ class EditScreen(BesideSource[EditResult | None]):
         message.append("Save anyway? ctrl+s saves (your decision records the warning); ")
         message.append("keep typing to fix it.")
         error.update(message)
+        error.scroll_visible(animate=False)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -189,6 +189,9 @@ def source_text(item: ReviewItem) -> Text:
 # ---- the change an edit makes -------------------------------------------------------------
 
 _TOKENS = re.compile(r"\s+|[^\s]+")
+# Unchanged words kept on each side of a change; longer unchanged runs are cut to "…", so a
+# one-word fix in a long answer shows as one line.
+DIFF_CONTEXT_WORDS = 5
 
 
 def word_diff(before: str, after: str) -> Text:
@@ -200,7 +203,9 @@ def word_diff(before: str, after: str) -> Text:
     matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
     for op, a1, a2, b1, b2 in matcher.get_opcodes():
         if op == "equal":
-            text.append("".join(old[a1:a2]))
+            before_change = b2 < len(new) or a2 < len(old)
+            after_change = a1 > 0 or b1 > 0
+            text.append(_context(old[a1:a2], after_change, before_change))
             continue
         removed, added = "".join(old[a1:a2]), "".join(new[b1:b2])
         if removed:
@@ -210,3 +215,17 @@ def word_diff(before: str, after: str) -> Text:
         if added:
             text.append(added, style="bold green")
     return text
+
+
+def _context(tokens: list[str], after_change: bool, before_change: bool) -> str:
+    """An unchanged run with only the words next to the changes around it."""
+    keep = 2 * DIFF_CONTEXT_WORDS  # a word and the space after it are two tokens
+    head = tokens[:keep] if after_change else []
+    tail = tokens[-keep:] if before_change else []
+    if len(head) + len(tail) >= len(tokens):
+        return "".join(tokens)
+    cut = "".join(head).rstrip() + " … " + "".join(tail).lstrip()
+    # Keep the run's own edge spaces: they separate it from the changed words.
+    if tokens[-1].isspace():
+        cut = cut.rstrip() + " "
+    return cut.lstrip() if not head else cut
