@@ -149,3 +149,18 @@ def test_word_diff_cuts_long_unchanged_runs_to_the_words_beside_a_change() -> No
     assert diff.plain == "… w15 w16 w17 w18 w19 w20 CHANGED w21 w22 w23 w24 w25 … "
     appended = word_diff(words, words + " More.")
     assert appended.plain == "… w35 w36 w37 w38 w39 More."
+
+
+def test_a_quote_missing_from_the_source_is_marked(tmp_path: Path) -> None:
+    item = item_for(
+        tmp_path / "l.sqlite",
+        DraftIn(
+            kind=DraftKind.QA,
+            question="Where?",
+            answer="Open the vault.",
+            evidence=["Open **Settings > Billing > Invoices**", "the vault is open"],
+        ),
+    )
+    lines = card_text(item, None, held=True).plain.splitlines()
+    assert "“Open **Settings > Billing > Invoices**”" in lines
+    assert "“the vault is open”  not found in the source" in lines

@@ -207,7 +207,8 @@ class EditScreen(BesideSource[EditResult | None]):
         message.append("Save anyway? ctrl+s saves (your decision records the warning); ")
         message.append("keep typing to fix it.")
         error.update(message)
-        error.scroll_visible(animate=False)
+        # After the next layout, when the warning has its height: all of it in view.
+        self.call_after_refresh(self.query_one("#form-pane").scroll_end, animate=False)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

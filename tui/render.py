@@ -95,8 +95,12 @@ def card_text(item: ReviewItem, decision: Decision | None, held: bool) -> Text:
         text.append("\n")
         text.append("Evidence", style=HEADING)
         text.append("\n")
+        chunk_text = item.chunk.text if item.chunk is not None else None
         for quote in draft.evidence:
-            text.append("“" + shown(quote) + "”\n")
+            text.append("“" + shown(quote) + "”")
+            if chunk_text is not None and not folded_spans(chunk_text, quote):
+                text.append("  not found in the source", style="bold red")
+            text.append("\n")
     text.append_text(meta_text(item))
     return text
 
