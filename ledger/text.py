@@ -143,16 +143,29 @@ def visible(text: str) -> str:
 # ---- where a quote occurs -----------------------------------------------------------------
 
 
-def folded_spans(text: str, quote: str) -> list[tuple[int, int]]:
+@lru_cache(maxsize=256)
+def folded_spans(text: str, quote: str) -> tuple[tuple[int, int], ...]:
     """(start, end) in ``text`` of every occurrence of ``quote``, compared as the evidence
     check compares them: casefolded, any run of whitespace equal to one space.
 
     Casefolding changes lengths ("ß" -> "ss", "İ" -> "i̇"), so the search runs in the folded
     text and each folded position is mapped back to the original character it came from.
+    Cached: the card and the source pane ask for the same spans when a draft is shown.
     """
-    needle = " ".join(quote.casefold().split())
-    if not needle:
-        return []
+    words = quote.casefold().split()
+    if not words:
+        return ()
+    folded_text = text.casefold()
+    if len(folded_text) == len(text):
+        # Casefolding never shortens a character, so equal lengths mean one character for one:
+        # positions in the folded text are positions in ``text``.
+        pattern = re.compile(r"\s+".join(map(re.escape, words)))
+        return tuple(match.span() for match in pattern.finditer(folded_text))
+    return _mapped_spans(text, " ".join(words))
+
+
+def _mapped_spans(text: str, needle: str) -> tuple[tuple[int, int], ...]:
+    """``folded_spans`` for a text with characters that casefold to more than one."""
     folded: list[str] = []
     origin: list[int] = []  # origin[k]: index in ``text`` of folded character k
     in_space = False
@@ -174,4 +187,4 @@ def folded_spans(text: str, quote: str) -> list[tuple[int, int]]:
         end = start + len(needle)
         spans.append((origin[start], origin[end - 1] + 1))
         start = haystack.find(needle, end)
-    return spans
+    return tuple(spans)

@@ -81,6 +81,10 @@ def test_evidence_highlight_after_letters_that_casefold_longer(tmp_path: Path) -
     assert [chunk[s:e] for s, e in spans] == ["click   Save\nthen Export"]
     assert [chunk[s:e] for s, e in folded_spans(chunk, "strasse")] == ["Straße", "Straße"]
     assert [chunk[s:e] for s, e in folded_spans(chunk, "i̇i̇")] == ["İİ"]
+    # Text that casefolds one character for one takes the regex path: same answers.
+    plain = "## Billing\n\nThen click   Save\nthen Export, or CLICK save."
+    found = [plain[s:e] for s, e in folded_spans(plain, "click save")]
+    assert found == ["click   Save", "CLICK save"]
     item = item_for(
         tmp_path / "l.sqlite",
         DraftIn(kind=DraftKind.QA, question="How?", answer="Save.", evidence=["click save"]),
