@@ -142,8 +142,10 @@ class EditScreen(BesideSource[EditResult | None]):
         check: EditCheck | None = None,
     ) -> None:
         super().__init__(source if source is not None else Text())
-        self._question = question
-        self._answer = answer
+        # As shown: a draft's control characters are made visible in the editor too, so an
+        # edit stores what the reviewer saw.
+        self._question = visible(question)
+        self._answer = visible(answer)
         self._check = check
         # The text the reviewer was warned about; saving exactly this again saves anyway.
         self._warned_for: tuple[str, str] | None = None
@@ -151,9 +153,9 @@ class EditScreen(BesideSource[EditResult | None]):
 
     def compose_form(self) -> ComposeResult:
         yield Label("Question")
-        yield DraftEditor(visible(self._question), id="question", soft_wrap=True)
+        yield DraftEditor(self._question, id="question", soft_wrap=True)
         yield Label("Answer")
-        yield DraftEditor(visible(self._answer), id="answer", soft_wrap=True)
+        yield DraftEditor(self._answer, id="answer", soft_wrap=True)
         yield Label("Change against the draft", classes="subtitle")
         yield Static("(no change yet)", id="edit-diff")
         yield Static("", id="edit-error")
