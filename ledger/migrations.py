@@ -325,6 +325,32 @@ def _m003_event_hashes_and_guards(db: sqlite3.Connection) -> None:
         )
 
 
+def _m004_chunk_sections_and_ingest_roots(db: sqlite3.Connection) -> None:
+    """Sections per chunk, and the docs folder each ingest read.
+
+    Chunks stored before have no sections (NULL): their ids hash exactly as before.
+    """
+    run_script(
+        db,
+        """
+        ALTER TABLE chunks ADD COLUMN sections TEXT;
+
+        -- One row per ingest: the docs folder read (absolute) and the prefix document paths
+        -- were keyed with. The newest row is the folder the current documents came from.
+        CREATE TABLE ingest_roots (
+            id          TEXT PRIMARY KEY,
+            root        TEXT NOT NULL,
+            key_prefix  TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        );
+        CREATE TRIGGER ingest_roots_no_update BEFORE UPDATE ON ingest_roots
+            BEGIN SELECT RAISE(ABORT, 'ingest_roots rows are append-only'); END;
+        CREATE TRIGGER ingest_roots_no_delete BEFORE DELETE ON ingest_roots
+            BEGIN SELECT RAISE(ABORT, 'ingest_roots rows are append-only'); END;
+        """,
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 # Append only: a released migration is never edited, a change is a new function.
@@ -332,6 +358,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("core", _m001_core),
     ("review_export_search", _m002_review_export_search),
     ("event_hashes_and_guards", _m003_event_hashes_and_guards),
+    ("chunk_sections_and_ingest_roots", _m004_chunk_sections_and_ingest_roots),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

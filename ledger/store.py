@@ -82,16 +82,29 @@ def document_id(path: str, content_hash_: str | None, removed: bool, ingested_at
 
 
 def chunk_id(document_id_: str, ordinal: int, chunk: ChunkIn, text_hash_: str) -> str:
-    return content_hash(
-        {
-            "document_id": document_id_,
-            "ordinal": ordinal,
-            "heading_path": chunk.heading_path,
-            "start_line": chunk.start_line,
-            "end_line": chunk.end_line,
-            "text_hash": text_hash_,
-        }
-    )
+    fields: dict[str, Any] = {
+        "document_id": document_id_,
+        "ordinal": ordinal,
+        "heading_path": chunk.heading_path,
+        "start_line": chunk.start_line,
+        "end_line": chunk.end_line,
+        "text_hash": text_hash_,
+    }
+    # Only chunks that hold several sections carry them, so ids of chunks stored before
+    # sections existed are computed exactly as they were.
+    if chunk.sections:
+        fields["sections"] = [s.model_dump() for s in chunk.sections]
+    return content_hash(fields)
+
+
+def sections_json(chunk: ChunkIn) -> str | None:
+    if not chunk.sections:
+        return None
+    return json.dumps([s.model_dump() for s in chunk.sections], ensure_ascii=False)
+
+
+def ingest_root_id(root: str, key_prefix: str, recorded_at: str) -> str:
+    return content_hash({"root": root, "key_prefix": key_prefix, "recorded_at": recorded_at})
 
 
 def draft_id(chunk_id_: str, draft: DraftIn) -> str:
@@ -140,6 +153,14 @@ class IngestOutcome:
     state: str  # "new" | "changed" | "unchanged"
     document_id: str
     chunk_count: int
+
+
+@dataclass(frozen=True)
+class IngestRoot:
+    id: str
+    root: str  # absolute path of the docs folder as ingested
+    key_prefix: str  # "" unless the ledger predates relative keys ("<folder>/")
+    recorded_at: str
 
 
 @dataclass(frozen=True)
@@ -255,6 +276,7 @@ def row_to_chunk(row: sqlite3.Row) -> Chunk:
         end_line=row["end_line"],
         text=row["text"],
         text_hash=row["text_hash"],
+        sections=json.loads(row["sections"]) if row["sections"] else [],
     )
 
 
@@ -844,7 +866,7 @@ class Ledger:
             )
             db.executemany(
                 "INSERT INTO chunks(id, document_id, ordinal, heading_path, start_line, end_line,"
-                " text, text_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " text, text_hash, sections) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         chunk_id(doc_id, ordinal, chunk, text_hash(chunk.text)),
@@ -855,6 +877,7 @@ class Ledger:
                         chunk.end_line,
                         chunk.text,
                         text_hash(chunk.text),
+                        sections_json(chunk),
                     )
                     for ordinal, chunk in enumerate(chunks)
                 ],
@@ -882,6 +905,26 @@ class Ledger:
                 )
                 removed.append(row["path"])
         return removed
+
+    def record_ingest_root(self, root: str, key_prefix: str) -> IngestRoot:
+        """Record the docs folder an ingest read (``root``, absolute) and the prefix its
+        document paths were keyed with; the newest record is the ledger's docs root."""
+        with self.transaction() as db:
+            recorded_at = utc_now()
+            id_ = ingest_root_id(root, key_prefix, recorded_at)
+            db.execute(
+                "INSERT INTO ingest_roots(id, root, key_prefix, recorded_at) VALUES (?, ?, ?, ?)",
+                (id_, root, key_prefix, recorded_at),
+            )
+        return IngestRoot(id_, root, key_prefix, recorded_at)
+
+    def ingest_root(self) -> IngestRoot | None:
+        """The docs folder most recently ingested into this ledger, if one was recorded."""
+        rows = self.query("SELECT * FROM ingest_roots ORDER BY rowid DESC LIMIT 1")
+        if not rows:
+            return None
+        row = rows[0]
+        return IngestRoot(row["id"], row["root"], row["key_prefix"], row["recorded_at"])
 
     def current_documents(self) -> list[Document]:
         rows = self.query("SELECT * FROM current_documents WHERE removed = 0 ORDER BY path")

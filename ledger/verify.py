@@ -169,6 +169,7 @@ def _verify_chunks(ledger: Ledger) -> list[Break]:
                 start_line=row["start_line"],
                 end_line=row["end_line"],
                 text=row["text"],
+                sections=json.loads(row["sections"]) if row["sections"] else [],
             )
         except (ValueError, TypeError):  # a field edited into something no chunk holds
             breaks.append(Break("chunk_hash", row["id"], "chunk fields cannot be read"))

@@ -122,12 +122,19 @@ def finding_lines(item: ReviewItem) -> list[tuple[str, str]]:
                 check = str(finding.get("check", ""))
                 what = FINDING_WORDS.get(check, check.replace("_", " ") or "finding")
                 lines.append((what, _short(finding.get("detail", ""))))
+    # The docs' own sentence denying the feature, the strongest support a no can have: the one
+    # the draft quotes (``docs_deny``, rules drafter), else those the absence search found.
+    quoted = meta.get("docs_deny")
     absence = meta.get("absence_check")
-    if isinstance(absence, dict):
-        for denial in absence.get("denials") or []:
-            if isinstance(denial, dict):
-                detail = f"{_short(denial.get('sentence', ''))} ({_short(denial.get('line', ''))})"
-                lines.append(("the docs deny it", detail))
+    if isinstance(quoted, list) and quoted:
+        denials = [(d.get("quote", ""), d.get("at", "")) for d in quoted if isinstance(d, dict)]
+    elif isinstance(absence, dict):
+        found = absence.get("denials") or []
+        denials = [(d.get("sentence", ""), d.get("line", "")) for d in found if isinstance(d, dict)]
+    else:
+        denials = []
+    for sentence, where in denials:
+        lines.append(("the docs deny it", f"{_short(sentence)} ({_short(where)})"))
     return lines
 
 
