@@ -34,6 +34,7 @@ CATEGORY_MODULES = (
     "key_leaks",
     "hostile_config",
     "identity",
+    "terminal_escapes",
 )
 
 

@@ -6,6 +6,7 @@ import argparse
 import getpass
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,22 @@ def load_guidelines(config: Config) -> str:
         ) from exc
 
 
+def glossary_names(config: Config) -> list[str]:
+    """The scope file's real UI names: an edit naming one the docs lack is not warned about."""
+    from generator.scope import ScopeError, load_scope, scope_path_for
+
+    path = scope_path_for(config.docs, config.scope)
+    if not path.exists():
+        return []
+    try:
+        return load_scope(path).glossary.names()
+    except ScopeError as exc:
+        # The glossary only spares the reviewer a warning; a bad scope file must not stop
+        # the review (`draftgate generate` refuses it).
+        print(f"draftgate: warning: {exc}; edit warnings use no glossary", file=sys.stderr)
+        return []
+
+
 def run_review(args: argparse.Namespace) -> int:
     from tui.app import ReviewApp, keymap_problem  # Textual loads only for this command
 
@@ -133,6 +150,7 @@ def run_review(args: argparse.Namespace) -> int:
         lease_seconds=config.review.lease_seconds,
         keymap=config.review.keymap,
         guidelines=guidelines,
+        glossary=glossary_names(config),
     )
     app.run()
     return ExitCode.OK

@@ -108,3 +108,83 @@ def references_with_keys(answer: str) -> list[tuple[str, str]]:
         for name, key in found
         if not any(key in other and key != other for other in keys)
     ]
+
+
+# ---- text shown on a terminal -------------------------------------------------------------
+# Docs, reviewer names and notes are data: an ESC in them must never reach a terminal, where it
+# would retitle the window, clear the screen or hide text (CSI, OSC, OSC 8 links). Each control
+# character becomes one visible character, so positions in the shown text are positions in the
+# stored text (the evidence highlight relies on it). C0 controls show as their Unicode
+# "control picture" (ESC -> ␛, BEL -> ␇), DEL as ␡; C1 controls and the bidirectional
+# overrides that reorder a line as �. Newlines and tabs stay: they are layout, not commands.
+_KEPT_CONTROLS = "\n\t"
+_BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_VISIBLE_CONTROLS = {
+    **{code: chr(0x2400 + code) for code in range(0x20) if chr(code) not in _KEPT_CONTROLS},
+    0x7F: "\u2421",
+    **{code: "\ufffd" for code in range(0x80, 0xA0)},
+    **{ord(char): "\ufffd" for char in _BIDI_CONTROLS},
+}
+_CONTROL_CHARS = re.compile("[" + "".join(re.escape(chr(code)) for code in _VISIBLE_CONTROLS) + "]")
+
+
+def has_controls(text: str) -> bool:
+    """True when ``text`` holds a character a terminal would act on rather than show."""
+    return _CONTROL_CHARS.search(text) is not None
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character replaced by one visible character."""
+    if _CONTROL_CHARS.search(text) is None:
+        return text
+    return text.translate(_VISIBLE_CONTROLS)
+
+
+# ---- where a quote occurs -----------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def folded_spans(text: str, quote: str) -> tuple[tuple[int, int], ...]:
+    """(start, end) in ``text`` of every occurrence of ``quote``, compared as the evidence
+    check compares them: casefolded, any run of whitespace equal to one space.
+
+    Casefolding changes lengths ("ß" -> "ss", "İ" -> "i̇"), so the search runs in the folded
+    text and each folded position is mapped back to the original character it came from.
+    Cached: the card and the source pane ask for the same spans when a draft is shown.
+    """
+    words = quote.casefold().split()
+    if not words:
+        return ()
+    folded_text = text.casefold()
+    if len(folded_text) == len(text):
+        # Casefolding never shortens a character, so equal lengths mean one character for one:
+        # positions in the folded text are positions in ``text``.
+        pattern = re.compile(r"\s+".join(map(re.escape, words)))
+        return tuple(match.span() for match in pattern.finditer(folded_text))
+    return _mapped_spans(text, " ".join(words))
+
+
+def _mapped_spans(text: str, needle: str) -> tuple[tuple[int, int], ...]:
+    """``folded_spans`` for a text with characters that casefold to more than one."""
+    folded: list[str] = []
+    origin: list[int] = []  # origin[k]: index in ``text`` of folded character k
+    in_space = False
+    for index, char in enumerate(text):
+        if char.isspace():
+            if not in_space:
+                folded.append(" ")
+                origin.append(index)
+            in_space = True
+            continue
+        in_space = False
+        for folded_char in char.casefold():
+            folded.append(folded_char)
+            origin.append(index)
+    haystack = "".join(folded)
+    spans = []
+    start = haystack.find(needle)
+    while start != -1:
+        end = start + len(needle)
+        spans.append((origin[start], origin[end - 1] + 1))
+        start = haystack.find(needle, end)
+    return tuple(spans)

@@ -459,8 +459,8 @@ class ReviewSession:
     def approve(self, entry: Entry) -> None:
         self._decide(entry, Verdict.APPROVE)
 
-    def edit(self, entry: Entry, question: str, answer: str) -> None:
-        self._decide(entry, Verdict.EDIT, final_question=question, final_answer=answer)
+    def edit(self, entry: Entry, question: str, answer: str, note: str | None = None) -> None:
+        self._decide(entry, Verdict.EDIT, final_question=question, final_answer=answer, note=note)
 
     def reject(self, entry: Entry, reason: RejectReason, note: str | None) -> None:
         self._decide(entry, Verdict.REJECT, reason=reason, note=note)

@@ -9,6 +9,7 @@ from textual.widgets import Footer
 from textual.widgets._toast import Toast
 
 from ledger import Ledger, RejectReason, Verdict
+from review.edit_checks import WARNED_PREFIX
 from tests.support.review import make_app, seed_ledger, settle, wait_for_screen, wait_until
 from tui.modals import EditScreen, FilterScreen, HelpScreen, RejectScreen
 
@@ -43,9 +44,12 @@ async def test_edit_stores_final_text_and_leaves_the_draft_untouched(ledger_path
         await settle(pilot, app)
         await pilot.press("e")
         await wait_for_screen(pilot, app, EditScreen)
-        await pilot.press("tab")  # the cursor starts in the question; tab to the answer
-        await pilot.press("ctrl+a", "ctrl+k")  # TextArea: line start, kill to end of line
-        await pilot.press(*"Open Billing.")
+        # The answer has the focus; ctrl+a selects all of it and typing replaces it.
+        await pilot.press("ctrl+a", *"Open Billing.")
+        await pilot.press("ctrl+s")  # the draft's answer quoted its evidence: asked once
+        editor = app.screen
+        assert isinstance(editor, EditScreen)
+        assert "no longer quotes the evidence" in str(editor.query_one("#edit-error").render())
         await pilot.press("ctrl+s")
         await settle(pilot, app)
         assert app.session.counts.edited == 1
@@ -54,6 +58,8 @@ async def test_edit_stores_final_text_and_leaves_the_draft_untouched(ledger_path
     assert len(rows) == 1 and rows[0].verdict is Verdict.EDIT
     assert rows[0].final_question == original.question
     assert rows[0].final_answer == "Open Billing."
+    assert rows[0].note is not None and rows[0].note.startswith(WARNED_PREFIX)
+    assert "no longer quotes the evidence" in rows[0].note
     assert rows[0].edit_distance is not None and rows[0].edit_distance > 0
     with Ledger.open(ledger_path) as ledger:
         assert ledger.get_draft(ids[0]) == original

@@ -20,7 +20,7 @@ from generator.scope import Scope, load_scope
 from ledger import Draft, Ledger
 from ledger.queue import ReviewItem
 from tests.support.builders import REPO_ROOT, SAMPLE_DOCS
-from tui.render import meta_text
+from tui.render import card_text
 
 DOCS = {
     "intro.md": (
@@ -303,10 +303,9 @@ def test_the_review_card_shows_what_the_docs_say(drafted: tuple[Ledger, list[Dra
     ledger, drafts = drafted
     [offline] = [d for d in drafts if d.meta.get("feature") == "offline mode"]
     item = ReviewItem(0, offline, ledger.get_chunk(offline.chunk_id), "intro.md", False, False)
-    shown = meta_text(item).plain
-    assert "The docs say" in shown
-    assert "“Orbitly does not support offline mode.”" in shown
-    assert offline.meta["docs_deny"][0]["at"] in shown
+    shown = card_text(item, None, held=True).plain
+    at = offline.meta["docs_deny"][0]["at"]
+    assert f"the docs deny it: Orbitly does not support offline mode. ({at})" in shown
 
 
 def test_candidates_past_the_per_chunk_count_are_listed_not_lost(tmp_path: Path) -> None:

@@ -9,10 +9,11 @@ app's thread and a decision shows as saved only once the session says it is comm
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, ClassVar
 
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -32,9 +33,10 @@ from review import (
     SessionEvent,
     StatusChanged,
 )
+from review.edit_checks import DocsSearch, edit_warnings, warned_note
 from review.order import Order
-from tui.modals import EditScreen, FilterScreen, HelpScreen, RejectScreen
-from tui.render import card_text, source_text
+from tui.modals import EditResult, EditScreen, FilterScreen, HelpScreen, RejectScreen
+from tui.render import card_text, shown, source_text
 
 # A commit takes a millisecond or two; painting "saving…" at once would put an extra frame in
 # front of the next draft, so it appears only if the commit is slow (e.g. the ledger is locked
@@ -140,9 +142,14 @@ class ReviewApp(App[None]):
         clock: Clock = system_clock,
         ack_stream: IO[str] | None = None,
         session_id: str | None = None,
+        glossary: Sequence[str] = (),
     ) -> None:
         super().__init__()
         self.keymap = dict(keymap or {})
+        # The product's real UI names (the scope file's glossary): an edit naming something
+        # neither they nor the docs have asks the reviewer to confirm before it is saved.
+        self.glossary = list(glossary)
+        self.docs_search = DocsSearch(ledger_path)
         self.guidelines = guidelines
         self.ack_stream = ack_stream
         self.session = ReviewSession(
@@ -183,6 +190,7 @@ class ReviewApp(App[None]):
     def on_unmount(self) -> None:
         # However the app ends (q, ctrl+q), give this session's leases back.
         self.session.close()
+        self.docs_search.close()
 
     def on_session_reply(self, message: SessionReply) -> None:
         message.step()
@@ -201,10 +209,12 @@ class ReviewApp(App[None]):
         elif isinstance(event, StatusChanged):
             self._render_status()
         elif isinstance(event, Notice):
+            # A notice can quote ledger text (a reviewer's name, a path): shown, never markup.
+            text = shown(event.text)
             if event.timeout is None:
-                self.notify(event.text, severity=event.severity)
+                self.notify(text, severity=event.severity, markup=False)
             else:
-                self.notify(event.text, severity=event.severity, timeout=event.timeout)
+                self.notify(text, severity=event.severity, timeout=event.timeout, markup=False)
         elif isinstance(event, DecisionSaved):
             decision = event.decision
             self._ack(f"saved {decision.id} {decision.draft_id} {decision.verdict}")
@@ -256,9 +266,11 @@ class ReviewApp(App[None]):
             return
         session = self.session
         screen.query_one("#title", Static).update(
-            f"Draftgate review · {session.reviewer} · {session.filters.describe()}"
-            + (f" · by {session.order}" if session.order != "created" else "")
-            + (f" · double review {session.double_review:g}" if session.double_review else "")
+            Text(
+                shown(f"Draftgate review · {session.reviewer} · {session.filters.describe()}")
+                + (f" · by {session.order}" if session.order != "created" else "")
+                + (f" · double review {session.double_review:g}" if session.double_review else "")
+            )
         )
         remaining = "…" if session.remaining is None else f"{max(0, session.remaining):,}"
         position = f"#{session.pos + 1}" if session.current is not None else "end"
@@ -270,7 +282,7 @@ class ReviewApp(App[None]):
         )
         if session.note:
             status += f" · {session.note}"
-        screen.query_one("#status", Static).update(status)
+        screen.query_one("#status", Static).update(Text(shown(status)))
 
     # ---- keys --------------------------------------------------------------------------
 
@@ -290,16 +302,30 @@ class ReviewApp(App[None]):
         entry = self.session.decidable()
         if entry is None:
             return
-        draft = entry.item.draft
+        item = entry.item
+        draft = item.draft
+        chunk_text = item.chunk.text if item.chunk is not None else ""
 
-        def done(result: tuple[str, str] | None) -> None:
+        def check(question: str, answer: str) -> list[str]:
+            return edit_warnings(
+                draft,
+                question,
+                answer,
+                chunk_text=chunk_text,
+                glossary=self.glossary,
+                corpus_search=self.docs_search,
+            )
+
+        def done(result: EditResult | None) -> None:
             if result is None or self.session.current is not entry:
                 return
             self._key_at = time.perf_counter()
-            self.session.edit(entry, result[0], result[1])
+            note = warned_note(result.warned) if result.warned else None
+            self.session.edit(entry, result.question, result.answer, note=note)
             self._saving_started()
 
-        self.push_screen(EditScreen(draft.question, draft.answer), done)
+        editor = EditScreen(draft.question, draft.answer, source=source_text(item), check=check)
+        self.push_screen(editor, done)
 
     def action_reject(self) -> None:
         entry = self.session.decidable()
@@ -313,7 +339,7 @@ class ReviewApp(App[None]):
             self.session.reject(entry, result[0], result[1])
             self._saving_started()
 
-        self.push_screen(RejectScreen(), done)
+        self.push_screen(RejectScreen(source_text(entry.item)), done)
 
     def _timed(self, step: Callable[[], bool]) -> None:
         key_at = time.perf_counter()

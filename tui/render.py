@@ -1,32 +1,67 @@
-"""Pure functions from a claimed draft to the Rich text the screen shows (no I/O, no SQL)."""
+"""Pure functions from a claimed draft to the Rich text the screen shows (no I/O, no SQL).
+
+Every text that comes from the ledger (drafts, source, paths, names, notes) passes through
+``shown`` first: control characters become visible, so a doc cannot send escapes to the
+terminal. Only labels (the badge, section headings, findings' markers) carry a style; the
+draft's own words are plain text, so a label's style can never become the card's base style.
+"""
 
 from __future__ import annotations
 
+import difflib
+import re
 from typing import Any
 
 from rich.text import Text
 
 from ledger import Decision, Verdict
 from ledger.queue import ReviewItem
+from ledger.text import folded_spans, has_controls, visible
 
 VERDICT_WORDS = {
     Verdict.APPROVE: "approved",
     Verdict.EDIT: "edited",
     Verdict.REJECT: "rejected",
 }
+HEADING = "bold underline"
+EVIDENCE_HIGHLIGHT = "black on yellow"
+# Generation-time findings as the reviewer reads them; an unknown check shows by its name.
+FINDING_WORDS = {
+    "phantom_ui_name": "UI name not in the docs or glossary",
+    "markup": "leftover markup",
+    "prompt_text": "repeats the prompt's wording",
+    "addresses_assistant": "speaks to or as an AI",
+    "injected_text": "repeats an instruction from the docs",
+}
+FINDING_DETAIL_CHARS = 100
+CONTROLS_MARK = " CONTROL CHARACTERS (shown as ␛ …) "
+
+
+def shown(value: object) -> str:
+    """Text from the ledger as it may reach the terminal."""
+    return visible(str(value))
+
+
+def draft_has_controls(item: ReviewItem) -> bool:
+    draft = item.draft
+    return any(has_controls(t) for t in (draft.question, draft.answer, *draft.evidence))
 
 
 def badge(item: ReviewItem) -> Text:
     label = item.draft.kind.value.upper()
     if item.draft.subtype:
-        label += f" · {item.draft.subtype}"
-    text = Text(f" {label} ", style="bold reverse")
+        label += f" · {shown(item.draft.subtype)}"
+    text = Text()
+    text.append(f" {label} ", style="bold reverse")
     if item.stale:
         text.append("  ")
         text.append(" STALE: source changed ", style="bold black on yellow")
     if item.double_review:
         text.append("  ")
         text.append(" second review (blind) ", style="bold black on cyan")
+    if draft_has_controls(item):
+        text.append("  ")
+        text.append(CONTROLS_MARK, style="bold white on red")
     return text
 
 
@@ -45,76 +80,163 @@ def card_text(item: ReviewItem, decision: Decision | None, held: bool) -> Text:
             "Another reviewer holds or has decided this draft; it is read-only here.\n\n",
             style="yellow",
         )
-    text.append("Question\n", style="bold underline")
-    text.append(draft.question + "\n\n")
-    text.append("Answer\n", style="bold underline")
-    text.append(draft.answer + "\n")
+    text.append("Question", style=HEADING)
+    text.append("\n" + shown(draft.question) + "\n\n")
+    text.append("Answer", style=HEADING)
+    text.append("\n" + shown(draft.answer) + "\n")
+    text.append_text(findings_text(item))
     if decision is not None and decision.verdict is Verdict.EDIT:
-        text.append("\nYour edit\n", style="bold underline")
-        text.append(f"Q: {decision.final_question}\nA: {decision.final_answer}\n")
+        text.append("\n")
+        text.append("Your edit", style=HEADING)
+        text.append(f"\nQ: {shown(decision.final_question)}\nA: {shown(decision.final_answer)}\n")
+    if decision is not None and decision.note:
+        text.append(f"note: {shown(decision.note)}\n", style="dim")
     if draft.evidence:
-        text.append("\nEvidence\n", style="bold underline")
+        text.append("\n")
+        text.append("Evidence", style=HEADING)
+        text.append("\n")
+        chunk_text = item.chunk.text if item.chunk is not None else None
         for quote in draft.evidence:
-            text.append("“" + quote + "”\n", style="italic")
+            text.append("“" + shown(quote) + "”")
+            if chunk_text is not None and not folded_spans(chunk_text, quote):
+                text.append("  not found in the source", style="bold red")
+            text.append("\n")
     text.append_text(meta_text(item))
     return text
 
 
+def _short(value: object, limit: int = FINDING_DETAIL_CHARS) -> str:
+    line = " ".join(shown(value).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def finding_lines(item: ReviewItem) -> list[tuple[str, str]]:
+    """(what, detail) per thing the generation-time checks found: answer findings, and the
+    docs' denial a negative rests on."""
+    meta: dict[str, Any] = item.draft.meta
+    lines: list[tuple[str, str]] = []
+    findings = meta.get("findings")
+    if isinstance(findings, list):
+        for finding in findings:
+            if isinstance(finding, dict):
+                check = str(finding.get("check", ""))
+                what = FINDING_WORDS.get(check, check.replace("_", " ") or "finding")
+                lines.append((what, _short(finding.get("detail", ""))))
+    # The docs' own sentence denying the feature, the strongest support a no can have: the one
+    # the draft quotes (``docs_deny``, rules drafter), else those the absence search found.
+    quoted = meta.get("docs_deny")
+    absence = meta.get("absence_check")
+    if isinstance(quoted, list) and quoted:
+        denials = [(d.get("quote", ""), d.get("at", "")) for d in quoted if isinstance(d, dict)]
+    elif isinstance(absence, dict):
+        found = absence.get("denials") or []
+        denials = [(d.get("sentence", ""), d.get("line", "")) for d in found if isinstance(d, dict)]
+    else:
+        denials = []
+    for sentence, where in denials:
+        lines.append(("the docs deny it", f"{_short(sentence)} ({_short(where)})"))
+    return lines
+
+
+def findings_text(item: ReviewItem) -> Text:
+    text = Text()
+    for what, detail in finding_lines(item):
+        text.append("⚑ ", style="yellow")
+        text.append(what, style="yellow")
+        text.append(f": {detail}\n" if detail else "\n")
+    return text
+
+
 def meta_text(item: ReviewItem) -> Text:
-    """Kind-specific checks the reviewer should see: absence search, the docs' own denial,
-    wrong UI name."""
+    """Kind-specific checks the reviewer should see: absence search, wrong UI name."""
     meta: dict[str, Any] = item.draft.meta
     text = Text()
     absence = meta.get("absence_check")
     if isinstance(absence, dict):
         terms = absence.get("terms") or []
         hits = absence.get("hits") or []
-        text.append("\nAbsence check\n", style="bold underline")
-        text.append("searched: " + (", ".join(f"“{t}”" for t in terms) or "(nothing)") + "\n")
+        text.append("\n")
+        text.append("Absence check", style=HEADING)
+        text.append("\nsearched: " + (", ".join(f"“{shown(t)}”" for t in terms) or "(nothing)"))
+        text.append("\n")
         if hits:
             text.append(f"hits: {len(hits)}: the docs DO mention it\n", style="bold red")
             for hit in hits:
                 if isinstance(hit, dict):
-                    where = f"{hit.get('document', '')} › {hit.get('heading', '')}"
-                    text.append(f"  {hit.get('term', '')}: {where}\n", style="red")
+                    where = f"{shown(hit.get('document', ''))} › {shown(hit.get('heading', ''))}"
+                    text.append(f"  {shown(hit.get('term', ''))}: {where}\n", style="red")
         else:
             text.append("hits: none in the docs\n", style="green")
-    denials = meta.get("docs_deny")
-    if isinstance(denials, list) and denials:
-        # The docs' own sentence denying the feature: the strongest support a no can have.
-        text.append("\nThe docs say\n", style="bold underline")
-        for denial in denials:
-            if isinstance(denial, dict):
-                text.append(f"“{denial.get('quote', '')}”", style="green")
-                text.append(f"  ({denial.get('at', '')})\n", style="dim")
     if item.draft.subtype == "wrong_ui_name":
         wrong = meta.get("wrong_name") or meta.get("wrong_ui_name")
         real = meta.get("real_path") or meta.get("real_ui_path") or meta.get("real_name")
-        text.append("\nWrong UI name\n", style="bold underline")
-        text.append(f"wrong name: {wrong or '(not recorded)'}\n", style="red")
-        text.append(f"real path:  {real or '(not recorded)'}\n", style="green")
+        text.append("\n")
+        text.append("Wrong UI name", style=HEADING)
+        text.append("\n")
+        text.append(f"wrong name: {shown(wrong or '(not recorded)')}\n", style="red")
+        text.append(f"real path:  {shown(real or '(not recorded)')}\n", style="green")
     return text
 
 
 def source_text(item: ReviewItem) -> Text:
     text = Text()
-    text.append(item.document_path or "(document unknown)", style="bold")
+    text.append(shown(item.document_path or "(document unknown)"), style="bold")
     chunk = item.chunk
     if chunk is None:
         text.append("\n\nThe source chunk is missing from the ledger.", style="red")
         return text
     text.append("\n")
-    text.append(" › ".join(chunk.heading_path) or "(no heading)", style="cyan")
+    text.append(" › ".join(shown(h) for h in chunk.heading_path) or "(no heading)", style="cyan")
     text.append(f"\nlines {chunk.start_line}–{chunk.end_line}\n\n", style="dim")
-    body = Text(chunk.text)
-    lowered = chunk.text.casefold()
+    # ``visible`` keeps one character per character, so spans in the stored text hold here.
+    body = Text(shown(chunk.text))
     for quote in item.draft.evidence:
-        needle = quote.strip().casefold()
-        if not needle:
-            continue
-        start = lowered.find(needle)
-        while start != -1:
-            body.stylize("bold black on yellow", start, start + len(needle))
-            start = lowered.find(needle, start + len(needle))
+        for start, end in folded_spans(chunk.text, quote):
+            body.stylize(EVIDENCE_HIGHLIGHT, start, end)
     text.append_text(body)
     return text
+
+
+# ---- the change an edit makes -------------------------------------------------------------
+
+_TOKENS = re.compile(r"\s+|[^\s]+")
+# Unchanged words kept on each side of a change; longer unchanged runs are cut to "…", so a
+# one-word fix in a long answer shows as one line.
+DIFF_CONTEXT_WORDS = 5
+
+
+def word_diff(before: str, after: str) -> Text:
+    """``after`` against ``before`` word by word: removed words struck through in red, added
+    words in green, the rest plain."""
+    old = _TOKENS.findall(shown(before))
+    new = _TOKENS.findall(shown(after))
+    text = Text()
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    for op, a1, a2, b1, b2 in matcher.get_opcodes():
+        if op == "equal":
+            before_change = b2 < len(new) or a2 < len(old)
+            after_change = a1 > 0 or b1 > 0
+            text.append(_context(old[a1:a2], after_change, before_change))
+            continue
+        removed, added = "".join(old[a1:a2]), "".join(new[b1:b2])
+        if removed:
+            text.append(removed, style="strike red")
+        if removed and added and not removed[-1].isspace() and not added[0].isspace():
+            text.append(" ")  # "Settings the Dashboard", not "Settingsthe Dashboard"
+        if added:
+            text.append(added, style="bold green")
+    return text
+
+
+def _context(tokens: list[str], after_change: bool, before_change: bool) -> str:
+    """An unchanged run with only the words next to the changes around it."""
+    keep = 2 * DIFF_CONTEXT_WORDS  # a word and the space after it are two tokens
+    head = tokens[:keep] if after_change else []
+    tail = tokens[-keep:] if before_change else []
+    if len(head) + len(tail) >= len(tokens):
+        return "".join(tokens)
+    cut = "".join(head).rstrip() + " … " + "".join(tail).lstrip()
+    # Keep the run's own edge spaces: they separate it from the changed words.
+    if tokens[-1].isspace():
+        cut = cut.rstrip() + " "
+    return cut.lstrip() if not head else cut

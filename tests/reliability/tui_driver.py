@@ -68,6 +68,8 @@ async def decide(pilot: Pilot[Any], app: ReviewApp, act: str) -> None:
         editor.query_one("#question", TextArea).text = question
         editor.query_one("#answer", TextArea).text = answer
         await pilot.press("ctrl+s")
+        if app.screen is editor:  # asked to confirm a warning: save anyway
+            await pilot.press("ctrl+s")
     elif act == "reject":
         reason, note = reject_choice(draft_id)
         await pilot.press("r")
