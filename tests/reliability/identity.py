@@ -36,8 +36,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ledger.quality import compute_quality
-
+from audit.quality import compute_quality
 from ledger import DecisionIn, Ledger, RejectReason, Verdict, verify
 from ledger.queue import ReviewQueue
 from ledger.reviewers import InvalidReviewerName

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import ledger.quality
 import pytest
 
+import audit.quality
 import ledger.queue
 import ledger.reviewers
 import ledger.store
@@ -60,7 +60,7 @@ def test_a_backwards_clock_stored_as_zero_dwell_or_counted_as_fast_is_counted(
     stored = identity.run(1, tmp_path / "stored", SEED)
     assert stored.undetected > 0 and "clock went back" in stored.findings[0], stored.summary()
     monkeypatch.undo()
-    monkeypatch.setattr(ledger.quality, "is_clock_anomaly", lambda *_args: False)
+    monkeypatch.setattr(audit.quality, "is_clock_anomaly", lambda *_args: False)
     counted = identity.run(1, tmp_path / "counted", SEED)
     assert counted.undetected > 0, counted.summary()
     assert all("clock anomalies" in f for f in counted.findings), counted.summary()
