@@ -30,6 +30,7 @@ from audit.present import (
     pct,
     short_hash,
 )
+from ledger.text import visible_controls
 
 _PALETTE = {"bar": "#3b6fb6", "edit": "#d98c1f", "bad": "#c0392b", "ok": "#2e8b57"}
 _LABEL_W, _BAR_W, _VALUE_W, _ROW_H = 150, 260, 90, 24
@@ -40,7 +41,8 @@ def _escape(value: Any) -> Markup:
     """Every value the template prints: escaped as ``html.escape`` does, None as nothing."""
     if isinstance(value, Markup):
         return value
-    return Markup(html.escape("" if value is None else str(value), quote=True))
+    text = visible_controls("" if value is None else str(value))
+    return Markup(html.escape(text, quote=True))
 
 
 @cache

@@ -18,6 +18,7 @@ from audit.present import (
     num,
     pct,
 )
+from ledger.text import visible_controls
 
 _MD_SPECIAL = str.maketrans(
     {
@@ -38,8 +39,9 @@ _MD_SPECIAL = str.maketrans(
 
 
 def _md(value: object) -> str:
-    """Untrusted text as inert Markdown: no markup, no raw HTML, one table cell."""
-    return ("" if value is None else str(value)).translate(_MD_SPECIAL)
+    """Untrusted text as inert Markdown: no markup, no raw HTML, one table cell, and no
+    control character a terminal showing the file would act on (ESC, bidi overrides)."""
+    return visible_controls("" if value is None else str(value)).translate(_MD_SPECIAL)
 
 
 def _md_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:

@@ -108,3 +108,26 @@ def references_with_keys(answer: str) -> list[tuple[str, str]]:
         for name, key in found
         if not any(key in other and key != other for other in keys)
     ]
+
+
+# ---- control characters -------------------------------------------------------------------
+# A terminal acts on control characters instead of showing them (ESC starts a sequence that
+# can retitle the window, clear the screen or hide text; bidi controls reorder what follows).
+# Newline and tab are kept; C0 controls become their Unicode "control picture" (U+2400 +
+# code), DEL becomes U+2421, and C1 and bidi controls U+FFFD.
+_KEPT_CONTROLS = "\n\t"
+_BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_VISIBLE_CONTROLS = {
+    **{code: chr(0x2400 + code) for code in range(0x20) if chr(code) not in _KEPT_CONTROLS},
+    0x7F: "\u2421",
+    **{code: "\ufffd" for code in range(0x80, 0xA0)},
+    **{ord(char): "\ufffd" for char in _BIDI_CONTROLS},
+}
+_CONTROL_CHARS = re.compile("[" + "".join(re.escape(chr(c)) for c in _VISIBLE_CONTROLS) + "]")
+
+
+def visible_controls(text: str) -> str:
+    """``text`` with every control character replaced by one visible character."""
+    if _CONTROL_CHARS.search(text) is None:
+        return text
+    return text.translate(_VISIBLE_CONTROLS)
