@@ -30,6 +30,8 @@ CATEGORY_MODULES = (
     "tampering",
     "key_leaks",
     "hostile_config",
+    "export_interrupt",
+    "disk_full",
 )
 
 
