@@ -47,6 +47,7 @@ def check_target(out: Path, ledger: Ledger, *, force: bool) -> None:
     """Refuse a target that is not a folder, or holds anything but an export this ledger
     recorded there (and that only with ``force``). Reads only."""
     try:
+        _check_name_lengths(out)
         if out.exists() and not out.is_dir():
             raise ExportError(f"--out {out} is a file, not a folder")
         if not out.exists() or not any(out.iterdir()):
@@ -65,6 +66,22 @@ def check_target(out: Path, ledger: Ledger, *, force: bool) -> None:
     if strangers:
         # Checked before anything is removed: --force never deletes a file it did not write.
         raise ExportError(f"--out {out} also holds files no manifest lists: {strangers[:3]}")
+
+
+def _check_name_lengths(out: Path) -> None:
+    """A name too long for the file system fails only when that folder is made, which for
+    ``--out`` is after the ledger recorded the export: checked first instead. (A missing
+    parent makes ``stat`` say "no such file" before it looks at a long name below it.)"""
+    existing = out.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        limit = os.pathconf(existing, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    for part in out.parts:
+        if len(os.fsencode(part)) > limit:
+            raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), part[:40] + "…")
 
 
 def _recorded_files(out: Path, manifest_path: Path, ledger: Ledger) -> set[str]:
