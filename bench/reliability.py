@@ -32,6 +32,7 @@ CATEGORY_MODULES = (
     "hostile_config",
     "export_interrupt",
     "disk_full",
+    "audit_orphans",
 )
 
 
