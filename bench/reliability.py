@@ -33,6 +33,7 @@ CATEGORY_MODULES = (
     "export_interrupt",
     "disk_full",
     "audit_orphans",
+    "report_text",
 )
 
 
