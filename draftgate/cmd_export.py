@@ -37,6 +37,7 @@ from export import (
 )
 from generator.userfiles import UserFileError, read_user_text
 from ledger import DraftKind, Ledger
+from ledger.text import visible_controls
 
 DEFAULT_EXPORTS_DIR = Path("outputs/exports")
 DEFAULT_REPORTS_DIR = Path("outputs")
@@ -324,7 +325,8 @@ def _print_audit(audit: Audit, out: Path) -> None:
         console.print(line)
     # Breaks are always named one per line on stdout, whatever the renderer prints.
     for item in integrity.breaks:
-        print(f"BREAK {item.kind}: {item.ref}: {item.detail}")
+        # A ref can be a file name found in an export folder: shown, never obeyed.
+        print(visible_controls(f"BREAK {item.kind}: {item.ref}: {item.detail}"))
     verdict = (
         "[green]integrity OK[/]"
         if integrity.ok
