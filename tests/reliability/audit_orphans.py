@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from ledger import DecisionIn, Ledger, RejectReason, Verdict
-from tests.reliability.generate_harness import cli_env
+from tests.reliability.generate_harness import cli_env, sigint_default
 from tests.reliability.outcome import Outcome
 from tests.support.builders import add_document, add_drafts
 
@@ -102,6 +102,7 @@ def trial(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=sigint_default,  # noqa: PLW1509 - Ctrl-C must reach the parent
     )
     assert parent.stdout is not None
     line = parent.stdout.readline().strip()

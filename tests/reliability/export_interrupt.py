@@ -46,6 +46,7 @@ from tests.reliability.generate_harness import (
     cli_argv,
     cli_env,
     run_in_process,
+    sigint_default,
     unlogged_traceback,
 )
 from tests.reliability.outcome import Outcome
@@ -114,6 +115,7 @@ def _timed_run(trial: Trial) -> tuple[float, float]:
         cwd=trial.root,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=sigint_default,  # noqa: PLW1509 - Ctrl-C must reach the export
     )
     staged = None
     while process.poll() is None:
@@ -135,6 +137,7 @@ def _interrupted_run(trial: Trial, rng: random.Random, timing: tuple[float, floa
         cwd=trial.root,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=sigint_default,  # noqa: PLW1509 - Ctrl-C must reach the export
     )
     if trial.after_staging:
         # A condition first (the export has begun writing), then the random moment.
