@@ -34,6 +34,7 @@ from audit.present import (
     short_question,
     stale_record,
 )
+from ledger.text import visible
 
 _PALETTE = {"bar": "#3b6fb6", "edit": "#d98c1f", "bad": "#c0392b", "ok": "#2e8b57"}
 _LABEL_W, _BAR_W, _VALUE_W, _ROW_H = 150, 260, 90, 24
@@ -44,7 +45,8 @@ def _escape(value: Any) -> Markup:
     """Every value the template prints: escaped as ``html.escape`` does, None as nothing."""
     if isinstance(value, Markup):
         return value
-    return Markup(html.escape("" if value is None else str(value), quote=True))
+    text = visible("" if value is None else str(value))
+    return Markup(html.escape(text, quote=True))
 
 
 @cache

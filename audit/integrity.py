@@ -21,6 +21,7 @@ The check only reads: it never repairs anything.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from export.records import (
     record_hash,
     to_line,
 )
+from export.writers import hf_schema
 from ledger.chain import GENESIS_HASH, ProvenanceHasher
 from ledger.reviewers import is_named
 from ledger.store import Ledger
@@ -226,13 +228,16 @@ def _check_export_dir(
     result.exports_checked += 1
     manifest_path = out_dir / MANIFEST_NAME
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest = json.loads(
+            manifest_path.read_text(encoding="utf-8"), object_pairs_hook=unique_keys
+        )
         export_id = str(manifest["export_id"])
         fmt = str(manifest["format"])
         head = manifest["ledger"]
         records: list[dict[str, Any]] = manifest["records"]
         system_prompt = manifest.get("system_prompt")
         provenance_hash = manifest.get("provenance_hash")  # absent from older exports
+        listed = {str(f["path"]) for f in manifest["files"]}
     except FileNotFoundError:
         result.breaks.append(
             {"kind": "manifest_missing", "ref": str(manifest_path), "detail": "it was removed"}
@@ -267,7 +272,15 @@ def _check_export_dir(
     hf_columns: dict[str, tuple[str, tuple[Any, ...]]] = {}
     shared: dict[Any, Any] = {}
     clean_parquet: set[str] = set()
-    for source, split, items in _read_files(out_dir, fmt):
+    # Every split with records must have its file; a split the export left out (it held no
+    # record) has none, and a file there would be one nobody signed off.
+    splits = [
+        s for s in SPLITS if any(r["split"] == s for r in records) or _split_file(fmt, s) in listed
+    ]
+    _check_file_set(breaks, out_dir, fmt, listed)
+    if fmt == "hf":
+        _check_columns(breaks, out_dir, splits)
+    for source, split, items in _read_files(out_dir, fmt, splits):
         if not (out_dir / source).exists():
             breaks.add("file_missing", f"{out_dir / source}", "an export file is gone")
             continue
@@ -424,21 +437,42 @@ def _compare_with_ledger_records(
         )
 
 
-def _read_files(out_dir: Path, fmt: str) -> Iterator[tuple[str, str, Iterator[tuple[int, Any]]]]:
+def _split_file(fmt: str, split: str) -> str:
+    return f"{split}.jsonl" if fmt in JSONL_FORMATS else f"{split}.parquet"
+
+
+def _read_files(
+    out_dir: Path, fmt: str, splits: list[str]
+) -> Iterator[tuple[str, str, Iterator[tuple[int, Any]]]]:
     """(source name, split, (line index, raw record) pairs) for every file of the export."""
-    for split in SPLITS:
+    for split in splits:
         if fmt in JSONL_FORMATS:
             path = out_dir / f"{split}.jsonl"
             yield path.name, split, _jsonl_items(path)
         else:
             yield f"{split}.parquet", split, _parquet_items(out_dir / f"{split}.parquet")
     if fmt == "hf":
-        for split in SPLITS:
+        for split in splits:
             yield (
                 f"{HF_DATASET_DIR}/{split}",
                 split,
                 _dataset_items(out_dir / HF_DATASET_DIR, split),
             )
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object naming one key twice: Python's json keeps the last value, other readers
+    the first, so two trainers would read two different records from one line."""
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` that refuses an object naming a key twice, at any depth."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        keys = [key for key, _ in pairs]
+        twice = next(key for index, key in enumerate(keys) if key in keys[:index])
+        raise DuplicateKeyError(f"the key {twice!r} appears twice in one object")
+    return obj
 
 
 def _jsonl_items(path: Path) -> Iterator[tuple[int, Any]]:
@@ -447,9 +481,82 @@ def _jsonl_items(path: Path) -> Iterator[tuple[int, Any]]:
     with open(path, encoding="utf-8") as handle:
         for index, text in enumerate(handle):
             try:
-                yield index, json.loads(text)
+                yield index, json.loads(text, object_pairs_hook=unique_keys)
+            except DuplicateKeyError as exc:
+                yield index, exc  # reported as malformed by _content_of
             except ValueError:
                 yield index, text  # not JSON: reported as malformed by _content_of
+
+
+# What save_to_disk writes for a DatasetDict: these, plus one folder per split.
+_DATASET_DICT_FILES = frozenset({"dataset_dict.json"})
+_DATASET_SPLIT_FILES = frozenset({"dataset_info.json", "state.json"})
+
+
+def _check_file_set(breaks: _Breaks, out_dir: Path, fmt: str, listed: set[str]) -> None:
+    """The folder holds exactly the files the manifest lists (and, for hf, exactly what the
+    dataset copy's own index names): a file nobody listed is one no reviewer signed off, and
+    a trainer pointed at the folder may read it."""
+    expected = {MANIFEST_NAME, *listed}
+    try:
+        present = {p.name for p in out_dir.iterdir()}
+    except OSError as exc:
+        breaks.add("file_unreadable", str(out_dir), _first_line(exc))
+        return
+    for name in sorted(present - expected):
+        breaks.add("file_unexpected", str(out_dir / name), "a file the manifest does not list")
+    if fmt == "hf" and HF_DATASET_DIR in listed and (out_dir / HF_DATASET_DIR).is_dir():
+        _check_dataset_files(breaks, out_dir / HF_DATASET_DIR, listed)
+
+
+def _check_columns(breaks: _Breaks, out_dir: Path, splits: list[str]) -> None:
+    """Each parquet file and each split of the dataset copy has exactly the export's columns,
+    of its types: an added column (a ``text`` a trainer would read) is a break. A file that
+    cannot be read is left to the read, which names it."""
+    import pyarrow.parquet as pq
+    from datasets import load_from_disk
+
+    expected = hf_schema()
+    tables: list[tuple[str, Any]] = []
+    for split in splits:
+        with contextlib.suppress(OSError, ValueError):
+            tables.append((f"{split}.parquet", pq.read_schema(out_dir / f"{split}.parquet")))
+    try:
+        copy = load_from_disk(str(out_dir / HF_DATASET_DIR))
+        for split in splits:
+            if split in copy:
+                tables.append((f"{HF_DATASET_DIR}/{split}", copy[split].data.table.schema))
+    except (OSError, ValueError, KeyError, FileNotFoundError):
+        pass
+    for source, schema in tables:
+        if not schema.equals(expected, check_metadata=False):
+            added = sorted(set(schema.names) - set(expected.names))
+            missing = sorted(set(expected.names) - set(schema.names))
+            detail = (
+                f"columns added {added}, missing {missing}"
+                if added or missing
+                else "column types or order differ from the export's"
+            )
+            breaks.add("columns_changed", str(out_dir / source), detail)
+
+
+def _check_dataset_files(breaks: _Breaks, folder: Path, listed: set[str]) -> None:
+    splits = [s for s in SPLITS if f"{s}.parquet" in listed]
+    try:
+        present = {p.name for p in folder.iterdir()}
+        for name in sorted(present - _DATASET_DICT_FILES - set(splits)):
+            breaks.add("file_unexpected", str(folder / name), "not part of the dataset copy")
+        for split in splits:
+            split_dir = folder / split
+            if not split_dir.is_dir():
+                continue  # reported by the read (file_missing / file_unreadable)
+            state = json.loads((split_dir / "state.json").read_text(encoding="utf-8"))
+            data_files = {str(f["filename"]) for f in state["_data_files"]}
+            for path in sorted(split_dir.iterdir()):
+                if path.name not in _DATASET_SPLIT_FILES | data_files:
+                    breaks.add("file_unexpected", str(path), "not part of the dataset copy")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        breaks.add("file_unreadable", str(folder), _first_line(exc))
 
 
 _HF_COLUMNS = [
@@ -524,6 +631,8 @@ def _same_table(out_dir: Path, split: str) -> bool:
 
 def _content_of(fmt: str, item: Any, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """A line's canonical content, and the provenance columns it carries (hf only)."""
+    if isinstance(item, DuplicateKeyError):
+        raise RecordFormatError(str(item))
     if fmt in JSONL_FORMATS:
         return content_of_line(fmt, item, kind), {}
     if not isinstance(item, dict):

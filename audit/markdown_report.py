@@ -23,6 +23,7 @@ from audit.present import (
     short_question,
     stale_record,
 )
+from ledger.text import visible
 
 _MD_SPECIAL = str.maketrans(
     {
@@ -43,8 +44,9 @@ _MD_SPECIAL = str.maketrans(
 
 
 def _md(value: object) -> str:
-    """Untrusted text as inert Markdown: no markup, no raw HTML, one table cell."""
-    return ("" if value is None else str(value)).translate(_MD_SPECIAL)
+    """Untrusted text as inert Markdown: no markup, no raw HTML, one table cell, and no
+    control character a terminal showing the file would act on (ESC, bidi overrides)."""
+    return visible("" if value is None else str(value)).translate(_MD_SPECIAL)
 
 
 def _md_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:

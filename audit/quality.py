@@ -12,12 +12,16 @@ could grow with the ledger (duplicate pairs, contradictions, phantom names) are 
 
 from __future__ import annotations
 
+import ctypes
 import heapq
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from itertools import chain, combinations
@@ -111,16 +115,28 @@ class QualityWorker:
         env = dict(os.environ)
         # The same ledger code as this process, wherever it was imported from.
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+        # stderr goes to a file, so the worker never blocks on a full pipe nobody reads
+        # while the parent is busy with the integrity check.
+        self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115
+        # The worker's stdin stays open for its whole life: when this process dies, however
+        # it dies, the worker reads end-of-file and exits (``watch_parent``).
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "audit.quality", path, json.dumps(options)],
+            [sys.executable, "-m", "audit.quality", path, json.dumps(options), str(os.getpid())],
             env=env,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self._stderr,
             text=True,
         )
 
     def result(self) -> dict[str, Any]:
-        out, err = self._process.communicate()
+        # Not communicate(): it would close stdin, which the worker takes as its parent gone.
+        assert self._process.stdout is not None
+        out = self._process.stdout.read()
+        self._process.wait()
+        self._stderr.seek(0)
+        err = self._stderr.read()
+        self._close_pipes()
         if self._process.returncode != 0:
             last_line = (err.strip().splitlines() or [f"exit {self._process.returncode}"])[-1]
             raise LedgerError(f"the quality signals could not be computed: {last_line}")
@@ -131,11 +147,46 @@ class QualityWorker:
         """End the worker if the caller gives up on it (an error in the integrity check)."""
         if self._process.poll() is None:
             self._process.kill()
-            self._process.communicate()
+            self._process.wait()
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        for pipe in (self._process.stdin, self._process.stdout):
+            if pipe is not None:
+                pipe.close()
+        self._stderr.close()
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def watch_parent(parent_pid: int) -> None:
+    """Exit when the parent does. On Linux the kernel sends SIGKILL when the parent dies
+    (``prctl(PR_SET_PDEATHSIG)``); everywhere, a thread waits for end-of-file on stdin,
+    which the parent holds open until it dies or is done with the worker."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    # The parent may have died before prctl took effect: then this process was reparented.
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+    def wait_for_eof() -> None:
+        # The raw descriptor, not sys.stdin: a daemon thread blocked inside a buffered
+        # reader makes interpreter shutdown abort.
+        while os.read(0, 4096):
+            pass
+        os._exit(1)
+
+    threading.Thread(target=wait_for_eof, name="parent-watch", daemon=True).start()
 
 
 def _worker_main(argv: list[str]) -> None:
     path, options = argv[0], json.loads(argv[1])
+    watch_parent(int(argv[2]))
     # The parent has opened (and upgraded) this ledger already; the worker only reads it.
     with Ledger.open(path, must_exist=True, read_only=True) as ledger:
         json.dump(compute_quality(ledger, **options), sys.stdout, ensure_ascii=False)

@@ -35,6 +35,10 @@ CATEGORY_MODULES = (
     "hostile_config",
     "identity",
     "terminal_escapes",
+    "export_interrupt",
+    "disk_full",
+    "audit_orphans",
+    "report_text",
 )
 
 

@@ -8,6 +8,7 @@ a documented exit code (never a traceback).
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sqlite3
 import sys
@@ -81,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LedgerError as exc:
         return _fail(str(exc), ExitCode.LEDGER)
     except sqlite3.DatabaseError as exc:
+        if disk_full(exc):
+            return _fail(_DISK_FULL, ExitCode.LEDGER)
         # Opening checks the file's header and size; damage deeper in (a corrupt page) shows
         # only when a command reads it. Other database errors are bugs: keep their traceback.
         path = ledger_path(getattr(args, "ledger", None), load_config(args.config))
@@ -90,7 +93,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(damaged), ExitCode.LEDGER)
     except KeyboardInterrupt:
         return _fail("interrupted; finished work is kept in the ledger", ExitCode.INTERRUPTED)
+    except OSError as exc:
+        if not disk_full(exc):
+            raise
+        return _fail(_DISK_FULL, ExitCode.LEDGER)
     return int(code)
+
+
+_DISK_FULL = (
+    "no space left on device: the write failed and was rolled back; the ledger holds what "
+    "was committed before it (free some space and run the command again)"
+)
+
+
+def disk_full(exc: BaseException) -> bool:
+    """SQLite's SQLITE_FULL, or ENOSPC from a file write, anywhere in the exception's chain."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return True
+        if isinstance(seen, sqlite3.DatabaseError) and (
+            getattr(seen, "sqlite_errorname", "") == "SQLITE_FULL"
+            or "database or disk is full" in str(seen)
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _fail(message: str, code: int) -> int:

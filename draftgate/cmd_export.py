@@ -37,6 +37,7 @@ from export import (
 )
 from generator.userfiles import UserFileError, read_user_text
 from ledger import DraftKind, Ledger
+from ledger.text import visible
 
 DEFAULT_EXPORTS_DIR = Path("outputs/exports")
 DEFAULT_REPORTS_DIR = Path("outputs")
@@ -175,6 +176,8 @@ def _print_export(result: ExportResult) -> None:
     console.print(table)
     console.print(f"format {result.format}, export {result.export_id}")
     console.print(f"files in {result.out_dir}: {', '.join(result.files)}")
+    for split in result.left_out_splits:
+        console.print(f"the {split} split is empty: no {split} file written (see {MANIFEST_NAME})")
     console.print(f"ledger head #{result.head_seq} {result.head_hash} recorded in {MANIFEST_NAME}")
 
 
@@ -255,11 +258,18 @@ def run_audit(args: argparse.Namespace) -> int:
     )
     glossary = _glossary_names(config, docs_root(args, config))
     with open_ledger(args, config, reads_only=True) as ledger:
+        ledger_file = Path(ledger.path)
+        recorded_dirs = [Path(row["out_dir"]) for row in recorded_exports(ledger)]
+        # Checked before the audit runs, so a bad --out costs nothing.
+        refuse_report_path(
+            Path(args.out) if args.out else None, ledger_file, [*export_dirs, *recorded_dirs]
+        )
         # A page SQLite cannot read, met outside verify's own check, is a damaged ledger:
         # draftgate.cli.main says so in one line (exit 4).
         audit = _audit_of(ledger, export_dirs, fast_ms, config, glossary)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else DEFAULT_REPORTS_DIR / f"audit-{stamp}.{fmt}"
+    refuse_report_path(out, ledger_file, [*export_dirs, *recorded_dirs])
     if fmt == "json":
         text = audit.to_json()
     elif fmt == "md":
@@ -275,6 +285,39 @@ def run_audit(args: argparse.Namespace) -> int:
     return ExitCode.OK if audit.integrity.ok else ExitCode.INTEGRITY
 
 
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def refuse_report_path(out: Path | None, ledger_file: Path, export_dirs: list[Path]) -> None:
+    """A report never replaces the ledger (or its -wal/-shm), another SQLite file, a manifest,
+    or any file in an export folder: those are what the report vouches for."""
+    if out is None:
+        return
+    try:
+        target = out.resolve()
+        ledger = ledger_file.resolve()
+        if target in {ledger, *(ledger.with_name(ledger.name + s) for s in _SQLITE_SIDE_FILES)}:
+            raise CommandError(f"--out {out} is the ledger; pick a report file of its own")
+        if target.name == MANIFEST_NAME:
+            raise CommandError(f"--out {out} would replace an export manifest; pick another")
+        for folder in export_dirs:
+            if target.is_relative_to(folder.resolve()):
+                raise CommandError(f"--out {out} is inside the export {folder}; pick another")
+        if (target.parent / MANIFEST_NAME).is_file():
+            raise CommandError(f"--out {out} is inside an export folder; pick another")
+        if target.is_file():
+            with open(target, "rb") as handle:
+                if handle.read(len(_SQLITE_HEADER)) == _SQLITE_HEADER:
+                    raise CommandError(f"--out {out} is an SQLite database; pick a report file")
+        if target.is_dir():
+            raise CommandError(f"--out {out} is a folder; name a report file")
+    except OSError as exc:
+        raise CommandError(f"--out {out}: {exc.strerror or exc}") from exc
+
+
+_SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
 def _print_audit(audit: Audit, out: Path) -> None:
     console = Console()
     integrity = audit.integrity
@@ -282,7 +325,8 @@ def _print_audit(audit: Audit, out: Path) -> None:
         console.print(line)
     # Breaks are always named one per line on stdout, whatever the renderer prints.
     for item in integrity.breaks:
-        print(f"BREAK {item.kind}: {item.ref}: {item.detail}")
+        # A ref can be a file name found in an export folder: shown, never obeyed.
+        print(visible(f"BREAK {item.kind}: {item.ref}: {item.detail}"))
     verdict = (
         "[green]integrity OK[/]"
         if integrity.ok

@@ -14,24 +14,36 @@ Which records and which split: ``export.selection``. The files: ``export.writers
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import shutil
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from export.errors import ExportError, ExportRefused
-from export.folder import prepare_out_dir, put_back, remove_files
+from export.folder import (
+    check_target,
+    discard,
+    make_staging,
+    move_into_place,
+    path_error,
+    signals_deferred,
+)
 from export.manifest import MANIFEST_NAME, MANIFEST_VERSION, file_hash, split_of_file
 from export.recording import record_export
 from export.records import EXPORT_FORMATS, SPLITS, record_content, record_hash
-from export.selection import Balance, min_stratum_for_eval, plan_export, position
+from export.selection import (
+    Balance,
+    ExportPlan,
+    min_stratum_for_eval,
+    plan_export,
+    position,
+)
 from export.writers import SplitWriter, save_hf_dataset
 from ledger import Ledger, utc_now
 from ledger.chain import ProvenanceHasher
 from ledger.ids import new_event_id
+from ledger.store import ChainHead
 from ledger.verify import schema_breaks
 
 
@@ -58,6 +70,8 @@ class ExportResult:
     counts: dict[str, dict[str, int]]
     files: list[str]
     manifest_hash: str
+    # Splits that held no record and so got no file.
+    left_out_splits: list[str] = field(default_factory=list)
 
     @property
     def record_count(self) -> int:
@@ -76,8 +90,6 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
     created_at = utc_now()
     out = options.out_dir
     counts: dict[str, Counter[str]] = {s: Counter() for s in SPLITS}
-    spool_path = out / ".records.part"
-    manifest_part = out / f"{MANIFEST_NAME}.part"
     with ledger.snapshot():
         # The views decide what is signed off; a redefined one could let reverted or rejected
         # drafts out, so the schema is checked before anything is read through it.
@@ -96,98 +108,20 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
                 + (f" of kind {', '.join(options.kinds)}" if options.kinds else "")
                 + " is signed off (approved or edited) yet"
             )
-        aside = prepare_out_dir(out, force=options.force)
-        writer = SplitWriter(options.format, out)
+        check_target(out, ledger, force=options.force)
+        # Everything is written into a staging folder beside --out; --out itself changes only
+        # once the ledger has recorded the export (move_into_place below).
+        staging = make_staging(out)
         try:
-            with (
-                open(manifest_part, "w", encoding="utf-8") as manifest,
-                open(spool_path, "w", encoding="utf-8") as spool,
-            ):
-                header = {
-                    "draftgate_export": MANIFEST_VERSION,
-                    "export_id": export_id,
-                    "created_at": created_at,
-                    "format": options.format,
-                    "seed": options.seed,
-                    "eval_fraction": options.eval_fraction,
-                    "kinds": list(options.kinds) if options.kinds else None,
-                    "balance": options.balance.as_dict() if options.balance else None,
-                    "system_prompt": options.system_prompt,
-                    "command": options.command,
-                    "ledger": {"path": ledger.path, "head_seq": head.seq, "head_hash": head.hash},
-                    "split_rule": {
-                        "eval_when": "blake2b(seed:split:draft_id) < eval_fraction * 2**64",
-                        "min_stratum_for_eval": min_stratum_for_eval(options.eval_fraction),
-                        "strata": "kind x source document",
-                    },
-                }
-                # The record list is streamed into the manifest between its header and its counts.
-                manifest.write(json.dumps(header, ensure_ascii=False, indent=1)[:-2] + ",\n")
-                manifest.write(' "records": [\n')
-                first = True
-                provenance = ProvenanceHasher()
-                for record in ledger.iter_signed_off_records(options.kinds):
-                    (draft_id_, kind, subtype, question, answer, decision_id, verdict, reviewer,
-                     final_q, final_a, path, chunk_id_, call_hash_) = record  # fmt: skip
-                    cutoff = plan.kind_cutoff.get(kind)
-                    if (
-                        cutoff is not None
-                        and position(options.seed, "balance", draft_id_) >= cutoff
-                    ):
-                        continue
-                    if verdict == "edit":
-                        # An edit always carries its final text; a missing one is caught below.
-                        question, answer = final_q or "", final_a or ""
-                    if not question.strip() or not answer.strip():
-                        # Every format (and OpenAI's validation) refuses empty turns; the ledger
-                        # never stores one, so this is a guard, not a filter.
-                        raise ExportError(f"draft {draft_id_}: empty question or answer")
-                    content = record_content(question, answer, options.system_prompt, kind)
-                    rhash = record_hash(content)
-                    pos = position(options.seed, "split", draft_id_)
-                    split = (
-                        "eval" if pos < plan.threshold or draft_id_ in plan.forced_eval else "train"
-                    )
-                    extra = {
-                        "subtype": subtype,
-                        "document": path,
-                        "draft_id": draft_id_,
-                        "decision_id": decision_id,
-                        "reviewer": reviewer,
-                        "record_hash": rhash,
-                    }
-                    index = writer.write(split, content, extra)
-                    counts[split][kind] += 1
-                    # Ids and numbers need no escaping, so the entry is formatted directly:
-                    # json.dumps of the whole entry per record costs ~0.5 s at 100k.
-                    entry = (
-                        f'{{"record_hash": "{rhash}", "draft_id": "{draft_id_}", '
-                        f'"decision_id": "{decision_id}", "kind": {json.dumps(kind)}, '
-                        f'"split": "{split}", "line": {index}}}'
-                    )
-                    manifest.write(("" if first else ",\n") + "  " + entry)
-                    first = False
-                    provenance.add(draft_id_, call_hash_, chunk_id_, path)
-                    spool.write(f"{rhash}\t{draft_id_}\t{decision_id}\t{split}\n")
-                files = writer.close()
-                if options.format == "hf":
-                    files.append(save_hf_dataset(out))
-                manifest.write("\n ],\n")
-                tail = {
-                    "counts": {s: dict(sorted(counts[s].items())) for s in SPLITS},
-                    "record_count": sum(sum(c.values()) for c in counts.values()),
-                    "files": [{"path": f, "split": split_of_file(f)} for f in files],
-                    "provenance_hash": provenance.hexdigest(),
-                }
-                manifest.write(json.dumps(tail, ensure_ascii=False, indent=1)[2:] + "\n")
-        except BaseException:
-            writer.abort()
-            for part in (manifest_part, spool_path):
-                part.unlink(missing_ok=True)
-            put_back(out, aside)
+            files, left_out, provenance_hash = _write_files(
+                ledger, options, plan, staging, counts, export_id, created_at, head
+            )
+        except BaseException as exc:
+            discard(staging)
+            if isinstance(exc, OSError):
+                raise path_error(out, exc) from exc
             raise
-    os.replace(manifest_part, out / MANIFEST_NAME)
-    manifest_hash = file_hash(out / MANIFEST_NAME)
+    manifest_hash = file_hash(staging / MANIFEST_NAME)
     result = ExportResult(
         export_id=export_id,
         out_dir=out,
@@ -197,17 +131,132 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
         counts={s: dict(counts[s]) for s in SPLITS},
         files=[*files, MANIFEST_NAME],
         manifest_hash=manifest_hash,
+        left_out_splits=left_out,
     )
-    try:
-        record_export(ledger, result, options, created_at, spool_path)
-    except BaseException:
-        # Not recorded (read-only, locked, damaged ledger; Ctrl-C): files the ledger cannot
-        # vouch for must not stay, or they would pass for an export.
-        remove_files(out, result.files)
-        put_back(out, aside)
-        raise
-    finally:
-        spool_path.unlink(missing_ok=True)
-    if aside is not None:
-        shutil.rmtree(aside, ignore_errors=True)
+    spool_path = staging / SPOOL_NAME
+    # Recorded and in place, or neither: Ctrl-C and SIGTERM wait for both steps. A kill
+    # between them leaves the previous export at --out (still recorded) and this one in the
+    # hidden staging folder, which the next export removes.
+    with signals_deferred():
+        try:
+            record_export(ledger, result, options, created_at, spool_path)
+        except BaseException:
+            discard(staging)
+            raise
+        spool_path.unlink()
+        try:
+            move_into_place(staging, out)
+        except OSError as exc:
+            discard(staging)
+            raise ExportError(
+                f"export {export_id} was recorded but could not be moved to {out}: "
+                f"{exc.strerror or exc}; run the export again"
+            ) from exc
     return result
+
+
+SPOOL_NAME = ".records.spool"
+
+
+def _write_files(
+    ledger: Ledger,
+    options: ExportOptions,
+    plan: ExportPlan,
+    staging: Path,
+    counts: dict[str, Counter[str]],
+    export_id: str,
+    created_at: str,
+    head: ChainHead,
+) -> tuple[list[str], list[str], str]:
+    """Write the data files and the manifest into ``staging``; returns the files written,
+    the splits left out for holding no record, and the provenance hash."""
+    writer = SplitWriter(options.format, staging)
+    try:
+        with (
+            open(staging / MANIFEST_NAME, "w", encoding="utf-8") as manifest,
+            open(staging / SPOOL_NAME, "w", encoding="utf-8") as spool,
+        ):
+            header = {
+                "draftgate_export": MANIFEST_VERSION,
+                "export_id": export_id,
+                "created_at": created_at,
+                "format": options.format,
+                "seed": options.seed,
+                "eval_fraction": options.eval_fraction,
+                "kinds": list(options.kinds) if options.kinds else None,
+                "balance": options.balance.as_dict() if options.balance else None,
+                "system_prompt": options.system_prompt,
+                "command": options.command,
+                "ledger": {
+                    "path": ledger.path,
+                    "head_seq": head.seq,
+                    "head_hash": head.hash,
+                },
+                "split_rule": {
+                    "eval_when": "blake2b(seed:split:draft_id) < eval_fraction * 2**64",
+                    "min_stratum_for_eval": min_stratum_for_eval(options.eval_fraction),
+                    "strata": "kind x source document",
+                },
+            }
+            # The record list is streamed into the manifest between its header and its counts.
+            manifest.write(json.dumps(header, ensure_ascii=False, indent=1)[:-2] + ",\n")
+            manifest.write(' "records": [\n')
+            first = True
+            provenance = ProvenanceHasher()
+            for record in ledger.iter_signed_off_records(options.kinds):
+                (draft_id_, kind, subtype, question, answer, decision_id, verdict, reviewer,
+                 final_q, final_a, path, chunk_id_, call_hash_) = record  # fmt: skip
+                cutoff = plan.kind_cutoff.get(kind)
+                if cutoff is not None and position(options.seed, "balance", draft_id_) >= cutoff:
+                    continue
+                if verdict == "edit":
+                    # An edit always carries its final text; a missing one is caught below.
+                    question, answer = final_q or "", final_a or ""
+                if not question.strip() or not answer.strip():
+                    # Every format (and OpenAI's validation) refuses empty turns; the ledger
+                    # never stores one, so this is a guard, not a filter.
+                    raise ExportError(f"draft {draft_id_}: empty question or answer")
+                content = record_content(question, answer, options.system_prompt, kind)
+                rhash = record_hash(content)
+                pos = position(options.seed, "split", draft_id_)
+                split = "eval" if pos < plan.threshold or draft_id_ in plan.forced_eval else "train"
+                extra = {
+                    "subtype": subtype,
+                    "document": path,
+                    "draft_id": draft_id_,
+                    "decision_id": decision_id,
+                    "reviewer": reviewer,
+                    "record_hash": rhash,
+                }
+                index = writer.write(split, content, extra)
+                counts[split][kind] += 1
+                # Ids and numbers need no escaping, so the entry is formatted directly:
+                # json.dumps of the whole entry per record costs ~0.5 s at 100k.
+                entry = (
+                    f'{{"record_hash": "{rhash}", "draft_id": "{draft_id_}", '
+                    f'"decision_id": "{decision_id}", "kind": {json.dumps(kind)}, '
+                    f'"split": "{split}", "line": {index}}}'
+                )
+                manifest.write(("" if first else ",\n") + "  " + entry)
+                first = False
+                provenance.add(draft_id_, call_hash_, chunk_id_, path)
+                spool.write(f"{rhash}\t{draft_id_}\t{decision_id}\t{split}\n")
+            files = writer.close()
+            written = [split for split in SPLITS if writer.lines[split]]
+            left_out = [split for split in SPLITS if not writer.lines[split]]
+            if options.format == "hf":
+                files.append(save_hf_dataset(staging, written))
+            manifest.write("\n ],\n")
+            tail = {
+                "counts": {s: dict(sorted(counts[s].items())) for s in SPLITS},
+                "record_count": sum(sum(c.values()) for c in counts.values()),
+                "files": [{"path": f, "split": split_of_file(f)} for f in files],
+                # A split without records gets no file: loaders refuse an empty one.
+                "empty_splits_left_out": left_out,
+                "provenance_hash": provenance.hexdigest(),
+            }
+            manifest.write(json.dumps(tail, ensure_ascii=False, indent=1)[2:] + "\n")
+    except BaseException:
+        writer.abort()
+        raise
+    return files, left_out, provenance.hexdigest()

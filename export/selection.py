@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import math
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -50,6 +51,9 @@ def parse_balance(text: str) -> Balance:
             ratios = {k: float(v) for k, v in pairs.items()}
         except ValueError as exc:
             raise ExportError(f"--balance: not a number: {exc}") from exc
+        # float() reads "nan" and "inf"; neither is a share of a mix.
+        if not all(math.isfinite(r) for r in ratios.values()):
+            raise ExportError("--balance: ratios must be finite numbers")
         if any(r < 0 for r in ratios.values()) or sum(ratios.values()) <= 0:
             raise ExportError("--balance: ratios must be non-negative and not all zero")
         total = sum(ratios.values())

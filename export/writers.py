@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import tempfile
 from pathlib import Path
 from typing import Any, TextIO
@@ -15,7 +15,9 @@ PARQUET_ROW_GROUP = 10_000
 
 
 class SplitWriter:
-    """Per-split files of one format, written a record at a time."""
+    """Per-split files of one format, written a record at a time into a staging folder (the
+    whole folder is the unfinished export, so files carry their final names). A split that
+    received no record is left out: loaders refuse an empty data file."""
 
     def __init__(self, fmt: str, out_dir: Path) -> None:
         self.fmt = fmt
@@ -33,13 +35,11 @@ class SplitWriter:
             self._pa = pa
             self._schema = hf_schema()
             for split in SPLITS:
-                self._parquet[split] = pq.ParquetWriter(
-                    out_dir / f"{split}.parquet.part", self._schema
-                )
+                self._parquet[split] = pq.ParquetWriter(out_dir / f"{split}.parquet", self._schema)
         else:
             for split in SPLITS:
                 self._jsonl[split] = open(  # noqa: SIM115 - closed in close()
-                    out_dir / f"{split}.jsonl.part", "w", encoding="utf-8", newline="\n"
+                    out_dir / f"{split}.jsonl", "w", encoding="utf-8", newline="\n"
                 )
 
     def write(self, split: str, content: dict[str, Any], extra: dict[str, Any]) -> int:
@@ -63,7 +63,7 @@ class SplitWriter:
             self._buffers[split] = _ParquetColumns()
 
     def close(self) -> list[str]:
-        """Finish the files and give them their final names; returns them (relative)."""
+        """Finish the files; returns those of the splits that hold records (relative)."""
         files = []
         for split in SPLITS:
             if self.fmt == "hf":
@@ -73,17 +73,20 @@ class SplitWriter:
             else:
                 self._jsonl[split].close()
                 name = f"{split}.jsonl"
-            os.replace(self.out_dir / f"{name}.part", self.out_dir / name)
-            files.append(name)
+            if self.lines[split]:
+                files.append(name)
+            else:
+                (self.out_dir / name).unlink()
         return files
 
     def abort(self) -> None:
+        """Close every file (the caller removes the staging folder)."""
         for handle in self._jsonl.values():
             handle.close()
         for writer in self._parquet.values():
-            writer.close()
-        for part in self.out_dir.glob("*.part"):
-            part.unlink()
+            # A full disk fails the close too; the staging folder goes anyway.
+            with contextlib.suppress(OSError):
+                writer.close()
 
 
 # json.dumps(line, ensure_ascii=False) builds a new encoder on every call; one encoder with the
@@ -157,33 +160,20 @@ def hf_schema() -> Any:
     )
 
 
-def save_hf_dataset(out_dir: Path) -> str:
-    """Load the parquet files as a ``DatasetDict`` and ``save_to_disk`` beside them.
+def save_hf_dataset(out_dir: Path, splits: list[str]) -> str:
+    """Load the parquet files of ``splits`` (those holding records) as a ``DatasetDict`` and
+    ``save_to_disk`` beside them.
 
     ``Dataset.from_parquet`` converts to Arrow files on disk (memory-mapped), so this stays
     streamed; its cache goes to a temporary folder that is removed afterwards.
     """
-    import pyarrow.parquet as pq
-    from datasets import Dataset, DatasetDict, Features, disable_progress_bars
+    from datasets import Dataset, DatasetDict, disable_progress_bars
 
     disable_progress_bars()  # the command prints its own summary
-    features = Features.from_arrow_schema(hf_schema())
     with tempfile.TemporaryDirectory(prefix="draftgate-hf-") as cache:
-        splits = {}
-        # An empty split saved with the default sharding has no Arrow file at all, and
-        # load_from_disk then fails on it; one (empty) shard loads.
-        num_shards: dict[str, int] = {}
-        for split in SPLITS:
+        datasets = {}
+        for split in splits:
             path = out_dir / f"{split}.parquet"
-            if pq.ParquetFile(path).metadata.num_rows == 0:
-                # from_parquet refuses a file without rows; an empty split is still a split.
-                splits[split] = Dataset.from_dict(
-                    {name: [] for name in features}, features=features
-                )
-                num_shards[split] = 1
-            else:
-                splits[split] = Dataset.from_parquet(str(path), cache_dir=cache)
-        DatasetDict(splits).save_to_disk(
-            str(out_dir / HF_DATASET_DIR), num_shards=num_shards or None
-        )
+            datasets[split] = Dataset.from_parquet(str(path), cache_dir=cache)
+        DatasetDict(datasets).save_to_disk(str(out_dir / HF_DATASET_DIR))
     return HF_DATASET_DIR

@@ -104,7 +104,8 @@ def test_added_line_without_decision_fails(
     extra = {
         "messages": [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "A."}]
     }
-    with open(out / "eval.jsonl", "a", encoding="utf-8") as handle:
+    # train.jsonl: draft ids are random, so eval may hold no record and then has no file.
+    with open(out / "train.jsonl", "a", encoding="utf-8") as handle:
         handle.write(json.dumps(extra) + "\n")
     code, audit = run_audit(ledger.path, out, tmp_path)
     assert code == 1

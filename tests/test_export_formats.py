@@ -158,13 +158,36 @@ def test_push_to_hub_needs_hf_format(ledger_path: Path, tmp_path: Path) -> None:
     assert code == 3
 
 
-def test_hf_export_with_an_empty_eval_split(ledger: Ledger, tmp_path: Path) -> None:
+def test_hf_export_with_an_empty_eval_split_leaves_it_out(ledger: Ledger, tmp_path: Path) -> None:
     from datasets import load_from_disk
 
     mixed = build_mixed(ledger)
     out = tmp_path / "hf"
-    export(ledger, ExportOptions(format="hf", out_dir=out, eval_fraction=0.0))
+    result = export(ledger, ExportOptions(format="hf", out_dir=out, eval_fraction=0.0))
     loaded = load_from_disk(str(out / "dataset"))
-    assert loaded["eval"].num_rows == 0
+    assert list(loaded) == ["train"]
     assert loaded["train"].num_rows == len(mixed.exported)
-    assert loaded["eval"].column_names == loaded["train"].column_names
+    assert not (out / "eval.parquet").exists()
+    assert result.left_out_splits == ["eval"]
+
+
+@pytest.mark.parametrize("fmt", ["openai", "sharegpt", "alpaca", "hf"])
+def test_the_files_of_an_export_with_an_empty_eval_split_load_with_datasets(
+    ledger: Ledger, tmp_path: Path, fmt: str
+) -> None:
+    """The written files, as a trainer loads them: every split the manifest lists, through
+    the real ``load_dataset``."""
+    from datasets import load_dataset
+
+    mixed = build_mixed(ledger)
+    out = tmp_path / fmt
+    export(ledger, ExportOptions(format=fmt, out_dir=out, eval_fraction=0.0))
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["empty_splits_left_out"] == ["eval"]
+    data_files = {
+        f["split"]: str(out / f["path"]) for f in manifest["files"] if f["split"] is not None
+    }
+    assert set(data_files) == {"train"}
+    builder = "parquet" if fmt == "hf" else "json"
+    loaded = load_dataset(builder, data_files=data_files, cache_dir=str(tmp_path / "cache"))
+    assert loaded["train"].num_rows == len(mixed.exported)

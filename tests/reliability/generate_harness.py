@@ -11,6 +11,7 @@ import io
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import traceback
@@ -107,6 +108,13 @@ def cli_env(extra: Mapping[str, str]) -> dict[str, str]:
     env["PYTHONPATH"] = str(REPO_ROOT)
     env.update(extra)
     return env
+
+
+def sigint_default() -> None:
+    """``preexec_fn`` for a child that is sent Ctrl-C: a shell's background job starts with
+    SIGINT ignored, the child would inherit that, and Python then never raises
+    KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def cli_argv(*args: str) -> list[str]:

@@ -369,6 +369,81 @@ def _keymap(body: str) -> Callable[[Path, random.Random], None]:
     return _config(f"{BASE_CONFIG}[review.keymap]\n{body}\n")
 
 
+def _file_at(rel: str, text: str) -> Callable[[Path, random.Random], None]:
+    def setup(folder: Path, rng: random.Random) -> None:
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+    return setup
+
+
+def _foreign_site(folder: Path, rng: random.Random) -> None:
+    """A web folder whose own manifest.json lists its pages: not an export to replace."""
+    site = folder / "outputs" / "export"
+    site.mkdir(parents=True)
+    (site / "manifest.json").write_text(
+        '{"name": "site", "files": [{"path": "index.html"}, {"path": "app.js"}]}',
+        encoding="utf-8",
+    )
+    (site / "index.html").write_text("<html></html>", encoding="utf-8")
+    (site / "app.js").write_text("start();", encoding="utf-8")
+
+
+def _with_export(folder: Path, rng: random.Random) -> None:
+    """A recorded export at exports/e, for the report paths that would replace its files."""
+    from export import ExportOptions, export
+    from ledger import Ledger
+
+    with Ledger.open(folder / "ledger.sqlite") as ledger:
+        export(ledger, ExportOptions(format="openai", out_dir=folder / "exports" / "e"))
+
+
+def _out_cases() -> list[Case]:
+    """Output paths that cannot hold an export or a report, and values that are no number."""
+    export_bad = _only(BAD_INPUT, "export")
+    audit_bad = _only(BAD_INPUT, "audit")
+    long_name = "outputs/" + "x" * 300
+    return [
+        Case("export --out under /proc", lambda f, r: None, export_bad, ("--out", "/proc/dg-x")),
+        Case("export --out under a file", _file_at("afile", "x"), export_bad, ("--out", "afile/x")),
+        Case(
+            "export --out on a read-only mount", lambda f, r: None, export_bad, ("--out", "/sys/dg")
+        ),
+        Case(
+            "export --out a 300-character name", lambda f, r: None, export_bad, ("--out", long_name)
+        ),
+        Case(
+            "export --force over a manifest.json holding []",
+            _file_at("outputs/export/manifest.json", "[]"),
+            export_bad,
+            ("--force",),
+        ),
+        Case(
+            "export --force over a foreign manifest listing index.html",
+            _foreign_site,
+            export_bad,
+            ("--force",),
+        ),
+        Case(
+            "export --balance with nan",
+            lambda f, r: None,
+            export_bad,
+            ("--balance", "qa=0.5,negative=nan"),
+        ),
+        Case("audit --out the ledger", lambda f, r: None, audit_bad, ("--out", "ledger.sqlite")),
+        Case(
+            "audit --out an export's data file",
+            _with_export,
+            audit_bad,
+            ("--export", "exports/e", "--out", "exports/e/train.jsonl"),
+        ),
+        Case(
+            "audit --out a manifest", _with_export, audit_bad, ("--out", "exports/e/manifest.json")
+        ),
+    ]
+
+
 def cases() -> list[Case]:
     bad = _all(BAD_INPUT)
     ledger_bad = _all(LEDGER)
@@ -549,6 +624,7 @@ def cases() -> list[Case]:
                 ("template missing", _drop_template),
             )
         ),
+        *_out_cases(),
     ]
 
 

@@ -2,7 +2,8 @@
 
 Every category module in this package (``review_crash``, ``generate_crash``, ``faults``,
 ``hostile_docs``, ``concurrency``, ``tampering``, ``key_leaks``, ``hostile_config``,
-``identity``, ``terminal_escapes``) exposes
+``identity``, ``terminal_escapes``, ``export_interrupt``, ``disk_full``, ``audit_orphans``,
+``report_text``) exposes
 
     CATEGORY: str            # the row name bench/reliability.py prints
     SUITE_TRIALS: int        # what the test suite runs (bounded so `make test` stays minutes)

@@ -438,6 +438,61 @@ def parquet_messages_changed(trial: Trial) -> None:
     _rewrite_parquet(trial, "messages", edit)
 
 
+def hf_text_column_added(trial: Trial) -> None:
+    """A ``text`` column of unsigned chat content in the parquet file and the dataset copy:
+    the checked columns are untouched, and trainers read ``text``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from datasets import load_from_disk
+
+    folder = trial.export_dir("hf")
+    path = folder / "train.parquet"
+    table = pq.read_table(path)
+    text = pa.array(["<|user|>Is it free?<|assistant|>Yes, forever."] * table.num_rows)
+    pq.write_table(table.append_column("text", text), path)
+    copy = load_from_disk(str(folder / "dataset"))
+    train = copy["train"].add_column("text", text.to_pylist())
+    copy["train"] = train
+    staged = folder / "dataset.new"
+    copy.save_to_disk(str(staged))
+    shutil.rmtree(folder / "dataset")
+    staged.rename(folder / "dataset")
+
+
+def extra_file_added(trial: Trial) -> None:
+    fmt = trial.rng.choice(FORMATS)
+    name = trial.rng.choice(["extra.jsonl", "train.txt", "README.md"])
+    (trial.export_dir(fmt) / name).write_text('{"text": "unsigned"}\n', encoding="utf-8")
+
+
+def dataset_file_added(trial: Trial) -> None:
+    train = trial.export_dir("hf") / "dataset" / "train"
+    arrow = sorted(train.glob("*.arrow"))[0]
+    shutil.copy(arrow, train / "data-00001-of-00002.arrow")
+
+
+def _duplicate_key_line(nested: bool) -> Callable[[Trial], None]:
+    """``{"messages": [EVIL], "messages": [original]}``: Python keeps the last value, other
+    readers the first. ``nested``: the same inside the assistant message's object."""
+
+    def apply(trial: Trial) -> None:
+        def edit(lines: list[str], i: int) -> list[str]:
+            original = lines[i].rstrip("\n")
+            if nested:
+                evil = original.replace('"content": ', '"content": "We offer SSO.", "content": ')
+            else:
+                evil = (
+                    '{"messages": [{"role": "user", "content": "Is SSO offered?"}, '
+                    '{"role": "assistant", "content": "Yes."}], ' + original[1:]
+                )
+            lines[i] = evil + "\n"
+            return lines
+
+        _jsonl_edit(trial, "openai", edit)
+
+    return apply
+
+
 KINDS: list[Kind] = [
     # the decision chain
     Kind("decision verdict flipped", True, 1, "decision_hash", verdict_flipped),
@@ -493,6 +548,11 @@ KINDS: list[Kind] = [
     Kind("hf dataset arrow truncated", False, 1, "file_unreadable", arrow_truncated),
     Kind("parquet reviewer column changed", False, 1, "record_edited", parquet_reviewer_changed),
     Kind("parquet messages column changed", False, 1, "record_edited", parquet_messages_changed),
+    Kind("hf text column added", False, 1, "columns_changed", hf_text_column_added),
+    Kind("extra file in an export", False, 1, "file_unexpected", extra_file_added),
+    Kind("extra file in the hf dataset copy", False, 1, "file_unexpected", dataset_file_added),
+    Kind("duplicate key in a line", False, 1, "line_malformed", _duplicate_key_line(False)),
+    Kind("duplicate key in a message", False, 1, "line_malformed", _duplicate_key_line(True)),
 ]
 
 EXPECTED = {kind.name: (kind.code, kind.expected) for kind in KINDS}

@@ -373,7 +373,9 @@ def test_an_export_the_ledger_could_not_record_removes_its_files(
     monkeypatch.setattr(export.run, "record_export", unrecordable)
     with Ledger.open(folder / "ledger.sqlite") as opened, pytest.raises(LedgerLockedError):
         export.run.export(opened, export.run.ExportOptions(format="openai", out_dir=out))
-    assert list(out.iterdir()) == []
+    # The export was written in a staging folder beside --out; neither is left.
+    assert not out.exists()
+    assert not list(tmp_path.glob(".draftgate-staging-*"))
 
 
 def test_a_template_with_an_undefined_variable_is_named_when_rendered(tmp_path: Path) -> None:
