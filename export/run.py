@@ -44,6 +44,8 @@ class ExportOptions:
     kinds: tuple[str, ...] | None = None
     system_prompt: str | None = None
     balance: Balance | None = None
+    # Signed-off drafts whose source changed since they were drafted stay out unless asked for.
+    include_stale: bool = False
     force: bool = False
     command: str = field(default_factory=lambda: shlex.join(sys.argv))
 
@@ -58,6 +60,7 @@ class ExportResult:
     counts: dict[str, dict[str, int]]
     files: list[str]
     manifest_hash: str
+    stale_left_out: int = 0
 
     @property
     def record_count(self) -> int:
@@ -89,12 +92,20 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
                 + "); nothing was exported: run 'draftgate verify'"
             )
         head = ledger.head()
+        stale_left_out = (
+            0 if options.include_stale else ledger.count_stale_signed_off(options.kinds)
+        )
         plan = plan_export(ledger, options)
         if plan.record_count == 0:
             raise ExportError(
                 "nothing to export: no draft"
                 + (f" of kind {', '.join(options.kinds)}" if options.kinds else "")
                 + " is signed off (approved or edited) yet"
+                + (
+                    f" but {stale_left_out} stale (--include-stale keeps them)"
+                    if stale_left_out
+                    else ""
+                )
             )
         aside = prepare_out_dir(out, force=options.force)
         writer = SplitWriter(options.format, out)
@@ -112,6 +123,8 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
                     "eval_fraction": options.eval_fraction,
                     "kinds": list(options.kinds) if options.kinds else None,
                     "balance": options.balance.as_dict() if options.balance else None,
+                    "include_stale": options.include_stale,
+                    "stale_left_out": stale_left_out,
                     "system_prompt": options.system_prompt,
                     "command": options.command,
                     "ledger": {"path": ledger.path, "head_seq": head.seq, "head_hash": head.hash},
@@ -126,7 +139,9 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
                 manifest.write(' "records": [\n')
                 first = True
                 provenance = ProvenanceHasher()
-                for record in ledger.iter_signed_off_records(options.kinds):
+                for record in ledger.iter_signed_off_records(
+                    options.kinds, include_stale=options.include_stale
+                ):
                     (draft_id_, kind, subtype, question, answer, decision_id, verdict, reviewer,
                      final_q, final_a, path, chunk_id_, call_hash_) = record  # fmt: skip
                     cutoff = plan.kind_cutoff.get(kind)
@@ -197,6 +212,7 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
         counts={s: dict(counts[s]) for s in SPLITS},
         files=[*files, MANIFEST_NAME],
         manifest_hash=manifest_hash,
+        stale_left_out=stale_left_out,
     )
     try:
         record_export(ledger, result, options, created_at, spool_path)

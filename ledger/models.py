@@ -148,6 +148,9 @@ class DecisionIn(Frozen):
     shown_at: str | None = None
     decided_at: str | None = None
     double_review: bool = False
+    # The review session deciding: the one-decision rule tells two sessions under one
+    # reviewer name apart by it. None for a decision made outside a review session.
+    session_id: str | None = None
 
 
 class Decision(Frozen):
@@ -168,6 +171,7 @@ class Decision(Frozen):
     double_review: bool
     prev_hash: str
     entry_hash: str
+    session_id: str | None = None
 
     def undo_by(self, reviewer: str, decided_at: str) -> DecisionIn:
         """The decision that undoes this one: a revert naming it (nothing is deleted)."""
