@@ -30,6 +30,7 @@ CATEGORY_MODULES = (
     "tampering",
     "key_leaks",
     "hostile_config",
+    "review_sessions",
 )
 
 

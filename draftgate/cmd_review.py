@@ -6,6 +6,7 @@ import argparse
 import getpass
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -115,4 +116,7 @@ def run_review(args: argparse.Namespace) -> int:
         guidelines=guidelines,
     )
     app.run()
+    if app.session.release_failed:
+        # The app has ended; the reviewer reads this on the terminal it leaves behind.
+        print(f"draftgate: warning: {app.session.release_failed}", file=sys.stderr)
     return ExitCode.OK
