@@ -633,9 +633,9 @@ class ReviewSession:
 
     def _refused_stale(self, entry: Entry) -> None:
         self.saving = False
-        self.note = "not saved: " + STALE_NOTE
         self._source_changed(entry)
         entry.stale_seen = True  # the notice said so; a second press saves
+        self.note = "not saved: " + STALE_NOTE
         self._emit(StatusChanged())
 
     def _decided_elsewhere(self, entry: Entry, why: str) -> None:
