@@ -184,9 +184,10 @@ def _print_export(result: ExportResult) -> None:
     console.print(f"files in {result.out_dir}: {', '.join(result.files)}")
     console.print(f"ledger head #{result.head_seq} {result.head_hash} recorded in {MANIFEST_NAME}")
     if result.stale_left_out:
+        count = result.stale_left_out
         console.print(
-            f"left out {result.stale_left_out} stale records (source changed since drafted; "
-            "--include-stale keeps them)"
+            f"left out {count} stale record{'' if count == 1 else 's'} "
+            "(source changed since drafted; --include-stale keeps them)"
         )
 
 
