@@ -396,11 +396,6 @@ class ReviewSession:
         self._emit(StatusChanged())
 
     def _failed(self, what: str, error: str) -> None:
-        if self.quitting:
-            # Quitting is under way: a failure now (the release, or a job queued before it)
-            # must not stop the session from closing.
-            self._closed_without_release(error)
-            return
         self.saving = False
         self.error = f"could not {what}: {error}"
         self.note = "NOT SAVED"
