@@ -6,10 +6,10 @@ One trial is one of three kinds, in turn (trial i runs KINDS[i % 3]), each on a 
 - ``same_name``: two review sessions under one reviewer name (two terminals, one ``$USER``)
   drive the real ``ReviewSession`` headless, interleaved at random (approve, reject, skip),
   until the queue is empty; then the second session tries to decide, through the ledger, a
-  draft the first one decided. Undetected: a draft put on both sessions' screens, a draft with
-  two decisions in force, the second decision accepted, or the second session not told that
-  the name is already reviewing. Lost: a decision the session reported saved that is not in
-  the ledger as saved.
+  draft the first one decided. Undetected: a draft held by both sessions at once (on screen
+  or claimed ahead, after any act), a draft with two decisions in force, the second decision
+  accepted, or the second session not told that the name is already reviewing. Lost: a
+  decision the session reported saved that is not in the ledger as saved.
 - ``stale_on_screen``: the real review app (Pilot) shows a draft; its document is re-ingested
   with the draft's section changed; the reviewer presses ``a`` either at once (before any tick)
   or after the periodic source check has had its chance. Undetected: the first approve saved,
@@ -122,20 +122,20 @@ class HeadlessHost:
     def __init__(self, ledger_path: Path, reviewer: str, session_id: str | None) -> None:
         self.inbox: queue.Queue[Callable[[], None]] = queue.Queue()
         self.events: list[SessionEvent] = []
-        self.seen: set[str] = set()
         self.session = ReviewSession(
             str(ledger_path),
             reviewer,
             deliver=self.inbox.put,
-            listener=self._heard,
+            listener=self.events.append,
             session_id=session_id,
         )
 
-    def _heard(self, event: SessionEvent) -> None:
-        self.events.append(event)
-        entry = self.session.current
-        if entry is not None and entry.held:
-            self.seen.add(entry.item.draft.id)
+    def held(self) -> set[str]:
+        """Drafts this session holds for deciding now: on screen or claimed ahead, undecided.
+        (A skipped draft is given back, so another session may rightly get it later.)"""
+        session = self.session
+        held = {e.item.draft.id for e in session.history if e.held and e.decision is None}
+        return held | {i.draft.id for i in session.ahead}
 
     def pump(self) -> None:
         while True:
@@ -176,6 +176,7 @@ def _same_name(
     for host in hosts:
         run_until(hosts, host.session.idle, "the sessions starting")
     acks: list[Ack] = []
+    both: set[str] = set()
     steps = 0
     while any(h.session.current is not None for h in hosts) and steps < 4 * SAME_NAME_DRAFTS:
         steps += 1
@@ -190,6 +191,7 @@ def _same_name(
         else:
             session.reject(entry, *reject_choice(entry.item.draft.id))
         run_until(hosts, lambda: all(h.session.idle() for h in hosts), "a decision settling")
+        both |= first.held() & second.held()
     for host in hosts:
         for event in host.saved():
             assert isinstance(event, DecisionSaved)
@@ -199,9 +201,8 @@ def _same_name(
         run_until(hosts, lambda h=host: any(isinstance(e, SessionClosed) for e in h.events), "quit")
         host.session.close()
 
-    both = first.seen & second.seen
     if both:
-        outcome.miss(f"{where}: {len(both)} drafts were on both sessions' screens")
+        outcome.miss(f"{where}: {len(both)} drafts were held by both sessions at once")
     if not any("already reviewing" in text for text in second.notices()):
         outcome.miss(f"{where}: the second session was not told {SAME_NAME} is reviewing")
     with Ledger.open(ledger_path) as ledger:
