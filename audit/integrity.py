@@ -38,6 +38,7 @@ from export.records import (
     to_line,
 )
 from ledger.chain import GENESIS_HASH, ProvenanceHasher
+from ledger.reviewers import is_named
 from ledger.store import Ledger
 from ledger.verify import verify
 
@@ -550,7 +551,7 @@ def _check_against_ledger(
                     ref,
                     f"decision {entry['decision_id']} that signed it off is not in the ledger",
                 )
-            elif row["verdict"] not in ("approve", "edit") or not (row["reviewer"] or "").strip():
+            elif row["verdict"] not in ("approve", "edit") or not is_named(row["reviewer"]):
                 breaks.add(
                     "record_unsigned",
                     ref,

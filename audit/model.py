@@ -105,6 +105,8 @@ class DwellTally(_Section):
     fast_signoffs: int
     share: Number | None
     median_dwell_ms: int | None
+    # Decided before shown: a clock that went backwards, never counted as a fast decision.
+    clock_anomalies: int = 0
 
 
 class FastDecisions(_Section):
@@ -115,6 +117,7 @@ class FastDecisions(_Section):
     fast_signoffs: int
     share: Number | None
     median_dwell_ms: int | None
+    clock_anomalies: int = 0
     by_reviewer: dict[str, DwellTally]
 
 

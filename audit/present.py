@@ -71,6 +71,7 @@ def headline(audit: Audit) -> list[tuple[str, str]]:
             f"{coverage.chunks_covered}/{coverage.chunks_total} ({pct(coverage.chunk_share)})",
         ),
         ("Fast decisions", f"{fast.fast} ({pct(fast.share)})"),
+        ("Clock anomalies (decided before shown)", str(fast.clock_anomalies)),
         (
             "Duplicates",
             f"{duplicates.exact_extra_copies} exact copies,"

@@ -28,7 +28,7 @@ from rapidfuzz import fuzz
 
 from ledger.errors import LedgerError
 from ledger.models import DraftKind
-from ledger.store import Ledger
+from ledger.store import Ledger, is_clock_anomaly
 from ledger.text import normalise, references_with_keys
 
 DEFAULT_FAST_DECISION_MS = 2000
@@ -179,13 +179,15 @@ class _VerdictTally:
 
 
 class _DwellTally:
-    __slots__ = ("decisions", "dwell", "fast", "fast_approvals")
+    __slots__ = ("clock_anomalies", "decisions", "dwell", "fast", "fast_approvals")
 
     def __init__(self) -> None:
         self.decisions = 0
         self.dwell: list[int] = []
         self.fast = 0
         self.fast_approvals = 0
+        # Decided before shown (the clock went backwards): no dwell, so never "fast".
+        self.clock_anomalies = 0
 
     def as_dict(self) -> dict[str, Any]:
         measured = len(self.dwell)
@@ -196,6 +198,7 @@ class _DwellTally:
             "fast_signoffs": self.fast_approvals,
             "share": round(self.fast / measured, 4) if measured else None,
             "median_dwell_ms": int(statistics.median(self.dwell)) if self.dwell else None,
+            "clock_anomalies": self.clock_anomalies,
         }
 
 
@@ -212,7 +215,8 @@ def _decision_signals(ledger: Ledger, fast_decision_ms: int) -> dict[str, Any]:
     drafts_decided: set[str] = set()
     rows = ledger.iter_query(
         "SELECT ld.draft_id, ld.reviewer, ld.verdict, ld.reason, ld.dwell_ms, ld.edit_distance,"
-        " dr.kind, dr.subtype, gc.template_hash, gc.template_name, gc.model, d.path"
+        " dr.kind, dr.subtype, gc.template_hash, gc.template_name, gc.model, d.path,"
+        " ld.shown_at, ld.decided_at"
         " FROM live_decisions ld"
         " JOIN drafts dr ON dr.id = ld.draft_id"
         " JOIN generation_calls gc ON gc.id = dr.call_id"
@@ -222,7 +226,7 @@ def _decision_signals(ledger: Ledger, fast_decision_ms: int) -> dict[str, Any]:
     )
     for row in rows:
         (draft_id, reviewer, verdict, reason, dwell_ms, distance) = tuple(row[:6])
-        (kind, subtype, template_hash, template_name, model, path) = tuple(row[6:])
+        (kind, subtype, template_hash, template_name, model, path) = tuple(row[6:12])
         drafts_decided.add(draft_id)
         overall.add(verdict, distance)
         for group, key in (
@@ -239,7 +243,9 @@ def _decision_signals(ledger: Ledger, fast_decision_ms: int) -> dict[str, Any]:
             reasons[reason or "unspecified"] += 1
         dwell = dwell_by_reviewer[reviewer]
         dwell.decisions += 1
-        if dwell_ms is not None:
+        if is_clock_anomaly(row[12], row[13], dwell_ms):
+            dwell.clock_anomalies += 1
+        elif dwell_ms is not None:
             dwell.dwell.append(dwell_ms)
             if dwell_ms < fast_decision_ms:
                 dwell.fast += 1
@@ -261,6 +267,7 @@ def _decision_signals(ledger: Ledger, fast_decision_ms: int) -> dict[str, Any]:
         all_dwell.dwell.extend(tally.dwell)
         all_dwell.fast += tally.fast
         all_dwell.fast_approvals += tally.fast_approvals
+        all_dwell.clock_anomalies += tally.clock_anomalies
     overall_counts = overall.as_dict()
     return {
         "totals": {

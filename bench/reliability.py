@@ -3,7 +3,10 @@
 Runs every category of tests/reliability/ (the same code the test suite runs with fewer
 trials) and prints one row per category: trials, lost, undetected, crashed, seconds.
 
-    PYTHONPATH=. python bench/reliability.py [--only NAME ...] [--scale 1.0] [--seed 1]
+    PYTHONPATH=. python bench/reliability.py [--only NAME ...] [--scale 1.0] [--seed 1] [--suite]
+
+``--suite`` runs each category at the trial count the test suite uses, to print the table
+``make test`` checks.
 
 Exit status 1 when any count is non-zero, so a run can gate a release.
 """
@@ -30,6 +33,7 @@ CATEGORY_MODULES = (
     "tampering",
     "key_leaks",
     "hostile_config",
+    "identity",
     "review_sessions",
 )
 
@@ -41,11 +45,15 @@ def main() -> int:
         "--scale", type=float, default=1.0, help="multiply every category's trial count"
     )
     parser.add_argument("--seed", type=int, default=1, help="seed for the random moments")
+    parser.add_argument(
+        "--suite", action="store_true", help="each category's suite trial count (before --scale)"
+    )
     args = parser.parse_args()
     outcomes: list[Outcome] = []
     for name in args.only or CATEGORY_MODULES:
         module = importlib.import_module(f"tests.reliability.{name}")
-        trials = max(1, round(module.BENCH_TRIALS * args.scale))
+        base = module.SUITE_TRIALS if args.suite else module.BENCH_TRIALS
+        trials = max(1, round(base * args.scale))
         with tempfile.TemporaryDirectory(prefix=f"dg-rel-{name}-") as workdir:
             started = time.perf_counter()
             outcome: Outcome = module.run(trials, Path(workdir), args.seed)

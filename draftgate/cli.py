@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from draftgate import cmd_core, cmd_export, cmd_generate, cmd_review
+from draftgate import cmd_core, cmd_export, cmd_generate, cmd_init, cmd_review
 from draftgate.config import UserInputError, ledger_path, load_config
 from draftgate.context import CommandError
 from draftgate.exit_codes import ExitCode, exit_code_help
@@ -22,7 +22,7 @@ from draftgate.logs import configure_logging
 from ledger import LedgerError
 from ledger.verify import as_damaged
 
-COMMAND_MODULES: list[ModuleType] = [cmd_core, cmd_generate, cmd_review, cmd_export]
+COMMAND_MODULES: list[ModuleType] = [cmd_init, cmd_core, cmd_generate, cmd_review, cmd_export]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,7 +65,8 @@ def _add_global_options(parser: argparse.ArgumentParser, default: object) -> Non
         "--verbose",
         action="store_true",
         default=False if default is None else default,
-        help="debug logging on stderr (Draftgate, openai, httpx); API keys are redacted",
+        help="debug logging on stderr (Draftgate, openai, httpx); API keys and base-URL "
+        "credentials are redacted",
     )
 
 

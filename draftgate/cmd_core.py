@@ -59,6 +59,12 @@ def run_ingest(args: argparse.Namespace) -> int:
             raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc
     for warning in report.warnings:
         print(f"draftgate: warning: {warning}", file=sys.stderr)
+    if report.replaced_root is not None:
+        # One ledger holds one product's docs: say plainly whose documents were replaced.
+        print(
+            f"replaced the documents ingested from {report.replaced_root} "
+            f"({len(report.removed)} no longer present)"
+        )
     chunks = sum(o.chunk_count for o in report.outcomes)
     print(
         f"ingested {len(report.outcomes)} documents ({chunks} chunks): "

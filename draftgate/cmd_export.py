@@ -20,7 +20,7 @@ from audit import (
     render_terminal_summary,
 )
 from draftgate.config import Config
-from draftgate.context import CommandError, config_of, open_ledger
+from draftgate.context import CommandError, config_of, docs_root, open_ledger
 from draftgate.exit_codes import ExitCode
 from export import (
     EXPORT_FORMATS,
@@ -213,10 +213,10 @@ def _push_to_hub(result: ExportResult, repo: str) -> int:
 # ---- audit --------------------------------------------------------------------------------
 
 
-def _glossary_names(config: Config) -> list[str]:
+def _glossary_names(config: Config, docs: str) -> list[str]:
     from generator.scope import ScopeError, load_scope, scope_path_for
 
-    path = scope_path_for(config.docs, config.scope)
+    path = scope_path_for(docs, config.scope)
     if not path.exists():
         return []
     try:
@@ -266,7 +266,7 @@ def run_audit(args: argparse.Namespace) -> int:
     fast_ms = (
         config.audit.fast_decision_ms if args.fast_decision_ms is None else args.fast_decision_ms
     )
-    glossary = _glossary_names(config)
+    glossary = _glossary_names(config, docs_root(args, config))
     with open_ledger(args, config, reads_only=True) as ledger:
         # A page SQLite cannot read, met outside verify's own check, is a damaged ledger:
         # draftgate.cli.main says so in one line (exit 4).

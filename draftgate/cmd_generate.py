@@ -24,7 +24,7 @@ from rich.progress import (
 from rich.table import Table
 
 from draftgate.config import Config, GenerateConfig, ledger_path
-from draftgate.context import CommandError, config_of, open_ledger
+from draftgate.context import CommandError, config_of, docs_root, open_ledger
 from draftgate.exit_codes import ExitCode
 from generator import pipeline
 from generator.errors import EndpointError, GenerateError, NoChunksError, SettingsError
@@ -105,7 +105,7 @@ def effective_settings(args: argparse.Namespace, config: Config) -> GenerateSett
 
 def _scope_of(args: argparse.Namespace, config: Config) -> Scope:
     try:
-        return load_scope(scope_path_for(config.docs, args.scope or config.scope))
+        return load_scope(scope_path_for(docs_root(args, config), args.scope or config.scope))
     except ScopeError as exc:
         raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc
 
@@ -144,6 +144,7 @@ def run_generate(args: argparse.Namespace) -> int:
         except GenerateError as exc:
             raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc
     _print_summary(summary)
+    _print_dropped_drafts(summary.dropped_drafts)
     failed = sum(summary.calls_failed.values())
     if failed:
         print(
@@ -235,6 +236,24 @@ class _ProgressBar:
 
     def message(self, text: str) -> None:
         print(f"draftgate: {text}", file=sys.stderr)
+
+
+# The summary lists this many dropped candidates; all of them stay in their calls' records.
+DROPPED_SHOWN = 40
+
+
+def _print_dropped_drafts(dropped: list[dict[str, str]]) -> None:
+    """Each candidate the rules dropped (not the per-chunk overflow): what, why, and where in
+    the docs the text that decided it is, so a reviewer can check the decision."""
+    listed = [d for d in dropped if d.get("reason") != "per_chunk_full"]
+    if not listed:
+        return
+    table = Table("kind", "feature or name", "reason", "where", title="dropped candidates")
+    for item in listed[:DROPPED_SHOWN]:
+        table.add_row(item["kind"], item["name"], item["reason"], item.get("at", ""))
+    if len(listed) > DROPPED_SHOWN:
+        table.add_row("…", f"{len(listed) - DROPPED_SHOWN} more in the calls' records", "", "")
+    Console().print(table)
 
 
 def _print_summary(summary: RunSummary) -> None:

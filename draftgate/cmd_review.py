@@ -16,6 +16,7 @@ from draftgate.exit_codes import ExitCode
 from generator.userfiles import UserFileError, read_user_text
 from ledger import DraftKind
 from ledger.queue import QueueFilter
+from ledger.reviewers import InvalidReviewerName, escaped_name, reviewer_name
 
 DEFAULT_GUIDELINES = Path(__file__).resolve().parent.parent / "tui" / "guidelines.md"
 
@@ -61,7 +62,8 @@ def git_user_name() -> str:
 
 
 def resolve_reviewer(flag: str | None, config: Config) -> str:
-    """--reviewer, else config, else git user.name, else $USER; an empty name is refused."""
+    """--reviewer, else config, else git user.name, else $USER, in the form the ledger stores
+    (ledger.reviewers); a name with no visible letter or digit is refused."""
     if flag is not None:
         name = flag.strip()
     else:
@@ -78,7 +80,15 @@ def resolve_reviewer(flag: str | None, config: Config) -> str:
             "a reviewer name is required: pass --reviewer NAME or set review.reviewer",
             ExitCode.BAD_INPUT,
         )
-    return name
+    try:
+        return reviewer_name(name)
+    except InvalidReviewerName as exc:
+        raise CommandError(
+            f"the reviewer name {escaped_name(name)} has no visible letter or digit "
+            "(invisible and control characters do not count): pass --reviewer NAME or set "
+            "review.reviewer",
+            ExitCode.BAD_INPUT,
+        ) from exc
 
 
 def load_guidelines(config: Config) -> str:

@@ -1,6 +1,7 @@
 """Logging for every command: ``--verbose`` shows DEBUG records (Draftgate's, and those of
 openai, httpx, httpcore, instructor) on stderr, and every record, verbose or not, passes one
-filter that takes API keys and Authorization values out before it is written.
+filter that takes API keys, Authorization values and the credentials of a base URL (userinfo,
+query secrets) out before it is written.
 
 The handler is installed on the root logger whatever the verbosity, so records that a library
 turns on by itself (``OPENAI_LOG=debug`` makes openai and httpx log at DEBUG) come through the
@@ -14,10 +15,12 @@ import os
 import sys
 from typing import TextIO
 
-from generator.redact import redact
+from generator.redact import redact, secrets_in_url
 
 # Environment variables whose values are secrets: their values are taken out of every record.
 SECRET_ENV_VARS = ("OPENAI_API_KEY",)
+# Environment variables holding a URL whose userinfo and query values are secrets.
+SECRET_URL_ENV_VARS = ("OPENAI_BASE_URL",)
 VERBOSE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -29,7 +32,10 @@ class RedactSecrets(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        secrets = [os.environ.get(name) for name in SECRET_ENV_VARS]
+        secrets: list[str | None] = [os.environ.get(name) for name in SECRET_ENV_VARS]
+        for name in SECRET_URL_ENV_VARS:
+            in_url: list[str] = sorted(secrets_in_url(os.environ.get(name)), key=len, reverse=True)
+            secrets.extend(in_url)
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a malformed log call must not stop the command

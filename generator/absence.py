@@ -6,6 +6,10 @@ evidence a negative can have. A wrong-UI-name adversarial is only believable if 
 occurs nowhere in the docs or the glossary. Both search every current chunk through the
 ledger's full-text index, and the terms searched and what was found are stored with the draft
 so the reviewer sees why it is believed.
+
+The index holds chunks as written; a hit counts only when the term's words also occur in the
+chunk's plain text (:mod:`generator.plain`), so a commented-out line (``<!-- brew install … -->``)
+or a tag attribute is not taken for the docs offering something.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from generator.plain import plain_text
 from generator.scope import Scope
-from ledger import Chunk, Ledger
+from ledger import Chunk, ChunkHit, Ledger
 
 # Mentions read per term to tell denials from affirmative mentions. A term found in more
 # chunks than this is not a feature the docs only deny.
@@ -42,6 +47,7 @@ _DENIED_AFTER = re.compile(
 _HEADING_LINE = re.compile(r"^#{1,6} [^\n]*\n", re.M)
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _SENTENCE_START = re.compile(r"(?:^|(?<=[.!?])\s+|\n\s*\n)")
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,7 @@ def check_absence(ledger: Ledger, terms: list[str]) -> AbsenceCheck:
     hits: list[dict[str, Any]] = []
     denials: list[dict[str, Any]] = []
     for term in clean:
-        found = ledger.search_chunks(term, limit=MENTION_CHUNKS_SCANNED)
+        found = _plain_hits(ledger, term, limit=MENTION_CHUNKS_SCANNED)
         affirmative: dict[str, Any] | None = None
         for hit in found:
             chunk = ledger.get_chunk(hit.chunk_id)
@@ -184,9 +190,32 @@ def ui_name_is_real(ledger: Ledger, scope: Scope, name: str) -> bool:
     wanted = name.strip().casefold()
     if any(wanted == known.casefold() for known in scope.glossary.names()):
         return True
-    return bool(ledger.search_chunks(name, limit=1))
+    return bool(_plain_hits(ledger, name, limit=1))
 
 
 def path_in_docs(ledger: Ledger, path: str) -> bool:
     """A navigation path ("Settings > Billing") the answer names must occur in the docs."""
-    return bool(ledger.search_chunks(path, limit=1))
+    return bool(_plain_hits(ledger, path, limit=1))
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.casefold())
+
+
+def _has_sequence(words: list[str], wanted: list[str]) -> bool:
+    width = len(wanted)
+    return any(words[i : i + width] == wanted for i in range(len(words) - width + 1))
+
+
+def _plain_hits(ledger: Ledger, term: str, *, limit: int) -> list[ChunkHit]:
+    """Index hits for ``term`` whose chunk's plain text holds the term's words in order."""
+    wanted = _words(term)
+    found = []
+    for hit in ledger.search_chunks(term, limit=MENTION_CHUNKS_SCANNED):
+        chunk = ledger.get_chunk(hit.chunk_id)
+        if chunk is None or (wanted and not _has_sequence(_words(plain_text(chunk.text)), wanted)):
+            continue
+        found.append(hit)
+        if len(found) >= limit:
+            break
+    return found

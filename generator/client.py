@@ -38,7 +38,7 @@ from tenacity import (
 
 from generator.errors import EndpointError
 from generator.prompts import Message, protect_from_templating
-from generator.redact import redact
+from generator.redact import redact, remember_url_secrets
 
 log = logging.getLogger("draftgate.client")
 
@@ -180,6 +180,9 @@ class LLMClient:
             raise ValueError(f"unknown mode {settings.mode!r}; choose one of {', '.join(MODES)}")
         self.settings = settings
         self.mode = MODES[settings.mode]
+        # The SDK and httpx print the base URL whole (userinfo, query) in their logs and
+        # errors; from here on redact() removes its credentials wherever they appear.
+        remember_url_secrets(settings.base_url)
         self.openai = openai.AsyncOpenAI(
             base_url=settings.base_url,
             api_key=settings.api_key or "no-key",

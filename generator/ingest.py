@@ -21,7 +21,7 @@ from generator.userfiles import NotRegularFileError, TooLargeError, read_regular
 from ledger import IngestOutcome, Ledger
 from ledger.ids import hash_bytes
 
-DOC_SUFFIXES = {".md": True, ".markdown": True, ".txt": False}  # suffix -> is Markdown
+DOC_SUFFIXES = {".md": True, ".markdown": True, ".mdx": True, ".txt": False}  # -> is Markdown
 MAX_DOC_BYTES = 10 * 1024 * 1024
 _BINARY_SNIFF_BYTES = 8192
 
@@ -36,6 +36,9 @@ class IngestReport:
     warnings: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     ignored_other: int = 0
+    # The docs folder ingested before this one, when it was another folder (its documents
+    # were replaced by this folder's).
+    replaced_root: str | None = None
 
     def count(self, state: str) -> int:
         return sum(1 for o in self.outcomes if o.state == state)
@@ -174,9 +177,7 @@ def ingest_folder(
 ) -> IngestReport:
     root = check_docs_folder(docs_dir)
     report = IngestReport()
-    # Paths in the ledger are "<folder name>/<path inside it>", so two docs folders can share
-    # one ledger and a file removed from one folder does not touch the other's documents.
-    prefix = root.resolve().name + "/"
+    prefix = _key_prefix(ledger, root)
     present: set[str] = set()
     files, unlisted = _document_files(root)
     for folder, reason in unlisted:
@@ -212,10 +213,12 @@ def ingest_folder(
             continue
         text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
         is_markdown = DOC_SUFFIXES[suffix]
-        title = document_title(text, path.stem) if is_markdown else path.stem
+        mdx = suffix == ".mdx"
+        title = document_title(text, path.stem, mdx=mdx) if is_markdown else path.stem
         chunks = chunk_text(
             text,
             markdown=is_markdown,
+            mdx=mdx,
             root_heading="" if is_markdown else title,
             max_chars=max_chars,
             min_chars=min_chars,
@@ -228,5 +231,30 @@ def ingest_folder(
         report.outcomes.append(
             ledger.ingest_document(rel, hash_bytes(data), title, len(data), chunks)
         )
-    report.removed = ledger.mark_removed(prefix, present)
+    # One ledger holds one product's docs: whatever this folder does not hold (a file removed,
+    # or every file of another folder ingested before) is no longer current.
+    report.removed = ledger.mark_removed("", present)
+    previous = ledger.ingest_root()
+    resolved = str(root.resolve())
+    if previous is not None and previous.root != resolved:
+        report.replaced_root = previous.root
+    if previous is None or previous.root != resolved or previous.key_prefix != prefix:
+        ledger.record_ingest_root(resolved, prefix)
     return report
+
+
+def _key_prefix(ledger: Ledger, root: Path) -> str:
+    """What document paths are keyed with: their path inside the docs folder.
+
+    A ledger written before the docs root was recorded keyed them as "<folder name>/<path>";
+    it keeps that prefix, so documents whose text is unchanged stay current (and their drafts
+    fresh) when the same docs are ingested again.
+    """
+    recorded = ledger.ingest_root()
+    if recorded is not None:
+        return recorded.key_prefix
+    legacy = root.resolve().name + "/"
+    documents = ledger.current_documents()
+    if documents and any(d.path.startswith(legacy) for d in documents):
+        return legacy
+    return ""

@@ -83,6 +83,9 @@ class RunSummary:
     jobs_skipped: int = 0  # already finished by an earlier run
     drafts_requested: int = 0
     drafts_failed: int = 0
+    # The rules drafter's dropped candidates (kind, name, reason, doc:line), as its calls
+    # store them in their params.
+    dropped_drafts: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,7 @@ def _run_rules(
         dropped=dict(report.dropped),
         jobs_skipped=report.jobs_skipped,
         drafts_requested=report.drafts_requested,
+        dropped_drafts=list(report.dropped_drafts),
     )
 
 

@@ -24,6 +24,7 @@ from generator.checks import check_answer
 from generator.client import CallResult, LLMClient
 from generator.dedup import DedupIndex
 from generator.kinds import KINDS
+from generator.plain import plain_text
 from generator.prompts import PromptSet, RenderedPrompt, scope_variables
 from generator.redact import redact
 from generator.schemas import NegativeItem
@@ -137,7 +138,7 @@ def plan_jobs(
                     "heading": " > ".join(chunk.heading_path),
                     "start_line": chunk.start_line,
                     "end_line": chunk.end_line,
-                    "chunk": chunk.text,
+                    "chunk": plain_text(chunk.text),
                     "count": per_chunk,
                     "subtype": subtype,
                 }

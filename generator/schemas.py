@@ -24,6 +24,7 @@ from generator.checks import (
     blocking_findings,
     quotes_from_injected_text,
 )
+from generator.plain import raw_quote
 from ledger.models import AdversarialSubtype, DraftIn, DraftKind
 
 QUESTION_MAX = 600
@@ -67,19 +68,28 @@ class _Item(BaseModel):
     @field_validator("evidence")
     @classmethod
     def _grounded(cls, quotes: list[str], info: ValidationInfo) -> list[str]:
+        """Quotes must come from the chunk. The model reads the chunk's plain text; a quote of
+        it is stored as the span of the chunk as written that it came from (``raw_quote``),
+        so stored quotes match the source the reviewer sees."""
         chunk = (info.context or {}).get("chunk")
         cleaned = [q.strip() for q in quotes]
+        grounded = []
         for quote in cleaned:
             if not QUOTE_MIN <= len(quote) <= QUOTE_MAX:
                 raise ValueError(
                     f"evidence quote must be {QUOTE_MIN}-{QUOTE_MAX} characters: {quote!r}"
                 )
-            if chunk is not None and not quote_in_chunk(quote, chunk):
+            if chunk is None or quote_in_chunk(quote, chunk):
+                grounded.append(quote)
+                continue
+            raw = raw_quote(chunk, quote)
+            if raw is None:
                 raise ValueError(
                     f"evidence quote not found in the document excerpt: {quote!r}; "
                     "copy quotes word for word from inside the <<<DOC fence"
                 )
-        return cleaned
+            grounded.append(raw)
+        return grounded
 
     @model_validator(mode="after")
     def _answer_usable(self, info: ValidationInfo) -> _Item:

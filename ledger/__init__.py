@@ -18,6 +18,7 @@ from ledger.models import (
     AdversarialSubtype,
     Chunk,
     ChunkIn,
+    ChunkSection,
     Decision,
     DecisionIn,
     Document,
@@ -29,7 +30,15 @@ from ledger.models import (
     RejectReason,
     Verdict,
 )
-from ledger.store import ChainHead, ChunkHit, IngestOutcome, Ledger, RecordOutcome, utc_now
+from ledger.store import (
+    ChainHead,
+    ChunkHit,
+    IngestOutcome,
+    IngestRoot,
+    Ledger,
+    RecordOutcome,
+    utc_now,
+)
 from ledger.verify import Break, verify
 
 __all__ = [
@@ -39,6 +48,7 @@ __all__ = [
     "Chunk",
     "ChunkHit",
     "ChunkIn",
+    "ChunkSection",
     "DamagedLedgerError",
     "DecidedElsewhereError",
     "Decision",
@@ -52,6 +62,7 @@ __all__ = [
     "ForeignLedgerError",
     "GenerationCall",
     "IngestOutcome",
+    "IngestRoot",
     "Ledger",
     "LedgerError",
     "LedgerBusyError",

@@ -325,7 +325,33 @@ def _m003_event_hashes_and_guards(db: sqlite3.Connection) -> None:
         )
 
 
-def _m004_decision_sessions(db: sqlite3.Connection) -> None:
+def _m004_chunk_sections_and_ingest_roots(db: sqlite3.Connection) -> None:
+    """Sections per chunk, and the docs folder each ingest read.
+
+    Chunks stored before have no sections (NULL): their ids hash exactly as before.
+    """
+    run_script(
+        db,
+        """
+        ALTER TABLE chunks ADD COLUMN sections TEXT;
+
+        -- One row per ingest: the docs folder read (absolute) and the prefix document paths
+        -- were keyed with. The newest row is the folder the current documents came from.
+        CREATE TABLE ingest_roots (
+            id          TEXT PRIMARY KEY,
+            root        TEXT NOT NULL,
+            key_prefix  TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        );
+        CREATE TRIGGER ingest_roots_no_update BEFORE UPDATE ON ingest_roots
+            BEGIN SELECT RAISE(ABORT, 'ingest_roots rows are append-only'); END;
+        CREATE TRIGGER ingest_roots_no_delete BEFORE DELETE ON ingest_roots
+            BEGIN SELECT RAISE(ABORT, 'ingest_roots rows are append-only'); END;
+        """,
+    )
+
+
+def _m005_decision_sessions(db: sqlite3.Connection) -> None:
     """Each decision names the review session that made it, so the one-decision rule and the
     leases can tell two sessions under one reviewer name apart. Older decisions keep NULL
     (and their hashes: the session id is hashed only when present)."""
@@ -347,9 +373,10 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("core", _m001_core),
     ("review_export_search", _m002_review_export_search),
     ("event_hashes_and_guards", _m003_event_hashes_and_guards),
-    ("decision_sessions", _m004_decision_sessions),
+    ("chunk_sections_and_ingest_roots", _m004_chunk_sections_and_ingest_roots),
+    ("decision_sessions", _m005_decision_sessions),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 # From this schema on, decisions record the review session that made them.
-DECISION_SESSIONS_SCHEMA = 4
+DECISION_SESSIONS_SCHEMA = 5

@@ -62,6 +62,14 @@ class Document(Frozen):
     removed: bool = False
 
 
+class ChunkSection(Frozen):
+    """One heading's section within a chunk: file lines ``start_line``..``end_line``."""
+
+    start_line: int
+    end_line: int
+    heading_path: list[str]
+
+
 class ChunkIn(Frozen):
     """A chunk as ingestion produces it, before it has an id."""
 
@@ -69,6 +77,9 @@ class ChunkIn(Frozen):
     start_line: int
     end_line: int
     text: str
+    # The sections of a chunk that holds more than one heading's section, in order; empty
+    # when the whole chunk is one section (``heading_path``).
+    sections: list[ChunkSection] = Field(default_factory=list)
 
 
 class Chunk(Frozen):
@@ -80,6 +91,7 @@ class Chunk(Frozen):
     end_line: int
     text: str
     text_hash: str
+    sections: list[ChunkSection] = Field(default_factory=list)
 
 
 class GenerationCall(Frozen):
@@ -171,6 +183,9 @@ class Decision(Frozen):
     double_review: bool
     prev_hash: str
     entry_hash: str
+    # Decided before it was shown by the clock (it went backwards): dwell_ms is None, and the
+    # audit counts it apart from fast decisions. Read from the stored timestamps, not a column.
+    clock_anomaly: bool = False
     session_id: str | None = None
 
     def undo_by(self, reviewer: str, decided_at: str) -> DecisionIn:

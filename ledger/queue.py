@@ -23,6 +23,7 @@ from typing import Any
 from ledger.chain import lease_hash
 from ledger.ids import new_event_id
 from ledger.models import Chunk, Draft
+from ledger.reviewers import reviewer_name
 from ledger.store import Ledger, row_to_chunk, row_to_draft
 
 DEFAULT_LEASE_SECONDS = 600
@@ -109,7 +110,8 @@ class ReviewQueue:
         page_size: int = PAGE_SIZE,
     ) -> None:
         self.ledger = ledger
-        self.reviewer = reviewer
+        # The stored spelling, so leases and decisions name the same person.
+        self.reviewer = reviewer_name(reviewer)
         self.session_id = session_id or new_event_id()
         self.lease_seconds = lease_seconds
         self.filters = filters or QueueFilter()

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -57,6 +57,7 @@ from ledger.models import (
     GenerationCall,
     Verdict,
 )
+from ledger.reviewers import is_named, reviewer_name
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +75,33 @@ def parse_time(stamp: str) -> datetime:
     return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
+def dwell_of(shown_at: str | None, decided_at: str) -> int | None:
+    """Milliseconds from showing a draft to deciding it. None when it was not shown, and when
+    the clock went backwards in between (decided before shown): that is a clock anomaly, not
+    a decision made in no time, so it must not count as a fast (rubber-stamp) one."""
+    if shown_at is None:
+        return None
+    delta = parse_time(decided_at) - parse_time(shown_at)
+    if delta < timedelta(0):
+        return None
+    # Whole milliseconds by integer division: total_seconds() * 1000 is a float, and 4.012 s
+    # becomes 4011.999..., stored as 4011.
+    return delta // timedelta(milliseconds=1)
+
+
+def is_clock_anomaly(shown_at: str | None, decided_at: str, dwell_ms: int | None) -> bool:
+    """A stored decision whose clock went backwards between shown_at and decided_at. Both
+    timestamps are stored as given (and chained); such a decision has no dwell. A dwell of 0
+    is checked against the timestamps too, so a ledger that stored a backwards clock as a
+    dwell of 0 reads the same."""
+    if not shown_at or (dwell_ms is not None and dwell_ms > 0):
+        return False
+    try:
+        return parse_time(decided_at) < parse_time(shown_at)
+    except ValueError:
+        return dwell_ms is None
+
+
 def document_id(path: str, content_hash_: str | None, removed: bool, ingested_at: str) -> str:
     """A document version's id. The time is part of it: a file can return to earlier text."""
     return content_hash(
@@ -87,16 +115,29 @@ def document_id(path: str, content_hash_: str | None, removed: bool, ingested_at
 
 
 def chunk_id(document_id_: str, ordinal: int, chunk: ChunkIn, text_hash_: str) -> str:
-    return content_hash(
-        {
-            "document_id": document_id_,
-            "ordinal": ordinal,
-            "heading_path": chunk.heading_path,
-            "start_line": chunk.start_line,
-            "end_line": chunk.end_line,
-            "text_hash": text_hash_,
-        }
-    )
+    fields: dict[str, Any] = {
+        "document_id": document_id_,
+        "ordinal": ordinal,
+        "heading_path": chunk.heading_path,
+        "start_line": chunk.start_line,
+        "end_line": chunk.end_line,
+        "text_hash": text_hash_,
+    }
+    # Only chunks that hold several sections carry them, so ids of chunks stored before
+    # sections existed are computed exactly as they were.
+    if chunk.sections:
+        fields["sections"] = [s.model_dump() for s in chunk.sections]
+    return content_hash(fields)
+
+
+def sections_json(chunk: ChunkIn) -> str | None:
+    if not chunk.sections:
+        return None
+    return json.dumps([s.model_dump() for s in chunk.sections], ensure_ascii=False)
+
+
+def ingest_root_id(root: str, key_prefix: str, recorded_at: str) -> str:
+    return content_hash({"root": root, "key_prefix": key_prefix, "recorded_at": recorded_at})
 
 
 def draft_id(chunk_id_: str, draft: DraftIn) -> str:
@@ -145,6 +186,14 @@ class IngestOutcome:
     state: str  # "new" | "changed" | "unchanged"
     document_id: str
     chunk_count: int
+
+
+@dataclass(frozen=True)
+class IngestRoot:
+    id: str
+    root: str  # absolute path of the docs folder as ingested
+    key_prefix: str  # "" unless the ledger predates relative keys ("<folder>/")
+    recorded_at: str
 
 
 @dataclass(frozen=True)
@@ -202,7 +251,7 @@ _SIGNED_OFF_FROM = """
     JOIN decisions de ON de.id = s.decision_id
     JOIN chunks c ON c.id = dr.chunk_id
     JOIN documents doc ON doc.id = c.document_id
-    WHERE s.verdict IN ('approve', 'edit') AND length(trim(s.reviewer)) > 0
+    WHERE s.verdict IN ('approve', 'edit') AND is_named(s.reviewer)
 """
 _SIGNED_OFF_RECORD_COLUMNS = (
     "dr.id, dr.kind, dr.subtype, dr.question, dr.answer, s.decision_id, s.verdict,"
@@ -260,6 +309,7 @@ def row_to_chunk(row: sqlite3.Row) -> Chunk:
         end_line=row["end_line"],
         text=row["text"],
         text_hash=row["text_hash"],
+        sections=json.loads(row["sections"]) if row["sections"] else [],
     )
 
 
@@ -309,6 +359,7 @@ def row_to_decision(row: sqlite3.Row) -> Decision:
         double_review=bool(row["double_review"]),
         prev_hash=row["prev_hash"],
         entry_hash=row["entry_hash"],
+        clock_anomaly=is_clock_anomaly(row["shown_at"], row["decided_at"], row["dwell_ms"]),
         session_id=row["session_id"] if "session_id" in row.keys() else None,  # noqa: SIM118
     )
 
@@ -477,6 +528,25 @@ def _inspect_existing(path_text: str, *, writable: bool) -> bool:
     return True
 
 
+IN_MEMORY = ":memory:"
+
+
+def _not_a_file_path(path_text: str) -> str | None:
+    """Why SQLite would open ``path_text`` as something other than a file on disk, or None.
+
+    ``:memory:`` and ``""`` are databases that vanish when closed (a ledger there would be
+    reported intact and hold nothing); ``file:`` names an SQLite URI (``?mode=memory``,
+    ``vfs=``...), which could point anywhere. A file whose name starts with ``file:`` is
+    still reachable as ``./file:...``."""
+    if not path_text.strip():
+        return "an empty path"
+    if path_text == IN_MEMORY:
+        return "an in-memory SQLite database"
+    if path_text[:5].lower() == "file:":
+        return "an SQLite URI (for a file named so, write ./file:...)"
+    return None
+
+
 def fts_phrase(text: str) -> str:
     """Quote text as one FTS5 phrase (tokens in order), so no user text is read as syntax."""
     return '"' + text.replace('"', '""') + '"'
@@ -488,7 +558,7 @@ class Ledger:
     def __init__(self, db: sqlite3.Connection, path: str) -> None:
         self._db = db
         self.path = path
-        self._key = "" if path == ":memory:" else os.path.realpath(path)
+        self._key = "" if path == IN_MEMORY else os.path.realpath(path)
         if self._key:
             with _OPEN_HERE_LOCK:
                 _OPEN_HERE[self._key] = _OPEN_HERE.get(self._key, 0) + 1
@@ -522,10 +592,21 @@ class Ledger:
         an interrupted creation never leaves a half-made ledger at ``path``."""
         target = SCHEMA_VERSION if upgrade_to is None else upgrade_to
         path_text = str(path)
-        if path_text == ":memory:":
-            return cls._connect(path_text, path_text, target, read_only=False)
+        not_a_file = _not_a_file_path(path_text)
+        if not_a_file is not None:
+            raise LedgerUnavailableError(
+                f"no ledger at {path_text!r}: {not_a_file} is not a ledger file; pass --ledger "
+                "with a file's path ('draftgate ingest' creates one)"
+            )
         with _opening(path_text):
             return cls._open_file(path_text, target, must_exist=must_exist, read_only=read_only)
+
+    @classmethod
+    def in_memory(cls, *, upgrade_to: int | None = None) -> Ledger:
+        """A throwaway ledger that lives in memory and is gone when closed (a reference schema,
+        tests). Never what a user's path opens: ``open`` refuses ``:memory:``."""
+        target = SCHEMA_VERSION if upgrade_to is None else upgrade_to
+        return cls._connect(IN_MEMORY, IN_MEMORY, target, read_only=False)
 
     @classmethod
     def _open_file(
@@ -596,11 +677,14 @@ class Ledger:
                 isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE ... COMMIT
                 timeout=BUSY_TIMEOUT_MS / 1000,
                 check_same_thread=False,
-                uri=uri.startswith("file:"),
+                # Only a URI this module built is read as one: open() refuses user paths
+                # that SQLite would read as a URI or as an in-memory database.
+                uri=uri != path_text,
             )
         except sqlite3.OperationalError as exc:
             raise LedgerUnavailableError(f"cannot open the ledger {path_text}: {exc}") from exc
         db.row_factory = sqlite3.Row
+        db.create_function("is_named", 1, is_named, deterministic=True)
         ledger = cls(db, path_text)
         try:
             if read_only:
@@ -667,7 +751,7 @@ class Ledger:
         self._configure_checks()
         self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self._db.execute("PRAGMA foreign_keys = ON")
-        if self.path != ":memory:":
+        if self.path != IN_MEMORY:
             mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() != "wal":
                 raise LedgerUnavailableError(f"cannot put {self.path} in WAL mode (got {mode})")
@@ -850,7 +934,7 @@ class Ledger:
             )
             db.executemany(
                 "INSERT INTO chunks(id, document_id, ordinal, heading_path, start_line, end_line,"
-                " text, text_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " text, text_hash, sections) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         chunk_id(doc_id, ordinal, chunk, text_hash(chunk.text)),
@@ -861,6 +945,7 @@ class Ledger:
                         chunk.end_line,
                         chunk.text,
                         text_hash(chunk.text),
+                        sections_json(chunk),
                     )
                     for ordinal, chunk in enumerate(chunks)
                 ],
@@ -888,6 +973,26 @@ class Ledger:
                 )
                 removed.append(row["path"])
         return removed
+
+    def record_ingest_root(self, root: str, key_prefix: str) -> IngestRoot:
+        """Record the docs folder an ingest read (``root``, absolute) and the prefix its
+        document paths were keyed with; the newest record is the ledger's docs root."""
+        with self.transaction() as db:
+            recorded_at = utc_now()
+            id_ = ingest_root_id(root, key_prefix, recorded_at)
+            db.execute(
+                "INSERT INTO ingest_roots(id, root, key_prefix, recorded_at) VALUES (?, ?, ?, ?)",
+                (id_, root, key_prefix, recorded_at),
+            )
+        return IngestRoot(id_, root, key_prefix, recorded_at)
+
+    def ingest_root(self) -> IngestRoot | None:
+        """The docs folder most recently ingested into this ledger, if one was recorded."""
+        rows = self.query("SELECT * FROM ingest_roots ORDER BY rowid DESC LIMIT 1")
+        if not rows:
+            return None
+        row = rows[0]
+        return IngestRoot(row["id"], row["root"], row["key_prefix"], row["recorded_at"])
 
     def current_documents(self) -> list[Document]:
         rows = self.query("SELECT * FROM current_documents WHERE removed = 0 ORDER BY path")
@@ -1088,8 +1193,8 @@ class Ledger:
 
     def record_decision(self, decision: DecisionIn) -> Decision:
         """Append a decision to the chain and commit it before returning."""
-        if not decision.reviewer.strip():
-            raise DecisionRejected("a decision needs a named reviewer")
+        reviewer = reviewer_name(decision.reviewer)
+        decision = decision.model_copy(update={"reviewer": reviewer})
         with self.transaction() as db:
             draft_row = db.execute(
                 "SELECT * FROM drafts WHERE id = ?", (decision.draft_id,)
@@ -1107,21 +1212,18 @@ class Ledger:
             ).fetchone()
             seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
             decided_at = decision.decided_at or utc_now()
-            dwell_ms = None
-            if decision.shown_at:
-                try:
-                    delta = parse_time(decided_at) - parse_time(decision.shown_at)
-                except ValueError as exc:
-                    # The timestamps are hashed into the chain as given, so they must parse.
-                    raise DecisionRejected(
-                        "shown_at/decided_at must be UTC timestamps like 2026-01-31T12:00:00.000Z"
-                    ) from exc
-                dwell_ms = max(0, int(delta.total_seconds() * 1000))
+            try:
+                dwell_ms = dwell_of(decision.shown_at or None, decided_at)
+            except ValueError as exc:
+                # The timestamps are hashed into the chain as given, so they must parse.
+                raise DecisionRejected(
+                    "shown_at/decided_at must be UTC timestamps like 2026-01-31T12:00:00.000Z"
+                ) from exc
             fields: dict[str, Any] = {
                 "seq": seq,
                 "id": new_event_id(),
                 "draft_id": draft.id,
-                "reviewer": decision.reviewer.strip(),
+                "reviewer": reviewer,
                 "verdict": decision.verdict.value,
                 "final_question": final_q,
                 "final_answer": final_a,
@@ -1144,7 +1246,8 @@ class Ledger:
                 f" VALUES ({', '.join('?' for _ in columns)})",
                 [fields[c] for c in columns],
             )
-        return Decision(**fields)
+        anomaly = is_clock_anomaly(decision.shown_at, decided_at, dwell_ms)
+        return Decision(**fields, clock_anomaly=anomaly)
 
     @staticmethod
     def _check_not_decided_elsewhere(
@@ -1158,7 +1261,7 @@ class Ledger:
         session: two sessions under one name (two terminals, one ``$USER``) must not both
         decide a draft. ``by_session`` is False on a ledger opened at a schema older than the
         session column: there the reviewer name alone tells decisions apart."""
-        reviewer = decision.reviewer.strip()
+        reviewer = decision.reviewer
         # live_decisions spelled out: the rule holds on a ledger opened at an older schema too.
         mine = "d.reviewer = ? AND d.session_id IS ?" if by_session else "d.reviewer = ?"
         mine_params = [reviewer, decision.session_id] if by_session else [reviewer]

@@ -96,7 +96,7 @@ GUARD_TRIGGERS = frozenset(
 def expected_schema(version: int) -> dict[str, tuple[str, str, str | None]]:
     """name -> (type, table, sql) of every schema object the migrations up to ``version``
     create, read from a fresh in-memory ledger."""
-    fresh = Ledger.open(":memory:", upgrade_to=version)
+    fresh = Ledger.in_memory(upgrade_to=version)
     try:
         return _schema_of(fresh)
     finally:
@@ -169,6 +169,7 @@ def _verify_chunks(ledger: Ledger) -> list[Break]:
                 start_line=row["start_line"],
                 end_line=row["end_line"],
                 text=row["text"],
+                sections=json.loads(row["sections"]) if row["sections"] else [],
             )
         except (ValueError, TypeError):  # a field edited into something no chunk holds
             breaks.append(Break("chunk_hash", row["id"], "chunk fields cannot be read"))

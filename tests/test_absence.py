@@ -81,10 +81,10 @@ def test_check_absence_keeps_a_feature_the_docs_only_deny(tmp_path: Path) -> Non
         mentioned = check_absence(ledger, ["payroll", "CSV"])
         unknown = check_absence(ledger, ["tip pooling"])
     assert not denied.absent and denied.supports_negative and denied.hits == []
-    assert [d["line"] for d in denied.denials] == ["docs/about.md:6", "docs/about.md:6"]
+    assert [d["line"] for d in denied.denials] == ["about.md:6", "about.md:6"]
     assert denied.denials[0]["sentence"] == "Acme does not do accounting or payroll."
     assert denied.as_meta()["denied"] is True
     assert not mentioned.supports_negative
     assert [h["term"] for h in mentioned.hits] == ["CSV"]
-    assert mentioned.hits[0]["line"] == "docs/export.md:3"
+    assert mentioned.hits[0]["line"] == "export.md:3"
     assert unknown.absent and unknown.supports_negative and unknown.as_meta()["denied"] is False

@@ -175,8 +175,14 @@ def test_tiny_sections_merge_into_the_next() -> None:
     )
     chunks = chunk_text(text)
     assert len(chunks) == 2
-    # The two tiny sections ride with the fuller one after them, under its heading path.
-    assert chunks[0].heading_path == ["Plans", "Team"]
+    # The two tiny sections ride with the fuller one after them; the chunk is labelled with the
+    # path they all share and lists each section it holds.
+    assert chunks[0].heading_path == ["Plans"]
+    assert [(s.start_line, s.heading_path) for s in chunks[0].sections] == [
+        (1, ["Plans"]),
+        (5, ["Plans", "Free"]),
+        (9, ["Plans", "Team"]),
+    ]
     assert chunks[0].start_line == 1 and "Short intro." in chunks[0].text
     assert "Up to 5 people." in chunks[0].text
     assert chunks[1].heading_path == ["Plans", "Business"]
@@ -239,7 +245,8 @@ def test_random_documents_are_well_formed(seed: int) -> None:
 
 def test_document_title_is_the_first_h1() -> None:
     assert document_title("intro\n## Sub\n# Main title\n# Second", "fallback") == "Main title"
-    assert document_title("## Only h2", "fallback") == "fallback"
+    assert document_title("## Only h2", "fallback") == "Only h2"
+    assert document_title("no heading", "fallback") == "fallback"
 
 
 @pytest.mark.parametrize(

@@ -110,8 +110,8 @@ def test_bad_files_warn_once_each_and_still_succeed(tmp_path: Path) -> None:
     result = run_cli("--ledger", str(tmp_path / "l.sqlite"), "ingest", str(docs), cwd=tmp_path)
     assert result.returncode == ExitCode.OK
     assert result.stderr.splitlines() == [
-        "draftgate: warning: skipped docs/bad.md: binary file",
-        "draftgate: warning: skipped docs/empty.txt: empty file",
+        "draftgate: warning: skipped bad.md: binary file",
+        "draftgate: warning: skipped empty.txt: empty file",
     ]
     assert "1 new" in result.stdout and "2 skipped" in result.stdout
 

@@ -41,7 +41,7 @@ def test_sample_docs_ingest_with_sensible_chunks(ledger: Ledger) -> None:
     assert report.count("new") == 11
     assert report.ignored_other == 1  # scope.toml
     documents = ledger.current_documents()
-    assert [d.path for d in documents] == [f"product_docs/{name}" for name in SAMPLE_FILES]
+    assert [d.path for d in documents] == [f"{name}" for name in SAMPLE_FILES]
     chunks = ledger.current_chunks()
     by_doc = {d.id: [c for c in chunks if c.document_id == d.id] for d in documents}
     for doc in documents:
@@ -80,27 +80,27 @@ def test_bad_files_are_skipped_with_one_warning_each(ledger: Ledger, tmp_path: P
 
     report = ingest_folder(ledger, folder)
 
-    assert [o.path for o in report.outcomes] == ["docs/good.md"]
+    assert [o.path for o in report.outcomes] == ["good.md"]
     reasons = {w.split(":")[0].removeprefix("skipped "): w for w in report.warnings}
     assert sorted(reasons) == [
-        "docs/binary.md",
-        "docs/blank.txt",
-        "docs/empty.md",
-        "docs/huge.md",
-        "docs/latin1.md",
-        "docs/link.md",
+        "binary.md",
+        "blank.txt",
+        "empty.md",
+        "huge.md",
+        "latin1.md",
+        "link.md",
     ]
     assert len(report.warnings) == 6
-    assert "binary" in reasons["docs/binary.md"]
-    assert "empty" in reasons["docs/empty.md"]
-    assert "empty" in reasons["docs/blank.txt"]
-    assert "not UTF-8" in reasons["docs/latin1.md"]
-    assert "10 MB limit" in reasons["docs/huge.md"]
-    assert "outside the docs folder" in reasons["docs/link.md"]
+    assert "binary" in reasons["binary.md"]
+    assert "empty" in reasons["empty.md"]
+    assert "empty" in reasons["blank.txt"]
+    assert "not UTF-8" in reasons["latin1.md"]
+    assert "10 MB limit" in reasons["huge.md"]
+    assert "outside the docs folder" in reasons["link.md"]
     assert all("\n" not in w for w in report.warnings)
     assert report.ignored_other == 1
     # Nothing of the skipped files reached the ledger.
-    assert [d.path for d in ledger.current_documents()] == ["docs/good.md"]
+    assert [d.path for d in ledger.current_documents()] == ["good.md"]
     assert _document_rows(ledger) == 1
     assert not any("Secret" in c.text or "Café" in c.text for c in ledger.current_chunks())
 
@@ -112,7 +112,7 @@ def test_symlink_inside_the_folder_is_followed(ledger: Ledger, tmp_path: Path) -
     (folder / "alias.md").symlink_to(folder / "real.md")
     report = ingest_folder(ledger, folder)
     assert report.warnings == []
-    assert sorted(o.path for o in report.outcomes) == ["docs/alias.md", "docs/real.md"]
+    assert sorted(o.path for o in report.outcomes) == ["alias.md", "real.md"]
 
 
 def test_a_failure_mid_document_writes_nothing_of_it(
@@ -161,7 +161,7 @@ def test_changed_doc_gets_new_chunks_and_only_changed_sections_go_stale(
     ledger: Ledger, docs: Path
 ) -> None:
     ingest_folder(ledger, docs)
-    path = "product_docs/plans-and-pricing.md"
+    path = "plans-and-pricing.md"
     text = (docs / "plans-and-pricing.md").read_text(encoding="utf-8")
     chunks_before = ledger.current_chunks()
     doc_chunks = [
@@ -207,16 +207,16 @@ def test_removed_file_makes_its_drafts_stale(ledger: Ledger, docs: Path) -> None
     chunk = next(
         c
         for c in ledger.current_chunks()
-        if ledger.get_document(c.document_id).path == "product_docs/faq.md"  # type: ignore[union-attr]
+        if ledger.get_document(c.document_id).path == "faq.md"  # type: ignore[union-attr]
     )
     drafts = add_drafts(ledger, chunk.id, count=2)
     (docs / "faq.md").unlink()
     report = ingest_folder(ledger, docs)
-    assert report.removed == ["product_docs/faq.md"]
+    assert report.removed == ["faq.md"]
     assert all(ledger.is_stale(d) for d in drafts)
     status = ledger.status()
     assert status.documents == 10 and status.documents_removed == 1 and status.stale == 2
-    assert "product_docs/faq.md" not in {d.path for d in ledger.current_documents()}
+    assert "faq.md" not in {d.path for d in ledger.current_documents()}
     # Putting the file back makes the same text current again.
     shutil.copy(SAMPLE_DOCS / "faq.md", docs / "faq.md")
     again = ingest_folder(ledger, docs)
@@ -230,8 +230,8 @@ def test_a_file_turned_unreadable_keeps_its_last_version(ledger: Ledger, docs: P
     (docs / "limits.md").write_bytes(b"\x00\x01binary now")
     report = ingest_folder(ledger, docs)
     assert report.removed == []
-    assert report.warnings == ["skipped product_docs/limits.md: binary file"]
-    assert "product_docs/limits.md" in {d.path for d in ledger.current_documents()}
+    assert report.warnings == ["skipped limits.md: binary file"]
+    assert "limits.md" in {d.path for d in ledger.current_documents()}
 
 
 def test_hidden_folders_are_not_docs(ledger: Ledger, tmp_path: Path) -> None:
@@ -241,7 +241,7 @@ def test_hidden_folders_are_not_docs(ledger: Ledger, tmp_path: Path) -> None:
     (folder / "sub").mkdir()
     (folder / "sub" / "page.md").write_text("# Page\n\nNested page.\n")
     report = ingest_folder(ledger, folder)
-    assert [o.path for o in report.outcomes] == ["docs/sub/page.md"]
+    assert [o.path for o in report.outcomes] == ["sub/page.md"]
     assert os.path.exists(folder / ".git" / "notes.md")
 
 
@@ -253,9 +253,9 @@ def test_symlink_loop_and_fifo_are_skipped_not_fatal(ledger: Ledger, tmp_path: P
     (folder / "dangling.md").symlink_to(folder / "gone.md")
     os.mkfifo(folder / "pipe.md")  # reading it would block forever
     report = ingest_folder(ledger, folder)
-    assert [o.path for o in report.outcomes] == ["docs/good.md"]
+    assert [o.path for o in report.outcomes] == ["good.md"]
     reasons = {w.split(":")[0].removeprefix("skipped "): w for w in report.warnings}
-    assert sorted(reasons) == ["docs/dangling.md", "docs/loop.md", "docs/pipe.md"]
-    assert "symlink loop" in reasons["docs/loop.md"]
-    assert "not a regular file" in reasons["docs/pipe.md"]
-    assert "broken symlink" in reasons["docs/dangling.md"]
+    assert sorted(reasons) == ["dangling.md", "loop.md", "pipe.md"]
+    assert "symlink loop" in reasons["loop.md"]
+    assert "not a regular file" in reasons["pipe.md"]
+    assert "broken symlink" in reasons["dangling.md"]

@@ -130,7 +130,10 @@ def test_a_reject_needs_a_reason(ledger: Ledger, draft_ids: list[str]) -> None:
     assert decision.reason is RejectReason.OTHER and decision.note == "tone"
 
 
-@pytest.mark.parametrize("reviewer", ["", "   ", "\t\n"])
+@pytest.mark.parametrize(
+    "reviewer",
+    ["", "   ", "\t\n", "\u200b\u2800", "\u202e\u2066\u3164", "\x1b\x9b\x00\x7f", "\ufeff.-"],
+)
 def test_an_unnamed_reviewer_is_refused(
     ledger: Ledger, draft_ids: list[str], reviewer: str
 ) -> None:
@@ -154,6 +157,80 @@ def test_reviewer_name_is_stored_trimmed(ledger: Ledger, draft_ids: list[str]) -
     )
     assert decision.reviewer == "ana"
     assert ledger.decisions_for_draft(draft_ids[0])[0].reviewer == "ana"
+
+
+def test_one_person_has_one_stored_name_whatever_invisible_characters_it_carries(
+    ledger: Ledger, draft_ids: list[str]
+) -> None:
+    """NFC, invisible and control characters removed, whitespace runs made one space; so a
+    second spelling of the same name is the same reviewer to the one-decision rule."""
+    first = ledger.record_decision(
+        DecisionIn(draft_id=draft_ids[0], reviewer="Jose\u0301", verdict=Verdict.APPROVE)
+    )
+    assert first.reviewer == "Jos\u00e9"
+    spellings = {
+        "alice\u200b": "alice",
+        "\u202eal\x1bice\u2069": "alice",
+        "ali\u00adce\ufe0f": "alice",
+        "Ana\u3000\tMaria\u2800": "Ana Maria",
+    }
+    for raw, stored in spellings.items():
+        decision = ledger.record_decision(
+            DecisionIn(draft_id=draft_ids[1], reviewer=raw, verdict=Verdict.APPROVE)
+        )
+        assert decision.reviewer == stored
+        ledger.record_decision(decision.undo_by(raw, decision.decided_at))
+    ledger.record_decision(
+        DecisionIn(draft_id=draft_ids[2], reviewer="alice", verdict=Verdict.APPROVE)
+    )
+    # The same person deciding again is not "another reviewer": no refusal, one name.
+    ledger.record_decision(
+        DecisionIn(draft_id=draft_ids[2], reviewer="alice\u200d", verdict=Verdict.APPROVE)
+    )
+    names = {d.reviewer for d in ledger.iter_decisions()}
+    assert names == {"Jos\u00e9", "alice", "Ana Maria"}
+    assert verify(ledger) == []
+
+
+def test_a_clock_that_went_backwards_is_a_clock_anomaly_not_a_zero_dwell(
+    ledger: Ledger, draft_ids: list[str]
+) -> None:
+    decision = ledger.record_decision(
+        DecisionIn(
+            draft_id=draft_ids[0],
+            reviewer="ana",
+            verdict=Verdict.APPROVE,
+            shown_at="2026-11-22T10:00:05.000Z",
+            decided_at="2026-11-22T10:00:04.999Z",
+        )
+    )
+    assert decision.dwell_ms is None and decision.clock_anomaly
+    (stored,) = ledger.decisions_for_draft(draft_ids[0])
+    assert stored.clock_anomaly and stored.dwell_ms is None
+    assert stored.shown_at == "2026-11-22T10:00:05.000Z"  # both times kept as given
+    assert stored.decided_at == "2026-11-22T10:00:04.999Z"
+    same_instant = ledger.record_decision(
+        DecisionIn(
+            draft_id=draft_ids[1],
+            reviewer="ana",
+            verdict=Verdict.APPROVE,
+            shown_at="2026-11-22T10:00:05.000Z",
+            decided_at="2026-11-22T10:00:05.000Z",
+        )
+    )
+    assert same_instant.dwell_ms == 0 and not same_instant.clock_anomaly
+    # Found by the identity category: a float product stored 4.012 s as 4011 ms.
+    exact = ledger.record_decision(
+        DecisionIn(
+            draft_id=draft_ids[2],
+            reviewer="ana",
+            verdict=Verdict.APPROVE,
+            shown_at="2026-11-22T10:00:00.000Z",
+            decided_at="2026-11-22T10:00:04.012Z",
+        )
+    )
+    assert exact.dwell_ms == 4012
+    assert verify(ledger) == []
 
 
 def test_edit_distance_is_recorded(ledger: Ledger, draft_ids: list[str]) -> None:
@@ -241,3 +318,16 @@ def test_a_reject_reason_on_another_verdict_is_refused(
     with pytest.raises(DecisionRejected, match="only a reject"):
         _decide(ledger, draft_ids[0], Verdict.APPROVE, reason=RejectReason.DUPLICATE)
     assert list(ledger.iter_decisions()) == []
+
+
+def test_an_invisible_name_stored_before_normalising_signs_nothing_off(
+    ledger: Ledger, draft_ids: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A ledger written before names were normalised can hold an approval by "\u200b\u2800".
+    monkeypatch.setattr("ledger.store.reviewer_name", lambda raw: raw)
+    ledger.record_decision(
+        DecisionIn(draft_id=draft_ids[0], reviewer="\u200b\u2800", verdict=Verdict.APPROVE)
+    )
+    monkeypatch.undo()
+    _decide(ledger, draft_ids[1], Verdict.APPROVE)
+    assert [key.draft_id for key in ledger.iter_signed_off_keys()] == [draft_ids[1]]

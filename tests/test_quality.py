@@ -171,6 +171,26 @@ def test_fast_decisions_by_reviewer(ledger: Ledger) -> None:
     assert slower["by_reviewer"]["bob"]["fast"] == 1
 
 
+def test_a_clock_anomaly_is_counted_apart_from_fast_decisions(ledger: Ledger) -> None:
+    ids = add_drafts(ledger, add_document(ledger)[0], count=3)
+    decide(ledger, ids[0], Verdict.APPROVE, "alice", dwell_ms=400)
+    for draft_id in ids[1:]:
+        ledger.record_decision(
+            DecisionIn(
+                draft_id=draft_id,
+                reviewer="alice",
+                verdict=Verdict.APPROVE,
+                shown_at=decided(9_000),
+                decided_at=SHOWN,  # nine seconds before it was shown
+            )
+        )
+    fast = compute_quality(ledger)["fast_decisions"]
+    alice = fast["by_reviewer"]["alice"]
+    assert (alice["decisions"], alice["measured"], alice["fast"]) == (3, 1, 1)
+    assert alice["clock_anomalies"] == 2 and fast["clock_anomalies"] == 2
+    assert fast["fast"] == 1 and fast["share"] == 1.0
+
+
 def test_coverage_lists_chunks_and_documents_with_no_signed_off_example(ledger: Ledger) -> None:
     billing, team = add_document(ledger)
     add_document(ledger, "docs/faq.md", ["## FAQ\n\nAnswers to common questions."])

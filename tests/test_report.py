@@ -149,7 +149,7 @@ def test_html_caps_provenance_rows_and_says_so(ledger: Ledger) -> None:
 def test_markdown_has_the_verdict_and_escapes_markup(ledger: Ledger) -> None:
     passing = render_markdown(audit_of(ledger))
     assert "## Integrity: PASS" in passing
-    failing_ledger = Ledger.open(":memory:")
+    failing_ledger = Ledger.in_memory()
     failing = render_markdown(audit_of(failing_ledger, ok=False))
     failing_ledger.close()
     assert "## Integrity: FAIL (1 break)" in failing

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ledger import DecidedElsewhereError, DecisionIn, Ledger, Verdict, verify
-from ledger.migrations import SCHEMA_VERSION
+from ledger.migrations import DECISION_SESSIONS_SCHEMA, SCHEMA_VERSION
 from ledger.queue import ReviewQueue
 from review import STALE_NOTE, DraftShown, Notice, SessionClosed
 from tests.support.builders import add_document, add_drafts
@@ -64,7 +64,7 @@ def test_another_session_under_the_same_name_cannot_decide_a_decided_draft(
 
 
 def test_a_ledger_from_before_decision_sessions_upgrades(ledger_path: Path) -> None:
-    with Ledger.open(ledger_path, upgrade_to=SCHEMA_VERSION - 1) as old:
+    with Ledger.open(ledger_path, upgrade_to=DECISION_SESSIONS_SCHEMA - 1) as old:
         ids = add_drafts(old, add_document(old)[0], count=3)
         queue = ReviewQueue(old, "ann")
         assert queue.claim_next().draft.id == ids[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import sys
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import pytest
 
 from draftgate.cli import main
 from draftgate.logs import RedactSecrets, configure_logging
+from generator.client import ClientSettings, LLMClient
 from generator.redact import redact
 from ledger import Ledger
 
@@ -53,6 +55,53 @@ def test_redact_removes_authorization_values_however_they_are_printed() -> None:
     ):
         assert "abcdefgh12345678" not in redact(text), text
     assert redact("a bearer token is needed") == "a bearer token is needed"
+
+
+def test_redact_removes_url_userinfo_secret_query_values_and_basic_credentials() -> None:
+    for text, secret in (
+        ("GET http://admin:hunter2hunter@10.0.0.5:8080/v1/models", "hunter2hunter"),
+        ("for url 'https://svc-user:p%40ss-word9@llm.example/v1'", "p%40ss-word9"),
+        ("POST http://h/v1?api_key=QUERYSECRET1&x=1", "QUERYSECRET1"),
+        ("POST http://h/v1?token=TOKENSECRET2/chat/completions", "TOKENSECRET2"),
+        ("http://h/v1?a=1&access_token=TOKENSECRET3", "TOKENSECRET3"),
+        ("'authorization': 'Basic YWRtaW46aHVudGVyMg=='", "YWRtaW46aHVudGVyMg"),
+    ):
+        assert secret not in redact(text), text
+    kept = "GET http://127.0.0.1:8080/v1/models?limit=20 (see user@example.com)"
+    assert redact(kept) == kept  # no userinfo, no secret-named parameter
+
+
+def test_the_base_url_in_use_loses_its_password_and_every_query_value_however_printed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Remembered from OPENAI_BASE_URL: a parameter name that says nothing (``?x=``), the
+    percent-decoded password, and the Basic header value httpx makes from the userinfo."""
+    url = "http://dgops:Pa%24%24-Remembered7@127.0.0.1:9/v1?x=OpaqueQueryValue9"
+    monkeypatch.setenv("OPENAI_BASE_URL", url)
+    basic = base64.b64encode(b"dgops:Pa$$-Remembered7").decode()
+    record = _record(
+        "sent %s to %s; password %s; x was %s",
+        {"authorization": f"Basic {basic}"},
+        url,
+        "Pa$$-Remembered7",
+        "OpaqueQueryValue9",
+    )
+    assert RedactSecrets().filter(record)
+    text = record.getMessage()
+    for secret in ("Remembered7", "OpaqueQueryValue9", basic[:12], "dgops:"):
+        assert secret not in text, (secret, text)
+    assert "127.0.0.1:9" in text  # the host stays: it is what a reader needs
+
+
+def test_calls_record_only_the_host_of_a_base_url_with_credentials() -> None:
+    settings = ClientSettings(
+        base_url="http://admin:pass-word-1@127.0.0.1:8080/v1?token=HostOnlyToken1",
+        api_key=None,
+        model="m",
+    )
+    assert settings.endpoint_host == "127.0.0.1:8080"
+    LLMClient(settings)  # remembers the URL's credentials for every later redact()
+    assert redact("echoed HostOnlyToken1 and pass-word-1") == "echoed [redacted] and [redacted]"
 
 
 def test_verbose_flag_turns_on_debug_logging_with_the_key_redacted(

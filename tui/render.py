@@ -61,7 +61,8 @@ def card_text(item: ReviewItem, decision: Decision | None, held: bool) -> Text:
 
 
 def meta_text(item: ReviewItem) -> Text:
-    """Kind-specific checks the reviewer should see: absence search, wrong UI name."""
+    """Kind-specific checks the reviewer should see: absence search, the docs' own denial,
+    wrong UI name."""
     meta: dict[str, Any] = item.draft.meta
     text = Text()
     absence = meta.get("absence_check")
@@ -78,6 +79,14 @@ def meta_text(item: ReviewItem) -> Text:
                     text.append(f"  {hit.get('term', '')}: {where}\n", style="red")
         else:
             text.append("hits: none in the docs\n", style="green")
+    denials = meta.get("docs_deny")
+    if isinstance(denials, list) and denials:
+        # The docs' own sentence denying the feature: the strongest support a no can have.
+        text.append("\nThe docs say\n", style="bold underline")
+        for denial in denials:
+            if isinstance(denial, dict):
+                text.append(f"“{denial.get('quote', '')}”", style="green")
+                text.append(f"  ({denial.get('at', '')})\n", style="dim")
     if item.draft.subtype == "wrong_ui_name":
         wrong = meta.get("wrong_name") or meta.get("wrong_ui_name")
         real = meta.get("real_path") or meta.get("real_ui_path") or meta.get("real_name")

@@ -9,7 +9,9 @@ path in a read-only folder, through a file, that is a folder, a symlink loop or 
 ledger file that is text, zero bytes, random bytes, another app's SQLite database, from a
 newer Draftgate, truncated (at four points) or read-only; a FIFO, folder or missing file as
 config, scope, guidelines or system prompt; a missing prompts folder, a broken or missing
-Jinja template; a malformed scope file.
+Jinja template; a malformed scope file; a ledger that is not a file (``:memory:`` through
+``--ledger`` or ``DRAFTGATE_LEDGER``, an SQLite ``file:`` URI); a reviewer name with no
+visible letter or digit (zero-width, bidi, braille blank, Hangul filler, ESC and C1 controls).
 
 A *trial* is one case x one command that reads the hostile thing (``ingest``, ``status``,
 ``verify``, ``generate --dry-run``, ``generate``, ``review`` up to the app's start,
@@ -80,6 +82,14 @@ BASE_CONFIG = 'docs = "docs"\nledger = "ledger.sqlite"\n'
 # path (which renders the prompts) and would end in 5 if it ever got as far as calling it.
 CLOSED_ENDPOINT = {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "OPENAI_API_KEY": "sk-unused"}
 APP_STARTED = "REVIEW-APP-STARTED"
+MEMORY_FLAG = ("--ledger", ":memory:")
+# Names with no visible letter or digit: each must be refused by `review` before it starts.
+NAMELESS_REVIEWERS = (
+    ("zero-width + braille blank", "\u200b\u2800"),
+    ("bidi controls + Hangul filler", "\u202e\u2066\u3164\u2069"),
+    ("ESC, BEL and C1 controls", "\x1b\x07\x9b"),
+    ("BOM, soft hyphen, tags", "\ufeff\u00ad\U000e0041 \u3000"),
+)
 _SCRUBBED_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_LOG", "DRAFTGATE_LEDGER")
 
 
@@ -443,6 +453,25 @@ def cases() -> list[Case]:
             Case(f"ledger truncated ({where})", _ledger_with(_truncate(where)), ledger_bad)
             for where in ("header", "first_page", "middle", "last_page")
         ),
+        # -- a ledger that is not a file: gone when the command ends, so never "intact"
+        Case("ledger :memory: (--ledger)", lambda f, r: None, ledger_bad, args=MEMORY_FLAG),
+        Case(
+            "ledger :memory: (DRAFTGATE_LEDGER)",
+            lambda f, r: None,
+            ledger_bad,
+            env={"DRAFTGATE_LEDGER": ":memory:"},
+        ),
+        Case(
+            "ledger SQLite URI mode=memory",
+            _ledger_at("file:ledger.sqlite?mode=memory"),
+            ledger_bad,
+        ),
+        Case(
+            "ledger SQLite URI of the real file",
+            lambda f, r: None,
+            ledger_bad,
+            env={"DRAFTGATE_LEDGER": "file:ledger.sqlite"},
+        ),
         Case(
             "ledger read-only file",
             _ledger_with(_ledger_read_only),
@@ -452,6 +481,16 @@ def cases() -> list[Case]:
             "ledger (existing) in a read-only folder",
             _existing_ledger_in_read_only_folder,
             {**_only(LEDGER, *WRITERS), **_only(OK, "status", "verify", "dry-run")},
+        ),
+        # -- the reviewer's name (review's own --reviewer comes first; the last one wins)
+        *(
+            Case(
+                f"reviewer name {what}",
+                lambda f, r: None,
+                _only(BAD_INPUT, "review"),
+                args=("--reviewer", name),
+            )
+            for what, name in NAMELESS_REVIEWERS
         ),
         # -- scope, guidelines, system prompt, prompts
         Case(

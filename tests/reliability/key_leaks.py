@@ -12,7 +12,11 @@ command, so default outputs land there too):
 - ``generate`` refused at the endpoint check (401 echoing the key), against a server that only
   answers 500s echoing the header, and against a closed port (connection refused);
 - ``review`` (the real app, headless), ``export`` in every format, ``audit`` as md, html and
-  json, and ``verify``.
+  json, and ``verify``;
+- ``generate`` against a base URL carrying credentials,
+  ``http://<user>:<password>@host/v1?token=<token>`` (fresh random user, password and token):
+  from ``OPENAI_BASE_URL`` with ``-v``, from the config's ``[generate] base_url`` with
+  openai's ``OPENAI_LOG=debug`` (a subprocess), and against a closed port.
 
 The generate runs before the batch resume and the review run as subprocesses (two at a time);
 the rest go through ``main()`` in this process, output captured the same way (an interpreter
@@ -22,11 +26,13 @@ on even trials, the interrupted batch on odd ones.
 
 Then every file under the trial folder (the ledgers and their -wal/-shm as raw bytes, exports,
 reports; the batch state file while it exists, at the kill) and every captured stdout/stderr
-is scanned for the key and for every 8-character piece of its random part. The servers must
-have seen the key on every request, or its absence proves nothing.
+is scanned for the key and for every 8-character piece of its random part, and the same for
+the URL's user, password, token and the Basic header value made from them. The servers must
+have seen the key (the credentials server: the Basic value and the token) on every request,
+or its absence proves nothing.
 
-- undetected: the key, or a piece of it, found anywhere (the finding names the file or stream
-  and the offset); a server that never saw the key.
+- undetected: the key or a URL secret, or a piece of one, found anywhere (the finding names
+  the file or stream and the offset); a server that never saw the key or the credentials.
 - crashed: a traceback, an undocumented exit code, or a documented one other than the
   expected one for that step (e.g. 5 for a refused key).
 - lost: not used here.
@@ -34,6 +40,7 @@ have seen the key on every request, or its absence proves nothing.
 
 from __future__ import annotations
 
+import base64
 import random
 import re
 import signal
@@ -71,6 +78,7 @@ ECHO_500_RATE = 0.15
 ECHO_401_RATE = 0.1
 LINE_TIMEOUT_S = 60.0
 EXPORT_FORMATS = ("openai", "sharegpt", "alpaca", "hf")
+CREDS_LEDGERS = ("creds-env", "creds-config", "creds-closed")
 AUDIT_FORMATS = ("md", "html", "json")
 
 # The review app driven headless, with the CLI's logging set-up as --verbose makes it.
@@ -87,12 +95,44 @@ def make_key(rng: random.Random) -> str:
     return KEY_PREFIX + "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(24))
 
 
-def key_pattern(key: str) -> re.Pattern[bytes]:
-    """The key, and every ``PIECE``-character piece of its random part."""
-    secret = key.removeprefix(KEY_PREFIX)
-    pieces = {secret[i : i + PIECE] for i in range(len(secret) - PIECE + 1)}
-    needles = sorted({key, *pieces}, key=len, reverse=True)
-    return re.compile(b"|".join(re.escape(n.encode()) for n in needles))
+def key_pattern(key: str, *others: str) -> re.Pattern[bytes]:
+    """The key, and every ``PIECE``-character piece of its random part; and each of
+    ``others`` (the base URL's credentials) with its pieces."""
+    needles: set[str] = set()
+    for whole, secret in [(key, key.removeprefix(KEY_PREFIX)), *((o, o) for o in others)]:
+        needles.add(whole)
+        needles.update(secret[i : i + PIECE] for i in range(len(secret) - PIECE + 1))
+    ordered = sorted(needles, key=len, reverse=True)
+    return re.compile(b"|".join(re.escape(n.encode()) for n in ordered))
+
+
+@dataclass(frozen=True)
+class UrlCredentials:
+    """What a base URL can carry: a user and password, and a token in its query."""
+
+    user: str
+    password: str
+    token: str
+
+    @classmethod
+    def draw(cls, rng: random.Random) -> UrlCredentials:
+        def word(prefix: str, n: int) -> str:
+            return prefix + "".join(
+                rng.choice(string.ascii_letters + string.digits) for _ in range(n)
+            )
+
+        return cls(word("u", 10), word("pw-", 20), word("tk-", 20))
+
+    def url(self, port: int) -> str:
+        return f"http://{self.user}:{self.password}@127.0.0.1:{port}/v1?token={self.token}"
+
+    @property
+    def basic(self) -> str:
+        return base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (self.user, self.password, self.token, self.basic)
 
 
 @dataclass
@@ -164,6 +204,7 @@ class Trial:
     outcome: Outcome
     where: str
     scan: Scan
+    creds: UrlCredentials
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def step(
@@ -201,6 +242,7 @@ def run(trials: int, workdir: Path, seed: int) -> Outcome:
 def _trial(trial: int, seed: int, template: Path, folder: Path, outcome: Outcome) -> None:
     rng = random.Random(f"{seed}:{trial}")
     key = make_key(rng)
+    creds = UrlCredentials.draw(random.Random(f"{seed}:{trial}:url"))
     folder.mkdir(parents=True)
     t = Trial(
         key=key,
@@ -209,11 +251,12 @@ def _trial(trial: int, seed: int, template: Path, folder: Path, outcome: Outcome
         env={"OPENAI_API_KEY": key},
         outcome=outcome,
         where=f"seed {seed} trial {trial} (key ...{key[-4:]})",
-        scan=Scan(key_pattern(key)),
+        scan=Scan(key_pattern(key, *creds.secrets)),
+        creds=creds,
     )
     ledgers = {
         name: fresh_ledger(template, folder / "outputs" / name)
-        for name in ("main", "batch", "failing", "refused", "unreachable")
+        for name in ("main", "batch", "failing", "refused", "unreachable", *CREDS_LEDGERS)
     }
     # One generate subprocess per trial runs with openai's own OPENAI_LOG=debug and no -v:
     # the 500s run on even trials, the interrupted batch on odd ones.
@@ -224,7 +267,8 @@ def _trial(trial: int, seed: int, template: Path, folder: Path, outcome: Outcome
     refusing.accepted_key = "sk-some-other-key-entirely"
     refusing.start()
     failing = FakeOpenAI(_always_500_echo).start()
-    servers = (main_server, refusing, failing)
+    creds_server = FakeOpenAI().start()
+    servers = (main_server, refusing, failing, creds_server)
     try:
         # Subprocesses first, two at a time (interpreter start-up is most of their cost);
         # then the in-process runs, one after another.
@@ -240,6 +284,7 @@ def _trial(trial: int, seed: int, template: Path, folder: Path, outcome: Outcome
             _generate_and_review(t, ledgers["main"], main_server)
             batch.result()
             failed.result()
+        credentials_in_the_base_url(t, ledgers, creds_server)
         _in_process_paths(t, ledgers, main_server, refusing)
     finally:
         for server in servers:
@@ -249,10 +294,46 @@ def _trial(trial: int, seed: int, template: Path, folder: Path, outcome: Outcome
         outcome.miss(f"{t.where}: the key is in {label} at {where}")
     if files == 0:
         outcome.miss(f"{t.where}: nothing was written, so nothing was scanned")
-    for name, server in zip(("main", "refusing", "failing"), servers, strict=True):
+    for name, server in zip(("main", "refusing", "failing"), servers[:3], strict=True):
         seen = [r.headers.get("Authorization") for r in server.requests]
         if not seen or any(h != f"Bearer {key}" for h in seen):
             outcome.miss(f"{t.where}: the {name} server did not see the key on every request")
+    # httpx sends a URL's userinfo as Basic credentials in place of the bearer key.
+    sent = [(r.headers.get("Authorization"), r.path) for r in creds_server.requests]
+    if not sent or any(h != f"Basic {creds.basic}" or creds.token not in p for h, p in sent):
+        outcome.miss(f"{t.where}: the credentials server did not see them on every request")
+
+
+def credentials_in_the_base_url(
+    t: Trial, ledgers: dict[str, Path], server: FakeOpenAI, *, in_process_only: bool = False
+) -> None:
+    """A base URL with userinfo and a query token: from the environment with -v (in this
+    process), from the config with OPENAI_LOG=debug (a subprocess, unless
+    ``in_process_only``), and at a closed port."""
+    url = t.creds.url(server.port)
+    some_fail = (ExitCode.OK, ExitCode.INCOMPLETE)
+    generate = ("generate", "--limit", "3")
+    args = _args(t, ledgers["creds-env"], *generate)
+    env = {**t.env, "OPENAI_BASE_URL": url}
+    t.judge(
+        "generate (credentials in OPENAI_BASE_URL)", run_in_process(["-v", *args], env), some_fail
+    )
+    if not in_process_only:
+        config = t.folder / "draftgate-creds.toml"
+        config.write_text(
+            t.config.read_text(encoding="utf-8") + f'base_url = "{url}"\n', encoding="utf-8"
+        )
+        args = ["--ledger", str(ledgers["creds-config"]), "--config", str(config), *generate]
+        label = "generate (credentials in [generate] base_url)"
+        t.step(label, args, some_fail, {"OPENAI_LOG": "debug"})
+        config.unlink()  # the user's own file holds the URL by design; the scan is for the rest
+    closed = {**t.env, "OPENAI_BASE_URL": t.creds.url(_closed_port())}
+    args = _args(t, ledgers["creds-closed"], *generate)
+    t.judge(
+        "generate (credentials, connection refused)",
+        run_in_process(["-v", *args], closed),
+        (ExitCode.ENDPOINT,),
+    )
 
 
 def _args(t: Trial, ledger: Path, *args: str) -> list[str]:

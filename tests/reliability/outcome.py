@@ -2,7 +2,7 @@
 
 Every category module in this package (``review_crash``, ``generate_crash``, ``faults``,
 ``hostile_docs``, ``concurrency``, ``tampering``, ``key_leaks``, ``hostile_config``,
-``review_sessions``) exposes
+``identity``, ``review_sessions``) exposes
 
     CATEGORY: str            # the row name bench/reliability.py prints
     SUITE_TRIALS: int        # what the test suite runs (bounded so `make test` stays minutes)

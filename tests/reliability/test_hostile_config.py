@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import ledger.queue
 from draftgate.cli import main
 from draftgate.config import UserInputError, load_config
 from draftgate.exit_codes import ExitCode
@@ -84,6 +85,46 @@ def test_a_fifo_config_read_the_old_way_is_counted_as_a_hang(
     assert outcome.crashed == 1 and "hang" in outcome.findings[0], outcome.summary()
 
 
+def test_an_in_memory_ledger_that_verify_calls_intact_is_counted_as_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real trial machinery against a Ledger.open that opens ':memory:' as SQLite does:
+    verify finds an empty, intact ledger and exits 0, which must count as undetected."""
+    real_open = Ledger.open.__func__  # type: ignore[attr-defined]
+
+    def sqlite_semantics(cls: type[Ledger], path: object, **kwargs: object) -> Ledger:
+        if str(path) == ":memory:":
+            return Ledger.in_memory()
+        return real_open(cls, path, **kwargs)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Ledger, "open", classmethod(sqlite_semantics))
+    template = hostile_config.build_template(tmp_path)
+    outcome = Outcome("control")
+    for name in ("ledger :memory: (--ledger)", "ledger :memory: (DRAFTGATE_LEDGER)"):
+        (case,) = [c for c in hostile_config.cases() if c.name == name]
+        hostile_config.run_trial(outcome, case, "verify", template, tmp_path, SEED, 0)
+    assert outcome.undetected == 2, outcome.summary()
+    assert all("accepted (exit 0" in f for f in outcome.findings), outcome.summary()
+
+
+def test_a_nameless_reviewer_that_reaches_the_app_is_counted_as_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real trial machinery against a review command that only trims the name: the app
+    starts under an invisible name, which must count as undetected."""
+    import draftgate.cmd_review
+
+    monkeypatch.setattr(draftgate.cmd_review, "reviewer_name", str.strip)
+    monkeypatch.setattr(ledger.queue, "reviewer_name", str.strip)
+    template = hostile_config.build_template(tmp_path)
+    outcome = Outcome("control")
+    for case in hostile_config.cases():
+        if case.name.startswith("reviewer name "):
+            hostile_config.run_trial(outcome, case, "review", template, tmp_path, SEED, 0)
+    assert outcome.undetected == len(hostile_config.NAMELESS_REVIEWERS), outcome.summary()
+    assert all("app started: True" in f for f in outcome.findings), outcome.summary()
+
+
 # ---- config, scope, side files --------------------------------------------------------------
 
 
@@ -146,6 +187,47 @@ def test_missing_prompts_folder_and_broken_template_are_named(tmp_path: Path) ->
 
 
 # ---- the ledger -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path", [":memory:", "", "file:x?mode=memory", "file::memory:?cache=shared", "FILE:l.sqlite"]
+)
+def test_a_path_that_names_no_file_is_refused_like_a_missing_ledger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], path: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("# A\n\nSome text about the product.\n")
+    for kwargs in ({}, {"must_exist": True}, {"read_only": True}):
+        with pytest.raises(LedgerUnavailableError, match="is not a ledger file"):
+            Ledger.open(path, **kwargs)  # type: ignore[arg-type]
+    if path:  # an empty --ledger means "not given" and falls back to the default path
+        for command in (["ingest", "docs"], ["status"], ["verify"], ["audit"]):
+            assert main(["--ledger", path, *command]) == ExitCode.LEDGER, command
+        monkeypatch.setenv("DRAFTGATE_LEDGER", path)
+        assert main(["verify"]) == ExitCode.LEDGER
+        lines = capsys.readouterr().err.splitlines()
+        assert len(lines) == 5 and all("is not a ledger file" in line for line in lines)
+    assert sorted(os.listdir(tmp_path)) == ["docs"]
+
+
+def test_the_reviewer_name_from_any_source_is_stored_spelling_or_one_line_exit_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from draftgate.cmd_review import resolve_reviewer
+
+    config = tmp_path / "draftgate.toml"
+    config.write_text('[review]\nreviewer = "\\u00a0Jose\\u0301\\u200b"\n')
+    assert resolve_reviewer(None, load_config(str(config))) == "Jos\u00e9"
+    assert resolve_reviewer("alice\u200b", load_config(None)) == "alice"
+    config.write_text('[review]\nreviewer = "\\u200b\\u2800"\n')
+    ledger_file = tmp_path / "ledger.sqlite"
+    Ledger.open(ledger_file).close()
+    code = main(["--config", str(config), "--ledger", str(ledger_file), "review"])
+    err = capsys.readouterr().err
+    assert code == ExitCode.BAD_INPUT
+    assert err.count("\n") == 1 and "no visible letter or digit" in err
+    assert "'\\u200b\\u2800'" in err  # shown escaped, so the reader sees what was given
 
 
 def test_only_ingest_creates_a_ledger(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import generator.prompts as prompts_module
 from generator.chunking import MAX_HEADING_CHARS, chunk_text, parse_heading
 from generator.ingest import ingest_folder
 from generator.prompts import FENCE_MARKERS, PromptSet, defuse_fence, scope_variables
-from generator.rules import _heading as rules_heading
+from generator.rules.text import heading_of as rules_heading
 from generator.scope import Product, Scope
 from ledger import Ledger
 from tests.reliability import hostile_docs
@@ -45,7 +45,7 @@ def test_a_binary_or_utf16_file_taken_as_text_is_counted(
     monkeypatch.setattr(ingest_module, "decode_document", accept_anything)
     outcome = hostile_docs.run(2, tmp_path, SEED, kinds=["nul_late", "utf16_bom"])
     assert outcome.undetected == 2, outcome.summary()
-    assert "expected one warning naming 'product_docs/late-nul.md'" in outcome.summary()
+    assert "expected one warning naming 'late-nul.md'" in outcome.summary()
 
 
 def test_a_fence_marker_rendered_as_is_is_counted(
@@ -60,13 +60,12 @@ def test_a_fence_marker_rendered_as_is_is_counted(
 def test_a_hang_is_killed_and_counted_as_a_crash(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    old_heading = re.compile(r"^(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
+    anchor = re.compile(r"\s*\{#[\w.:-]+\}\s*$")
 
-    def backtracking(line: str) -> tuple[int, str] | None:
-        match = old_heading.match(line)
-        return (len(match.group(1)), match.group(2).strip()) if match else None
+    def backtracking(content: str) -> str:
+        return anchor.sub("", content.strip())
 
-    monkeypatch.setattr("generator.chunking.parse_heading", backtracking)
+    monkeypatch.setattr("generator.markdown.heading_title", backtracking)
     monkeypatch.setattr(hostile_docs, "TIMEOUT_S", 3.0)
     outcome = hostile_docs.run(1, tmp_path, SEED, kinds=["heading_spaces"])
     assert outcome.crashed == 1, outcome.summary()
@@ -107,8 +106,8 @@ def test_a_file_name_that_is_not_utf8_is_skipped_not_a_traceback(tmp_path: Path)
     with open(os.path.join(os.fsencode(folder), b"caf\xe9.md"), "wb") as handle:
         handle.write(b"# Cafe\n\nText.\n")
     warnings, paths = _ingest(tmp_path, folder)
-    assert warnings == ["skipped docs/caf\\xe9.md: file name is not UTF-8"]
-    assert paths == ["docs/good.md"]
+    assert warnings == ["skipped caf\\xe9.md: file name is not UTF-8"]
+    assert paths == ["good.md"]
 
 
 def test_a_newline_in_a_file_name_cannot_break_the_warning_line(tmp_path: Path) -> None:
@@ -117,17 +116,17 @@ def test_a_newline_in_a_file_name_cannot_break_the_warning_line(tmp_path: Path) 
     (folder / "red\x1b[31m.md").write_text("# Red\n\nText.\n")
     warnings, paths = _ingest(tmp_path, folder)
     assert warnings == [
-        "skipped docs/red\\x1b[31m.md: file name has control characters",
-        "skipped docs/two\\nlines.md: file name has control characters",
+        "skipped red\\x1b[31m.md: file name has control characters",
+        "skipped two\\nlines.md: file name has control characters",
     ]
-    assert paths == ["docs/good.md"]
+    assert paths == ["good.md"]
 
 
 def test_a_nul_byte_after_the_first_8_kb_makes_a_file_binary(tmp_path: Path) -> None:
     folder = _folder(tmp_path)
     (folder / "late.md").write_bytes(b"# Late\n\n" + b"text " * 4000 + b"\x00tail\n")
     warnings, _ = _ingest(tmp_path, folder)
-    assert warnings == ["skipped docs/late.md: binary file"]
+    assert warnings == ["skipped late.md: binary file"]
 
 
 @pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
@@ -135,7 +134,7 @@ def test_utf16_is_named_as_utf16(tmp_path: Path, codec: str) -> None:
     folder = _folder(tmp_path)
     (folder / "wide.md").write_bytes("# Wide\n\nShift notes, café.\n".encode(codec))
     warnings, _ = _ingest(tmp_path, folder)
-    assert warnings == ["skipped docs/wide.md: UTF-16 text (not UTF-8)"]
+    assert warnings == ["skipped wide.md: UTF-16 text (not UTF-8)"]
 
 
 def test_a_file_turned_into_a_fifo_after_listing_is_skipped_without_blocking(
@@ -145,13 +144,13 @@ def test_a_file_turned_into_a_fifo_after_listing_is_skipped_without_blocking(
     (folder / "pipe.md").write_text("# Pipe\n\nSoon a pipe.\n")
 
     def swap(rel: str) -> None:
-        if rel == "docs/pipe.md":
+        if rel == "pipe.md":
             (folder / "pipe.md").unlink()
             os.mkfifo(folder / "pipe.md")
 
     with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
         report = ingest_folder(ledger, folder, on_file=swap)
-    assert report.warnings == ["skipped docs/pipe.md: not a regular file"]
+    assert report.warnings == ["skipped pipe.md: not a regular file"]
 
 
 def test_a_refused_open_is_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -166,7 +165,7 @@ def test_a_refused_open_is_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(os, "open", refusing)
     warnings, _ = _ingest(tmp_path, folder)
-    assert warnings == ["skipped docs/locked.md: cannot be read (Permission denied)"]
+    assert warnings == ["skipped locked.md: cannot be read (Permission denied)"]
 
 
 def test_line_numbers_count_newlines_only_not_other_line_separators() -> None:
@@ -248,7 +247,7 @@ def test_the_dry_run_table_shows_a_file_name_with_brackets_as_written(
     config.write_text(f'docs = "{folder}"\nscope = "{hostile_docs.SAMPLE_DOCS / "scope.toml"}"\n')
     capsys.readouterr()
     assert main(["--ledger", ledger, "--config", str(config), "generate", "--dry-run"]) == 0
-    assert "docs/[bold red]x.md" in capsys.readouterr().out
+    assert "[bold red]x.md" in capsys.readouterr().out
 
 
 def _refuse_listing(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
@@ -273,11 +272,11 @@ def test_a_folder_that_cannot_be_listed_keeps_its_documents_current(
         ingest_folder(ledger, folder)
         _refuse_listing(monkeypatch, folder / "guides")
         report = ingest_folder(ledger, folder)
-        assert report.warnings == ["skipped docs/guides/: cannot be read (Permission denied)"]
+        assert report.warnings == ["skipped guides/: cannot be read (Permission denied)"]
         assert report.removed == []
         assert [d.path for d in ledger.current_documents()] == [
-            "docs/good.md",
-            "docs/guides/page.md",
+            "good.md",
+            "guides/page.md",
         ]
 
 
@@ -290,4 +289,4 @@ def test_a_docs_folder_that_cannot_be_listed_is_an_error_not_an_empty_folder(
         _refuse_listing(monkeypatch, folder)
         with pytest.raises(ingest_module.DocsFolderError, match="cannot read docs folder"):
             ingest_folder(ledger, folder)
-        assert [d.path for d in ledger.current_documents()] == ["docs/good.md"]
+        assert [d.path for d in ledger.current_documents()] == ["good.md"]

@@ -4,12 +4,16 @@ batch error redaction it found missing."""
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import pytest
 
 from draftgate.exit_codes import ExitCode
 from tests.reliability import key_leaks
+from tests.reliability.generate_harness import fresh_ledger, ingested_template
+from tests.reliability.generate_harness import write_config as write_harness_config
+from tests.reliability.outcome import Outcome
 from tests.support.fake_openai import ChatRequest, Reply, default_script, running
 from tests.support.generate_env import API_KEY, GenerateRun, ingested_ledger, write_config
 
@@ -39,6 +43,48 @@ def test_the_scan_finds_a_planted_key_and_a_piece_of_one_with_their_offsets(
     assert scan.found["ledger.sqlite-wal"].startswith("offset 100 ")
     scan.text_of("stderr of generate", f"Authorization: Bearer {key[:-3]}")
     assert "stderr of generate" in scan.found  # a truncated key still has its pieces
+
+
+def test_base_url_credentials_are_found_when_redaction_lets_them_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Negative control: the real credentials steps with the URL redaction switched off (no
+    userinfo or query patterns, nothing remembered): the scan finds the user, password or
+    token in the -v stderr of the in-process runs."""
+    import draftgate.logs
+    import generator.client
+    import generator.redact
+
+    never = re.compile(r"(?!)(a)(b)")  # matches nothing; has the groups the patterns use
+    monkeypatch.setattr(generator.redact, "_USERINFO", never)
+    monkeypatch.setattr(generator.redact, "_SECRET_QUERY", never)
+    monkeypatch.setattr(generator.redact, "_SCHEME_VALUE", never)
+    monkeypatch.setattr(generator.client, "remember_url_secrets", lambda url: None)
+    monkeypatch.setattr(draftgate.logs, "secrets_in_url", lambda url: set())
+    key = key_leaks.make_key(random.Random(5))
+    creds = key_leaks.UrlCredentials.draw(random.Random(6))
+    template = ingested_template(tmp_path)
+    folder = tmp_path / "trial"
+    folder.mkdir()
+    trial = key_leaks.Trial(
+        key=key,
+        folder=folder,
+        config=write_harness_config(folder, timeout=5.0, attempts=2, reasks=1),
+        env={"OPENAI_API_KEY": key},
+        outcome=Outcome("control"),
+        where="control",
+        scan=key_leaks.Scan(key_leaks.key_pattern(key, *creds.secrets)),
+        creds=creds,
+    )
+    ledgers = {
+        name: fresh_ledger(template, folder / "outputs" / name) for name in key_leaks.CREDS_LEDGERS
+    }
+    with running() as server:
+        key_leaks.credentials_in_the_base_url(trial, ledgers, server, in_process_only=True)
+    assert "stderr of generate (credentials in OPENAI_BASE_URL)" in trial.scan.found, (
+        trial.scan.found
+    )
+    assert "stderr of generate (credentials, connection refused)" in trial.scan.found
 
 
 def test_a_batch_error_body_that_echoes_the_key_is_stored_redacted(

@@ -1,0 +1,188 @@
+"""The rules drafter's run: plan every kind over the corpus, then record one call per
+(chunk, kind) job through the ledger, skipping jobs already finished.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from generator.rules.clarify import plan_clarify
+from generator.rules.corpus import Corpus
+from generator.rules.false_premise import plan_false_premises
+from generator.rules.injection import plan_injections
+from generator.rules.negative import plan_negatives
+from generator.rules.out_of_scope import plan_out_of_scope
+from generator.rules.plan import RULES_DRAFTER, DroppedDraft, Plan, RulesReport
+from generator.rules.qa import plan_qas
+from generator.rules.wrong_key import plan_wrong_commands, plan_wrong_keys
+from generator.rules.wrong_ui_name import plan_wrong_ui_names
+from generator.scope import Scope
+from ledger import DraftIn, DraftKind, GenerationCall, Ledger, utc_now
+from ledger.ids import content_hash, new_event_id, text_hash
+
+RULES_MODEL = "rules/1"
+# Dropped reason for a job where the rules found fewer drafts than requested in its chunk.
+NOTHING_MORE_TO_DRAFT = "nothing_more_to_draft"
+# Dropped reason for a candidate past the job's count in its chunk.
+PER_CHUNK_FULL = "per_chunk_full"
+# Bump a kind's version when its rule changes what it drafts: the template hash (and so every
+# job key of that kind) changes with it, and a rerun drafts again instead of skipping.
+RULE_VERSIONS = {
+    DraftKind.QA.value: "qa-1",
+    DraftKind.NEGATIVE.value: "negative-2",
+    DraftKind.ADVERSARIAL.value: "adversarial-2",
+    DraftKind.CLARIFY.value: "clarify-1",
+}
+ALL_KINDS = list(RULE_VERSIONS)
+
+
+def _template(kind: str) -> tuple[str, str]:
+    name = f"rules/{kind}"
+    return name, text_hash(f"{RULES_DRAFTER}|{kind}|{RULE_VERSIONS[kind]}")
+
+
+def _plans_for(kind: str, corpus: Corpus, per_chunk: int, report: RulesReport) -> dict[str, Plan]:
+    if kind == DraftKind.NEGATIVE.value:
+        return plan_negatives(corpus, per_chunk, report)
+    if kind == DraftKind.ADVERSARIAL.value:
+        # The scarcest first (few chunks state bare limits or bind keys); the per-chunk count
+        # then leaves room for them before wrong UI names fill the rest.
+        plans = plan_false_premises(corpus, per_chunk)
+        plans = plan_wrong_keys(corpus, per_chunk, plans)
+        plans = plan_wrong_commands(corpus, per_chunk, plans)
+        plans = plan_wrong_ui_names(corpus, per_chunk, plans)
+        # Injections and declines can stand on many chunks: they take the room left.
+        plans = plan_injections(corpus, per_chunk, plans)
+        return plan_out_of_scope(corpus, per_chunk, plans)
+    if kind == DraftKind.QA.value:
+        return plan_qas(corpus, per_chunk)
+    if kind == DraftKind.CLARIFY.value:
+        return plan_clarify(corpus, per_chunk)
+    raise ValueError(f"unknown draft kind for the rules drafter: {kind}")
+
+
+def _params(per_chunk: int, plan: Plan) -> dict[str, Any]:
+    # inputs_hash: what this chunk's drafts depend on beyond the chunk itself (the scope file,
+    # the glossary, other chunks). Keying the job on it means a changed scope entry or a new
+    # doc elsewhere drafts again, while an unchanged corpus reruns as a no-op.
+    inputs = [d.model_dump(mode="json") for d in plan.drafts]
+    dropped = [d.as_record() for d in plan.dropped_drafts]
+    params: dict[str, Any] = {
+        "per_chunk": per_chunk,
+        "inputs_hash": content_hash([inputs, plan.dropped, dropped]),
+    }
+    if dropped:
+        # What was dropped and why, with the doc:line that decided it: the call's stored
+        # record is where the summary, status and the audit read it back.
+        params["dropped_drafts"] = dropped
+    return params
+
+
+def _draft_name(draft: DraftIn) -> str:
+    for key in ("feature", "wrong_name", "term"):
+        value = draft.meta.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return draft.question
+
+
+def _rules_call(
+    job_key: str,
+    kind: str,
+    chunk_id: str,
+    params: dict[str, Any],
+    requested: int,
+    dropped: dict[str, int],
+) -> GenerationCall:
+    """The ledger record of one rules job: the rules drafter's model, template and timing."""
+    template_name, template_hash = _template(kind)
+    now = utc_now()
+    return GenerationCall(
+        id=new_event_id(),
+        job_key=job_key,
+        kind=DraftKind(kind),
+        chunk_id=chunk_id,
+        drafter=RULES_DRAFTER,
+        template_name=template_name,
+        template_hash=template_hash,
+        model=RULES_MODEL,
+        params=params,
+        attempts=1,
+        requested=requested,
+        dropped=dropped,
+        started_at=now,
+        finished_at=now,
+    )
+
+
+def run_rules_drafter(
+    ledger: Ledger,
+    scope: Scope,
+    kinds: list[str],
+    per_chunk: int = 3,
+    limit: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> RulesReport:
+    """Draft the given kinds from the ledger's current chunks with rules; no network."""
+    if per_chunk < 1:
+        raise ValueError("per_chunk must be at least 1")
+    unknown = [k for k in kinds if k not in RULE_VERSIONS]
+    if unknown:
+        raise ValueError(f"unknown draft kind for the rules drafter: {', '.join(unknown)}")
+    report = RulesReport()
+    corpus = Corpus(ledger, scope)
+    finished = ledger.finished_job_keys()
+    jobs: list[tuple[GenerationCall, list[DraftIn]]] = []
+    for kind in dict.fromkeys(kinds):
+        plans = _plans_for(kind, corpus, per_chunk, report)
+        template_name, template_hash = _template(kind)
+        for chunk in corpus.chunks:
+            plan = plans.get(chunk.id)
+            if plan is None:
+                continue
+            drafts = plan.drafts[:per_chunk]
+            kept = Plan(drafts, dict(plan.dropped), list(plan.dropped_drafts))
+            for extra in plan.drafts[per_chunk:]:
+                # A chunk with more candidates than the job asks for: each one left out is
+                # listed, so no candidate disappears without a reason.
+                kept.drop(DroppedDraft(kind, _draft_name(extra), PER_CHUNK_FULL))
+            params = _params(per_chunk, kept)
+            job_key = content_hash(
+                {
+                    "chunk": chunk.text_hash,
+                    "kind": kind,
+                    "template_hash": template_hash,
+                    "model": RULES_MODEL,
+                    "params": params,
+                    "count": per_chunk,
+                }
+            )
+            if job_key in finished:
+                report.jobs_skipped += 1
+                continue
+            dropped = dict(kept.dropped)
+            # The rules found fewer things worth drafting in this chunk than were asked for.
+            # Said in the drafter's own words, so the summary does not read as drafts that went
+            # missing (the ledger would otherwise count them as a short reply).
+            unfound = per_chunk - len(drafts) - sum(dropped.values())
+            if unfound > 0:
+                dropped[NOTHING_MORE_TO_DRAFT] = unfound
+            requested = max(per_chunk, len(drafts) + sum(dropped.values()))
+            call = _rules_call(job_key, kind, chunk.id, params, requested, dropped)
+            jobs.append((call, drafts))
+    if limit is not None:
+        jobs = jobs[: max(0, limit)]
+    for done, (call, drafts) in enumerate(jobs, start=1):
+        outcome = ledger.record_call(call, drafts)
+        report.calls_ok += 1
+        report.drafts_requested += call.requested
+        kind = call.kind.value
+        stored = len(outcome.stored_draft_ids)
+        report.drafts_by_kind[kind] = report.drafts_by_kind.get(kind, 0) + stored
+        report.dropped_drafts.extend(call.params.get("dropped_drafts", []))
+        for reason, count in outcome.call.dropped.items():
+            report.dropped[reason] = report.dropped.get(reason, 0) + count
+        if on_progress is not None:
+            on_progress(done, len(jobs))
+    return report
