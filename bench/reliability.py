@@ -39,6 +39,7 @@ CATEGORY_MODULES = (
     "disk_full",
     "audit_orphans",
     "report_text",
+    "review_sessions",
 )
 
 

@@ -64,6 +64,12 @@ def register(subparsers: Any) -> None:
     exp.add_argument("--seed", type=int, metavar="N", help="split seed (default: config, 0)")
     exp.add_argument("--kinds", metavar="K,K", help="only these kinds, e.g. qa,negative")
     exp.add_argument(
+        "--include-stale",
+        action="store_true",
+        help="also export signed-off drafts whose source changed since they were drafted "
+        "(left out by default; recorded in the manifest)",
+    )
+    exp.add_argument(
         "--system-prompt", metavar="TEXT|@FILE", help="system message for every example"
     )
     exp.add_argument(
@@ -143,6 +149,7 @@ def export_options(args: argparse.Namespace, config: Config) -> ExportOptions:
         kinds=_kinds(args.kinds),
         system_prompt=_system_prompt(args.system_prompt or config.export.system_prompt),
         balance=balance,
+        include_stale=args.include_stale,
         force=args.force,
         command=shlex.join(["draftgate", *sys.argv[1:]]),
     )
@@ -179,6 +186,12 @@ def _print_export(result: ExportResult) -> None:
     for split in result.left_out_splits:
         console.print(f"the {split} split is empty: no {split} file written (see {MANIFEST_NAME})")
     console.print(f"ledger head #{result.head_seq} {result.head_hash} recorded in {MANIFEST_NAME}")
+    if result.stale_left_out:
+        count = result.stale_left_out
+        console.print(
+            f"left out {count} stale record{'' if count == 1 else 's'} "
+            "(source changed since drafted; --include-stale keeps them)"
+        )
 
 
 def _push_to_hub(result: ExportResult, repo: str) -> int:

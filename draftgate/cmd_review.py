@@ -153,4 +153,7 @@ def run_review(args: argparse.Namespace) -> int:
         glossary=glossary_names(config),
     )
     app.run()
+    if app.session.release_failed:
+        # The app has ended; the reviewer reads this on the terminal it leaves behind.
+        print(f"draftgate: warning: {app.session.release_failed}", file=sys.stderr)
     return ExitCode.OK

@@ -56,6 +56,8 @@ class ExportOptions:
     kinds: tuple[str, ...] | None = None
     system_prompt: str | None = None
     balance: Balance | None = None
+    # Signed-off drafts whose source changed since they were drafted stay out unless asked for.
+    include_stale: bool = False
     force: bool = False
     command: str = field(default_factory=lambda: shlex.join(sys.argv))
 
@@ -72,6 +74,7 @@ class ExportResult:
     manifest_hash: str
     # Splits that held no record and so got no file.
     left_out_splits: list[str] = field(default_factory=list)
+    stale_left_out: int = 0
 
     @property
     def record_count(self) -> int:
@@ -101,12 +104,20 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
                 + "); nothing was exported: run 'draftgate verify'"
             )
         head = ledger.head()
+        stale_left_out = (
+            0 if options.include_stale else ledger.count_stale_signed_off(options.kinds)
+        )
         plan = plan_export(ledger, options)
         if plan.record_count == 0:
             raise ExportError(
                 "nothing to export: no draft"
                 + (f" of kind {', '.join(options.kinds)}" if options.kinds else "")
                 + " is signed off (approved or edited) yet"
+                + (
+                    f" but {stale_left_out} stale (--include-stale keeps them)"
+                    if stale_left_out
+                    else ""
+                )
             )
         check_target(out, ledger, force=options.force)
         # Everything is written into a staging folder beside --out; --out itself changes only
@@ -114,7 +125,7 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
         staging = make_staging(out)
         try:
             files, left_out, provenance_hash = _write_files(
-                ledger, options, plan, staging, counts, export_id, created_at, head
+                ledger, options, plan, staging, counts, export_id, created_at, head, stale_left_out
             )
         except BaseException as exc:
             discard(staging)
@@ -132,6 +143,7 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
         files=[*files, MANIFEST_NAME],
         manifest_hash=manifest_hash,
         left_out_splits=left_out,
+        stale_left_out=stale_left_out,
     )
     spool_path = staging / SPOOL_NAME
     # Recorded and in place, or neither: Ctrl-C and SIGTERM wait for both steps. A kill
@@ -167,6 +179,7 @@ def _write_files(
     export_id: str,
     created_at: str,
     head: ChainHead,
+    stale_left_out: int,
 ) -> tuple[list[str], list[str], str]:
     """Write the data files and the manifest into ``staging``; returns the files written,
     the splits left out for holding no record, and the provenance hash."""
@@ -185,6 +198,8 @@ def _write_files(
                 "eval_fraction": options.eval_fraction,
                 "kinds": list(options.kinds) if options.kinds else None,
                 "balance": options.balance.as_dict() if options.balance else None,
+                "include_stale": options.include_stale,
+                "stale_left_out": stale_left_out,
                 "system_prompt": options.system_prompt,
                 "command": options.command,
                 "ledger": {
@@ -203,7 +218,9 @@ def _write_files(
             manifest.write(' "records": [\n')
             first = True
             provenance = ProvenanceHasher()
-            for record in ledger.iter_signed_off_records(options.kinds):
+            for record in ledger.iter_signed_off_records(
+                options.kinds, include_stale=options.include_stale
+            ):
                 (draft_id_, kind, subtype, question, answer, decision_id, verdict, reviewer,
                  final_q, final_a, path, chunk_id_, call_hash_) = record  # fmt: skip
                 cutoff = plan.kind_cutoff.get(kind)

@@ -2,7 +2,8 @@
 
 A draft leaves only when its latest live decision is an approve or an edit by a named reviewer
 (views ``draft_status`` and ``live_decisions``); an edit leaves with its final text. There is no
-option to include anything else.
+option to include anything else. A stale draft (its source changed since it was drafted) is left
+out unless ``include_stale``.
 
 The train/eval split is a hash threshold per record (see ``position``): a record's split
 depends only on the seed and its draft id, so adding unrelated drafts never moves it. Strata
@@ -107,6 +108,8 @@ class SelectionOptions(Protocol):
     def seed(self) -> int: ...
     @property
     def balance(self) -> Balance | None: ...
+    @property
+    def include_stale(self) -> bool: ...
 
 
 @dataclass
@@ -159,7 +162,8 @@ def _strata_pass(
     position, keeping only records under their kind's balance cutoff."""
     counts: Counter[str] = Counter()
     strata: dict[tuple[str, str], _Stratum] = {}
-    for draft_id_, kind, path in ledger.iter_signed_off_keys(options.kinds):
+    keys = ledger.iter_signed_off_keys(options.kinds, include_stale=options.include_stale)
+    for draft_id_, kind, path in keys:
         if kind in cutoff and position(options.seed, "balance", draft_id_) >= cutoff[kind]:
             continue
         counts[kind] += 1
@@ -179,7 +183,8 @@ def _balance_cutoffs(
     A max-heap of the `cap` lowest positions: memory is bounded by the cap, not the ledger.
     """
     heaps: dict[str, list[int]] = {k: [] for k in binding}
-    for draft_id_, kind, _ in ledger.iter_signed_off_keys(options.kinds):
+    keys = ledger.iter_signed_off_keys(options.kinds, include_stale=options.include_stale)
+    for draft_id_, kind, _ in keys:
         cap = binding.get(kind)
         if not cap:
             continue

@@ -35,6 +35,10 @@ CHAINED_FIELDS = (
 def decision_entry_hash(fields: dict[str, Any]) -> str:
     payload = {name: fields[name] for name in CHAINED_FIELDS}
     payload["double_review"] = bool(payload["double_review"])
+    # The review session that made the decision (schema 4 on): hashed when present, so a
+    # decision written without one keeps the hash it was written with.
+    if fields.get("session_id") is not None:
+        payload["session_id"] = fields["session_id"]
     return content_hash(payload)
 
 

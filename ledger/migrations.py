@@ -351,6 +351,21 @@ def _m004_chunk_sections_and_ingest_roots(db: sqlite3.Connection) -> None:
     )
 
 
+def _m005_decision_sessions(db: sqlite3.Connection) -> None:
+    """Each decision names the review session that made it, so the one-decision rule and the
+    leases can tell two sessions under one reviewer name apart. Older decisions keep NULL
+    (and their hashes: the session id is hashed only when present)."""
+    run_script(
+        db,
+        """
+        ALTER TABLE decisions ADD COLUMN session_id TEXT;
+        -- The queue's lease check looks up live leases by reviewer (who else reviews under
+        -- this name) and by draft.
+        CREATE INDEX leases_reviewer ON leases(reviewer, expires_at);
+        """,
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 # Append only: a released migration is never edited, a change is a new function.
@@ -359,6 +374,9 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("review_export_search", _m002_review_export_search),
     ("event_hashes_and_guards", _m003_event_hashes_and_guards),
     ("chunk_sections_and_ingest_roots", _m004_chunk_sections_and_ingest_roots),
+    ("decision_sessions", _m005_decision_sessions),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
+# From this schema on, decisions record the review session that made them.
+DECISION_SESSIONS_SCHEMA = 5

@@ -160,6 +160,9 @@ class DecisionIn(Frozen):
     shown_at: str | None = None
     decided_at: str | None = None
     double_review: bool = False
+    # The review session deciding: the one-decision rule tells two sessions under one
+    # reviewer name apart by it. None for a decision made outside a review session.
+    session_id: str | None = None
 
 
 class Decision(Frozen):
@@ -183,6 +186,7 @@ class Decision(Frozen):
     # Decided before it was shown by the clock (it went backwards): dwell_ms is None, and the
     # audit counts it apart from fast decisions. Read from the stored timestamps, not a column.
     clock_anomaly: bool = False
+    session_id: str | None = None
 
     def undo_by(self, reviewer: str, decided_at: str) -> DecisionIn:
         """The decision that undoes this one: a revert naming it (nothing is deleted)."""

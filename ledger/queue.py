@@ -114,13 +114,14 @@ class ReviewItem:
 # view, so SQLite flattens it and probes decisions_draft / decisions_reverts per draft; the
 # draft_status view's window function would be computed over every decision instead).
 _UNDECIDED = "NOT EXISTS (SELECT 1 FROM live_decisions ld WHERE ld.draft_id = dr.id)"
-# No other reviewer holds a live lease: the draft's newest lease row has expired or is this
-# reviewer's own (a reviewer who crashed and reopens gets their drafts back at once instead of
-# waiting out their own leases).
+# No other review session holds a live lease: the draft's newest lease row has expired or is
+# this session's own. Sessions, not reviewer names: two terminals under one name (the $USER
+# default) must never be shown the same draft. A crashed session's drafts come back when its
+# leases run out.
 _NOT_HELD = (
     "NOT EXISTS (SELECT 1 FROM leases l WHERE l.draft_id = dr.id"
     " AND l.rowid_ = (SELECT max(l2.rowid_) FROM leases l2 WHERE l2.draft_id = dr.id)"
-    " AND l.expires_at > ? AND l.reviewer != ?)"
+    " AND l.expires_at > ? AND l.session_id != ?)"
 )
 
 
@@ -321,7 +322,7 @@ class ReviewQueue:
             + " AND ".join([eligible, _NOT_HELD, *where])
             + " ORDER BY dr.rowid LIMIT ?"
         )
-        args = [after_rowid, *eligible_params, now, self.reviewer, *params, self.page_size]
+        args = [after_rowid, *eligible_params, now, self.session_id, *params, self.page_size]
         return list(db.execute(sql, args).fetchall())
 
     def claim_draft(self, draft_id: str) -> ReviewItem | None:
@@ -337,22 +338,26 @@ class ReviewQueue:
         with self.ledger.transaction() as db:
             row = db.execute(
                 "SELECT dr.rowid AS rowid_, dr.* FROM drafts dr WHERE dr.id = ? AND " + _NOT_HELD,
-                (draft_id, stamp(now), self.reviewer),
+                (draft_id, stamp(now), self.session_id),
             ).fetchone()
             if row is None:
                 return None
+            # Mine: this reviewer in this session (the ledger's one-decision rule, store.py).
+            mine_sql = "reviewer = ? AND session_id IS ?"
             mine = db.execute(
-                "SELECT 1 FROM live_decisions WHERE draft_id = ? AND reviewer = ?",
-                (draft_id, self.reviewer),
+                f"SELECT 1 FROM live_decisions WHERE draft_id = ? AND {mine_sql}",
+                (draft_id, self.reviewer, self.session_id),
             ).fetchone()
             others = db.execute(
-                "SELECT double_review FROM live_decisions WHERE draft_id = ? AND reviewer != ?",
-                (draft_id, self.reviewer),
+                "SELECT double_review, reviewer FROM live_decisions"
+                f" WHERE draft_id = ? AND NOT ({mine_sql})",
+                (draft_id, self.reviewer, self.session_id),
             ).fetchall()
             if others and not mine:
                 second_review_open = (
                     len(others) == 1
                     and not others[0]["double_review"]
+                    and others[0]["reviewer"] != self.reviewer
                     and double_review_hit(draft_id, self.double_review)
                 )
                 if not second_review_open:
@@ -410,6 +415,22 @@ class ReviewQueue:
             for draft_id in held:
                 self._insert_lease(db, draft_id, now, seconds=0)
         return len(held)
+
+    def other_sessions(self) -> int:
+        """How many other review sessions under this reviewer name hold live leases now (a
+        second terminal, or one that crashed and whose leases have not run out yet)."""
+        now = stamp(self.clock())
+        rows = self.ledger.query(
+            "SELECT count(DISTINCT l.session_id) FROM leases l WHERE l.reviewer = ?"
+            " AND l.expires_at > ? AND l.session_id != ?"
+            " AND l.rowid_ = (SELECT max(l2.rowid_) FROM leases l2 WHERE l2.draft_id = l.draft_id)",
+            (self.reviewer, now, self.session_id),
+        )
+        return int(rows[0][0])
+
+    def is_stale(self, draft_id: str) -> bool:
+        """Whether the draft's source text has changed since it was drafted (re-ingested)."""
+        return self.ledger.is_stale(draft_id)
 
     def release_session(self) -> int:
         """On quit: release every live lease this session still holds."""

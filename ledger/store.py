@@ -38,7 +38,12 @@ from ledger.errors import (
     NewerLedgerError,
 )
 from ledger.ids import content_hash, new_event_id, text_hash
-from ledger.migrations import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from ledger.migrations import (
+    APPLICATION_ID,
+    DECISION_SESSIONS_SCHEMA,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+)
 from ledger.models import (
     Chunk,
     ChunkIn,
@@ -363,6 +368,7 @@ def row_to_decision(row: sqlite3.Row) -> Decision:
         prev_hash=row["prev_hash"],
         entry_hash=row["entry_hash"],
         clock_anomaly=is_clock_anomaly(row["shown_at"], row["decided_at"], row["dwell_ms"]),
+        session_id=row["session_id"] if "session_id" in row.keys() else None,  # noqa: SIM118
     )
 
 
@@ -1206,7 +1212,9 @@ class Ledger:
             draft = row_to_draft(draft_row)
             final_q, final_a, distance = self._check_decision(db, draft, decision)
             if decision.verdict is not Verdict.REVERT:
-                self._check_not_decided_elsewhere(db, decision)
+                self._check_not_decided_elsewhere(
+                    db, decision, by_session=self.schema_version() >= DECISION_SESSIONS_SCHEMA
+                )
             head = db.execute(
                 "SELECT seq, entry_hash FROM decisions ORDER BY seq DESC LIMIT 1"
             ).fetchone()
@@ -1237,6 +1245,8 @@ class Ledger:
                 "double_review": decision.double_review,
                 "prev_hash": prev_hash,
             }
+            if self.schema_version() >= DECISION_SESSIONS_SCHEMA:
+                fields["session_id"] = decision.session_id
             fields["entry_hash"] = decision_entry_hash(fields)
             columns = list(fields)
             db.execute(
@@ -1248,23 +1258,41 @@ class Ledger:
         return Decision(**fields, clock_anomaly=anomaly)
 
     @staticmethod
-    def _check_not_decided_elsewhere(db: sqlite3.Connection, decision: DecisionIn) -> None:
+    def _check_not_decided_elsewhere(
+        db: sqlite3.Connection, decision: DecisionIn, *, by_session: bool
+    ) -> None:
         """One decision in force per draft, or two by different reviewers when the second is a
-        blind double review. Leases keep reviewers apart; this is the rule itself, checked
-        inside the write lock, so no client (or lease bookkeeping slip) can break it."""
+        blind double review. Leases keep review sessions apart; this is the rule itself,
+        checked inside the write lock, so no client (or lease bookkeeping slip) can break it.
+
+        A decision is another's unless it has the same reviewer name *and* the same review
+        session: two sessions under one name (two terminals, one ``$USER``) must not both
+        decide a draft. ``by_session`` is False on a ledger opened at a schema older than the
+        session column: there the reviewer name alone tells decisions apart."""
+        reviewer = decision.reviewer
         # live_decisions spelled out: the rule holds on a ledger opened at an older schema too.
+        mine = "d.reviewer = ? AND d.session_id IS ?" if by_session else "d.reviewer = ?"
+        mine_params = [reviewer, decision.session_id] if by_session else [reviewer]
         others = db.execute(
             "SELECT d.reviewer, d.double_review FROM decisions d WHERE d.draft_id = ?"
-            " AND d.reviewer != ? AND d.verdict != 'revert' AND NOT EXISTS (SELECT 1 FROM"
-            " decisions r WHERE r.verdict = 'revert' AND r.reverts_decision_id = d.id)",
-            (decision.draft_id, decision.reviewer),
+            f" AND NOT ({mine}) AND d.verdict != 'revert'"
+            " AND NOT EXISTS (SELECT 1 FROM decisions r WHERE r.verdict = 'revert'"
+            " AND r.reverts_decision_id = d.id)",
+            [decision.draft_id, *mine_params],
         ).fetchall()
         if not others:
             return
-        second_review = decision.double_review and len(others) == 1 and not others[0][1]
+        second_review = (
+            decision.double_review
+            and len(others) == 1
+            and not others[0][1]
+            and others[0][0] != reviewer
+        )
         if not second_review:
+            who = others[0][0]
+            where = " in another review session" if who == reviewer else ""
             raise DecidedElsewhereError(
-                f"draft {decision.draft_id} was decided by {others[0][0]} meanwhile; "
+                f"draft {decision.draft_id} was decided by {who}{where} meanwhile; "
                 "this decision was not saved"
             )
 
@@ -1309,27 +1337,51 @@ class Ledger:
 
     # ---- exports -------------------------------------------------------------------------
 
-    def _signed_off(self, columns: str, kinds: Sequence[str] | None) -> Iterator[sqlite3.Row]:
-        sql = f"SELECT {columns} {_SIGNED_OFF_FROM}"
+    @staticmethod
+    def _signed_off_where(
+        kinds: Sequence[str] | None, include_stale: bool
+    ) -> tuple[str, list[Any]]:
+        sql = ""
         params: list[Any] = []
         if kinds:
             sql += f" AND dr.kind IN ({', '.join('?' for _ in kinds)})"
             params += list(kinds)
+        if not include_stale:
+            sql += " AND dr.id NOT IN (SELECT draft_id FROM stale_drafts)"
+        return sql, params
+
+    def _signed_off(
+        self, columns: str, kinds: Sequence[str] | None, include_stale: bool
+    ) -> Iterator[sqlite3.Row]:
+        where, params = self._signed_off_where(kinds, include_stale)
         # Creation order: a stable, meaningful order for the lines of a file.
-        sql += " ORDER BY dr.rowid"
+        sql = f"SELECT {columns} {_SIGNED_OFF_FROM}{where} ORDER BY dr.rowid"
         return self.iter_query(sql, params, size=SIGNED_OFF_READ_BATCH)
 
-    def iter_signed_off_keys(self, kinds: Sequence[str] | None = None) -> Iterator[SignedOffKey]:
-        """Id, kind and document of every signed-off draft (of ``kinds``), in creation order."""
-        for row in self._signed_off("dr.id, dr.kind, doc.path", kinds):
+    def iter_signed_off_keys(
+        self, kinds: Sequence[str] | None = None, *, include_stale: bool = True
+    ) -> Iterator[SignedOffKey]:
+        """Id, kind and document of every signed-off draft (of ``kinds``; without stale ones
+        unless ``include_stale``), in creation order."""
+        for row in self._signed_off("dr.id, dr.kind, doc.path", kinds, include_stale):
             yield SignedOffKey(row[0], row[1], row[2])
 
     def iter_signed_off_records(
-        self, kinds: Sequence[str] | None = None
+        self, kinds: Sequence[str] | None = None, *, include_stale: bool = True
     ) -> Iterator[SignedOffRecord]:
-        """Every signed-off draft (of ``kinds``) with what an export writes, in creation order."""
-        for row in self._signed_off(_SIGNED_OFF_RECORD_COLUMNS, kinds):
+        """Every signed-off draft (of ``kinds``; without stale ones unless ``include_stale``)
+        with what an export writes, in creation order."""
+        for row in self._signed_off(_SIGNED_OFF_RECORD_COLUMNS, kinds, include_stale):
             yield SignedOffRecord._make(row)
+
+    def count_stale_signed_off(self, kinds: Sequence[str] | None = None) -> int:
+        """Signed-off drafts (of ``kinds``) whose source changed since they were drafted."""
+        where, params = self._signed_off_where(kinds, include_stale=True)
+        sql = (
+            f"SELECT count(*) {_SIGNED_OFF_FROM}{where}"
+            " AND dr.id IN (SELECT draft_id FROM stale_drafts)"
+        )
+        return int(self.query(sql, params)[0][0])
 
     def record_export(self, export_row: dict[str, Any], records: Iterable[ExportRecordRow]) -> None:
         """Insert an export and its records in one transaction."""

@@ -25,7 +25,7 @@ from ledger.chain import (
 )
 from ledger.errors import DamagedLedgerError
 from ledger.ids import text_hash
-from ledger.migrations import GUARDED_TABLES
+from ledger.migrations import DECISION_SESSIONS_SCHEMA, GUARDED_TABLES
 from ledger.models import ChunkIn, DraftIn, DraftKind
 from ledger.store import Ledger, chunk_id, document_id, draft_fields_id, draft_id
 
@@ -257,13 +257,16 @@ def _verify_chain(ledger: Ledger) -> list[Break]:
     # The draft's presence comes from the same read: one query per decision would dominate
     # the walk at 100k decisions. The chained fields are read by position (a sqlite3.Row
     # looks a name up column by column), then the stored hash and the draft's presence.
-    columns = ", ".join(f"d.{name}" for name in CHAINED_FIELDS)
+    # Decisions name their review session from schema 4 on (hashed when present).
+    sessions = ledger.schema_version() >= DECISION_SESSIONS_SCHEMA
+    names = (*CHAINED_FIELDS, "session_id") if sessions else CHAINED_FIELDS
+    columns = ", ".join(f"d.{name}" for name in names)
     for values in ledger.iter_query(
         f"SELECT {columns}, d.entry_hash, dr.id IS NULL AS draft_missing FROM decisions d"
         " LEFT JOIN drafts dr ON dr.id = d.draft_id ORDER BY d.seq",
         size=5000,
     ):
-        fields = dict(zip(CHAINED_FIELDS, values, strict=False))
+        fields = dict(zip(names, values, strict=False))
         entry_hash, draft_missing = values[-2], values[-1]
         seq = fields["seq"]
         ref = f"decision #{seq} ({fields['id']})"

@@ -14,11 +14,21 @@ from review.events import (
     SessionEvent,
     StatusChanged,
 )
-from review.session import BUSY_NOTE, RELEASE_BATCH, Entry, ReviewSession, SessionCounts
+from review.session import (
+    BUSY_NOTE,
+    RELEASE_BATCH,
+    SOURCE_CHECK_S,
+    STALE_NOTE,
+    Entry,
+    ReviewSession,
+    SessionCounts,
+)
 
 __all__ = [
     "BUSY_NOTE",
     "RELEASE_BATCH",
+    "SOURCE_CHECK_S",
+    "STALE_NOTE",
     "DecisionReverted",
     "DecisionSaved",
     "DraftShown",

@@ -16,10 +16,12 @@ run a callable on that thread; the workers use it to hand back their results.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from ledger import (
     DecidedElsewhereError,
@@ -30,6 +32,7 @@ from ledger import (
     Verdict,
     utc_now,
 )
+from ledger.ids import new_event_id
 from ledger.queue import Clock, QueueFilter, ReviewItem, ReviewQueue, system_clock
 from review.events import (
     DecisionReverted,
@@ -49,6 +52,10 @@ PREFETCH = 2
 RECOUNT_EVERY = 25
 RELEASE_BATCH = 10
 BUSY_NOTE = "ledger busy (another process is writing): waiting to "
+# How often the host should call ``check_source``: a re-ingest that changes the draft on screen
+# shows as "source changed" within this many seconds (and always before a decision is saved).
+SOURCE_CHECK_S = 2.0
+STALE_NOTE = "source changed: the draft's text is no longer in its document"
 
 
 @dataclass(eq=False)
@@ -60,6 +67,10 @@ class Entry:
     skipped: bool = False  # set aside by the reviewer: undecided, out of the queue
     shown_at: str | None = None
     decision: Decision | None = None  # this session's decision in force
+    # The source changed after the draft was put on screen (found by the tick or just before
+    # a save); ``stale_seen`` once the reviewer was told so and an approve was refused once.
+    changed_on_screen: bool = False
+    stale_seen: bool = False
 
 
 @dataclass
@@ -125,7 +136,9 @@ class ReviewSession:
         self.double_review = double_review
         self.lease_seconds = lease_seconds
         self.clock = clock
-        self.session_id = session_id
+        # One id per session, recorded with its leases and decisions: two sessions under one
+        # reviewer name are kept apart by it.
+        self.session_id = session_id or new_event_id()
         self.history: list[Entry] = []
         self.pos = 0  # index into history; == len(history) means "past the end"
         self.ahead: deque[ReviewItem] = deque()
@@ -139,6 +152,10 @@ class ReviewSession:
         self.remaining: int | None = None
         self.note = ""  # the latest word on what happened ("✓ saved", "skipped", …)
         self.error: str | None = None
+        self.quitting = False
+        self.closed = False
+        # Set when quitting could not release the leases: the host says it once on exit.
+        self.release_failed: str | None = None
         self._listener = listener
         self._host_deliver = deliver
         self._after_show = after_show
@@ -180,18 +197,70 @@ class ReviewSession:
         self.waiting_for_next = True
         self._refill()
         self._recount()
+        self._check_same_name()
         self._emit(StatusChanged())
+
+    def _check_same_name(self) -> None:
+        def others(queue: ReviewQueue) -> Reply:
+            count = queue.other_sessions()
+            return lambda: self._same_name_found(count)
+
+        self.count_worker.submit("look for other sessions", others)
+
+    def _same_name_found(self, count: int) -> None:
+        if count:
+            self._notify(
+                f"{self.reviewer} is already reviewing in {count} other session"
+                f"{'s' if count > 1 else ''}: you may go on; you will not be shown their drafts.",
+                "warning",
+                10,
+            )
 
     def quit(self) -> None:
-        """Release every lease this session holds, then emit ``SessionClosed``."""
+        """Release every lease this session holds (best effort), then emit ``SessionClosed``.
+
+        Quitting always ends the session: when the release fails (a full disk, a ledger gone)
+        or the worker is not running, the reviewer is told once that the leases will expire
+        on their own, and the session closes anyway."""
+        if self.quitting:
+            return
+        self.quitting = True
         self.note = "quitting: releasing leases…"
         self._emit(StatusChanged())
+        if not self.worker.alive():
+            self._closed_without_release("the ledger worker is not running")
+            return
 
         def release_all(queue: ReviewQueue) -> Reply:
-            queue.release_session()
+            try:
+                queue.release_session()
+            except Exception as exc:  # noqa: BLE001 - quitting must not depend on the ledger
+                why = str(exc)
+                return lambda: self._closed_without_release(why)
             return lambda: self._emit(SessionClosed())
 
         self.worker.submit("release leases", release_all)
+
+    def quit_now(self) -> None:
+        """The host's "quit is taking too long" deadline (the ledger worker is stuck behind
+        another process's lock): close without waiting for the release."""
+        if self.quitting and not self.closed:
+            self._closed_without_release("the ledger stayed busy")
+
+    def lease_expiry(self) -> str:
+        """When this session's leases run out at the latest, as the reviewer's local time."""
+        until = self.clock() + timedelta(seconds=self.lease_seconds)
+        return until.astimezone().strftime("%H:%M")
+
+    def _closed_without_release(self, why: str) -> None:
+        if self.closed:
+            return
+        self.release_failed = (
+            f"could not release this session's leases ({why}); "
+            f"they expire on their own by {self.lease_expiry()}"
+        )
+        self._notify(self.release_failed, "warning")
+        self._emit(SessionClosed())
 
     def close(self) -> None:
         """Give this session's leases back and stop the workers; every job already submitted
@@ -233,6 +302,10 @@ class ReviewSession:
         self._host_deliver(run)
 
     def _emit(self, event: SessionEvent) -> None:
+        if isinstance(event, SessionClosed):
+            if self.closed:
+                return
+            self.closed = True
         self._listener(event)
 
     def _notify(
@@ -437,6 +510,39 @@ class ReviewSession:
     def _in_filter(self, item: ReviewItem) -> bool:
         return self.filters.matches(item.draft.kind.value, item.document_path, item.stale)
 
+    # ---- source changes ----------------------------------------------------------------
+
+    def check_source(self) -> None:
+        """The host's periodic tick: has the current draft's source changed since it was
+        claimed (a re-ingest while it is on screen)? Runs on the read-only count worker."""
+        entry = self.current
+        if entry is None or entry.item.stale or entry.decision is not None or not entry.held:
+            return
+        draft_id = entry.item.draft.id
+
+        def check(queue: ReviewQueue, entry: Entry = entry) -> Reply | None:
+            if not queue.is_stale(draft_id):
+                return None
+            return lambda: self._source_changed(entry)
+
+        self.count_worker.submit("check the draft's source", check)
+
+    def _source_changed(self, entry: Entry) -> None:
+        if entry.item.stale:
+            return
+        entry.item = dataclasses.replace(entry.item, stale=True)
+        entry.changed_on_screen = True
+        if self.current is entry:
+            self.note = STALE_NOTE
+            self._notify(
+                "The source of this draft changed while it was on screen (its document was "
+                "re-ingested). Check it against the new source; approving needs a second press, "
+                "and an export leaves stale drafts out unless --include-stale.",
+                "warning",
+                15,
+            )
+            self._show()
+
     # ---- deciding ----------------------------------------------------------------------
 
     def decidable(self) -> Entry | None:
@@ -456,8 +562,22 @@ class ReviewSession:
             return None
         return entry
 
-    def approve(self, entry: Entry) -> None:
+    def approve(self, entry: Entry) -> bool:
+        """Save an approval; False when it was refused instead: the draft's source changed
+        after it was shown and the reviewer has not confirmed yet (the next approve does)."""
+        if entry.changed_on_screen and not entry.stale_seen:
+            entry.stale_seen = True
+            self.note = "source changed: a again approves the old text"
+            self._notify(
+                "Source changed since this draft was shown: press approve again to sign off "
+                "the old text anyway (an export leaves it out unless --include-stale), or "
+                "reject it.",
+                "warning",
+            )
+            self._emit(StatusChanged())
+            return False
         self._decide(entry, Verdict.APPROVE)
+        return True
 
     def edit(self, entry: Entry, question: str, answer: str, note: str | None = None) -> None:
         self._decide(entry, Verdict.EDIT, final_question=question, final_answer=answer, note=note)
@@ -486,10 +606,18 @@ class ReviewSession:
             shown_at=entry.shown_at,
             decided_at=utc_now(),
             double_review=entry.item.double_review,
+            session_id=self.session_id,
         )
         self.saving = True
+        # An approval signs off the text as drafted: its source is checked again just before
+        # the save, so a re-ingest between the last tick and the key press is not signed off
+        # unseen. (A draft already marked stale was shown so; an edit is the reviewer's own
+        # text; a reject signs nothing off.)
+        check_source = verdict is Verdict.APPROVE and not entry.item.stale
 
         def record(queue: ReviewQueue) -> Reply:
+            if check_source and queue.is_stale(decision.draft_id):
+                return lambda: self._refused_stale(entry)
             try:
                 saved = queue.ledger.record_decision(decision)
             except DecidedElsewhereError as exc:
@@ -533,6 +661,13 @@ class ReviewSession:
         else:
             self._show()
 
+    def _refused_stale(self, entry: Entry) -> None:
+        self.saving = False
+        self._source_changed(entry)
+        entry.stale_seen = True  # the notice said so; a second press saves
+        self.note = "not saved: " + STALE_NOTE
+        self._emit(StatusChanged())
+
     def _decided_elsewhere(self, entry: Entry, why: str) -> None:
         # Not an error that stops the session: the draft is simply someone else's now.
         self.saving = False
@@ -555,7 +690,9 @@ class ReviewSession:
         self.saving = True
         self.note = "undoing…"
         self._emit(StatusChanged())
-        revert = decision.undo_by(self.reviewer, utc_now())
+        revert = decision.undo_by(self.reviewer, utc_now()).model_copy(
+            update={"session_id": self.session_id}
+        )
 
         def record(queue: ReviewQueue) -> Reply:
             saved = queue.ledger.record_decision(revert)

@@ -64,6 +64,10 @@ class LedgerWorker:
     def submit(self, what: str, job: Job) -> None:
         self._jobs.put(_Envelope(what, job))
 
+    def alive(self) -> bool:
+        """The thread runs and can take jobs (it ends when the ledger could not be opened)."""
+        return self._thread.is_alive()
+
     def busy(self) -> bool:
         """Jobs submitted and not finished yet."""
         return self._jobs.unfinished_tasks > 0

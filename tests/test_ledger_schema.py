@@ -41,6 +41,7 @@ EXPECTED_OBJECTS = [
     ("index", "drafts_kind", "drafts"),
     ("index", "generation_calls_job", "generation_calls"),
     ("index", "leases_draft", "leases"),
+    ("index", "leases_reviewer", "leases"),
     ("index", "leases_session", "leases"),
     ("index", "sqlite_autoindex_call_log_1", "call_log"),
     ("index", "sqlite_autoindex_chunks_1", "chunks"),
@@ -181,6 +182,7 @@ EXPECTED_COLUMNS = {
         "double_review INTEGER NOT NULL",
         "prev_hash TEXT NOT NULL",
         "entry_hash TEXT NOT NULL",
+        "session_id TEXT",
     ],
     "schema_migrations": [
         "version INTEGER PK1",
@@ -257,6 +259,7 @@ EXPECTED_COLUMNS = {
         "double_review INTEGER",
         "prev_hash TEXT",
         "entry_hash TEXT",
+        "session_id TEXT",
     ],
     "draft_status": [
         "draft_id TEXT",

@@ -120,14 +120,25 @@ def test_queue_releases_only_its_own_leases(ledger: Ledger) -> None:
     assert ann.claim_draft(ids[0]) is None
 
 
-def test_a_reviewer_who_reopens_gets_their_own_leased_drafts_back(ledger: Ledger) -> None:
+def test_a_second_session_under_one_name_waits_out_the_first_sessions_leases(
+    ledger: Ledger,
+) -> None:
+    """Leases belong to a review session, not to a name: a second terminal under the same
+    name (or a reopened app after a crash) is never handed the first session's drafts until
+    their leases run out."""
     from tests.support.builders import add_document, add_drafts
 
-    ids = add_drafts(ledger, add_document(ledger)[0], count=2)
-    crashed = ReviewQueue(ledger, "ann")
-    assert crashed.claim_next().draft.id == ids[0]  # then the process dies, lease still live
-    assert ReviewQueue(ledger, "bob").claim_next().draft.id == ids[1]
-    assert ReviewQueue(ledger, "ann").claim_next().draft.id == ids[0]
+    ids = add_drafts(ledger, add_document(ledger)[0], count=3)
+    first = ReviewQueue(ledger, "ann")
+    assert first.claim_next().draft.id == ids[0]  # then the process dies, lease still live
+    second = ReviewQueue(ledger, "ann")
+    assert second.other_sessions() == 1
+    assert second.claim_draft(ids[0]) is None
+    assert second.claim_next().draft.id == ids[1]
+    after_expiry = datetime.now(UTC) + timedelta(seconds=first.lease_seconds + 1)
+    third = ReviewQueue(ledger, "ann", clock=lambda: after_expiry)
+    assert third.other_sessions() == 0
+    assert third.claim_next().draft.id == ids[0]
 
 
 def test_draft_status_follows_the_latest_decision_in_force(ledger: Ledger) -> None:

@@ -24,6 +24,7 @@ from textual.widgets import Footer, Static
 from ledger import RejectReason
 from ledger.queue import Clock, QueueFilter, system_clock
 from review import (
+    SOURCE_CHECK_S,
     DecisionReverted,
     DecisionSaved,
     DraftShown,
@@ -43,6 +44,9 @@ from tui.render import card_text, shown, source_text
 # by another writer).
 SLOW_SAVE_S = 0.05
 HELP_SCREEN = "help"
+# q waits this long for the session to give its leases back (a ledger locked by another
+# process can hold the release up); then the app ends anyway: the leases run out on their own.
+QUIT_WAIT_S = 3.0
 
 # Binding ids are what `[review.keymap]` in draftgate.toml remaps.
 REVIEW_BINDINGS: list[BindingType] = [
@@ -183,6 +187,7 @@ class ReviewApp(App[None]):
         """Called by the review screen once its widgets exist."""
         self.session.start()
         self.set_interval(self.session.renew_every_s, self.session.renew_leases)
+        self.set_interval(SOURCE_CHECK_S, self.session.check_source)
 
     def get_default_screen(self) -> Screen[None]:
         return ReviewScreen()
@@ -295,8 +300,10 @@ class ReviewApp(App[None]):
         if entry is None:
             self._key_at = None
             return
-        self.session.approve(entry)
-        self._saving_started()
+        if self.session.approve(entry):
+            self._saving_started()
+        else:
+            self._key_at = None
 
     def action_edit(self) -> None:
         entry = self.session.decidable()
@@ -396,3 +403,4 @@ class ReviewApp(App[None]):
 
     def action_quit_review(self) -> None:
         self.session.quit()
+        self.set_timer(QUIT_WAIT_S, self.session.quit_now)

@@ -3,7 +3,7 @@
 Every category module in this package (``review_crash``, ``generate_crash``, ``faults``,
 ``hostile_docs``, ``concurrency``, ``tampering``, ``key_leaks``, ``hostile_config``,
 ``identity``, ``terminal_escapes``, ``export_interrupt``, ``disk_full``, ``audit_orphans``,
-``report_text``) exposes
+``report_text``, ``review_sessions``) exposes
 
     CATEGORY: str            # the row name bench/reliability.py prints
     SUITE_TRIALS: int        # what the test suite runs (bounded so `make test` stays minutes)

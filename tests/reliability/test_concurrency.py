@@ -142,10 +142,20 @@ async def test_review_waits_out_a_long_lock_and_saves_the_decision(
     assert [stored[line.split()[1]].draft_id for line in lines] == draft_ids[:2]
 
 
-def decide(ledger: Ledger, draft_id: str, reviewer: str, double: bool = False) -> None:
+def decide(
+    ledger: Ledger,
+    draft_id: str,
+    reviewer: str,
+    double: bool = False,
+    session_id: str | None = None,
+) -> None:
     ledger.record_decision(
         DecisionIn(
-            draft_id=draft_id, reviewer=reviewer, verdict=Verdict.APPROVE, double_review=double
+            draft_id=draft_id,
+            reviewer=reviewer,
+            verdict=Verdict.APPROVE,
+            double_review=double,
+            session_id=session_id,
         )
     )
 
@@ -154,9 +164,13 @@ def test_going_back_to_a_draft_another_reviewer_decided_is_read_only(ledger: Led
     """Found by the concurrency harness: claim_draft (going back, undo) checked only leases, so
     a draft decided by someone else could be decided again, flagged as a double review."""
     draft_id = add_drafts(ledger, add_document(ledger)[0], count=1)[0]
-    decide(ledger, draft_id, "bob")
+    bob = ReviewQueue(ledger, "bob")
+    decide(ledger, draft_id, "bob", session_id=bob.session_id)
     assert ReviewQueue(ledger, "ann").claim_draft(draft_id) is None
-    assert ReviewQueue(ledger, "bob").claim_draft(draft_id) is not None  # bob's own: shown
+    assert bob.claim_draft(draft_id) is not None  # this session's own: shown
+    bob.release([draft_id])
+    # Another session under the same name is another reviewer as far as the draft goes.
+    assert ReviewQueue(ledger, "bob").claim_draft(draft_id) is None
 
 
 def test_going_back_allows_only_the_one_blind_second_review(ledger: Ledger) -> None:
