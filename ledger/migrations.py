@@ -351,6 +351,31 @@ def _m004_chunk_sections_and_ingest_roots(db: sqlite3.Connection) -> None:
     )
 
 
+def _m005_ai_addressed_text(db: sqlite3.Connection) -> None:
+    """Doc sentences addressed to an AI assistant, flagged at ingest.
+
+    The ledger cannot tell such text itself (the check lives with ingest), so ingest records
+    what it found per chunk. A ledger upgraded from before has none until the next ingest,
+    which checks every current chunk and records the flags it lacks.
+    """
+    run_script(
+        db,
+        """
+        CREATE TABLE ai_addressed_text (
+            chunk_id     TEXT NOT NULL REFERENCES chunks(id),
+            line         INTEGER NOT NULL,
+            sentence     TEXT NOT NULL,
+            recorded_at  TEXT NOT NULL,
+            PRIMARY KEY (chunk_id, line, sentence)
+        );
+        CREATE TRIGGER ai_addressed_text_no_update BEFORE UPDATE ON ai_addressed_text
+            BEGIN SELECT RAISE(ABORT, 'ai_addressed_text rows are append-only'); END;
+        CREATE TRIGGER ai_addressed_text_no_delete BEFORE DELETE ON ai_addressed_text
+            BEGIN SELECT RAISE(ABORT, 'ai_addressed_text rows are append-only'); END;
+        """,
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 # Append only: a released migration is never edited, a change is a new function.
@@ -359,6 +384,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("review_export_search", _m002_review_export_search),
     ("event_hashes_and_guards", _m003_event_hashes_and_guards),
     ("chunk_sections_and_ingest_roots", _m004_chunk_sections_and_ingest_roots),
+    ("ai_addressed_text", _m005_ai_addressed_text),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
