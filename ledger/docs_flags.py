@@ -49,5 +49,12 @@ CURRENT_AI_ADDRESSED_SQL = (
 )
 
 
+CHUNK_AI_ADDRESSED_SQL = (
+    "SELECT a.chunk_id, a.line, a.sentence, d.path FROM ai_addressed_text a"
+    " JOIN chunks c ON c.id = a.chunk_id JOIN documents d ON d.id = c.document_id"
+    " WHERE a.chunk_id = ? ORDER BY a.line, a.sentence"
+)
+
+
 def row_to_flag(row: sqlite3.Row | tuple[str, int, str, str]) -> AiAddressedText:
     return AiAddressedText(chunk_id=row[0], line=row[1], sentence=row[2], document=row[3])

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ledger.chain import lease_hash
+from ledger.docs_flags import CHUNK_AI_ADDRESSED_SQL, AiAddressedText, row_to_flag
 from ledger.ids import new_event_id
 from ledger.models import Chunk, Draft
 from ledger.store import Ledger, row_to_chunk, row_to_draft
@@ -76,6 +77,8 @@ class ReviewItem:
     document_path: str
     stale: bool
     double_review: bool  # shown as a second, blind review of a decided draft
+    # Sentences of the source chunk addressed to an AI assistant, as ingest flagged them.
+    ai_addressed: tuple[AiAddressedText, ...] = ()
 
 
 # A draft is undecided when no decision on it is still in force (live_decisions is a plain
@@ -157,7 +160,8 @@ class ReviewQueue:
             db.execute("SELECT 1 FROM stale_drafts WHERE draft_id = ?", (draft.id,)).fetchone()
             is not None
         )
-        return ReviewItem(row["rowid_"], draft, chunk, path, stale, double)
+        flags = tuple(row_to_flag(r) for r in db.execute(CHUNK_AI_ADDRESSED_SQL, (draft.chunk_id,)))
+        return ReviewItem(row["rowid_"], draft, chunk, path, stale, double, flags)
 
     # ---- claiming --------------------------------------------------------------------
 

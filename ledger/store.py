@@ -28,6 +28,7 @@ from rapidfuzz.distance import Levenshtein
 
 from ledger.chain import GENESIS_HASH, call_hash, decision_entry_hash, drafts_hash
 from ledger.docs_flags import (
+    CHUNK_AI_ADDRESSED_SQL,
     CURRENT_AI_ADDRESSED_SQL,
     AiAddressedText,
     record_ai_addressed,
@@ -984,13 +985,7 @@ class Ledger:
 
     def ai_addressed_in_chunk(self, chunk_id_: str) -> list[AiAddressedText]:
         """The flagged sentences of one chunk (current or not), by line."""
-        rows = self.query(
-            "SELECT a.chunk_id, a.line, a.sentence, d.path FROM ai_addressed_text a"
-            " JOIN chunks c ON c.id = a.chunk_id JOIN documents d ON d.id = c.document_id"
-            " WHERE a.chunk_id = ? ORDER BY a.line, a.sentence",
-            (chunk_id_,),
-        )
-        return [row_to_flag(r) for r in rows]
+        return [row_to_flag(r) for r in self.query(CHUNK_AI_ADDRESSED_SQL, (chunk_id_,))]
 
     # ---- generation ----------------------------------------------------------------------
 
