@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from generator import calls
 from generator.absence import AbsenceCheck, check_absence, path_in_docs, ui_name_is_real
 from generator.calls import JobSpec
-from generator.checks import check_answer
+from generator.checks import check_answer, with_injected_findings
 from generator.client import CallResult, LLMClient
 from generator.dedup import DedupIndex
 from generator.kinds import KINDS
@@ -222,7 +222,9 @@ class DraftChecker:
             prompt_phrases=job.prompt.prompt_phrases,
         )
         meta = {**draft.meta, "findings": [f.as_meta() for f in findings]}
-        return draft.model_copy(update={"meta": meta})
+        # The question may repeat doc text addressed to an AI too (the answer and quotes
+        # already passed that check in validation).
+        return with_injected_findings(draft.model_copy(update={"meta": meta}), job.chunk.text)
 
     def _in_docs(self, name: str) -> bool:
         if name not in self._path_real:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from generator.checks import with_injected_findings
 from generator.rules.clarify import plan_clarify
 from generator.rules.corpus import Corpus
 from generator.rules.false_premise import plan_false_premises
@@ -141,7 +142,8 @@ def run_rules_drafter(
             plan = plans.get(chunk.id)
             if plan is None:
                 continue
-            drafts = plan.drafts[:per_chunk]
+            # A draft repeating doc text addressed to an AI carries a finding for the reviewer.
+            drafts = [with_injected_findings(d, chunk.text) for d in plan.drafts[:per_chunk]]
             kept = Plan(drafts, dict(plan.dropped), list(plan.dropped_drafts))
             for extra in plan.drafts[per_chunk:]:
                 # A chunk with more candidates than the job asks for: each one left out is
