@@ -187,6 +187,7 @@ class DraftChecker:
         self._absence: dict[tuple[str, ...], AbsenceCheck] = {}
         self._ui_real: dict[str, bool] = {}
         self._path_real: dict[str, bool] = {}
+        self._mentions: dict[str, tuple[str, str]] = {}  # doc:line and text of a real UI name
         self._known_names = [scope.product.name, *scope.glossary.names()]
 
     def drafts_of(self, job: Job, reply: BaseModel) -> CheckedReply:
@@ -236,10 +237,7 @@ class DraftChecker:
     ) -> tuple[DraftIn, DroppedDraft | None]:
         known = self._absent.get(item.feature.strip().casefold())
         terms = known.all_terms() if known else [item.feature, *item.search_terms]
-        key = tuple(terms)
-        if key not in self._absence:
-            self._absence[key] = check_absence(self.ledger, terms)
-        check = self._absence[key]
+        check = self._absence_of(tuple(terms))
         feature = known.feature if known else item.feature
         meta = {
             **draft.meta,
@@ -280,12 +278,20 @@ class DraftChecker:
     def _mention_of(self, name: str) -> tuple[str, str]:
         """``doc:line`` and text of a mention of ``name`` in the docs, or the glossary's word
         for it when only the glossary lists it."""
-        hits = check_absence(self.ledger, [name])
-        for mention in [*hits.hits, *hits.denials]:
-            return str(mention.get("line", "")), str(
-                mention.get("snippet") or mention.get("sentence") or ""
+        if name not in self._mentions:
+            hits = self._absence_of((name,))
+            found = [*hits.hits, *hits.denials]
+            self._mentions[name] = (
+                (str(found[0].get("line", "")), str(found[0].get("snippet") or ""))
+                if found
+                else ("", "listed in the scope's glossary")
             )
-        return "", "listed in the scope's glossary"
+        return self._mentions[name]
+
+    def _absence_of(self, terms: tuple[str, ...]) -> AbsenceCheck:
+        if terms not in self._absence:
+            self._absence[terms] = check_absence(self.ledger, list(terms))
+        return self._absence[terms]
 
 
 @dataclass
