@@ -8,8 +8,12 @@ from typing import Any, cast
 from audit.integrity import check_integrity
 from audit.model import (
     AUDIT_VERSION,
+    AiAddressedSentence,
+    AiAddressedText,
     Audit,
     AuditHead,
+    DroppedCandidateRow,
+    DroppedCandidates,
     IntegritySummary,
     ProvenanceRow,
     Quality,
@@ -62,4 +66,34 @@ def build_audit(
         # The integrity check builds each row from PROVENANCE_FIELDS, the keys of ProvenanceRow.
         provenance=cast(list[ProvenanceRow], integrity.provenance),
         quality=Quality.model_validate(quality),
+        dropped_candidates=dropped_candidates(ledger),
+        ai_addressed_text=ai_addressed_text(ledger),
+    )
+
+
+def dropped_candidates(ledger: Ledger) -> DroppedCandidates:
+    """What the current generation calls dropped, counted by kind and reason, each listed."""
+    found = ledger.dropped_candidates()
+    counts: dict[str, dict[str, int]] = {}
+    for item in found:
+        reasons = counts.setdefault(item.kind, {})
+        reasons[item.reason] = reasons.get(item.reason, 0) + 1
+    return DroppedCandidates(
+        count=len(found),
+        by_kind_and_reason={k: dict(sorted(v.items())) for k, v in sorted(counts.items())},
+        candidates=[
+            DroppedCandidateRow(
+                kind=d.kind, name=d.name, reason=d.reason, at=d.at, text=d.text, drafter=d.drafter
+            )
+            for d in found
+        ],
+    )
+
+
+def ai_addressed_text(ledger: Ledger) -> AiAddressedText:
+    """The current docs' sentences addressed to an AI assistant, as ingest flagged them."""
+    flags = ledger.ai_addressed_text()
+    return AiAddressedText(
+        count=len(flags),
+        sentences=[AiAddressedSentence(at=f.at, sentence=f.sentence) for f in flags],
     )

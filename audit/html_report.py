@@ -34,6 +34,7 @@ from audit.present import (
     short_question,
     stale_record,
 )
+from ledger.dropped import PER_CHUNK_FULL
 from ledger.text import visible
 
 _PALETTE = {"bar": "#3b6fb6", "edit": "#d98c1f", "bad": "#c0392b", "ok": "#2e8b57"}
@@ -210,6 +211,7 @@ def render_html(audit: Audit) -> str:
         per_document[chunk.path] = per_document.get(chunk.path, 0) + 1
     matrix = quality.agreement.three_way.matrix
     labels = list(matrix)
+    judged = [d for d in audit.dropped_candidates.candidates if d.reason != PER_CHUNK_FULL]
     template = _environment().get_template("report.html.j2")
     return template.render(
         audit=audit,
@@ -266,4 +268,14 @@ def render_html(audit: Audit) -> str:
         matrix_labels=labels,
         matrix_rows=[[a, *(matrix[a][b] for b in labels)] for a in labels],
         provenance_rows=audit.provenance[:PROVENANCE_HTML_ROWS],
+        dropped_count_rows=[
+            [kind, reason, n]
+            for kind, reasons in audit.dropped_candidates.by_kind_and_reason.items()
+            for reason, n in reasons.items()
+        ],
+        dropped_judged=len(judged),
+        dropped_rows=[[d.kind, d.name, d.reason, d.at, d.text] for d in judged[:LIST_ROWS_HTML]],
+        ai_addressed_rows=[
+            [f.at, f.sentence] for f in audit.ai_addressed_text.sentences[:LIST_ROWS_HTML]
+        ],
     )

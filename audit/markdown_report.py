@@ -23,6 +23,7 @@ from audit.present import (
     short_question,
     stale_record,
 )
+from ledger.dropped import PER_CHUNK_FULL
 from ledger.text import visible
 
 _MD_SPECIAL = str.maketrans(
@@ -180,6 +181,8 @@ def render_markdown(audit: Audit) -> str:
             f" {num(agreement.two_way.kappa)}, approve/edit/reject"
             f" {num(agreement.three_way.kappa)}.",
         ]
+    out += _dropped_section(audit)
+    out += _ai_addressed_section(audit)
     out += [
         "",
         "## Provenance",
@@ -207,3 +210,50 @@ def render_markdown(audit: Audit) -> str:
         )
         out += _capped_note(len(audit.provenance), len(shown))
     return "\n".join(out) + "\n"
+
+
+def _dropped_section(audit: Audit) -> list[str]:
+    dropped = audit.dropped_candidates
+    out = ["", "## Dropped candidates", ""]
+    if not dropped.count:
+        return [*out, "None: the current generation calls dropped no candidate."]
+    judged = [d for d in dropped.candidates if d.reason != PER_CHUNK_FULL]
+    out += [
+        f"{dropped.count} candidates dropped by the current generation calls"
+        f" ({dropped.count - len(judged)} of them for want of room on their chunk).",
+        "",
+    ]
+    out += _md_table(
+        ["Kind", "Reason", "Count"],
+        (
+            [kind, reason, n]
+            for kind, reasons in dropped.by_kind_and_reason.items()
+            for reason, n in reasons.items()
+        ),
+    )
+    if judged:
+        out += ["", "### Dropped on their merits", ""]
+        out += _md_table(
+            ["Kind", "Feature or name", "Reason", "Where", "Matching text"],
+            ([d.kind, d.name, d.reason, d.at, d.text] for d in judged[:LIST_ROWS_MARKDOWN]),
+        )
+        out += _capped_note(len(judged), min(len(judged), LIST_ROWS_MARKDOWN))
+    return out
+
+
+def _ai_addressed_section(audit: Audit) -> list[str]:
+    flagged = audit.ai_addressed_text
+    out = ["", "## Doc text addressed to an AI assistant", ""]
+    if not flagged.count:
+        return [*out, "None found in the current docs."]
+    out += [
+        f"{flagged.count} sentences in the docs speak to an AI rather than about the product;"
+        " drafts must not repeat them.",
+        "",
+    ]
+    out += _md_table(
+        ["Where", "Sentence"],
+        ([f.at, f.sentence] for f in flagged.sentences[:LIST_ROWS_MARKDOWN]),
+    )
+    out += _capped_note(flagged.count, min(flagged.count, LIST_ROWS_MARKDOWN))
+    return out

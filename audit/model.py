@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, SkipValidation
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 from typing_extensions import TypedDict
 
 Number = int | float
@@ -264,6 +264,35 @@ class Quality(_Section):
     agreement: Agreement
 
 
+class DroppedCandidateRow(_Section):
+    kind: str
+    name: str
+    reason: str
+    at: str  # doc:line of the text that decided the drop; "" when no text did
+    text: str
+    drafter: str
+
+
+class DroppedCandidates(_Section):
+    """Candidates the current generation calls dropped, with why and where in the docs."""
+
+    count: int = 0
+    by_kind_and_reason: dict[str, dict[str, int]] = Field(default_factory=dict)
+    candidates: list[DroppedCandidateRow] = Field(default_factory=list)
+
+
+class AiAddressedSentence(_Section):
+    at: str  # doc:line
+    sentence: str
+
+
+class AiAddressedText(_Section):
+    """Doc sentences addressed to an AI assistant, flagged at ingest."""
+
+    count: int = 0
+    sentences: list[AiAddressedSentence] = Field(default_factory=list)
+
+
 class Audit(_Section):
     """Integrity, provenance and quality of one ledger and its exports."""
 
@@ -276,6 +305,8 @@ class Audit(_Section):
     # they are rather than copied into a model each, which would double the audit's memory.
     provenance: SkipValidation[list[ProvenanceRow]]
     quality: Quality
+    dropped_candidates: DroppedCandidates = Field(default_factory=DroppedCandidates)
+    ai_addressed_text: AiAddressedText = Field(default_factory=AiAddressedText)
 
     def as_json_dict(self) -> dict[str, Any]:
         """The JSON report's value: every field, but ``template_names`` only where computed."""

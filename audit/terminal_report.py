@@ -66,6 +66,22 @@ def render_terminal_summary(audit: Audit) -> list[str]:
             )
         )
     )
+    dropped, flagged = audit.dropped_candidates, audit.ai_addressed_text
+    reasons: dict[str, int] = {}
+    for by_reason in dropped.by_kind_and_reason.values():
+        for reason, n in by_reason.items():
+            reasons[reason] = reasons.get(reason, 0) + n
+    lines.append(
+        f"Dropped candidates: {dropped.count}"
+        + (" (" + rich_escape(", ".join(f"{r} {n}" for r, n in sorted(reasons.items()))) + ")")
+        * bool(reasons)
+    )
+    if flagged.count:
+        first = flagged.sentences[0]
+        lines.append(
+            f"[yellow]Doc text addressed to an AI assistant: {flagged.count}[/]"
+            f" (first at {rich_escape(first.at)}; see the report)"
+        )
     kinds = audit.quality.balance.kinds
     if kinds:
         lines.append(

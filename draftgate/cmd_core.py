@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from draftgate.context import CommandError, config_of, open_ledger
+from draftgate.docs_findings import ai_addressed_warning, print_status, status_json
 from draftgate.exit_codes import ExitCode
 from generator.ingest import DocsFolderError, check_docs_folder, ingest_folder
 from ledger import DraftStatus, verify
@@ -59,6 +60,8 @@ def run_ingest(args: argparse.Namespace) -> int:
             raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc
     for warning in report.warnings:
         print(f"draftgate: warning: {warning}", file=sys.stderr)
+    for flags in report.ai_addressed.values():
+        print(f"draftgate: warning: {ai_addressed_warning(flags)}", file=sys.stderr)
     if report.replaced_root is not None:
         # One ledger holds one product's docs: say plainly whose documents were replaced.
         print(
@@ -79,8 +82,11 @@ def run_status(args: argparse.Namespace) -> int:
     config = config_of(args)
     with open_ledger(args, config, reads_only=True) as ledger:
         report = ledger.status()
+        dropped = ledger.dropped_candidates()
+        flags = ledger.ai_addressed_text()
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
+        value = {**report.as_dict(), **status_json(dropped, flags)}
+        print(json.dumps(value, indent=2, sort_keys=True))
         return ExitCode.OK
     console = Console()
     console.print(
@@ -105,6 +111,7 @@ def run_status(args: argparse.Namespace) -> int:
     calls = ", ".join(f"{v} {k}" for k, v in sorted(report.calls.items())) or "none"
     console.print(f"decisions: {decisions}; chain head #{report.head_seq} {report.head_hash}")
     console.print(f"generation calls: {calls}")
+    print_status(console, dropped, flags)
     return ExitCode.OK
 
 

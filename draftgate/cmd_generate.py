@@ -243,7 +243,7 @@ DROPPED_SHOWN = 40
 
 
 def _print_dropped_drafts(dropped: list[dict[str, str]]) -> None:
-    """Each candidate the rules dropped (not the per-chunk overflow): what, why, and where in
+    """Each candidate a drafter dropped (not the per-chunk overflow): what, why, and where in
     the docs the text that decided it is, so a reviewer can check the decision."""
     listed = [d for d in dropped if d.get("reason") != "per_chunk_full"]
     if not listed:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,15 @@ from pydantic import BaseModel, ValidationError
 
 from generator.client import CallResult, LLMClient
 from generator.kinds import KINDS
-from generator.runner import DraftChecker, Job, LedgerWriter, RunReport, build_call
-from ledger import DraftIn, Ledger, utc_now
+from generator.runner import (
+    CheckedReply,
+    DraftChecker,
+    Job,
+    LedgerWriter,
+    RunReport,
+    build_call,
+)
+from ledger import Ledger, utc_now
 
 TERMINAL = {"completed", "failed", "expired", "cancelled"}
 
@@ -106,16 +112,22 @@ async def run_batch(
                 continue  # finished meanwhile, or no longer planned (docs changed)
             result = _result_of(client, job, outputs.get(key), batch.status)
             result.latency_ms = latency_ms
-            drafts: list[DraftIn] = []
-            dropped: Counter[str] = Counter()
+            checked = CheckedReply()
             if result.reply is not None:
-                drafts, dropped = checker.drafts_of(job, result.reply)
+                checked = checker.drafts_of(job, result.reply)
             report.prompt_tokens += result.prompt_tokens
             report.completion_tokens += result.completion_tokens
             call = build_call(
-                job, result, client, started_at, drafts, dropped, {"batch_id": state["batch_id"]}
+                job,
+                result,
+                client,
+                started_at,
+                checked.drafts,
+                checked.dropped,
+                {"batch_id": state["batch_id"]},
+                dropped_drafts=checked.dropped_drafts,
             )
-            writer.put(call, drafts)
+            writer.put(call, checked.drafts)
     finally:
         await writer.close()
     state_path.unlink(missing_ok=True)

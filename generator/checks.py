@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ledger.models import AdversarialSubtype, DraftIn
 from ledger.text import normalise, ui_references
 
 PHANTOM_UI_NAME = "phantom_ui_name"
@@ -33,6 +34,9 @@ MARKUP = "markup"
 PROMPT_TEXT = "prompt_text"
 ADDRESSES_ASSISTANT = "addresses_assistant"
 INJECTED_TEXT = "injected_text"
+# A draft's question or evidence quote repeats doc text addressed to an AI. Not blocking: the
+# LLM path already refuses such quotes; on any other draft it is the reviewer's to see.
+QUOTES_INJECTED_TEXT = "quotes_injected_text"
 BLOCKING_CHECKS = frozenset({PROMPT_TEXT, ADDRESSES_ASSISTANT, INJECTED_TEXT})
 
 # A run of this many words shared with an AI-addressed doc sentence is a repetition of it.
@@ -390,6 +394,45 @@ def injected_text_findings(answer: str, chunk_text: str) -> list[Finding]:
         if repeated:
             return [Finding(INJECTED_TEXT, repeated)]
     return []
+
+
+def repeated_injected_findings(
+    question: str,
+    answer: str,
+    evidence: Iterable[str],
+    chunk_text: str,
+    *,
+    question_is_an_injection: bool = False,
+) -> list[Finding]:
+    """Where a draft repeats a chunk sentence addressed to an AI: its answer
+    (``INJECTED_TEXT``), its evidence quotes and its question (``QUOTES_INJECTED_TEXT``).
+    ``question_is_an_injection``: the question is a planted injection by design (a
+    prompt-injection draft), so only its answer and quotes are checked."""
+    if not _injected_of(chunk_text).sentences:
+        return []
+    findings = injected_text_findings(answer, chunk_text)
+    quoted = list(quotes_from_injected_text(evidence, chunk_text))
+    if not question_is_an_injection:
+        quoted += quotes_from_injected_text([question], chunk_text)
+    findings += [Finding(QUOTES_INJECTED_TEXT, quote) for quote in quoted]
+    return findings
+
+
+def with_injected_findings(draft: DraftIn, chunk_text: str) -> DraftIn:
+    """``draft`` with ``repeated_injected_findings`` added to ``meta["findings"]`` (unchanged,
+    meta and all, when there are none)."""
+    findings = repeated_injected_findings(
+        draft.question,
+        draft.answer,
+        draft.evidence,
+        chunk_text,
+        question_is_an_injection=draft.subtype == AdversarialSubtype.PROMPT_INJECTION.value,
+    )
+    if not findings:
+        return draft
+    recorded = list(draft.meta.get("findings") or [])
+    recorded += [f.as_meta() for f in findings if f.as_meta() not in recorded]
+    return draft.model_copy(update={"meta": {**draft.meta, "findings": recorded}})
 
 
 def quotes_from_injected_text(quotes: Iterable[str], chunk_text: str) -> list[str]:

@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator.checks import ai_addressed_sentences
 from generator.chunking import MAX_CHUNK_CHARS, MIN_CHUNK_CHARS, chunk_text, document_title
 from generator.userfiles import NotRegularFileError, TooLargeError, read_regular_file
-from ledger import IngestOutcome, Ledger
+from ledger import AiAddressedText, Chunk, IngestOutcome, Ledger
 from ledger.ids import hash_bytes
 
 DOC_SUFFIXES = {".md": True, ".markdown": True, ".mdx": True, ".txt": False}  # -> is Markdown
@@ -39,6 +40,9 @@ class IngestReport:
     # The docs folder ingested before this one, when it was another folder (its documents
     # were replaced by this folder's).
     replaced_root: str | None = None
+    # Sentences addressed to an AI assistant flagged by this ingest (not flagged before), by
+    # document: each document gets one warning line.
+    ai_addressed: dict[str, list[AiAddressedText]] = field(default_factory=dict)
 
     def count(self, state: str) -> int:
         return sum(1 for o in self.outcomes if o.state == state)
@@ -234,6 +238,7 @@ def ingest_folder(
     # One ledger holds one product's docs: whatever this folder does not hold (a file removed,
     # or every file of another folder ingested before) is no longer current.
     report.removed = ledger.mark_removed("", present)
+    report.ai_addressed = flag_ai_addressed_text(ledger)
     previous = ledger.ingest_root()
     resolved = str(root.resolve())
     if previous is not None and previous.root != resolved:
@@ -241,6 +246,38 @@ def ingest_folder(
     if previous is None or previous.root != resolved or previous.key_prefix != prefix:
         ledger.record_ingest_root(resolved, prefix)
     return report
+
+
+def ai_addressed_in(chunk: Chunk, document: str = "") -> list[AiAddressedText]:
+    """The chunk's sentences addressed to an AI, each with the document line it starts on."""
+    flags: list[AiAddressedText] = []
+    text = chunk.text.replace("\u2019", "'")  # as ai_addressed_sentences reads it
+    start = 0
+    for sentence in ai_addressed_sentences(chunk.text):
+        offset = text.find(sentence, start)
+        if offset == -1:
+            offset = text.find(sentence)
+        if offset != -1:
+            start = offset + len(sentence)
+        line = chunk.start_line + text.count("\n", 0, max(offset, 0))
+        flags.append(AiAddressedText(chunk.id, line, sentence, document))
+    return flags
+
+
+def flag_ai_addressed_text(ledger: Ledger) -> dict[str, list[AiAddressedText]]:
+    """Check every current chunk for text addressed to an AI and store the flags not stored
+    yet (a ledger from before flags existed gets its older chunks checked here too). The
+    newly stored flags, by document path."""
+    paths = {d.id: d.path for d in ledger.current_documents()}
+    found = [
+        flag
+        for chunk in ledger.current_chunks()
+        for flag in ai_addressed_in(chunk, paths.get(chunk.document_id, ""))
+    ]
+    by_document: dict[str, list[AiAddressedText]] = {}
+    for flag in ledger.record_ai_addressed(found):
+        by_document.setdefault(flag.document, []).append(flag)
+    return by_document
 
 
 def _key_prefix(ledger: Ledger, root: Path) -> str:

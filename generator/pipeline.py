@@ -83,8 +83,8 @@ class RunSummary:
     jobs_skipped: int = 0  # already finished by an earlier run
     drafts_requested: int = 0
     drafts_failed: int = 0
-    # The rules drafter's dropped candidates (kind, name, reason, doc:line), as its calls
-    # store them in their params.
+    # Every dropped candidate (kind, name, reason, doc:line), as either drafter's calls store
+    # them in their params.
     dropped_drafts: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -291,4 +291,5 @@ def _run_llm(
         jobs_skipped=planned.skipped_finished,
         drafts_requested=report.drafts_requested,
         drafts_failed=report.drafts_failed,
+        dropped_drafts=list(report.dropped_drafts),
     )

@@ -20,13 +20,15 @@ from pydantic import BaseModel
 from generator import calls
 from generator.absence import AbsenceCheck, check_absence, path_in_docs, ui_name_is_real
 from generator.calls import JobSpec
-from generator.checks import check_answer
+from generator.checks import check_answer, with_injected_findings
 from generator.client import CallResult, LLMClient
 from generator.dedup import DedupIndex
 from generator.kinds import KINDS
 from generator.plain import plain_text
 from generator.prompts import PromptSet, RenderedPrompt, scope_variables
 from generator.redact import redact
+from generator.rules.negative import FEATURE_IN_DOCS
+from generator.rules.plan import DroppedDraft
 from generator.schemas import NegativeItem
 from generator.scope import Scope
 from ledger import (
@@ -38,10 +40,15 @@ from ledger import (
     LedgerBusyError,
     utc_now,
 )
+from ledger.dropped import DROPPED_DRAFTS_PARAM
 
 log = logging.getLogger("draftgate.generate")
 
 LLM_DRAFTER = "llm"
+# Why a wrong-UI-name draft is dropped: the "wrong" name is one the docs or glossary use, or
+# the real path its answer points to is nowhere in the docs.
+WRONG_NAME_IS_REAL = "wrong_name_is_real"
+PATH_NOT_IN_DOCS = "path_not_in_docs"
 # A rough completion size per requested draft, for the dry-run estimate and the TPM pacer.
 COMPLETION_TOKENS_PER_DRAFT = 120
 CHARS_PER_TOKEN = 4
@@ -111,6 +118,8 @@ class RunReport:
     # counts they add up, requested = stored + dropped + failed (taken from the ledger rows).
     drafts_requested: int = 0
     drafts_failed: int = 0
+    # Every candidate the checks dropped, as stored in the recorded calls' params.
+    dropped_drafts: list[dict[str, str]] = field(default_factory=list)
 
 
 def plan_jobs(
@@ -178,26 +187,29 @@ class DraftChecker:
         self._absence: dict[tuple[str, ...], AbsenceCheck] = {}
         self._ui_real: dict[str, bool] = {}
         self._path_real: dict[str, bool] = {}
+        self._mentions: dict[str, tuple[str, str]] = {}  # doc:line and text of a real UI name
         self._known_names = [scope.product.name, *scope.glossary.names()]
 
-    def drafts_of(self, job: Job, reply: BaseModel) -> tuple[list[DraftIn], Counter[str]]:
+    def drafts_of(self, job: Job, reply: BaseModel) -> CheckedReply:
         kind = job.kind
-        drafts: list[DraftIn] = []
-        dropped: Counter[str] = Counter()
+        checked = CheckedReply()
         for item in getattr(reply, "items", []):
             draft = item.to_draft(kind)
-            reason: str | None = None
+            drop: DroppedDraft | None = None
             if isinstance(item, NegativeItem):
-                draft, reason = self._check_negative(item, draft)
+                draft, drop = self._check_negative(item, draft)
             elif draft.subtype == "wrong_ui_name":
-                reason = self._check_wrong_ui_name(draft)
-            if reason is None:
+                drop = self._check_wrong_ui_name(draft)
+            if drop is None:
                 reason = self.dedup.check_and_add(job.kind, draft.question)
-            if reason is not None:
-                dropped[reason] += 1
+                if reason is not None:
+                    drop = DroppedDraft(kind.value, draft.question, reason)
+            if drop is not None:
+                checked.dropped[drop.reason] += 1
+                checked.dropped_drafts.append(drop.as_record())
                 continue
-            drafts.append(self._with_findings(job, draft))
-        return drafts, dropped
+            checked.drafts.append(self._with_findings(job, draft))
+        return checked
 
     def _with_findings(self, job: Job, draft: DraftIn) -> DraftIn:
         """The draft with the answer checks' findings in ``meta["findings"]``, for the
@@ -211,23 +223,25 @@ class DraftChecker:
             prompt_phrases=job.prompt.prompt_phrases,
         )
         meta = {**draft.meta, "findings": [f.as_meta() for f in findings]}
-        return draft.model_copy(update={"meta": meta})
+        # The question may repeat doc text addressed to an AI too (the answer and quotes
+        # already passed that check in validation).
+        return with_injected_findings(draft.model_copy(update={"meta": meta}), job.chunk.text)
 
     def _in_docs(self, name: str) -> bool:
         if name not in self._path_real:
             self._path_real[name] = path_in_docs(self.ledger, name)
         return self._path_real[name]
 
-    def _check_negative(self, item: NegativeItem, draft: DraftIn) -> tuple[DraftIn, str | None]:
+    def _check_negative(
+        self, item: NegativeItem, draft: DraftIn
+    ) -> tuple[DraftIn, DroppedDraft | None]:
         known = self._absent.get(item.feature.strip().casefold())
         terms = known.all_terms() if known else [item.feature, *item.search_terms]
-        key = tuple(terms)
-        if key not in self._absence:
-            self._absence[key] = check_absence(self.ledger, terms)
-        check = self._absence[key]
+        check = self._absence_of(tuple(terms))
+        feature = known.feature if known else item.feature
         meta = {
             **draft.meta,
-            "feature": known.feature if known else item.feature,
+            "feature": feature,
             "feature_source": "scope" if known else "model",
             "absence_check": check.as_meta(),
         }
@@ -235,20 +249,59 @@ class DraftChecker:
             meta["instead"] = known.instead
         checked = draft.model_copy(update={"meta": meta})
         # A feature the docs mention only to deny it is the best-supported negative.
-        return checked, None if check.supports_negative else "feature_in_docs"
+        if check.supports_negative:
+            return checked, None
+        hit = check.hits[0]
+        return checked, DroppedDraft(
+            DraftKind.NEGATIVE.value,
+            feature,
+            FEATURE_IN_DOCS,
+            str(hit.get("line", "")),
+            str(hit.get("snippet", "")),
+        )
 
-    def _check_wrong_ui_name(self, draft: DraftIn) -> str | None:
+    def _check_wrong_ui_name(self, draft: DraftIn) -> DroppedDraft | None:
         wrong = str(draft.meta.get("wrong_name") or "")
         real = str(draft.meta.get("real_path") or "")
         if wrong not in self._ui_real:
             self._ui_real[wrong] = ui_name_is_real(self.ledger, self.scope, wrong)
         if real not in self._path_real:
             self._path_real[real] = path_in_docs(self.ledger, real)
+        kind = DraftKind.ADVERSARIAL.value
         if self._ui_real[wrong]:
-            return "wrong_name_is_real"
+            at, text = self._mention_of(wrong)
+            return DroppedDraft(kind, wrong, WRONG_NAME_IS_REAL, at, text)
         if not self._path_real[real]:
-            return "path_not_in_docs"
+            return DroppedDraft(kind, real, PATH_NOT_IN_DOCS)
         return None
+
+    def _mention_of(self, name: str) -> tuple[str, str]:
+        """``doc:line`` and text of a mention of ``name`` in the docs, or the glossary's word
+        for it when only the glossary lists it."""
+        if name not in self._mentions:
+            hits = self._absence_of((name,))
+            found = [*hits.hits, *hits.denials]
+            self._mentions[name] = (
+                (str(found[0].get("line", "")), str(found[0].get("snippet") or ""))
+                if found
+                else ("", "listed in the scope's glossary")
+            )
+        return self._mentions[name]
+
+    def _absence_of(self, terms: tuple[str, ...]) -> AbsenceCheck:
+        if terms not in self._absence:
+            self._absence[terms] = check_absence(self.ledger, list(terms))
+        return self._absence[terms]
+
+
+@dataclass
+class CheckedReply:
+    """What the checks kept of one reply, and what they dropped: counts by reason, and each
+    dropped candidate in the shape both drafters store in ``params["dropped_drafts"]``."""
+
+    drafts: list[DraftIn] = field(default_factory=list)
+    dropped: Counter[str] = field(default_factory=Counter)
+    dropped_drafts: list[dict[str, str]] = field(default_factory=list)
 
 
 class LedgerWriter:
@@ -340,6 +393,7 @@ class LedgerWriter:
             self.report.calls_ok += 1
             self.report.drafts_by_kind[final.kind.value] += final.produced
             self.report.dropped.update(final.dropped)
+            self.report.dropped_drafts.extend(final.params.get(DROPPED_DRAFTS_PARAM) or [])
         else:
             self.report.calls_failed[(final.error or "failed").split(":")[0]] += 1
             self.report.drafts_failed += final.requested - final.produced
@@ -367,9 +421,13 @@ def build_call(
     drafts: list[DraftIn],
     dropped: Counter[str],
     extra_params: dict[str, Any] | None = None,
+    dropped_drafts: list[dict[str, str]] | None = None,
 ) -> GenerationCall:
-    """The ledger record of one LLM call of ``job``."""
+    """The ledger record of one LLM call of ``job``; ``dropped_drafts`` (each candidate the
+    checks dropped) is stored in its params, where the rules drafter stores its own."""
     error = None
+    if dropped_drafts:
+        extra_params = {**(extra_params or {}), DROPPED_DRAFTS_PARAM: dropped_drafts}
     if not result.ok:
         # Redacted here, where live and batch calls meet: an error body may echo the key.
         detail = f"{result.error}: {result.error_detail or ''}".strip()
@@ -427,13 +485,21 @@ async def run_jobs(
             )
             if pacer is not None:
                 pacer.settle(job.estimated_tokens, result.prompt_tokens + result.completion_tokens)
-            drafts: list[DraftIn] = []
-            dropped: Counter[str] = Counter()
+            checked = CheckedReply()
             if result.reply is not None:
-                drafts, dropped = checker.drafts_of(job, result.reply)
+                checked = checker.drafts_of(job, result.reply)
             report.prompt_tokens += result.prompt_tokens
             report.completion_tokens += result.completion_tokens
-            writer.put(build_call(job, result, client, started_at, drafts, dropped), drafts)
+            call = build_call(
+                job,
+                result,
+                client,
+                started_at,
+                checked.drafts,
+                checked.dropped,
+                dropped_drafts=checked.dropped_drafts,
+            )
+            writer.put(call, checked.drafts)
             done += 1
             if on_progress is not None:
                 on_progress(done, total, report)

@@ -3,6 +3,8 @@
 This package never imports textual, openai or instructor (a test enforces it).
 """
 
+from ledger.docs_flags import AiAddressedText
+from ledger.dropped import DroppedCandidate
 from ledger.errors import (
     DamagedLedgerError,
     DecidedElsewhereError,
@@ -43,6 +45,7 @@ from ledger.verify import Break, verify
 
 __all__ = [
     "AdversarialSubtype",
+    "AiAddressedText",
     "Break",
     "ChainHead",
     "Chunk",
@@ -59,6 +62,7 @@ __all__ = [
     "DraftIn",
     "DraftKind",
     "DraftStatus",
+    "DroppedCandidate",
     "ForeignLedgerError",
     "GenerationCall",
     "IngestOutcome",

@@ -366,6 +366,31 @@ def _m005_decision_sessions(db: sqlite3.Connection) -> None:
     )
 
 
+def _m006_ai_addressed_text(db: sqlite3.Connection) -> None:
+    """Doc sentences addressed to an AI assistant, flagged at ingest.
+
+    The ledger cannot tell such text itself (the check lives with ingest), so ingest records
+    what it found per chunk. A ledger upgraded from before has none until the next ingest,
+    which checks every current chunk and records the flags it lacks.
+    """
+    run_script(
+        db,
+        """
+        CREATE TABLE ai_addressed_text (
+            chunk_id     TEXT NOT NULL REFERENCES chunks(id),
+            line         INTEGER NOT NULL,
+            sentence     TEXT NOT NULL,
+            recorded_at  TEXT NOT NULL,
+            PRIMARY KEY (chunk_id, line, sentence)
+        );
+        CREATE TRIGGER ai_addressed_text_no_update BEFORE UPDATE ON ai_addressed_text
+            BEGIN SELECT RAISE(ABORT, 'ai_addressed_text rows are append-only'); END;
+        CREATE TRIGGER ai_addressed_text_no_delete BEFORE DELETE ON ai_addressed_text
+            BEGIN SELECT RAISE(ABORT, 'ai_addressed_text rows are append-only'); END;
+        """,
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 # Append only: a released migration is never edited, a change is a new function.
@@ -375,6 +400,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("event_hashes_and_guards", _m003_event_hashes_and_guards),
     ("chunk_sections_and_ingest_roots", _m004_chunk_sections_and_ingest_roots),
     ("decision_sessions", _m005_decision_sessions),
+    ("ai_addressed_text", _m006_ai_addressed_text),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

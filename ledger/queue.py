@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ledger.chain import lease_hash
+from ledger.docs_flags import CHUNK_AI_ADDRESSED_SQL, AiAddressedText, row_to_flag
 from ledger.ids import new_event_id
 from ledger.models import Chunk, Draft
 from ledger.reviewers import reviewer_name
@@ -108,6 +109,8 @@ class ReviewItem:
     stale: bool
     double_review: bool  # shown as a second, blind review of a decided draft
     cursor: int = 0  # where the scan that claimed it goes on from (a rowid, or a plan index)
+    # Sentences of the source chunk addressed to an AI assistant, as ingest flagged them.
+    ai_addressed: tuple[AiAddressedText, ...] = ()
 
 
 # A draft is undecided when no decision on it is still in force (live_decisions is a plain
@@ -230,7 +233,8 @@ class ReviewQueue:
             db.execute("SELECT 1 FROM stale_drafts WHERE draft_id = ?", (draft.id,)).fetchone()
             is not None
         )
-        return ReviewItem(row["rowid_"], draft, chunk, path, stale, double, cursor)
+        flags = tuple(row_to_flag(r) for r in db.execute(CHUNK_AI_ADDRESSED_SQL, (draft.chunk_id,)))
+        return ReviewItem(row["rowid_"], draft, chunk, path, stale, double, cursor, flags)
 
     # ---- claiming --------------------------------------------------------------------
 

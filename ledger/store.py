@@ -27,6 +27,14 @@ from typing import Any, NamedTuple
 from rapidfuzz.distance import Levenshtein
 
 from ledger.chain import GENESIS_HASH, call_hash, decision_entry_hash, drafts_hash
+from ledger.docs_flags import (
+    CHUNK_AI_ADDRESSED_SQL,
+    CURRENT_AI_ADDRESSED_SQL,
+    AiAddressedText,
+    record_ai_addressed,
+    row_to_flag,
+)
+from ledger.dropped import DroppedCandidate, current_dropped_candidates
 from ledger.errors import (
     DamagedLedgerError,
     DecidedElsewhereError,
@@ -1037,6 +1045,24 @@ class Ledger:
             ChunkHit(r["id"], r["path"], json.loads(r["heading_path"]), r["snip"]) for r in rows
         ]
 
+    # ---- doc text addressed to an AI -------------------------------------------------------
+
+    def record_ai_addressed(self, flags: Sequence[AiAddressedText]) -> list[AiAddressedText]:
+        """Store the flags ingest found that are not stored yet; returns the new ones."""
+        if not flags:
+            return []
+        with self.transaction() as db:
+            return record_ai_addressed(db, flags, utc_now())
+
+    def ai_addressed_text(self) -> list[AiAddressedText]:
+        """Every flagged sentence of the current documents, by document and line."""
+        rows = self.query(CURRENT_AI_ADDRESSED_SQL + " ORDER BY d.path, a.line, a.sentence")
+        return [row_to_flag(r) for r in rows]
+
+    def ai_addressed_in_chunk(self, chunk_id_: str) -> list[AiAddressedText]:
+        """The flagged sentences of one chunk (current or not), by line."""
+        return [row_to_flag(r) for r in self.query(CHUNK_AI_ADDRESSED_SQL, (chunk_id_,))]
+
     # ---- generation ----------------------------------------------------------------------
 
     def finished_job_keys(self) -> set[str]:
@@ -1142,6 +1168,12 @@ class Ledger:
 
     def generation_calls(self) -> list[GenerationCall]:
         return [_row_to_call(r) for r in self.query("SELECT * FROM generation_calls ORDER BY id")]
+
+    def dropped_candidates(self) -> list[DroppedCandidate]:
+        """The candidates the current generation calls dropped, each with its reason and the
+        ``doc:line`` of the text that decided it (see ``ledger.dropped``)."""
+        with self._lock:
+            return current_dropped_candidates(self._db)
 
     def iter_draft_texts(self) -> Iterator[tuple[str, str, str, str, str]]:
         """(draft id, chunk id, kind, question, answer) for every draft: the dedup index's input."""

@@ -227,7 +227,7 @@ def test_persistent_faults_are_recorded_as_failed_and_the_run_goes_on(
 
 
 def test_proposed_negative_that_the_docs_mention_is_dropped(
-    generate: GenerateRun, server: FakeOpenAI
+    generate: GenerateRun, server: FakeOpenAI, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def script(request: ChatRequest) -> Reply:
         items = default_items(request, feature="Slack notifications")
@@ -242,6 +242,33 @@ def test_proposed_negative_that_the_docs_mention_is_dropped(
         assert call.status == "ok" and call.produced == 0
         assert call.dropped == {"feature_in_docs": 1}
         assert ledger.pending_drafts() == []
+        # The call stores the dropped candidate in the rules drafter's shape, with the doc:line
+        # of the mention that sank it and that mention's text.
+        (record,) = call.params["dropped_drafts"]
+        assert set(record) == {"kind", "name", "reason", "at", "text"}
+        assert (record["kind"], record["name"], record["reason"]) == (
+            "negative",
+            "Slack notifications",
+            "feature_in_docs",
+        )
+        path, line = record["at"].rsplit(":", 1)
+        paths = {d.id: d.path for d in ledger.current_documents()}
+        assert any(
+            paths[c.document_id] == path
+            and c.start_line <= int(line) <= c.end_line
+            and "Slack" in c.text.splitlines()[int(line) - c.start_line]
+            for c in ledger.current_chunks()
+        )
+        (read,) = ledger.dropped_candidates()
+        assert (read.name, read.reason, read.at, read.drafter) == (
+            "Slack notifications",
+            "feature_in_docs",
+            record["at"],
+            "llm",
+        )
+    # The generate summary lists it by name with its doc:line.
+    out = capsys.readouterr().out
+    assert "dropped candidates" in out and "Slack notifications" in out and path in out
 
 
 def test_wrong_ui_name_that_is_real_is_dropped(generate: GenerateRun, server: FakeOpenAI) -> None:
@@ -257,6 +284,14 @@ def test_wrong_ui_name_that_is_real_is_dropped(generate: GenerateRun, server: Fa
     with generate.ledger() as ledger:
         (call,) = [c for c in ledger.generation_calls() if c.params["subtype"] == "wrong_ui_name"]
         assert call.dropped == {"wrong_name_is_real": 1}
+        (record,) = call.params["dropped_drafts"]
+        assert (record["kind"], record["name"], record["reason"]) == (
+            "adversarial",
+            "Settings",
+            "wrong_name_is_real",
+        )
+        # Where the docs use the name, so the reviewer can see it is real.
+        assert record["at"].rsplit(":", 1)[1].isdigit() and "Settings" in record["text"]
 
 
 def test_dedup_drops_exact_and_near_repeats_across_chunks(

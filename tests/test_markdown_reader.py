@@ -14,6 +14,7 @@ from generator.plain import plain_text, raw_quote
 from generator.scope import Scope
 from ledger import ChunkIn, Ledger, verify
 from ledger.ids import text_hash
+from ledger.migrations import SCHEMA_VERSION
 from ledger.store import chunk_id, document_id, utc_now
 
 BODY = "Shifts are published from the Schedule page every week for the whole team. " * 3
@@ -158,7 +159,7 @@ def test_a_ledger_of_the_previous_schema_opens_migrates_and_verifies(tmp_path: P
                  text_hash(chunk.text)),
             )  # fmt: skip
     with Ledger.open(path) as ledger:
-        assert ledger.schema_version() == 4
+        assert ledger.schema_version() == SCHEMA_VERSION
         assert verify(ledger) == []
         assert ledger.current_chunks()[0].sections == []
         assert ledger.ingest_root() is None

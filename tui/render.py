@@ -188,11 +188,13 @@ def source_text(item: ReviewItem) -> Text:
     text.append("\n")
     text.append(" › ".join(shown(h) for h in chunk.heading_path) or "(no heading)", style="cyan")
     text.append(f"\nlines {chunk.start_line}–{chunk.end_line}\n\n", style="dim")
+    text.append_text(ai_addressed_marks(item))
     # ``visible`` keeps one character per character, so spans in the stored text hold here.
     body = Text(shown(chunk.text))
     for quote in item.draft.evidence:
         for start, end in folded_spans(chunk.text, quote):
             body.stylize(EVIDENCE_HIGHLIGHT, start, end)
+    mark_ai_addressed(body, item)
     text.append_text(body)
     return text
 
@@ -240,3 +242,28 @@ def _context(tokens: list[str], after_change: bool, before_change: bool) -> str:
     if tokens[-1].isspace():
         cut = cut.rstrip() + " "
     return cut.lstrip() if not head else cut
+
+
+AI_ADDRESSED_STYLE = "bold white on red"
+
+
+def ai_addressed_marks(item: ReviewItem) -> Text:
+    """One marked line per sentence of the source that speaks to an AI assistant: doc text
+    that is neither a product fact nor an instruction, which no answer should repeat."""
+    text = Text()
+    for flag in item.ai_addressed:
+        text.append(" ⚠ AI-addressed text ", style=AI_ADDRESSED_STYLE)
+        text.append(f" line {flag.line}: not a product fact; do not repeat it\n", style="red")
+    if item.ai_addressed:
+        text.append("\n")
+    return text
+
+
+def mark_ai_addressed(body: Text, item: ReviewItem) -> None:
+    """Highlight the flagged sentences in the source text."""
+    # Ingest reads curly apostrophes as straight ones; the swap keeps offsets unchanged.
+    plain = body.plain.replace("\u2019", "'")
+    for flag in item.ai_addressed:
+        start = plain.find(flag.sentence)
+        if start != -1:
+            body.stylize(AI_ADDRESSED_STYLE, start, start + len(flag.sentence))

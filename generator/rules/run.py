@@ -9,7 +9,7 @@ from typing import Any
 
 from generator.absence import path_in_docs
 from generator.calls import JobSpec, build_call
-from generator.checks import check_answer
+from generator.checks import check_answer, with_injected_findings
 from generator.plain import raw_quote
 from generator.rules.clarify import plan_clarify
 from generator.rules.corpus import Corpus
@@ -180,7 +180,8 @@ def run_rules_drafter(
             if plan is None:
                 continue
             plan = checks.checked(kind, chunk, _raw_quoted(corpus, kind, chunk, plan))
-            drafts = plan.drafts[:per_chunk]
+            # A draft repeating doc text addressed to an AI carries a finding for the reviewer.
+            drafts = [with_injected_findings(d, chunk.text) for d in plan.drafts[:per_chunk]]
             kept = Plan(drafts, dict(plan.dropped), list(plan.dropped_drafts))
             for extra in plan.drafts[per_chunk:]:
                 # A chunk with more candidates than the job asks for: each one left out is

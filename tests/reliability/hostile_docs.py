@@ -877,7 +877,13 @@ def _judge_rows(
     stray_chunks = [row for row in new.get("chunks", set()) if row[1] not in doc_ids]
     if stray_chunks:
         outcome.lose(f"{where}: {len(stray_chunks)} new chunk(s) of another document")
-    other = {t: len(rows) for t, rows in new.items() if rows and t not in ("documents", "chunks")}
+    # Sentences addressed to an AI are flagged on the file's own chunks, and nowhere else.
+    chunk_ids = {str(row[0]) for row in new.get("chunks", set())}
+    stray_flags = [row for row in new.get("ai_addressed_text", set()) if row[0] not in chunk_ids]
+    if stray_flags:
+        outcome.lose(f"{where}: {len(stray_flags)} new AI-addressed flag(s) on other chunks")
+    ingest_tables = ("documents", "chunks", "ai_addressed_text")
+    other = {t: len(rows) for t, rows in new.items() if rows and t not in ingest_tables}
     if other:
         outcome.lose(f"{where}: ingest wrote rows outside documents/chunks: {other}")
     return doc_ids
