@@ -406,3 +406,5 @@ MIGRATIONS: list[tuple[str, Migration]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 # From this schema on, decisions record the review session that made them.
 DECISION_SESSIONS_SCHEMA = 5
+# From this schema on, ingest records doc sentences addressed to an AI assistant.
+AI_ADDRESSED_SCHEMA = 6

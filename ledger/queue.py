@@ -31,6 +31,7 @@ from typing import Any
 from ledger.chain import lease_hash
 from ledger.docs_flags import CHUNK_AI_ADDRESSED_SQL, AiAddressedText, row_to_flag
 from ledger.ids import new_event_id
+from ledger.migrations import AI_ADDRESSED_SCHEMA
 from ledger.models import Chunk, Draft
 from ledger.reviewers import reviewer_name
 from ledger.store import Ledger, row_to_chunk, row_to_draft
@@ -147,6 +148,8 @@ class ReviewQueue:
         # The stored spelling, so leases and decisions name the same person.
         self.reviewer = reviewer_name(reviewer)
         self.session_id = session_id or new_event_id()
+        # A ledger kept at an older schema (by an older Draftgate) has no flags to show.
+        self._has_ai_flags = ledger.schema_version() >= AI_ADDRESSED_SCHEMA
         self.lease_seconds = lease_seconds
         self.filters = filters or QueueFilter()
         self.double_review = double_review
@@ -233,7 +236,11 @@ class ReviewQueue:
             db.execute("SELECT 1 FROM stale_drafts WHERE draft_id = ?", (draft.id,)).fetchone()
             is not None
         )
-        flags = tuple(row_to_flag(r) for r in db.execute(CHUNK_AI_ADDRESSED_SQL, (draft.chunk_id,)))
+        flags: tuple[AiAddressedText, ...] = ()
+        if self._has_ai_flags:
+            flags = tuple(
+                row_to_flag(r) for r in db.execute(CHUNK_AI_ADDRESSED_SQL, (draft.chunk_id,))
+            )
         return ReviewItem(row["rowid_"], draft, chunk, path, stale, double, cursor, flags)
 
     # ---- claiming --------------------------------------------------------------------
