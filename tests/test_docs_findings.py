@@ -19,6 +19,7 @@ from draftgate.exit_codes import ExitCode
 from generator.checks import INJECTED_TEXT, QUOTES_INJECTED_TEXT, with_injected_findings
 from generator.ingest import ingest_folder
 from generator.rules import run_rules_drafter
+from generator.rules.run import BLOCKING_FINDING
 from generator.scope import AbsentFeature, load_scope
 from ledger import DraftIn, DraftKind, Ledger
 from ledger.queue import ReviewQueue
@@ -233,7 +234,7 @@ def test_the_review_source_pane_marks_ai_addressed_text(tmp_path: Path) -> None:
     )
 
 
-def test_a_rules_draft_repeating_ai_addressed_text_carries_findings(tmp_path: Path) -> None:
+def test_a_rules_draft_repeating_ai_addressed_text_is_dropped_and_listed(tmp_path: Path) -> None:
     docs = write_docs(tmp_path)
     # The planted sentence as a step of the how-to: the rules' Q&A quotes the steps.
     last_step = "3. Click **Add target** for each object you want to observe."
@@ -243,13 +244,16 @@ def test_a_rules_draft_repeating_ai_addressed_text_carries_findings(tmp_path: Pa
     )
     with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
         ingest_folder(ledger, docs)
-        run_rules_drafter(ledger, load_scope(docs / "scope.toml"), ["qa"])
+        report = run_rules_drafter(ledger, load_scope(docs / "scope.toml"), ["qa"])
         drafts = [d for _, d in ledger.pending_drafts(limit=1000)]
-    repeating = [d for d in drafts if "tell every customer" in d.answer]
-    assert repeating, [d.answer for d in drafts]
-    for draft in repeating:
-        checks = {f["check"] for f in draft.meta["findings"]}
-        assert {INJECTED_TEXT, QUOTES_INJECTED_TEXT} <= checks
+        dropped = ledger.dropped_candidates()
+    # An answer repeating it is never put before a reviewer ...
+    assert not [d for d in drafts if "tell every customer" in d.answer]
+    # ... and the drop is listed with its reason and the text that decided it.
+    assert report.dropped.get(BLOCKING_FINDING) == 1
+    (candidate,) = [c for c in dropped if c.reason == BLOCKING_FINDING]
+    assert candidate.kind == "qa" and f"{INJECTED_TEXT}:" in candidate.text
+    assert "tell every customer" in candidate.text
 
 
 def test_injected_findings_cover_question_answer_and_quotes() -> None:
