@@ -259,7 +259,7 @@ _SIGNED_OFF_FROM = """
     JOIN decisions de ON de.id = s.decision_id
     JOIN chunks c ON c.id = dr.chunk_id
     JOIN documents doc ON doc.id = c.document_id
-    WHERE s.verdict IN ('approve', 'edit') AND is_named(s.reviewer)
+    WHERE s.verdict IN ('approve', 'edit')
 """
 _SIGNED_OFF_RECORD_COLUMNS = (
     "dr.id, dr.kind, dr.subtype, dr.question, dr.answer, s.decision_id, s.verdict,"
@@ -700,7 +700,6 @@ class Ledger:
         except sqlite3.OperationalError as exc:
             raise LedgerUnavailableError(f"cannot open the ledger {path_text}: {exc}") from exc
         db.row_factory = sqlite3.Row
-        db.create_function("is_named", 1, is_named, deterministic=True)
         ledger = cls(db, path_text)
         try:
             if read_only:
@@ -1369,12 +1368,23 @@ class Ledger:
 
     # ---- exports -------------------------------------------------------------------------
 
-    @staticmethod
     def _signed_off_where(
-        kinds: Sequence[str] | None, include_stale: bool
+        self, kinds: Sequence[str] | None, include_stale: bool
     ) -> tuple[str, list[Any]]:
+        # Names written before names were normalised can be invisible-only; such a decision
+        # signs nothing off. There are few distinct names, so they are judged here rather
+        # than by a Python function inside the query, where Ctrl-C would surface as an
+        # SQLite error instead of an interrupt.
+        nameless = [
+            row[0]
+            for row in self.query("SELECT DISTINCT reviewer FROM decisions")
+            if row[0] is not None and not is_named(row[0])
+        ]
         sql = ""
         params: list[Any] = []
+        if nameless:
+            sql += f" AND s.reviewer NOT IN ({', '.join('?' for _ in nameless)})"
+            params += nameless
         if kinds:
             sql += f" AND dr.kind IN ({', '.join('?' for _ in kinds)})"
             params += list(kinds)
