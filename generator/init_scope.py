@@ -296,6 +296,11 @@ def _ui_heading(draft: ScopeDraft, line: str, headings: list[str], where: str) -
         draft.pages.add(title, where)
 
 
+_LEADS_TO_PATH = re.compile(
+    r"^(?:navigate|go|head|browse|switch|click|open|select|choose|tap|visit)\b"
+    r"(?:\s+(?:to|on|into|over to|back to))?(?:\s+the)?\s*",
+    re.IGNORECASE,
+)
 _ADMONITION_WORDS = {"note", "info", "tip", "warning", "caution", "danger", "important", "check"}
 
 
@@ -305,7 +310,13 @@ def _names_in_line(draft: ScopeDraft, raw: str, where: str) -> None:
     for found in _PATH.finditer(line):
         path = found.group(0).replace("**", "")
         parts = [p.strip() for p in re.split(r"\s*(?:>|→|›|&gt;)\s*", path)]
-        if parts[0].lower() in _ADMONITION_WORDS or parts[-1].split()[-1].lower() in _STOP:
+        # "Navigate to Menu > Documentation": the verb leads to the path, it is not part of it.
+        parts[0] = _LEADS_TO_PATH.sub("", parts[0])
+        if (
+            not parts[0]
+            or parts[0].lower() in _ADMONITION_WORDS
+            or parts[-1].split()[-1].lower() in _STOP
+        ):
             continue
         if all(0 < len(p.split()) <= 3 for p in parts):
             draft.paths.add(" > ".join(parts), where)

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 from generator.plain import answer_text
-from generator.rules.clarify_places import VERB_QUESTIONS, plan_term_places
+from generator.rules.clarify_places import BARE_VERB_QUESTIONS, plan_term_places
 from generator.rules.corpus import Corpus, action_phrase
 from generator.rules.phrasing import Phrasing
 from generator.rules.plan import RULES_DRAFTER, Plan
@@ -165,7 +165,7 @@ def _plan_term_senses(corpus: Corpus, per_chunk: int, phrasing: Phrasing) -> dic
             plan = plans.setdefault(chunk.id, Plan())
             if len(plan.drafts) >= per_chunk:
                 continue
-            question = phrasing.pick(VERB_QUESTIONS, f"senses:{stem}:{made}").format(
+            question = phrasing.pick(BARE_VERB_QUESTIONS, f"senses:{stem}:{made}").format(
                 verb=verb, product=corpus.product
             )
             options = []

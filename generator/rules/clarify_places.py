@@ -41,7 +41,9 @@ _STRUCTURAL = frozenset(
     working works
     """.split()  # noqa: SIM905
 )
-VERB_QUESTIONS = [
+# For a verb that is also a thing the docs name ("an export"), the bare question is the
+# ambiguous one users ask.
+BARE_VERB_QUESTIONS = [
     "How do I {verb}?",
     "I need to {verb} something. How do I do that?",
     "Can you show me how to {verb}?",
@@ -49,6 +51,17 @@ VERB_QUESTIONS = [
     "How can I {verb} in {product}?",
     "What's the way to {verb} in {product}?",
     "How would I {verb}?",
+]
+# Otherwise each question names an object: most task verbs need one ("How would I manage?"
+# is not a question a user asks), and "something" keeps the question as open as the user's.
+VERB_QUESTIONS = [
+    "How do I {verb} something in {product}?",
+    "I need to {verb} something. How do I do that?",
+    "Can you show me how to {verb} something?",
+    "I want to {verb} something in {product}.",
+    "How can I {verb} things in {product}?",
+    "What's the way to {verb} something in {product}?",
+    "How would I {verb} something?",
 ]
 _NOUN_QUESTIONS = [
     "How {aux} {noun} work?",

@@ -30,6 +30,7 @@ from generator.rules.qa_reference import ACTION_VERBS, config_drafts, reference_
 from generator.rules.text import (
     BULLET,
     STEP,
+    Line,
     Section,
     block_spans,
     gerund_base,
@@ -72,7 +73,8 @@ _LEANS_ON_PAGE = re.compile(
     r"\b(above|below|screenshot|image|picture|gif|video|shown here|following|"
     r"(?:found|described|explained|covered) in|refer to|this (?:page|guide|section|part)|"
     r"our [\w ]{0,30}guide|(?:the|this|that) [\w ]{0,20}section|"
-    r"(?:seen|shown|highlighted|circled) (?:in|inside|on)|red box)\b",
+    r"(?:seen|shown|highlighted|circled) (?:in|inside|on)|red box|"
+    r"(?:these|the next|the) (?:steps|instructions)(?! (?:in|for|of)\b))\b",
     re.IGNORECASE,
 )
 # An opening that promises what follows ("in one of two ways") is not an answer by itself.
@@ -109,17 +111,25 @@ _TEASER = re.compile(
     r"will be available (very )?soon|this guide|in this (section|page|guide)|different ways|"
     r"let's explore|can be seen here|shown here|as follows)\b"
 )
+# An answer to "how do I ..." names something to do or somewhere to go.
+_SAYS_HOW = re.compile(
+    r"(?i)\b(click\w*|select\w*|open\w*|go(?:ing)? to|navigat\w*|press\w*|use|using|run\w*|"
+    r"choos\w*|enter\w*|type|add\w*|set(?:ting)?|enabl\w*|disabl\w*|toggl\w*|drag\w*|tap\w*|"
+    r"switch\w*|head to)\b|\*\*|`"
+)
 _INTRODUCTIONS = frozenset({"introduction", "overview", "about", "what is it"})
 # A verb that says what a thing is or does, in the sentences that open its section.
 _DEFINES = re.compile(
     r"(?i)\b(is|are|lets|allows?|helps?|provides?|shows?|displays?|represents?|refers to|"
     r"means|gives?|enables?|keeps?|tracks?|contains?|lists?|holds?|stores?)\b"
 )
+# A list section's heading names anything from a feature to "Prerequisites": each phrasing
+# reads right for any noun.
 _LIST_QUESTIONS = [
-    "What does {topic} cover?",
-    "What's included in {topic}?",
+    "What should I know about {topic}?",
+    "Can you give me an overview of {topic}?",
     "What can you tell me about {topic} in {product}?",
-    "What does {product} offer for {topic}?",
+    "What do I need to know about {topic} in {product}?",
 ]
 
 
@@ -286,6 +296,19 @@ def _topic(corpus: Corpus, heading: str) -> str:
     return sentence_case(corpus, corpus.lower_first(title_of(heading)))
 
 
+_LEADING_PREPOSITION = re.compile(r"(?i)^(with|without|for|from|in|on|via|using|by|after|before)\b")
+
+
+def _topic_in_context(corpus: Corpus, section: Section) -> str:
+    """The section's topic; a heading that starts with a preposition ("Without SMTP") is a
+    variant of the heading above it ("Inviting users without SMTP")."""
+    assert section.heading is not None
+    topic = _topic(corpus, section.heading)
+    if _LEADING_PREPOSITION.match(title_of(section.heading)) and len(section.path) >= 2:
+        topic = f"{_topic(corpus, section.path[-2])} {topic[0].lower()}{topic[1:]}"
+    return topic
+
+
 def _faq_draft(corpus: Corpus, chunk: Chunk, section: Section) -> DraftIn | None:
     """An FAQ entry ("### Can I ...?" over a short answer) is already a question and answer."""
     heading = section.heading
@@ -344,6 +367,8 @@ def _steps_draft(
     lines, evidence = [], []
     instructions = 0
     for number, (a, b) in enumerate(steps, start=1):
+        if re.search(r"^[ \t]*(```|~~~)", chunk.text[a:b], flags=re.MULTILINE):
+            return None  # a step holding a code block: flattened into a line, it reads wrong
         item = _list_item(chunk.text[a:b])
         if not item:
             continue
@@ -355,8 +380,16 @@ def _steps_draft(
         evidence.append(chunk.text[a:b].strip())
     if len(lines) < 2 or len("\n".join(lines)) > 1800:
         return None
+    if any(line.rstrip().endswith(":") for line in lines):
+        return None  # an item that introduces what the answer cannot carry (code, image, tabs)
     key = f"steps:{chunk.text_hash}:{section.heading}"
     action = action_of(corpus, section.heading, verbs, strict=False)
+    heading = title_of(section.heading)
+    if action is None and _LEADING_PREPOSITION.match(heading) and len(section.path) >= 2:
+        # "Without SMTP" under "Invite users": the task above, done this way.
+        parent = action_of(corpus, section.path[-2], verbs, strict=False)
+        if parent is not None:
+            action = f"{parent} {heading[0].lower()}{heading[1:]}"
     if instructions < (len(steps) + 1) // 2:
         return None  # a numbered list of facts or rules, not a procedure
     if action is not None:
@@ -364,7 +397,9 @@ def _steps_draft(
     else:
         if re.match(r"(?i)^(how|what|why|when|where|which|who)\b", title_of(section.heading)):
             return None  # a question heading that is not a task: not a list of steps for it
-        topic = _topic(corpus, section.heading)
+        # "Steps for OAuth 2.0 setup": the question supplies "the steps for" itself.
+        topic = _topic_in_context(corpus, section)
+        topic = re.sub(r"(?i)^(?:steps|instructions|process) (?:for|to) ", "", topic)
         if topic.lower() in _GENERIC_TASKS and len(section.path) >= 2:
             topic = f"{topic} for {_topic(corpus, section.path[-2])}"
         if topic.lower() == "frequently asked questions":
@@ -482,6 +517,8 @@ def _explained_draft(
     opening = _opening(chunk, section)
     if opening is None or len(opening[0]) < 100:
         return None
+    if not (works or does) and not _SAYS_HOW.search(opening[0]):
+        return None  # "User groups can be managed by admins" answers no "how do I"
     return _draft(question, opening[0], [opening[1]], "qa.explained", section.heading)
 
 
@@ -532,6 +569,18 @@ def _definition_draft(
     )
     if element:
         topic, plural = f"the {heading} {element.group(1)}", False
+    else:
+        # "Implicit" over "The Implicit grant is ...": the docs' own name for the thing.
+        named = re.match(
+            rf"^(?:(the|an?) )?({re.escape(heading)}(?: [A-Za-z][\w-]*){{1,2}}?)"
+            r" (?:is|are|allows?|lets?|provides?|refers to|means)\b",
+            opening[0],
+            flags=re.IGNORECASE,
+        )
+        extra = words_of(named.group(2))[len(words) :] if named else []
+        if named and extra and not any(w.lower() in STOPWORDS for w in extra):
+            topic = ("the " if named.group(1) else "") + named.group(2)
+            plural = topic.endswith("s") and not topic.endswith("ss")
     question = fill(
         pick(_DEFINITION_QUESTIONS, f"def:{chunk.text_hash}:{heading}"),
         be="are" if plural else "is",
@@ -561,6 +610,11 @@ def _is_subject(sentence: str, forms: set[str]) -> bool:
     return _DEFINES.search(rest) is not None
 
 
+_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "2": 2, "3": 3, "4": 4, "5": 5}
+# An intro that counts what follows: "executes at two events in the flow:".
+_COUNTED = re.compile(r"(?i)\b(two|three|four|five|six|[2-5]) (?!of\b)[a-z]+\b[^.:]*:$")
+
+
 def _list_draft(corpus: Corpus, chunk: Chunk, section: Section) -> DraftIn | None:
     """A heading over "... the following:" and a short bulleted list: what the section covers."""
     assert section.heading is not None
@@ -581,7 +635,20 @@ def _list_draft(corpus: Corpus, chunk: Chunk, section: Section) -> DraftIn | Non
     intro_text = answer_text(intro.text)
     if not intro_text or _LEANS_ON_PAGE.search(intro_text.replace("following", "")):
         return None
-    bullets = [answer_text(re.sub(r"^\s*[-*+]\s+", "", i.text)) for i in items]
+    base = len(items[0].text) - len(items[0].text.lstrip())
+
+    def nested(line: Line) -> bool:
+        return len(line.text) - len(line.text.lstrip()) > base + 1
+
+    counted = _COUNTED.search(intro_text)
+    top_level = [i for i in items if not nested(i)]
+    if counted and _NUMBERS[counted.group(1).lower()] != len(top_level):
+        return None  # "at two events:" over three bullets: the list is not the one announced
+    # A nested item stays nested, so "one of these formats:" keeps its formats under it.
+    bullets = [
+        ("  - " if nested(i) else "- ") + answer_text(re.sub(r"^\s*[-*+]\s+", "", i.text))
+        for i in items
+    ]
     topic = sentence_case(corpus, corpus.lower_first(title_of(section.heading)))
     if len(topic) > 50 or topic.lower() in _STRUCTURAL or not _names_a_topic(section.heading):
         return None
@@ -591,6 +658,6 @@ def _list_draft(corpus: Corpus, chunk: Chunk, section: Section) -> DraftIn | Non
         question = _action_question(corpus, action, key)
     else:
         question = fill(pick(_LIST_QUESTIONS, key), topic=topic, product=corpus.product)
-    answer = intro_text + "\n" + "\n".join(f"- {b}" for b in bullets if b)
+    answer = intro_text + "\n" + "\n".join(b for b in bullets if not b.endswith("- "))
     quote = chunk.text[intro.start : items[-1].end]
     return _draft(question, answer, [quote], "qa.list", section.heading)

@@ -389,8 +389,8 @@ def _setting_drafts(corpus: Corpus, chunk: Chunk, section: Section) -> Iterator[
         if match is None:
             continue
         name = (match.group(1) or match.group(2) or match.group(3)).strip().rstrip(":")
-        if len(name.split()) > 4:
-            continue
+        if len(name.split()) > 4 or re.match(r"(?i)(when|if|while|once|unless)\b", name):
+            continue  # "When enabled": a state of the setting above, not a setting
         description = answer_text(match.group(4))
         if name.lower() in _NOT_NAMES or len(description) < 25 or len(description) > 400:
             continue

@@ -37,10 +37,10 @@ BLOCKING_FINDING = "blocking_finding"
 # Bump a kind's version when its rule changes what it drafts: the template hash (and so every
 # job key of that kind) changes with it, and a rerun drafts again instead of skipping.
 RULE_VERSIONS = {
-    DraftKind.QA.value: "qa-1",
+    DraftKind.QA.value: "qa-2",
     DraftKind.NEGATIVE.value: "negative-2",
     DraftKind.ADVERSARIAL.value: "adversarial-2",
-    DraftKind.CLARIFY.value: "clarify-1",
+    DraftKind.CLARIFY.value: "clarify-2",
 }
 ALL_KINDS = list(RULE_VERSIONS)
 

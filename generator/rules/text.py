@@ -95,15 +95,28 @@ def document_sections(chunks: list[Chunk]) -> dict[str, list[Section]]:
 
 
 def step_spans(section: Section) -> list[tuple[int, int]]:
-    """Spans (start, end) of the first numbered list's items, continuation lines included."""
+    """Spans (start, end) of the first numbered list's items, continuation lines included.
+
+    After a blank line, a line belongs to the item only when indented to the item's text (as
+    CommonMark reads it): a callout or component after the last step is not part of it.
+    """
     spans: list[tuple[int, int]] = []
+    content_indent = 0
+    after_blank = False
     for line in section.lines:
-        if STEP.match(line.text):
+        step = STEP.match(line.text)
+        if step:
             spans.append((line.start, line.end))
+            content_indent = step.end() - 1  # where the item's text starts
+            after_blank = False
         elif not spans or not line.text.strip():
+            after_blank = bool(spans)
             continue  # before the list, or a blank line between items
-        elif line.text.startswith((" ", "\t")):
+        elif line.text.startswith((" ", "\t")) and (
+            not after_blank or len(line.text) - len(line.text.lstrip()) >= content_indent
+        ):
             spans[-1] = (spans[-1][0], line.end)  # an item's continuation line
+            after_blank = False
         else:
             break  # the list is over
     return spans
