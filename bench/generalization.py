@@ -27,8 +27,9 @@ is ``what does _ do``. A kind whose top template holds more than a quarter of it
 leans on one phrasing.
 
 Review sample. Drafts are identified by ``draft_hash`` (the first 12 hex digits of the SHA-256
-of question, newline, answer) and sorted by it; ``random.Random(seed).sample`` draws
-``--sample-size`` of them. ``--print-sample CORPUS`` prints that sample (question, answer,
+of question, newline, answer); the sample is the ``--sample-size`` drafts with the smallest
+SHA-256 of ``"<seed>:<draft_hash>"``, a random sample that keeps its members when the drafter
+changes other drafts. ``--print-sample CORPUS`` prints that sample (question, answer,
 evidence, source) as JSON lines for a reviewer; the verdicts live in
 ``<review-dir>/<corpus>.jsonl``, one row per draft: ``{"seed", "hash", "verdict", "reason"}``
 with verdict ``approve`` (approvable as is), ``edit`` (needs an edit) or ``reject``. The
@@ -42,7 +43,6 @@ import argparse
 import hashlib
 import json
 import os
-import random
 import re
 import shutil
 import subprocess
@@ -292,8 +292,15 @@ def run_corpus(
 
 
 def sample_of(drafts: list[Draft], seed: int, size: int) -> list[Draft]:
-    ordered = sorted(drafts, key=lambda d: draft_hash(d.question, d.answer))
-    return random.Random(seed).sample(ordered, min(size, len(ordered)))
+    """The ``size`` drafts whose seeded hash is smallest: a uniform random sample that moves
+    only where the drafts do. A drafter change that drops a sampled draft lets the next one in
+    and leaves the rest, so a review carries over and only the changed drafts need a verdict."""
+
+    def rank(draft: Draft) -> str:
+        key = f"{seed}:{draft_hash(draft.question, draft.answer)}"
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    return sorted(drafts, key=rank)[:size]
 
 
 def read_review(path: Path) -> dict[str, dict[str, str]]:
