@@ -331,6 +331,8 @@ def _names_in_line(draft: ScopeDraft, raw: str, where: str) -> None:
         name = (found.group(1) or found.group(2)).strip()
         if name in buttons or not name[:1].isupper() or name.endswith((":", ".")):
             continue
+        if found.group(0) == line.strip():
+            continue  # a bold line on its own is a caption or a heading, not a UI name
         if len(name.split()) <= 4 and not re.search(r"[>→]", name):
             draft.pages.add(name, where)
     line = raw

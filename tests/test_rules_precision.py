@@ -13,6 +13,7 @@ import pytest
 from generator.ingest import ingest_folder
 from generator.init_scope import draft_scope
 from generator.rules import run_rules_drafter
+from generator.rules.elements import role_of
 from generator.rules.text import sections_of, step_spans
 from generator.scope import Scope
 from ledger import Draft, Ledger
@@ -125,6 +126,10 @@ Everything others shared with you is in one list. Each share stays there until i
 removes it.
 
 Navigate to Menu > Shared lists.
+
+**Tuesday Lunch Summary**
+
+Open the **Favourites** page to see the recipes you starred.
 """,
 }
 
@@ -208,6 +213,14 @@ def test_init_paths_leave_out_the_verb_that_leads_to_them(tmp_path: Path) -> Non
     assert not [p for p in paths if p.lower().startswith(("navigate", "open "))]
 
 
+def test_init_takes_no_page_name_from_a_bold_caption_line(tmp_path: Path) -> None:
+    for name, text in DOCS.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    pages = [name for name, _ in draft_scope(tmp_path).pages.ranked()]
+    assert "Favourites" in pages
+    assert "Tuesday Lunch Summary" not in pages
+
+
 def test_a_list_that_is_not_the_one_its_intro_counts_is_no_answer(drafts: list[Draft]) -> None:
     assert _qas_under(drafts, "Scripts") == []
 
@@ -234,3 +247,13 @@ def test_a_heading_starting_with_a_preposition_asks_about_the_task_above(
 ) -> None:
     (draft,) = _qas_under(drafts, "Without email")
     assert "invite cooks without email" in draft.question
+
+
+def test_only_a_page_about_the_user_plays_the_account_role() -> None:
+    assert role_of("Profile") == "account"
+    assert role_of("My Account") == "account"
+    assert role_of("Account settings") == "account"
+    # A product's own accounts (a budget's bank accounts, an example's statement) are not it.
+    assert role_of("Close Account") is None
+    assert role_of("Joint Account") is None
+    assert role_of("Chase Account Summary") is None

@@ -76,9 +76,18 @@ class Site:
     score: int
 
 
+# A name is the user's own account page only when it says nothing else: "Close Account",
+# "Joint Account" or "Chase Account Summary" name a product's accounts, not the user's.
+_ACCOUNT_PAGE_WORDS = frozenset(
+    ["my", "your", "user", "account", "profile", "me", "settings", "details", "page"]
+)
+
+
 def role_of(name: str) -> str | None:
     words = set(words_of(name.split(">")[0] if ">" in name else name))
     for role, keys in ROLE_WORDS:
+        if role == "account" and not words <= _ACCOUNT_PAGE_WORDS:
+            continue
         if words & keys:
             return role
     return None
