@@ -255,6 +255,8 @@ GUARDED_TABLES = (
     "leases",
     "exports",
     "export_records",
+    "ingest_roots",  # migration 4
+    "ai_addressed_text",  # migration 6
 )
 
 
