@@ -50,6 +50,15 @@ _SENTENCE_START = re.compile(r"(?:^|(?<=[.!?])\s+|\n\s*\n)")
 _WORD = re.compile(r"\w+")
 
 
+# Sections that weigh one way of working against another ("Cons of not pooling money",
+# "Strategies for joint accounts", "Notes on all templates"): a denial there is about that
+# way or that syntax ("You don't have a zero based budget"), not something the product lacks.
+TRADE_OFF_SECTION = re.compile(
+    r"(?i)\b(cons|drawbacks?|disadvantages?|downsides?|trade-?offs?|caveats?|strateg(?:y|ies)"
+    r"|option \d+|examples?|notes? on)\b"
+)
+
+
 @dataclass(frozen=True)
 class AbsenceCheck:
     terms: list[str]

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator.absence import TRADE_OFF_SECTION
 from generator.markdown import parse_markdown
 from generator.plain import answer_text, format_keys, plain_text
 
@@ -227,9 +228,10 @@ def draft_scope(root: Path) -> ScopeDraft:
                 home = _HOME.search(line)
                 if home:
                     draft.home = (_clean(home.group(1)), where)
+            trade_off = any(TRADE_OFF_SECTION.search(h) for h in headings)
             for pattern in _DENIALS:
                 for found in pattern.finditer(line):
-                    if not _hedged_or_about_something_else(line, found.start()):
+                    if not trade_off and not _hedged_or_about_something_else(line, found.start()):
                         draft.denials.add(_feature(found.group(1)), where)
             item = _LIST_ITEM.match(line)
             if item and headings and _DENIAL_SECTION.search(headings[-1]):

@@ -257,3 +257,31 @@ def test_only_a_page_about_the_user_plays_the_account_role() -> None:
     assert role_of("Close Account") is None
     assert role_of("Joint Account") is None
     assert role_of("Chase Account Summary") is None
+
+
+def test_init_takes_no_denial_from_a_section_weighing_trade_offs(tmp_path: Path) -> None:
+    (tmp_path / "budget.md").write_text(
+        "# Budgeting\n\nAcme does not support offline mode.\n\n"
+        "## Cons of not pooling money\n\nYou don't have a zero based budget.\n",
+        encoding="utf-8",
+    )
+    denials = [name.lower() for name, _ in draft_scope(tmp_path).denials.ranked()]
+    assert "offline mode" in denials
+    assert not [d for d in denials if "zero based" in d]
+
+
+def test_the_rules_mine_no_negative_from_template_notes(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "templates.md").write_text(
+        "# Templates\n\nTemplates fill a budget from a note.\n\n"
+        "## Notes on all templates\n\nThousands separators are not supported (e.g., 1,234).\n\n"
+        "## Sharing\n\nAcme does not support shared templates.\n",
+        encoding="utf-8",
+    )
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        ingest_folder(ledger, docs)
+        run_rules_drafter(ledger, Scope.model_validate({"product": {"name": "Acme"}}), ["negative"])
+        features = [d.meta.get("feature") for _, d in ledger.pending_drafts(limit=100)]
+    assert "shared templates" in features
+    assert not [f for f in features if "separator" in str(f)]

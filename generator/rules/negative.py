@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from generator.absence import AbsenceCheck, check_absence
+from generator.absence import TRADE_OFF_SECTION, AbsenceCheck, check_absence
 from generator.plain import answer_text
 from generator.rules.corpus import Corpus
 from generator.rules.plan import RULES_DRAFTER, DroppedDraft, Plan, RulesReport
@@ -337,7 +337,7 @@ def _mined_denials(corpus: Corpus, taken: set[str]) -> list[tuple[str, _Mention,
             if heading_of(sentence) or sentence.lstrip().startswith(("|", ">", "#")):
                 continue
             names: list[str] = []
-            if _HEDGED.search(sentence):
+            if _HEDGED.search(sentence) or _in_trade_off_section(corpus, chunk, a):
                 continue
             for match in product_denies.finditer(sentence):
                 names += _feature_names(match.group("x"))
@@ -377,6 +377,14 @@ def _mined_denials(corpus: Corpus, taken: set[str]) -> list[tuple[str, _Mention,
             if found and found[-1][1].chunk.id == chunk.id and a <= found[-1][1].start < b:
                 seen_blocks.add((chunk.id, block))
     return found
+
+
+def _in_trade_off_section(corpus: Corpus, chunk: Chunk, offset: int) -> bool:
+    """Whether the text at ``offset`` sits under a heading that weighs trade-offs."""
+    for section in corpus.sections[chunk.id]:
+        if section.lines and section.lines[0].start <= offset <= section.lines[-1].end:
+            return any(TRADE_OFF_SECTION.search(heading) for heading in section.path)
+    return any(TRADE_OFF_SECTION.search(heading) for heading in chunk.heading_path)
 
 
 def _follow_up(text: str, after: int) -> str:

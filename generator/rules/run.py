@@ -38,7 +38,7 @@ BLOCKING_FINDING = "blocking_finding"
 # job key of that kind) changes with it, and a rerun drafts again instead of skipping.
 RULE_VERSIONS = {
     DraftKind.QA.value: "qa-2",
-    DraftKind.NEGATIVE.value: "negative-2",
+    DraftKind.NEGATIVE.value: "negative-3",
     DraftKind.ADVERSARIAL.value: "adversarial-2",
     DraftKind.CLARIFY.value: "clarify-2",
 }
