@@ -28,12 +28,11 @@ from pydantic import BaseModel, ValidationError
 from generator.client import CallResult, LLMClient
 from generator.kinds import KINDS
 from generator.runner import (
-    CheckedReply,
     DraftChecker,
     Job,
     LedgerWriter,
     RunReport,
-    build_call,
+    store_result,
 )
 from ledger import Ledger, utc_now
 
@@ -112,22 +111,10 @@ async def run_batch(
                 continue  # finished meanwhile, or no longer planned (docs changed)
             result = _result_of(client, job, outputs.get(key), batch.status)
             result.latency_ms = latency_ms
-            checked = CheckedReply()
-            if result.reply is not None:
-                checked = checker.drafts_of(job, result.reply)
-            report.prompt_tokens += result.prompt_tokens
-            report.completion_tokens += result.completion_tokens
-            call = build_call(
-                job,
-                result,
-                client,
-                started_at,
-                checked.drafts,
-                checked.dropped,
+            store_result(
+                job, result, client, started_at, checker, report, writer,
                 {"batch_id": state["batch_id"]},
-                dropped_drafts=checked.dropped_drafts,
-            )
-            writer.put(call, checked.drafts)
+            )  # fmt: skip
     finally:
         await writer.close()
     state_path.unlink(missing_ok=True)

@@ -447,6 +447,36 @@ def build_call(
     )
 
 
+def store_result(
+    job: Job,
+    result: CallResult,
+    client: LLMClient,
+    started_at: str,
+    checker: DraftChecker,
+    report: RunReport,
+    writer: LedgerWriter,
+    extra_params: dict[str, Any] | None = None,
+) -> None:
+    """Check one call's reply, count its tokens and hand the call and its drafts to the
+    writer: the same for a live call and a batch result."""
+    checked = CheckedReply()
+    if result.reply is not None:
+        checked = checker.drafts_of(job, result.reply)
+    report.prompt_tokens += result.prompt_tokens
+    report.completion_tokens += result.completion_tokens
+    call = build_call(
+        job,
+        result,
+        client,
+        started_at,
+        checked.drafts,
+        checked.dropped,
+        extra_params,
+        dropped_drafts=checked.dropped_drafts,
+    )
+    writer.put(call, checked.drafts)
+
+
 ProgressFn = Callable[[int, int, RunReport], None]
 
 
@@ -485,21 +515,7 @@ async def run_jobs(
             )
             if pacer is not None:
                 pacer.settle(job.estimated_tokens, result.prompt_tokens + result.completion_tokens)
-            checked = CheckedReply()
-            if result.reply is not None:
-                checked = checker.drafts_of(job, result.reply)
-            report.prompt_tokens += result.prompt_tokens
-            report.completion_tokens += result.completion_tokens
-            call = build_call(
-                job,
-                result,
-                client,
-                started_at,
-                checked.drafts,
-                checked.dropped,
-                dropped_drafts=checked.dropped_drafts,
-            )
-            writer.put(call, checked.drafts)
+            store_result(job, result, client, started_at, checker, report, writer)
             done += 1
             if on_progress is not None:
                 on_progress(done, total, report)
