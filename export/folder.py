@@ -188,6 +188,33 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 @contextmanager
+def interrupts_between_records() -> Iterator[Callable[[], None]]:
+    """Take Ctrl-C only where the writer calls the yielded check (between records, after a
+    library call), never inside a library's callback: there Python prints the
+    KeyboardInterrupt as "Exception ignored" and drops it. A Ctrl-C still pending when the
+    block ends is raised then."""
+    pending: list[int] = []
+
+    def hold(signum: int, _frame: Any) -> None:
+        pending.append(signum)
+
+    def check() -> None:
+        if pending:
+            raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGINT, hold)
+    except ValueError:  # not the main thread: Ctrl-C goes to the main thread anyway
+        yield lambda: None
+        return
+    try:
+        yield check
+        check()
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
+
+
+@contextmanager
 def signals_deferred() -> Iterator[None]:
     """Hold Ctrl-C and SIGTERM until the block ends, then deliver them: recording an export
     and moving it into place happen both or neither."""

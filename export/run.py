@@ -17,6 +17,7 @@ import json
 import shlex
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from export.errors import ExportError, ExportRefused
 from export.folder import (
     check_target,
     discard,
+    interrupts_between_records,
     make_staging,
     move_into_place,
     path_error,
@@ -124,9 +126,11 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
         # once the ledger has recorded the export (move_into_place below).
         staging = make_staging(out)
         try:
-            files, left_out, provenance_hash = _write_files(
-                ledger, options, plan, staging, counts, export_id, created_at, head, stale_left_out
-            )
+            with interrupts_between_records() as interrupted:
+                files, left_out, provenance_hash = _write_files(
+                    ledger, options, plan, staging, counts, export_id, created_at, head,
+                    stale_left_out, interrupted,
+                )  # fmt: skip
         except BaseException as exc:
             discard(staging)
             if isinstance(exc, OSError):
@@ -180,6 +184,7 @@ def _write_files(
     created_at: str,
     head: ChainHead,
     stale_left_out: int,
+    interrupted: Callable[[], None],
 ) -> tuple[list[str], list[str], str]:
     """Write the data files and the manifest into ``staging``; returns the files written,
     the splits left out for holding no record, and the provenance hash."""
@@ -221,6 +226,7 @@ def _write_files(
             for record in ledger.iter_signed_off_records(
                 options.kinds, include_stale=options.include_stale
             ):
+                interrupted()
                 (draft_id_, kind, subtype, question, answer, decision_id, verdict, reviewer,
                  final_q, final_a, path, chunk_id_, call_hash_) = record  # fmt: skip
                 cutoff = plan.kind_cutoff.get(kind)
@@ -262,7 +268,9 @@ def _write_files(
             written = [split for split in SPLITS if writer.lines[split]]
             left_out = [split for split in SPLITS if not writer.lines[split]]
             if options.format == "hf":
+                interrupted()
                 files.append(save_hf_dataset(staging, written))
+                interrupted()
             manifest.write("\n ],\n")
             tail = {
                 "counts": {s: dict(sorted(counts[s].items())) for s in SPLITS},
