@@ -39,6 +39,27 @@ class RejectReason(StrEnum):
     OTHER = "other"
 
 
+class DraftOrigin(StrEnum):
+    """Where a draft came from, read off its call's ``drafter``: never stored twice."""
+
+    GENERATE = "generate"  # the LLM or the rules drafter, from the docs
+    PROBE = "probe"  # a tuned model's failed answer, brought back for review
+    IMPORT = "import"  # a team's own Q&As or production logs
+
+
+PROBE_DRAFTER = "probe"
+IMPORT_DRAFTER = "import"
+
+
+def draft_origin(drafter: str) -> DraftOrigin:
+    """The origin of drafts made by a call with this ``drafter`` ("llm", "rules/1", ...)."""
+    if drafter == PROBE_DRAFTER:
+        return DraftOrigin.PROBE
+    if drafter == IMPORT_DRAFTER:
+        return DraftOrigin.IMPORT
+    return DraftOrigin.GENERATE
+
+
 class DraftStatus(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"

@@ -68,3 +68,12 @@ def test_event_ids_are_ulids_that_sort_in_creation_order() -> None:
     assert ids == sorted(ids)
     assert all(len(i) == 26 for i in ids)
     assert str(ULID.from_str(ids[0])) == ids[0]
+
+
+def test_draft_origin_reads_the_drafter() -> None:
+    from ledger import DraftOrigin, draft_origin
+
+    assert draft_origin("llm") is DraftOrigin.GENERATE
+    assert draft_origin("rules/1") is DraftOrigin.GENERATE
+    assert draft_origin("probe") is DraftOrigin.PROBE
+    assert draft_origin("import") is DraftOrigin.IMPORT
