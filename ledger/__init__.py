@@ -17,6 +17,8 @@ from ledger.errors import (
     NewerLedgerError,
 )
 from ledger.models import (
+    IMPORT_DRAFTER,
+    PROBE_DRAFTER,
     AdversarialSubtype,
     Chunk,
     ChunkIn,
@@ -30,8 +32,6 @@ from ledger.models import (
     DraftOrigin,
     DraftStatus,
     GenerationCall,
-    IMPORT_DRAFTER,
-    PROBE_DRAFTER,
     RejectReason,
     Verdict,
     draft_origin,
