@@ -40,3 +40,13 @@ lint: $(STAMP)
 
 clean-demo:
 	rm -f outputs/ledger.sqlite outputs/ledger.sqlite-wal outputs/ledger.sqlite-shm
+
+# The compatibility tier: the whole pipeline against real third-party OpenAI-compatible servers
+# with a small local model (compat/). Slow, and not part of `make test`: the first run installs
+# each server into its own venv under .compat/ (building llama-cpp-python takes 10+ minutes;
+# built wheels are cached there). Writes compat/last-run.md.
+.PHONY: compat compat-endpoints
+compat: compat-endpoints
+
+compat-endpoints: $(STAMP)
+	$(BIN)/python compat/endpoints.py
