@@ -21,6 +21,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import sqlite3
@@ -37,6 +38,8 @@ from labels import ServerEvidence, call_ids, call_rows, chat_status_codes, judge
 from servers import LOGS, SERVERS, RunningServer, ServerSpec, install, model_file, versions
 
 REPO = Path(__file__).resolve().parent.parent
+# The Draftgate under test: this checkout unless --draftgate-src names another one.
+DRAFTGATE_SRC = [REPO]
 EXPLICIT_MODES = ("tools", "json_schema", "json", "md_json")
 REVIEWER = "compat-reviewer"
 
@@ -148,7 +151,7 @@ class Draftgate:
     def __init__(self, python: str, workdir: Path, config: Path, ledger: Path) -> None:
         self.python, self.workdir, self.config, self.ledger = python, workdir, config, ledger
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-        env["PYTHONPATH"] = str(REPO)
+        env["PYTHONPATH"] = str(DRAFTGATE_SRC[0])
         env["HF_HUB_OFFLINE"] = "1"
         self.env = env
 
@@ -194,7 +197,7 @@ class Draftgate:
 
 
 def has_command(python: str, *args: str) -> tuple[bool, str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(DRAFTGATE_SRC[0])}
     done = subprocess.run(
         [python, "-m", "draftgate", *args], capture_output=True, text=True, env=env, check=False
     )
@@ -204,7 +207,10 @@ def has_command(python: str, *args: str) -> tuple[bool, str]:
 def draftgate_commit() -> str:
     def git(*args: str) -> str:
         done = subprocess.run(
-            ["git", "-C", str(REPO), *args], capture_output=True, text=True, check=False
+            ["git", "-C", str(DRAFTGATE_SRC[0]), *args],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         return done.stdout.strip()
 
@@ -508,7 +514,13 @@ def main() -> int:
     )
     parser.add_argument("--draftgate-python", default=sys.executable,
                         help="the Python that runs Draftgate (default: this one)")  # fmt: skip
+    parser.add_argument(
+        "--draftgate-src",
+        default=str(REPO),
+        help="the Draftgate checkout to test (default: the one holding this script)",
+    )
     args = parser.parse_args()
+    DRAFTGATE_SRC[0] = Path(args.draftgate_src).resolve()
     names = [n.strip() for n in args.servers.split(",") if n.strip()]
     unknown = [n for n in names if n not in SERVERS]
     if unknown:
@@ -517,7 +529,9 @@ def main() -> int:
     python = args.draftgate_python
     has_check, _ = has_command(python, "check", "--help")
     _, generate_help = has_command(python, "generate", "--help")
-    modes = [*EXPLICIT_MODES, *(["auto"] if "auto" in generate_help else [])]
+    # `--mode {tools,...,auto}` in the usage line: this Draftgate can pick the mode itself.
+    has_auto = re.search(r"--mode \{[^}]*\bauto\b", generate_help) is not None
+    modes = [*EXPLICIT_MODES, *(["auto"] if has_auto else [])]
     commit = draftgate_commit()
     results = []
     for name in names:

@@ -2,7 +2,7 @@
 pressing `a` would. Prints the `saved <decision> <draft> <verdict>` line the app acknowledges
 once the decision is committed; exits 1 if no draft came up or nothing was saved in time.
 
-Usage: python compat/review_one.py LEDGER REVIEWER
+Usage: PYTHONPATH=<Draftgate checkout> python compat/review_one.py LEDGER REVIEWER
 """
 
 from __future__ import annotations
@@ -11,11 +11,8 @@ import asyncio
 import io
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tui.app import ReviewApp, ReviewScreen  # noqa: E402 - after the path is set
+from tui.app import ReviewApp, ReviewScreen
 
 WAIT_LIMIT_S = 120.0  # a loaded machine can take long to schedule the app; a hang still ends
 
