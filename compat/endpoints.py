@@ -40,6 +40,7 @@ from servers import LOGS, SERVERS, RunningServer, ServerSpec, install, model_fil
 REPO = Path(__file__).resolve().parent.parent
 # The Draftgate under test: this checkout unless --draftgate-src names another one.
 DRAFTGATE_SRC = [REPO]
+RUN_LOGS = [LOGS]  # server, Draftgate and audit logs of this run (--logs)
 EXPLICIT_MODES = ("tools", "json_schema", "json", "md_json")
 REVIEWER = "compat-reviewer"
 
@@ -240,7 +241,7 @@ class ServerSession:
 
     def __init__(self, spec: ServerSpec, gguf: Path, result: ServerResult) -> None:
         self.spec, self.gguf, self.result = spec, gguf, result
-        self.log = LOGS / f"{spec.slug}.log"
+        self.log = RUN_LOGS[0] / f"{spec.slug}.log"
         self.log.write_text("")
         self.server: RunningServer | None = None
 
@@ -354,7 +355,7 @@ def run_server(
                 folder, session.server.base_url, spec.model_name(gguf)
             )
             dg = Draftgate(python, folder, config, ledger)
-            log = LOGS / f"{spec.slug}-draftgate.log"
+            log = RUN_LOGS[0] / f"{spec.slug}-draftgate.log"
             log.write_text("")
             code, output = dg.run("ingest", str(docs), log=log)
             result.steps.append(
@@ -422,7 +423,7 @@ def run_review_export_audit(
     code, output = dg.run("audit", "--format", "md", "--out", str(folder / "audit.md"), log=log)
     result.steps.append(Step("audit", "works" if code == 0 else "fails", f"exit {code}"))
     if (folder / "audit.md").exists():
-        shutil.copy(folder / "audit.md", LOGS / f"{result.name}-audit.md")
+        shutil.copy(folder / "audit.md", RUN_LOGS[0] / f"{result.name}-audit.md")
 
 
 def cell(text: str) -> str:
@@ -519,13 +520,15 @@ def main() -> int:
         default=str(REPO),
         help="the Draftgate checkout to test (default: the one holding this script)",
     )
+    parser.add_argument("--logs", default=str(LOGS), help="folder for this run's logs")
     args = parser.parse_args()
     DRAFTGATE_SRC[0] = Path(args.draftgate_src).resolve()
     names = [n.strip() for n in args.servers.split(",") if n.strip()]
     unknown = [n for n in names if n not in SERVERS]
     if unknown:
         parser.error(f"unknown server(s) {', '.join(unknown)}; choose from {', '.join(SERVERS)}")
-    LOGS.mkdir(parents=True, exist_ok=True)
+    RUN_LOGS[0] = Path(args.logs).resolve()
+    RUN_LOGS[0].mkdir(parents=True, exist_ok=True)
     python = args.draftgate_python
     has_check, _ = has_command(python, "check", "--help")
     _, generate_help = has_command(python, "generate", "--help")
