@@ -137,6 +137,7 @@ class ServerResult:
     date: str = ""
     commit: str = ""
     has_check: bool = False
+    mode_limit_s: float = 0.0
     versions: dict[str, str] = field(default_factory=dict)
     not_run: str | None = None
     check: Step | None = None
@@ -466,6 +467,10 @@ def render(results: list[ServerResult]) -> str:
             "",
             f"- Run: {result.date} UTC, Draftgate {result.commit}; `draftgate check`: {check}",
         ]
+        if result.mode_limit_s:
+            lines.append(
+                f"- Each mode's generate stopped (Ctrl-C) after {result.mode_limit_s:.0f} s"
+            )
         if result.not_run:
             lines += [f"- Not run: {result.not_run}", ""]
             continue
@@ -541,6 +546,7 @@ def main() -> int:
         date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M")
         result = run_server(SERVERS[name], python, modes, has_check, args.mode_limit_s)
         result.date, result.commit, result.has_check = date, commit, has_check
+        result.mode_limit_s = args.mode_limit_s
         results.append(result)
     out = Path(args.out)
     record = out.with_suffix(".json")
