@@ -34,7 +34,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from labels import ServerEvidence, call_ids, call_rows, chat_status_codes, judge
+from labels import ACCESS_LINE, ServerEvidence, call_ids, call_rows, chat_status_codes, judge
 from servers import LOGS, SERVERS, RunningServer, ServerSpec, install, model_file, versions
 
 REPO = Path(__file__).resolve().parent.parent
@@ -263,6 +263,18 @@ class ServerSession:
             self.server.stop()
 
 
+def server_remarks(log_text: str) -> str:
+    """The server's own words on what it ignored or refused, first of each kind."""
+    seen: list[str] = []
+    for line in log_text.splitlines():
+        text = line.strip()
+        lowered = text.lower()
+        remark = any(w in lowered for w in ("ignoring", "unsupported", "error", "exception"))
+        if remark and not ACCESS_LINE.search(text) and text[:60] not in (s[:60] for s in seen):
+            seen.append(text[:160])
+    return " / ".join(seen[:3])
+
+
 def run_mode(
     mode: str, dg: Draftgate, session: ServerSession, limit_s: float, log: Path
 ) -> ModeResult:
@@ -285,7 +297,7 @@ def run_mode(
     drafts = drafts_of(dg.ledger, [r.id for r in ok])
     labels = Counter(r.label for r in failed)
     label_text = ", ".join(f"{n}× {label}" for label, n in labels.most_common())
-    first_error = (failed[0].error or "")[:160] if failed else ""
+    first_error = (failed[0].error or "").split(":", 1)[-1].strip()[:160] if failed else ""
     codes = ", ".join(f"{n}× {c}" for c, n in sorted(evidence.chat_codes.items()))
     server_side = f"server replied {codes}" if codes else "server logged no reply"
     if crashed:
@@ -307,7 +319,8 @@ def run_mode(
         outcome, reason = "fails", f"{label_text}: {first_error}"
     else:
         outcome, reason = "fails", f"exit {code}: {last_line(output)[:160]}"
-    reason += f" ({server_side})"
+    said = server_remarks(log_text)
+    reason += f" ({server_side}{'; server said: ' + said if said else ''})"
     return ModeResult(
         mode=mode,
         outcome=outcome,
