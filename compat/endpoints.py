@@ -247,7 +247,9 @@ class ServerSession:
         self.server: RunningServer | None = None
 
     def start(self) -> str | None:
-        self.server = RunningServer(self.spec, self.gguf, self.log)
+        # A restart keeps the port: the Draftgate config written for this server names it.
+        port = self.server.port if self.server is not None else None
+        self.server = RunningServer(self.spec, self.gguf, self.log, port)
         return self.server.wait_ready()
 
     def ensure_up(self) -> str | None:

@@ -184,9 +184,9 @@ def free_port() -> int:
 class RunningServer:
     """One server process on loopback, its output going to a log file under .compat/logs."""
 
-    def __init__(self, spec: ServerSpec, gguf: Path, log: Path) -> None:
+    def __init__(self, spec: ServerSpec, gguf: Path, log: Path, port: int | None = None) -> None:
         self.spec = spec
-        self.port = free_port()
+        self.port = port or free_port()
         self.log_path = log
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         command = spec.command(spec.python, gguf, self.port, spec.workdir)
