@@ -144,7 +144,7 @@ class ServerResult:
     check_output: str = ""
     modes: list[ModeResult] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
-    restarts: int = 0
+    restarts: list[str] = field(default_factory=list)
 
 
 class Draftgate:
@@ -252,12 +252,18 @@ class ServerSession:
         self.server = RunningServer(self.spec, self.gguf, self.log, port)
         return self.server.wait_ready()
 
-    def ensure_up(self) -> str | None:
+    def ensure_up(self, before: str) -> str | None:
+        """Restart the server if it died, or if it is still busy with requests a stopped
+        `generate` left behind (it does not answer /v1/models), so each step starts fresh."""
         assert self.server is not None
         if self.server.alive() and self.server.answers():
             return None
+        if self.server.alive():
+            why = "alive but not answering /v1/models (busy with abandoned requests)"
+        else:
+            why = f"died (exit {self.server.process.returncode})"
         self.server.stop()
-        self.result.restarts += 1
+        self.result.restarts.append(f"before {before}: {why}")
         return self.start()
 
     def stop(self) -> None:
@@ -273,8 +279,8 @@ def server_remarks(log_text: str) -> str:
         lowered = text.lower()
         remark = any(w in lowered for w in ("ignoring", "unsupported", "error", "exception"))
         if remark and not ACCESS_LINE.search(text) and text[:60] not in (s[:60] for s in seen):
-            seen.append(text[:160])
-    return " / ".join(seen[:3])
+            seen.append(text[:120])
+    return " / ".join(seen[:2])
 
 
 def run_mode(
@@ -384,13 +390,13 @@ def run_server(
                 result.check = Step("check", "works" if code == 0 else "fails", f"exit {code}")
                 result.check_output = output
             for mode in modes:
-                problem = session.ensure_up()
+                problem = session.ensure_up(f"--mode {mode}")
                 if problem is not None:
                     result.modes.append(ModeResult(mode, "fails", f"server restart: {problem}"))
                     continue
                 print(f"compat: {spec.name}: generate --mode {mode}", file=sys.stderr)
                 result.modes.append(run_mode(mode, dg, session, limit_s, log))
-            session.ensure_up()
+            session.ensure_up("review")
             run_review_export_audit(dg, python, folder, result, log)
     finally:
         session.stop()
@@ -506,7 +512,8 @@ def render(results: list[ServerResult]) -> str:
             steps.insert(1, result.check)
         text = "; ".join(f"{s.name} {s.outcome}" + (f" ({s.detail})" if s.detail else "")
                          for s in steps)  # fmt: skip
-        lines += ["", f"Pipeline: {text}; server restarted {result.restarts} time(s).", ""]
+        restarts = "; ".join(result.restarts) if result.restarts else "none"
+        lines += ["", f"Pipeline: {text}.", "", f"Server restarts: {restarts}.", ""]
         flagged_items = [
             f"- {mode.mode}: {cell(item)}"
             for mode in result.modes
