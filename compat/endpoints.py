@@ -200,8 +200,14 @@ class Draftgate:
 
 def has_command(python: str, *args: str) -> tuple[bool, str]:
     env = {**os.environ, "PYTHONPATH": str(DRAFTGATE_SRC[0])}
+    # Run from the checkout: `python -m` puts the working folder first on the path.
     done = subprocess.run(
-        [python, "-m", "draftgate", *args], capture_output=True, text=True, env=env, check=False
+        [python, "-m", "draftgate", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=DRAFTGATE_SRC[0],
+        check=False,
     )
     return done.returncode == 0, done.stdout
 
