@@ -129,6 +129,8 @@ class ModeResult:
     seconds: float = 0.0
     misleading: list[str] = field(default_factory=list)
     count_mismatches: list[str] = field(default_factory=list)
+    # The last line of a Python traceback Draftgate printed: never a way for a command to end.
+    traceback: str = ""
 
 
 @dataclass
@@ -335,6 +337,10 @@ def run_mode(
         outcome, reason = "fails", f"exit {code}: {last_line(output)[:160]}"
     said = server_remarks(log_text)
     reason += f" ({server_side}{'; server said: ' + said if said else ''})"
+    crash = ""
+    if "Traceback (most recent call last)" in output:
+        crash = last_line(output.split("Traceback (most recent call last)", 1)[1])[:200]
+        reason = f"Draftgate ended in a traceback ({crash}); " + reason
     return ModeResult(
         mode=mode,
         outcome=outcome,
@@ -345,6 +351,7 @@ def run_mode(
         seconds=seconds,
         misleading=verdicts.misleading,
         count_mismatches=verdicts.count_mismatches,
+        traceback=crash,
     )
 
 
@@ -586,9 +593,9 @@ def main() -> int:
     print(render(results))
     if all(r.not_run for r in results):
         return 2
-    problems = any(m.misleading or m.count_mismatches for r in results for m in r.modes) or any(
-        s.outcome == "fails" for r in results for s in r.steps
-    )
+    problems = any(
+        m.misleading or m.count_mismatches or m.traceback for r in results for m in r.modes
+    ) or any(s.outcome == "fails" for r in results for s in r.steps)
     return 1 if problems else 0
 
 
