@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,12 +21,12 @@ from audit import (
     render_markdown,
     render_terminal_summary,
 )
+from audit.integrity import check_integrity
 from draftgate.config import Config
 from draftgate.context import CommandError, config_of, docs_root, open_ledger
 from draftgate.exit_codes import ExitCode
 from export import (
     EXPORT_FORMATS,
-    HF_DATASET_DIR,
     MANIFEST_NAME,
     SPLITS,
     ExportError,
@@ -35,6 +37,7 @@ from export import (
     parse_balance,
     recorded_exports,
 )
+from export.hub import CardFacts, HubPushError, dataset_card, push_export
 from generator.userfiles import UserFileError, read_user_text
 from ledger import DraftKind, Ledger
 from ledger.text import visible
@@ -78,7 +81,16 @@ def register(subparsers: Any) -> None:
         help="caps per kind (qa=500,negative=200) or a mix (qa=0.7,negative=0.3)",
     )
     exp.add_argument(
-        "--push-to-hub", metavar="REPO", help="also push the DatasetDict (--format hf only)"
+        "--push-to-hub",
+        metavar="REPO",
+        help="also upload the export (data, manifest.json, trainer recipes) to this Hugging Face "
+        "dataset repo with a dataset card; the token comes from $HF_TOKEN or your "
+        "huggingface_hub login",
+    )
+    exp.add_argument(
+        "--private",
+        action="store_true",
+        help="with --push-to-hub: create the repo private (an existing repo keeps its visibility)",
     )
     exp.add_argument(
         "--force", action="store_true", help="replace an earlier export in --out (its files only)"
@@ -157,8 +169,8 @@ def export_options(args: argparse.Namespace, config: Config) -> ExportOptions:
 
 def run_export(args: argparse.Namespace) -> int:
     config = config_of(args)
-    if args.push_to_hub and args.format != "hf":
-        raise CommandError("--push-to-hub needs --format hf")
+    if args.private and not args.push_to_hub:
+        raise CommandError("--private goes with --push-to-hub")
     options = export_options(args, config)
     with open_ledger(args, config) as ledger:
         try:
@@ -167,9 +179,11 @@ def run_export(args: argparse.Namespace) -> int:
             raise CommandError(str(exc), ExitCode.INTEGRITY) from exc
         except ExportError as exc:
             raise CommandError(str(exc)) from exc
+        # The card states the audit's verdict on exactly what is uploaded.
+        facts = _card_facts(ledger, result, config) if args.push_to_hub else None
     _print_export(result)
-    if args.push_to_hub:
-        return _push_to_hub(result, args.push_to_hub)
+    if args.push_to_hub and facts is not None:
+        return _push_to_hub(result, args.push_to_hub, facts, private=args.private)
     return ExitCode.OK
 
 
@@ -194,22 +208,37 @@ def _print_export(result: ExportResult) -> None:
         )
 
 
-def _push_to_hub(result: ExportResult, repo: str) -> int:
-    from datasets import load_from_disk
+def _card_facts(ledger: Ledger, result: ExportResult, config: Config) -> CardFacts:
+    integrity = check_integrity(ledger, [result.out_dir])
+    manifest = json.loads((result.out_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+    rows = integrity.provenance
+    return CardFacts(
+        manifest=manifest,
+        license=config.export.license,
+        audit_ok=integrity.ok,
+        audit_breaks=len(integrity.breaks),
+        drafted_by=dict(Counter(str(row["model"] or "unknown") for row in rows)),
+        verdicts=dict(Counter(str(row["verdict"]) for row in rows)),
+        reviewers=len({row["reviewer"] for row in rows}),
+    )
 
+
+def _push_to_hub(result: ExportResult, repo: str, facts: CardFacts, *, private: bool) -> int:
     try:
-        load_from_disk(str(result.out_dir / HF_DATASET_DIR)).push_to_hub(repo)
-    # Any failure of the upload (network, auth, repo name) is reported as one line: the export
-    # on disk is complete and recorded either way, so this is "finished, some work failed".
-    except Exception as exc:  # noqa: BLE001
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        card = dataset_card(repo, facts)
+        url = push_export(result.out_dir, repo, card, private=private, export_id=result.export_id)
+    # The export on disk is complete and recorded either way, so a failed upload is
+    # "finished, some work failed": one line, exit 6.
+    except HubPushError as exc:
         print(
-            f"draftgate: error: push to the Hub ({repo}) failed: {first_line}; "
-            f"the export in {result.out_dir} is complete",
+            visible(
+                f"draftgate: error: push to the Hub ({repo}) failed: {exc}; "
+                f"the export in {result.out_dir} is complete"
+            ),
             file=sys.stderr,
         )
         return ExitCode.INCOMPLETE
-    print(f"pushed to the Hub: {repo}")
+    print(f"pushed to the Hub: {repo} ({url})")
     return ExitCode.OK
 
 

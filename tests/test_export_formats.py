@@ -165,13 +165,6 @@ def test_push_to_hub_failure_is_one_line_and_exit_code(ledger: Ledger, ledger_pa
     assert (tmp_path / "hf" / "manifest.json").exists()
 
 
-def test_push_to_hub_needs_hf_format(ledger_path: Path, tmp_path: Path) -> None:
-    from draftgate.cli import main
-
-    code = main(["--ledger", str(ledger_path), "export", "--push-to-hub", "a/b"])
-    assert code == 3
-
-
 def test_hf_export_with_an_empty_eval_split_leaves_it_out(ledger: Ledger, tmp_path: Path) -> None:
     from datasets import load_from_disk
 
