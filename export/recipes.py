@@ -97,11 +97,11 @@ def axolotl_dataset(fmt: str, path: Path, split_in_file: str = "train") -> dict[
     return entry
 
 
-def axolotl_yaml(fmt: str, folder: Path, data_files: dict[str, str], export_id: str) -> str:
+def axolotl_yaml(fmt: str, folder: Path, data_files: dict[str, str]) -> str:
     """The ``datasets:``/``test_datasets:`` block for axolotl, paths absolute to ``folder``
     (where the export ends up); JSON-quoted scalars are valid YAML, so no YAML library."""
     lines = [
-        f"# axolotl datasets for Draftgate export {export_id} (format {fmt}).",
+        f"# axolotl datasets for this Draftgate export (format {fmt}).",
         "# Paste into an axolotl config; the paths point at this export's folder.",
     ]
     for key, splits in (("datasets", ["train"]), ("test_datasets", [EVAL_SPLIT])):
@@ -126,7 +126,7 @@ def _yaml_item(entry: dict[str, Any]) -> list[str]:
 
 
 def write_recipes(
-    staging: Path, fmt: str, final_folder: Path, data_files: dict[str, str], export_id: str
+    staging: Path, fmt: str, final_folder: Path, data_files: dict[str, str]
 ) -> list[str]:
     """Write both recipes into ``staging``; returns their names."""
     info = llama_factory_info(fmt, data_files)
@@ -134,6 +134,6 @@ def write_recipes(
         json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     (staging / AXOLOTL_CONFIG).write_text(
-        axolotl_yaml(fmt, final_folder, data_files, export_id), encoding="utf-8"
+        axolotl_yaml(fmt, final_folder, data_files), encoding="utf-8"
     )
     return list(RECIPE_FILES)

@@ -279,9 +279,7 @@ def _write_files(
                 interrupted()
                 listed.append({"path": save_hf_dataset(staging, written), "split": None})
                 interrupted()
-            recipes = write_recipes(
-                staging, options.format, options.out_dir.resolve(), data_files, export_id
-            )
+            recipes = write_recipes(staging, options.format, options.out_dir.resolve(), data_files)
             # A recipe decides what a trainer reads (which columns, which roles): its hash is
             # kept so the audit can tell one that was changed.
             listed += [
