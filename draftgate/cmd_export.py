@@ -52,7 +52,8 @@ def register(subparsers: Any) -> None:
         "export",
         help="write signed-off drafts as training data (openai, sharegpt, alpaca, hf)",
         description="Export every draft whose latest live decision is an approve or an edit by "
-        "a named reviewer (edits with their final text), split into train/eval, with a "
+        "a named reviewer (edits with their final text), split into train/validation under "
+        "data/, with trainer recipes (LLaMA-Factory dataset_info.json, axolotl.yaml) and a "
         "manifest.json that lists every record's hash. The export is recorded in the ledger. "
         "Nothing unsigned can be exported: there is no option for it.",
     )
@@ -63,7 +64,12 @@ def register(subparsers: Any) -> None:
         help="output folder (default: outputs/exports/<format>-<time>); must be new or empty, "
         "or hold an earlier export and --force",
     )
-    exp.add_argument("--eval-fraction", type=float, metavar="F", help="default: config, 0.1")
+    exp.add_argument(
+        "--eval-fraction",
+        type=float,
+        metavar="F",
+        help="share of records held back in the validation split (default: config, 0.1)",
+    )
     exp.add_argument("--seed", type=int, metavar="N", help="split seed (default: config, 0)")
     exp.add_argument("--kinds", metavar="K,K", help="only these kinds, e.g. qa,negative")
     exp.add_argument(
