@@ -40,6 +40,7 @@ from export.records import (
 )
 from export.writers import hf_schema
 from ledger.chain import GENESIS_HASH, ProvenanceHasher
+from ledger.progress import NO_PROGRESS, Progress
 from ledger.reviewers import is_named
 from ledger.store import Ledger
 from ledger.verify import verify
@@ -139,9 +140,13 @@ class _Breaks:
                 )
 
 
-def check_integrity(ledger: Ledger, export_dirs: list[Path]) -> IntegrityResult:
+def check_integrity(
+    ledger: Ledger, export_dirs: list[Path], progress: Progress = NO_PROGRESS
+) -> IntegrityResult:
+    """``progress`` counts the ledger rows verify() reads: the bulk of the work."""
     result = IntegrityResult()
-    result.breaks += [{"kind": b.kind, "ref": b.ref, "detail": b.detail} for b in verify(ledger)]
+    breaks = verify(ledger, progress)
+    result.breaks += [{"kind": b.kind, "ref": b.ref, "detail": b.detail} for b in breaks]
     recorded = {row["id"]: row for row in recorded_exports(ledger)}
     for row in recorded.values():
         _check_head(

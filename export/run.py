@@ -45,6 +45,7 @@ from export.writers import SplitWriter, save_hf_dataset
 from ledger import Ledger, utc_now
 from ledger.chain import ProvenanceHasher
 from ledger.ids import new_event_id
+from ledger.progress import NO_PROGRESS, Progress
 from ledger.store import ChainHead
 from ledger.verify import schema_breaks
 
@@ -83,8 +84,11 @@ class ExportResult:
         return sum(sum(by_kind.values()) for by_kind in self.counts.values())
 
 
-def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
-    """Write the export, its manifest, and record it in the ledger."""
+def export(
+    ledger: Ledger, options: ExportOptions, progress: Progress = NO_PROGRESS
+) -> ExportResult:
+    """Write the export, its manifest, and record it in the ledger; ``progress`` counts the
+    records written."""
     if options.format not in EXPORT_FORMATS:
         raise ExportError(f"unknown format {options.format!r}; pick one of {EXPORT_FORMATS}")
     if not 0 <= options.eval_fraction < 1:
@@ -129,7 +133,7 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
             with interrupts_between_records() as interrupted:
                 files, left_out, provenance_hash = _write_files(
                     ledger, options, plan, staging, counts, export_id, created_at, head,
-                    stale_left_out, interrupted,
+                    stale_left_out, interrupted, progress,
                 )  # fmt: skip
         except BaseException as exc:
             discard(staging)
@@ -185,6 +189,7 @@ def _write_files(
     head: ChainHead,
     stale_left_out: int,
     interrupted: Callable[[], None],
+    progress: Progress,
 ) -> tuple[list[str], list[str], str]:
     """Write the data files and the manifest into ``staging``; returns the files written,
     the splits left out for holding no record, and the provenance hash."""
@@ -223,6 +228,7 @@ def _write_files(
             manifest.write(' "records": [\n')
             first = True
             provenance = ProvenanceHasher()
+            progress.begin(plan.record_count)
             for record in ledger.iter_signed_off_records(
                 options.kinds, include_stale=options.include_stale
             ):
@@ -264,6 +270,7 @@ def _write_files(
                 first = False
                 provenance.add(draft_id_, call_hash_, chunk_id_, path)
                 spool.write(f"{rhash}\t{draft_id_}\t{decision_id}\t{split}\n")
+                progress.advance(1)
             files = writer.close()
             written = [split for split in SPLITS if writer.lines[split]]
             left_out = [split for split in SPLITS if not writer.lines[split]]
