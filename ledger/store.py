@@ -24,8 +24,6 @@ from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from rapidfuzz.distance import Levenshtein
-
 from ledger.chain import GENESIS_HASH, call_hash, decision_entry_hash, drafts_hash
 from ledger.docs_flags import (
     CHUNK_AI_ADDRESSED_SQL,
@@ -185,6 +183,9 @@ def draft_fields_id(
 
 def edit_distance(before: str, after: str) -> float:
     """Normalised Levenshtein distance: 0.0 unchanged, 1.0 entirely rewritten."""
+    # Imported on first use: only an edit needs it, and `status` should start fast.
+    from rapidfuzz.distance import Levenshtein
+
     return round(Levenshtein.normalized_distance(before, after), 4)
 
 
