@@ -40,7 +40,7 @@ from export.records import (
 )
 from export.writers import hf_schema
 from ledger.chain import GENESIS_HASH, ProvenanceHasher
-from ledger.progress import NO_PROGRESS, Progress
+from ledger.progress import NO_PROGRESS, Progress, counted
 from ledger.reviewers import is_named
 from ledger.store import Ledger
 from ledger.verify import verify
@@ -157,7 +157,7 @@ def check_integrity(
     )]  # fmt: skip
     stale = set(result.stale_drafts)
     for out_dir in export_dirs:
-        _check_export_dir(ledger, result, out_dir, recorded, stale)
+        _check_export_dir(ledger, result, out_dir, recorded, stale, progress)
     result.records = _name_records(ledger, result)
     return result
 
@@ -229,6 +229,7 @@ def _check_export_dir(
     out_dir: Path,
     recorded: dict[str, dict[str, Any]],
     stale: set[str],
+    progress: Progress,
 ) -> None:
     result.exports_checked += 1
     manifest_path = out_dir / MANIFEST_NAME
@@ -254,6 +255,7 @@ def _check_export_dir(
         )
         return
     ref = f"export {export_id}"
+    progress.begin(len(records), f"records of {out_dir.name}")
     breaks = _Breaks(result.breaks, export_id, fmt)
     _check_head(ledger, result, f"{ref} (manifest)", head.get("head_seq"), head.get("head_hash"))
 
@@ -301,7 +303,7 @@ def _check_export_dir(
         breaks_before = breaks.total
         seen: set[int] = set()
         try:
-            for index, item in items:
+            for index, item in counted(items, progress):
                 where = f"{source}:{index + 1}"
                 entry = by_line.get((split, index))
                 if entry is None:

@@ -60,7 +60,7 @@ def run_ingest(args: argparse.Namespace) -> int:
         raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc
     with open_ledger(args, config, create=True) as ledger:
         try:
-            with progress_for(args, "ingesting files") as progress:
+            with progress_for(args, "ingesting") as progress:
                 report = ingest_folder(ledger, docs_dir, progress=progress)
         except DocsFolderError as exc:
             raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc
@@ -142,7 +142,7 @@ def run_status(args: argparse.Namespace) -> int:
 def run_verify(args: argparse.Namespace) -> int:
     config = config_of(args)
     with open_ledger(args, config, reads_only=True) as ledger:
-        with progress_for(args, "verifying rows") as progress:
+        with progress_for(args, "verifying") as progress:
             breaks = verify(ledger, progress)
         head = ledger.head()
     if args.json:

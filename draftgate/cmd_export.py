@@ -186,7 +186,7 @@ def run_export(args: argparse.Namespace) -> int:
     options = export_options(args, config)
     with open_ledger(args, config) as ledger:
         try:
-            with progress_for(args, "exporting records") as progress:
+            with progress_for(args, "exporting") as progress:
                 result = export(ledger, options, progress)
         except ExportRefused as exc:
             raise CommandError(str(exc), ExitCode.INTEGRITY) from exc
@@ -333,7 +333,7 @@ def run_audit(args: argparse.Namespace) -> int:
         )
         # A page SQLite cannot read, met outside verify's own check, is a damaged ledger:
         # draftgate.cli.main says so in one line (exit 4).
-        with progress_for(args, "auditing rows") as progress:
+        with progress_for(args, "auditing") as progress:
             audit = _audit_of(ledger, export_dirs, fast_ms, config, glossary, progress)
     if fmt == "json":
         text = audit.to_json()

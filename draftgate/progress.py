@@ -26,16 +26,20 @@ class TerminalProgress:
         self.enabled = enabled and sys.stderr.isatty()
         self.total = 0
         self.done = 0
+        self.what = ""
         self.started = time.monotonic()
         self._bar: RichProgress | None = None
         self._task: TaskID | None = None
 
-    def begin(self, total: int) -> None:
+    def begin(self, total: int, what: str) -> None:
         self.total = total
         self.done = 0
-        self.started = time.monotonic()
+        self.what = what
         if self._bar is not None and self._task is not None:
-            self._bar.reset(self._task, total=total)
+            self._bar.reset(self._task, total=total, description=self._description())
+
+    def _description(self) -> str:
+        return f"{self.label}: {self.what}" if self.what else self.label
 
     def advance(self, done: int) -> None:
         self.done += done
@@ -69,7 +73,9 @@ class TerminalProgress:
             transient=True,
         )
         self._bar.start()
-        self._task = self._bar.add_task(self.label, total=self.total, completed=self.done)
+        self._task = self._bar.add_task(
+            self._description(), total=self.total, completed=self.done
+        )
 
     def __enter__(self) -> TerminalProgress:
         return self

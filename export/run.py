@@ -228,7 +228,7 @@ def _write_files(
             manifest.write(' "records": [\n')
             first = True
             provenance = ProvenanceHasher()
-            progress.begin(plan.record_count)
+            progress.begin(plan.record_count, "records")
             for record in ledger.iter_signed_off_records(
                 options.kinds, include_stale=options.include_stale
             ):

@@ -195,7 +195,7 @@ def ingest_folder(
         warning = f"skipped {printable_path(rel_folder)}: cannot be read ({reason})"
         report.warnings.append(warning)
         present.update(d.path for d in ledger.current_documents() if d.path.startswith(rel_folder))
-    progress.begin(len(files))
+    progress.begin(len(files), "files")
     for path in counted(files, progress, every=1):
         rel = prefix + path.relative_to(root).as_posix()
         suffix = path.suffix.lower()

@@ -13,15 +13,16 @@ Row = TypeVar("Row")
 
 
 class Progress(Protocol):
-    def begin(self, total: int) -> None:
-        """``total`` units of work lie ahead (files, rows, records)."""
+    def begin(self, total: int, what: str) -> None:
+        """``total`` units of ``what`` lie ahead ("files", "ledger rows"); a later call
+        starts the next phase of the same work."""
 
     def advance(self, done: int) -> None:
         """``done`` more units are finished."""
 
 
 class NoProgress:
-    def begin(self, total: int) -> None:
+    def begin(self, total: int, what: str) -> None:
         pass
 
     def advance(self, done: int) -> None:

@@ -48,7 +48,7 @@ def verify(ledger: Ledger, progress: Progress = NO_PROGRESS) -> list[Break]:
     try:
         check_readable(ledger)
         breaks = schema_breaks(ledger)
-        progress.begin(_rows_to_read(ledger))
+        progress.begin(_rows_to_read(ledger), "ledger rows")
         breaks += _verify_documents(ledger, progress)
         breaks += _verify_chunks(ledger, progress)
         breaks += _verify_calls(ledger, progress)

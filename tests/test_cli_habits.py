@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from audit.build import build_audit
 from draftgate.cli import COMMANDS, build_full_parser, main
 from draftgate.config import CONFIG_ENV, find_config, ledger_path, load_config
 from draftgate.exit_codes import ExitCode
@@ -29,10 +30,12 @@ class Recording:
 
     def __init__(self) -> None:
         self.totals: list[int] = []
+        self.phases: list[str] = []
         self.done = 0
 
-    def begin(self, total: int) -> None:
+    def begin(self, total: int, what: str) -> None:
         self.totals.append(total)
+        self.phases.append(what)
         self.done = 0
 
     def advance(self, done: int) -> None:
@@ -358,6 +361,19 @@ def test_progress_counts_reach_their_totals(tmp_path: Path) -> None:
         result = export(ledger, ExportOptions(format="openai", out_dir=tmp_path / "e"), exporting)
         assert exporting.totals == [result.record_count] == [len(mixed.exported)]
         assert exporting.done == result.record_count
+
+        auditing = Recording()
+        audit = build_audit(
+            ledger,
+            [tmp_path / "e"],
+            fast_decision_ms=2000,
+            target_mix={},
+            glossary_names=[],
+            progress=auditing,
+        )
+        assert audit.integrity.ok
+        assert auditing.phases == ["ledger rows", "records of e"]
+        assert auditing.totals[-1] == result.record_count == auditing.done
 
 
 def test_no_bar_when_stderr_is_not_a_terminal(
