@@ -73,9 +73,7 @@ class TerminalProgress:
             transient=True,
         )
         self._bar.start()
-        self._task = self._bar.add_task(
-            self._description(), total=self.total, completed=self.done
-        )
+        self._task = self._bar.add_task(self._description(), total=self.total, completed=self.done)
 
     def __enter__(self) -> TerminalProgress:
         return self
