@@ -1,0 +1,178 @@
+"""The browser tier: `draftgate serve` as a team uses it, in Debian's chromium driven by
+Playwright. Two reviewers sign in with their tokens in two browser contexts and approve at
+the same time; the ledger must show each decision signed by the right one and no draft
+decided twice. A second tab of one reviewer is told the name is already reviewing.
+
+Run by `make browser` (never by `make test`). Screenshots land in .browser/.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from serve.tokens import new_token, token_hash
+from tests.support.builders import REPO_ROOT
+from tests.support.review import seed_ledger
+from tests.support.serve import ESCAPES, decisions_by
+
+CHROMIUM = "/usr/bin/chromium"
+# As root on this machine, with no network but loopback: no sandbox, no GPU, and no
+# background connections that would be refused.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = REPO_ROOT / ".browser"
+WAIT_LIMIT_S = 120.0
+APPROVALS_EACH = 4
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
+    """A real `draftgate serve` on loopback over a ledger of 12 drafts, with two reviewers'
+    tokens in its config."""
+    ledger = tmp_path / "ledger.sqlite"
+    seed_ledger(ledger, count=12)
+    tokens = {"alice": new_token(), "bob": new_token()}
+    config = tmp_path / "draftgate.toml"
+    config.write_text(
+        "[serve.reviewers]\n"
+        + "".join(f'{name} = "{token_hash(token)}"\n' for name, token in tokens.items())
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "draftgate", "--ledger", str(ledger), "--config", str(config)]
+        + ["serve", "--port", str(port)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    ready = process.stdout.readline()
+    print(ready.strip())
+    assert "Serving the review" in ready, ready
+    try:
+        yield f"http://127.0.0.1:{port}/", ledger, tokens
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        finally:
+            process.kill()
+
+
+class Terminal:
+    """What the page's review app drew, read off its WebSocket frames (the terminal itself
+    is a canvas, with no text in the page)."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.raw = bytearray()
+        page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
+
+    def _frame(self, payload: str | bytes) -> None:
+        if isinstance(payload, bytes):
+            self.raw.extend(payload)
+
+    def text(self) -> str:
+        return ESCAPES.sub("", self.raw.decode("utf-8", "replace"))
+
+    def press(self, key: str) -> None:
+        self.page.focus(".xterm-helper-textarea")
+        self.page.keyboard.press(key)
+
+
+def wait_until(page: Page, condition: Callable[[], bool], what: str) -> None:
+    """Poll ``condition`` while Playwright delivers the pages' events (frames arrive only
+    while a Playwright call is waiting)."""
+    deadline = time.monotonic() + WAIT_LIMIT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {WAIT_LIMIT_S:.0f} s")
+        page.wait_for_timeout(50)
+
+
+def sign_in(browser: Browser, base: str, token: str) -> tuple[Page, Terminal]:
+    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    terminal = Terminal(page)
+    page.goto(base + "login")
+    page.fill("#token", token)
+    page.click("#sign-in")
+    page.wait_for_selector("body.-first-byte", timeout=WAIT_LIMIT_S * 1000)
+    return page, terminal
+
+
+def test_two_reviewers_approve_in_parallel_in_chromium(
+    served: tuple[str, Path, dict[str, str]],
+) -> None:
+    base, ledger, tokens = served
+    SHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            print(f"chromium {browser.version}")
+            alice, alice_term = sign_in(browser, base, tokens["alice"])
+            bob, bob_term = sign_in(browser, base, tokens["bob"])
+            reviewers = [("alice", alice, alice_term), ("bob", bob, bob_term)]
+            for n in range(1, APPROVALS_EACH + 1):
+                # Both see their draft #n, both press approve, then both decisions are in.
+                for name, page, term in reviewers:
+                    wait_until(page, lambda t=term, n=n: f"#{n} ·" in t.text(), f"{name} #{n}")
+                for _, _, term in reviewers:
+                    term.press("a")
+                for name, page, _ in reviewers:
+                    wait_until(
+                        page,
+                        lambda name=name, n=n: (
+                            Counter(r for _, r, _ in decisions_by(ledger))[name] == n
+                        ),
+                        f"{name}'s decision {n} in the ledger",
+                    )
+            for name, page, term in reviewers:
+                wait_until(page, lambda t=term: f"#{APPROVALS_EACH + 1} ·" in t.text(), name)
+                assert f"Draftgate review · {name}" in term.text()
+                assert f"approved {APPROVALS_EACH}" in term.text()
+                page.screenshot(path=str(SHOTS / f"{name}-review.png"))
+
+            # alice opens a second tab: told her name is already reviewing, no second app.
+            second = alice.context.new_page()
+            response = second.goto(base)
+            assert response is not None and response.status == 409
+            assert "alice is already reviewing" in second.inner_text("#busy")
+            second.screenshot(path=str(SHOTS / "alice-second-tab.png"))
+        finally:
+            browser.close()
+
+    rows = decisions_by(ledger)
+    for draft, reviewer, verdict in rows:
+        print(f"decision {draft} {reviewer} {verdict}")
+    assert Counter(r for _, r, _ in rows) == {"alice": APPROVALS_EACH, "bob": APPROVALS_EACH}
+    assert {v for _, _, v in rows} == {"approve"}
+    decided = [d for d, _, _ in rows]
+    assert len(set(decided)) == len(decided), "a draft was decided twice"
+    print(f"{len(rows)} decisions, {len(set(decided))} distinct drafts, screenshots in {SHOTS}")
+    for shot in ("alice-review.png", "bob-review.png", "alice-second-tab.png"):
+        assert (SHOTS / shot).stat().st_size > 0
