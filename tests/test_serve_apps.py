@@ -5,15 +5,25 @@ tab under one name is refused while the first is open."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sys
 from collections import Counter
 from pathlib import Path
 
+from aiohttp import ClientSession, CookieJar
+
+from ledger import Ledger
+from ledger.queue import ReviewQueue
+from tests.support.builders import REPO_ROOT
 from tests.support.review import seed_ledger
 from tests.support.serve import (
+    TICKET,
     TOKENS,
     Screen,
     client_for,
     decisions_by,
+    free_port,
     open_app,
     open_review_page,
     review_server,
@@ -97,3 +107,45 @@ async def test_second_tab_of_one_name_is_told_it_is_already_reviewing(
         # Once the first tab's app has ended, the name may review again.
         response = await other_browser.get("/")
         assert response.status == 200
+
+
+def live_sessions(ledger_path: Path, reviewer: str) -> int:
+    """Review sessions under ``reviewer`` that hold live leases now."""
+    with Ledger.open(ledger_path) as ledger:
+        return ReviewQueue(ledger, reviewer).other_sessions()
+
+
+async def test_stopping_the_server_ends_its_apps_and_gives_their_leases_back(
+    ledger_path: Path, tmp_path: Path
+) -> None:
+    seed_ledger(ledger_path, count=6)
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "draftgate", "--ledger", str(ledger_path), "serve"],
+        *["--port", str(port)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert server.stdout is not None
+        ready = await server.stdout.readline()
+        assert b"Serving the review" in ready, ready
+        base = f"http://127.0.0.1:{port}/"
+        async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as browser:
+            signed = await browser.post(base + "login", data={"name": "carol"})
+            assert signed.status == 200  # followed the redirect to the review page
+            found = TICKET.search(await signed.text())
+            assert found is not None
+            screen = Screen(await browser.ws_connect(f"{base}{found.group(1)}?width=120&height=40"))
+            await wait_for(lambda: "#1 ·" in screen.text(), "carol's first draft shown")
+            assert live_sessions(ledger_path, "carol") == 1
+            server.send_signal(signal.SIGINT)
+            await asyncio.wait_for(screen.closed.wait(), 60)
+        assert await asyncio.wait_for(server.wait(), 60) == 0
+    finally:
+        if server.returncode is None:
+            server.kill()
+            await server.wait()
+    assert live_sessions(ledger_path, "carol") == 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -20,6 +19,7 @@ from draftgate.exit_codes import ExitCode
 from serve.tokens import ReviewerTokens
 from tests.support.builders import REPO_ROOT
 from tests.support.review import seed_ledger
+from tests.support.serve import free_port
 
 
 def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
@@ -85,12 +85,6 @@ def test_a_missing_ledger_is_refused_before_listening(
 def test_loopback_addresses() -> None:
     assert all(is_loopback(h) for h in ("127.0.0.1", "127.8.0.1", "::1", "[::1]", "localhost"))
     assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "192.0.2.7", "review.example"))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_serve_answers_on_loopback_and_stops_on_ctrl_c(ledger_path: Path, tmp_path: Path) -> None:

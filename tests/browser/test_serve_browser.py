@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from serve.tokens import new_token, token_hash
 from tests.support.builders import REPO_ROOT
 from tests.support.review import seed_ledger
-from tests.support.serve import ESCAPES, decisions_by
+from tests.support.serve import ESCAPES, decisions_by, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 # As root on this machine, with no network but loopback: no sandbox, no GPU, and no
@@ -41,12 +40,6 @@ CHROMIUM_ARGS = [
 SHOTS = REPO_ROOT / ".browser"
 WAIT_LIMIT_S = 120.0
 APPROVALS_EACH = 4
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -110,3 +111,9 @@ def decisions_by(ledger_path: Path) -> list[tuple[str, str, str]]:
     """(draft id, reviewer, verdict) of every decision, in order."""
     with Ledger.open(ledger_path) as ledger:
         return [(d.draft_id, d.reviewer, str(d.verdict)) for d in ledger.iter_decisions()]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
