@@ -35,7 +35,8 @@ test-fast: check
 	$(BIN)/pytest -q --ignore=tests/reliability
 
 # The browser tier (not part of `make test`): two reviewers sign in to `draftgate serve` in
-# Debian's chromium, driven by Playwright, and approve in parallel; screenshots go to .browser/.
+# Debian's chromium, driven by Playwright, and approve in parallel, and one signs in through
+# nginx with TLS; screenshots go to .browser/.
 BROWSER_STAMP := $(VENV)/.installed-browser
 
 $(BROWSER_STAMP): $(STAMP)
@@ -43,7 +44,7 @@ $(BROWSER_STAMP): $(STAMP)
 	touch $@
 
 browser: $(BROWSER_STAMP)
-	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+	test -x /usr/bin/chromium -a -x /usr/sbin/nginx || (apt-get update && apt-get install -y chromium nginx-light)
 	DRAFTGATE_BROWSER_TIER=1 $(BIN)/pytest -q -s tests/browser
 
 lint: $(STAMP)
