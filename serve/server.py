@@ -17,9 +17,10 @@ import contextlib
 import json
 import logging
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import textual_serve
@@ -96,21 +97,32 @@ class ReviewProcess(AppService):
         self._stdin = process.stdin
         return process
 
+    async def ended(self) -> None:
+        """Return once the app process has ended, whoever ended it."""
+        if self._process is not None:
+            await self._process.wait()
+
     async def stop_and_wait(self) -> None:
         """Tell the app to quit and wait until its process has ended (so its leases are given
         back before its reviewer name is free again); kill it if it does not end."""
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.stop()
+        with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
+            await asyncio.wait_for(self.stop(), APP_EXIT_WAIT_S)
         process = self._process
         if process is None:
             return
-        try:
-            await asyncio.wait_for(process.wait(), APP_EXIT_WAIT_S)
-        except TimeoutError:
-            log.warning("review app %s did not quit; killing it", process.pid)
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
+        if process.returncode is None:
+            try:
+                await asyncio.wait_for(process.wait(), APP_EXIT_WAIT_S)
+            except TimeoutError:
+                log.warning("review app %s did not quit; killing it", process.pid)
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+        # The pipe into the app is the last one open; closing it lets the transport finish.
+        if process.stdin is not None:
+            process.stdin.close()
+            with contextlib.suppress(ConnectionError):
+                await process.stdin.wait_closed()
 
 
 def _redirect(location: str) -> web.Response:
@@ -139,6 +151,7 @@ class ReviewServer:
         self.live = live or LiveReviews()
         self.download_manager = DownloadManager()
         self._sockets: set[web.WebSocketResponse] = set()
+        self._endings: set[asyncio.Future[Any]] = set()
         public = urlsplit(settings.public_url) if settings.public_url else None
         self._public_origin = f"{public.scheme}://{public.netloc}" if public else None
         self._secure_cookie = public is not None and public.scheme == "https"
@@ -156,6 +169,7 @@ class ReviewServer:
             ]
         )
         app.on_shutdown.append(self._close_sockets)
+        app.on_cleanup.append(self._await_endings)
         return app
 
     # ---- sign-in ----------------------------------------------------------------------
@@ -270,34 +284,52 @@ class ReviewServer:
             raise web.HTTPConflict(
                 text=f"{session.reviewer} is already reviewing, or this page is out of date"
             )
+        socket = web.WebSocketResponse(heartbeat=15)
+        app: ReviewProcess | None = None
         try:
-            return await self._run_app(request, live)
+            await socket.prepare(request)
+            self._sockets.add(socket)
+            width = _dimension(request.query.get("width"), DEFAULT_COLUMNS, MAX_COLUMNS)
+            height = _dimension(request.query.get("height"), DEFAULT_ROWS, MAX_ROWS)
+            app = ReviewProcess(
+                self.settings.review_argv(live.reviewer),
+                cwd=self.settings.cwd,
+                socket=socket,
+                download_manager=self.download_manager,
+            )
+            await app.start(width, height)
+            log.info("review app started: %s", live.reviewer)
+            # An app that ends by itself (q, or a failure at start) closes its page's socket,
+            # so the page says so instead of waiting on a dead terminal.
+            watcher = asyncio.ensure_future(app.ended())
+            watcher.add_done_callback(lambda _: self._keep(socket.close()))
+            await self._pump(socket, app)
+        finally:
+            # The handler is cancelled when the browser drops the connection: ending the app
+            # and freeing the name run as their own task, which the cancellation cannot cut.
+            await asyncio.shield(self._keep(self._end_app(app, live, socket)))
+        return socket
+
+    def _keep(self, step: Coroutine[Any, Any, Any]) -> asyncio.Future[Any]:
+        """Run ``step`` as a task the server holds until it is done (and waits for at exit)."""
+        task = asyncio.ensure_future(step)
+        self._endings.add(task)
+        task.add_done_callback(self._endings.discard)
+        return task
+
+    async def _end_app(
+        self, app: ReviewProcess | None, live: LiveReview, socket: web.WebSocketResponse
+    ) -> None:
+        try:
+            self._sockets.discard(socket)
+            if app is not None:
+                await app.stop_and_wait()
+            if not socket.closed:
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await socket.close()
         finally:
             self.live.release(live)
             log.info("review app ended: %s", live.reviewer)
-
-    async def _run_app(self, request: web.Request, live: LiveReview) -> web.WebSocketResponse:
-        socket = web.WebSocketResponse(heartbeat=15)
-        await socket.prepare(request)
-        self._sockets.add(socket)
-        width = _dimension(request.query.get("width"), DEFAULT_COLUMNS, MAX_COLUMNS)
-        height = _dimension(request.query.get("height"), DEFAULT_ROWS, MAX_ROWS)
-        app = ReviewProcess(
-            self.settings.review_argv(live.reviewer),
-            cwd=self.settings.cwd,
-            socket=socket,
-            download_manager=self.download_manager,
-        )
-        try:
-            await app.start(width, height)
-            log.info("review app started: %s", live.reviewer)
-            await self._pump(socket, app)
-        finally:
-            self._sockets.discard(socket)
-            await app.stop_and_wait()
-            if not socket.closed:
-                await socket.close()
-        return socket
 
     async def _pump(self, socket: web.WebSocketResponse, app: ReviewProcess) -> None:
         """The browser's side of textual-serve's protocol: keys, size, focus, pings."""
@@ -330,3 +362,8 @@ class ReviewServer:
         # On shutdown: closing each socket ends its pump, which stops that app process.
         for socket in list(self._sockets):
             await socket.close(code=1001, message=b"server stopping")
+
+    async def _await_endings(self, _app: web.Application) -> None:
+        # Every app told to quit has ended (and given its leases back) before the server exits.
+        if self._endings:
+            await asyncio.gather(*self._endings, return_exceptions=True)

@@ -3,15 +3,18 @@ each refusal happens before one would be)."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import Sequence
 
 import pytest
+from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
 
 from serve.server import COOKIE, ReviewServer, ServeSettings
 from serve.sessions import BrowserSessions, LiveReviews
 from serve.tokens import ReviewerTokens, new_token, token_hash
-from tests.support.serve import TICKET, TOKENS
+from tests.support.serve import TICKET, TOKENS, WAIT_LIMIT_S, wait_for
 
 Client = TestClient[object, object]
 
@@ -226,3 +229,23 @@ def test_browser_sessions_expire() -> None:
     now[0] = 61.0
     assert sessions.get(session.id) is None
     assert sessions.get(None) is None
+
+
+async def test_an_app_that_ends_by_itself_closes_its_page() -> None:
+    """A review app that fails at start (here: a command that exits at once) must not leave
+    the page on a dead terminal, nor hold the name."""
+    server = ReviewServer(
+        ServeSettings(
+            review_argv=lambda _: [sys.executable, "-c", "raise SystemExit(3)"],
+            tokens=ReviewerTokens({"alice": token_hash(TOKENS["alice"])}),
+        )
+    )
+    client = await signed_in(server, TOKENS["alice"])
+    try:
+        socket = await client.ws_connect("/" + await ticket_of(client))
+        message = await asyncio.wait_for(socket.receive(), WAIT_LIMIT_S)
+        assert message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING)
+        await socket.close()
+        await wait_for(lambda: not server.live.reviewing("alice"), "the name freed")
+    finally:
+        await client.close()
