@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "draft Q&As, negatives, adversarials and clarify drafts from the ingested docs",
     ),
     "review": ("draftgate.cmd_review", "approve, edit or reject drafts in a terminal UI"),
+    "serve": ("draftgate.cmd_serve", "serve the review app in the browser for a team"),
     "export": (
         "draftgate.cmd_export",
         "write signed-off drafts as training data (openai, sharegpt, alpaca, hf)",

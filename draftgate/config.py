@@ -8,9 +8,16 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+)
 
 from draftgate.errors import UserInputError as UserInputError
 from generator.userfiles import UserFileError, read_user_text
@@ -70,6 +77,18 @@ class AuditConfig(Section):
     target_mix: dict[str, float] = Field(default_factory=dict)
 
 
+# `[serve.reviewers]`: reviewer name = "sha256:<hex>" of their token (`draftgate serve
+# --new-token NAME` makes one); the token itself is never written to the config.
+TokenHash = Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")]
+
+
+class ServeConfig(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8420, ge=1, le=65535)
+    public_url: str | None = None
+    reviewers: dict[str, TokenHash] = Field(default_factory=dict)
+
+
 class Config(Section):
     # The folder relative paths are taken from: where Draftgate was started, or the folder of
     # a draftgate.toml found above it (see find_config).
@@ -81,6 +100,7 @@ class Config(Section):
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
 
     def under_root(self, path: str | Path) -> Path:
         """``path`` as the config means it: a relative one is taken from the config's root."""
