@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from export import HF_DATASET_DIR, MANIFEST_NAME, file_hash, recorded_exports
+from export.preference import PREFERENCE_FORMATS, preference_content, verdicts_for
 from export.records import (
     JSONL_FORMATS,
     SPLITS,
@@ -654,7 +655,7 @@ WITH m(i, draft_id, decision_id) AS (
     SELECT key, json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)
 )
 SELECT m.i, m.draft_id, m.decision_id,
-       dr.id AS found_draft, dr.kind, dr.subtype, dr.question, dr.answer,
+       dr.id AS found_draft, dr.kind, dr.subtype, dr.question, dr.answer, dr.meta,
        dr.chunk_id AS draft_chunk, dr.call_id AS draft_call,
        md.id AS found_decision, md.draft_id AS decision_draft, md.verdict, md.reviewer,
        md.final_question, md.final_answer, md.decided_at,
@@ -745,15 +746,20 @@ def _check_against_ledger(
                     f"decision {entry['decision_id']} that signed it off is not in the ledger",
                     entry["draft_id"],
                 )
-            elif row["verdict"] not in ("approve", "edit") or not is_named(row["reviewer"]):
+            elif row["verdict"] not in verdicts_for(fmt) or not is_named(row["reviewer"]):
                 breaks.add(
                     "record_unsigned",
                     ref,
-                    f"decision {entry['decision_id']} is a {row['verdict']}, not a sign-off",
+                    f"decision {entry['decision_id']} is a {row['verdict']}"
+                    + ("" if is_named(row["reviewer"]) else " by no named reviewer")
+                    + ", not a sign-off",
                     entry["draft_id"],
                 )
             else:
-                _check_signed_text(breaks, ref, entry, row, system_prompt)
+                if fmt in PREFERENCE_FORMATS:
+                    _check_preference_text(breaks, ref, entry, row, system_prompt, fmt)
+                else:
+                    _check_signed_text(breaks, ref, entry, row, system_prompt)
                 _check_still_live(ledger, breaks, ref, entry["decision_id"], row["live_id"])
             if entry["draft_id"] in hf_columns:
                 where, values = hf_columns[entry["draft_id"]]
@@ -824,6 +830,49 @@ def _check_still_live(
     else:
         breaks.add(
             "record_superseded", ref, f"a later decision {live_id} replaced the exported sign-off"
+        )
+
+
+def _check_preference_text(
+    breaks: _Breaks,
+    ref: str,
+    entry: dict[str, Any],
+    row: Any,
+    system_prompt: str | None,
+    fmt: str,
+) -> None:
+    """The preference record the ledger's draft and decision make must hash to the exported
+    one: a chosen side nobody signed off, or a rejected side that is not the drafted or the
+    model's answer, is a break."""
+    try:
+        meta = json.loads(row["meta"]) if isinstance(row["meta"], str) else {}
+    except ValueError:
+        meta = {}
+    expected = preference_content(
+        fmt,
+        kind=row["kind"],
+        question=row["question"],
+        answer=row["answer"],
+        meta=meta if isinstance(meta, dict) else {},
+        verdict=row["verdict"],
+        final_question=row["final_question"],
+        final_answer=row["final_answer"],
+        system=system_prompt,
+    )
+    if expected is None:
+        breaks.add(
+            "record_text_mismatch",
+            ref,
+            f"decision {entry['decision_id']} makes no {fmt} record in the ledger",
+            entry["draft_id"],
+        )
+    elif record_hash(expected.content) != entry["record_hash"]:
+        breaks.add(
+            "record_text_mismatch",
+            ref,
+            f"the {fmt} record decision {entry['decision_id']} makes does not hash to the "
+            "exported record",
+            entry["draft_id"],
         )
 
 

@@ -244,6 +244,26 @@ class SignedOffRecord(NamedTuple):
     call_hash: str | None
 
 
+class DecidedRecord(NamedTuple):
+    """A draft with its deciding decision (a sign-off or a rejection by a named reviewer), its
+    meta and its source: what a preference export pairs."""
+
+    draft_id: str
+    kind: str
+    subtype: str | None
+    question: str
+    answer: str
+    meta: dict[str, Any]
+    decision_id: str
+    verdict: str
+    reviewer: str
+    final_question: str | None
+    final_answer: str | None
+    document: str
+    chunk_id: str
+    call_hash: str | None
+
+
 class ExportRecordRow(NamedTuple):
     """One record of an export as the ledger records it."""
 
@@ -264,6 +284,20 @@ _SIGNED_OFF_FROM = """
 """
 _SIGNED_OFF_RECORD_COLUMNS = (
     "dr.id, dr.kind, dr.subtype, dr.question, dr.answer, s.decision_id, s.verdict,"
+    " s.reviewer, de.final_question, de.final_answer, doc.path, dr.chunk_id,"
+    " (SELECT gc.call_hash FROM generation_calls gc WHERE gc.id = dr.call_id)"
+)
+# A draft decided by its latest live decision (the verdicts are chosen by the caller).
+_DECIDED_FROM = """
+    FROM draft_status s
+    JOIN drafts dr ON dr.id = s.draft_id
+    JOIN decisions de ON de.id = s.decision_id
+    JOIN chunks c ON c.id = dr.chunk_id
+    JOIN documents doc ON doc.id = c.document_id
+    WHERE s.verdict IN ({verdicts})
+"""
+_DECIDED_RECORD_COLUMNS = (
+    "dr.id, dr.kind, dr.subtype, dr.question, dr.answer, dr.meta, s.decision_id, s.verdict,"
     " s.reviewer, de.final_question, de.final_answer, doc.path, dr.chunk_id,"
     " (SELECT gc.call_hash FROM generation_calls gc WHERE gc.id = dr.call_id)"
 )
@@ -1416,6 +1450,29 @@ class Ledger:
         with what an export writes, in creation order."""
         for row in self._signed_off(_SIGNED_OFF_RECORD_COLUMNS, kinds, include_stale):
             yield SignedOffRecord._make(row)
+
+    def iter_decided_records(
+        self,
+        verdicts: Sequence[str],
+        kinds: Sequence[str] | None = None,
+        *,
+        include_stale: bool = True,
+    ) -> Iterator[DecidedRecord]:
+        """Every draft whose latest live decision is one of ``verdicts`` (approve, edit,
+        reject) by a named reviewer, with its meta, in creation order."""
+        allowed = [v for v in verdicts if v in ("approve", "edit", "reject")]
+        if not allowed:
+            return
+        where, params = self._signed_off_where(kinds, include_stale)
+        sql = (
+            f"SELECT {_DECIDED_RECORD_COLUMNS} "
+            + _DECIDED_FROM.format(verdicts=", ".join("?" for _ in allowed))
+            + f"{where} ORDER BY dr.rowid"
+        )
+        for row in self.iter_query(sql, [*allowed, *params], size=SIGNED_OFF_READ_BATCH):
+            values = list(row)
+            values[5] = json.loads(values[5])
+            yield DecidedRecord._make(values)
 
     def count_stale_signed_off(self, kinds: Sequence[str] | None = None) -> int:
         """Signed-off drafts (of ``kinds``) whose source changed since they were drafted."""
