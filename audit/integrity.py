@@ -80,6 +80,8 @@ class IntegrityResult:
     heads_checked: int = 0
     stale_drafts: list[str] = field(default_factory=list)
     stale_in_export: list[str] = field(default_factory=list)
+    ungrounded_drafts: list[str] = field(default_factory=list)
+    ungrounded_in_export: list[str] = field(default_factory=list)
     # One row per exported record: a record in several exports checked is one row whose
     # ``exports`` lists each (export id, format, split).
     provenance: list[dict[str, Any]] = field(default_factory=list)
@@ -99,6 +101,8 @@ class IntegrityResult:
             "heads_checked": self.heads_checked,
             "stale_drafts": self.stale_drafts,
             "stale_in_export": self.stale_in_export,
+            "ungrounded_drafts": self.ungrounded_drafts,
+            "ungrounded_in_export": self.ungrounded_in_export,
             "records": self.records,
         }
 
@@ -157,10 +161,19 @@ def check_integrity(
         "SELECT draft_id FROM stale_drafts ORDER BY draft_id"
     )]  # fmt: skip
     stale = set(result.stale_drafts)
+    result.ungrounded_drafts = [r[0] for r in ledger.query(_UNGROUNDED_SQL)]
     for out_dir in export_dirs:
         _check_export_dir(ledger, result, out_dir, recorded, stale, progress)
     result.records = _name_records(ledger, result)
     return result
+
+
+# Imported drafts that no doc passage supports (see generator.importer).
+_UNGROUNDED_SQL = """
+SELECT id FROM drafts
+WHERE json_valid(meta) AND json_type(meta, '$.import.grounded') = 'false'
+ORDER BY id
+"""
 
 
 # The question a draft was signed off with (an edit's final question), else its own.
@@ -176,7 +189,7 @@ FROM drafts dr WHERE dr.id IN (SELECT value FROM json_each(?))
 def _name_records(ledger: Ledger, result: IntegrityResult) -> dict[str, dict[str, Any]]:
     """Question, kind and exports of every draft a break or the stale list names."""
     named = [b["draft_id"] for b in result.breaks if b.get("draft_id")]
-    wanted = sorted(set(named) | set(result.stale_in_export))
+    wanted = sorted(set(named) | set(result.stale_in_export) | set(result.ungrounded_in_export))
     if not wanted:
         return {}
     exports: dict[str, list[dict[str, Any]]] = {draft_id: [] for draft_id in wanted}
@@ -724,6 +737,8 @@ def _check_against_ledger(
 ) -> str:
     """Check every record against the ledger; returns the provenance hash recomputed from it."""
     stale_listed = set(result.stale_in_export)
+    ungrounded_listed = set(result.ungrounded_in_export)
+    ungrounded = set(result.ungrounded_drafts)
     provenance = ProvenanceHasher()
     for start in range(0, len(records), LOOKUP_BATCH):
         batch = records[start : start + LOOKUP_BATCH]
@@ -781,6 +796,9 @@ def _check_against_ledger(
                     f"its source {row['document']} changed after generation",
                     entry["draft_id"],
                 )
+            if entry["draft_id"] in ungrounded and entry["draft_id"] not in ungrounded_listed:
+                ungrounded_listed.add(entry["draft_id"])
+                result.ungrounded_in_export.append(entry["draft_id"])
             exported = {"export_id": export_id, "format": fmt, "split": entry["split"]}
             key = (entry["draft_id"], entry["decision_id"], entry["record_hash"])
             known = result.provenance_at.get(key)

@@ -51,6 +51,7 @@ from ledger.migrations import (
     SCHEMA_VERSION,
 )
 from ledger.models import (
+    IMPORT_DOCUMENT_PREFIX,
     Chunk,
     ChunkIn,
     Decision,
@@ -68,6 +69,9 @@ from ledger.reviewers import is_named, reviewer_name
 logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
+# A documents.path condition true of the docs and false of imported files (see
+# IMPORT_DOCUMENT_PREFIX): what drafting, search, coverage and removal look at.
+DOCS_ONLY_SQL = f"NOT LIKE '{IMPORT_DOCUMENT_PREFIX}%'"
 # The dropped reason for drafts a drafter was asked for but did not return (a short reply).
 SHORTFALL = "fewer_than_requested"
 
@@ -1008,7 +1012,8 @@ class Ledger:
         removed: list[str] = []
         with self.transaction() as db:
             rows = db.execute(
-                "SELECT path FROM current_documents WHERE removed = 0 AND path LIKE ? ESCAPE '\\'",
+                "SELECT path FROM current_documents WHERE removed = 0 AND path LIKE ? ESCAPE '\\'"
+                f" AND path {DOCS_ONLY_SQL}",
                 (path_prefix.replace("%", "\\%").replace("_", "\\_") + "%",),
             ).fetchall()
             for row in rows:
@@ -1045,13 +1050,25 @@ class Ledger:
         return IngestRoot(row["id"], row["root"], row["key_prefix"], row["recorded_at"])
 
     def current_documents(self) -> list[Document]:
-        rows = self.query("SELECT * FROM current_documents WHERE removed = 0 ORDER BY path")
+        """The current docs (imported files are not docs: see ``import_documents``)."""
+        rows = self.query(
+            "SELECT * FROM current_documents WHERE removed = 0"
+            f" AND path {DOCS_ONLY_SQL} ORDER BY path"
+        )
         return [_row_to_document(r) for r in rows]
 
     def current_chunks(self) -> list[Chunk]:
+        """The chunks of the current docs."""
         rows = self.query(
             "SELECT c.* FROM current_chunks c JOIN documents d ON d.id = c.document_id"
-            " ORDER BY d.path, c.ordinal"
+            f" WHERE d.path {DOCS_ONLY_SQL} ORDER BY d.path, c.ordinal"
+        )
+        return [row_to_chunk(r) for r in rows]
+
+    def chunks_of_document(self, document_id_: str) -> list[Chunk]:
+        """One document version's chunks, in order."""
+        rows = self.query(
+            "SELECT * FROM chunks WHERE document_id = ? ORDER BY ordinal", (document_id_,)
         )
         return [row_to_chunk(r) for r in rows]
 
@@ -1072,8 +1089,27 @@ class Ledger:
             " snippet(chunks_fts, 0, '[', ']', '…', 12) AS snip"
             " FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid"
             " JOIN current_documents d ON d.id = c.document_id"
-            " WHERE chunks_fts MATCH ? AND d.removed = 0 LIMIT ?",
+            f" WHERE chunks_fts MATCH ? AND d.removed = 0 AND d.path {DOCS_ONLY_SQL} LIMIT ?",
             (fts_phrase(phrase), limit),
+        )
+        return [
+            ChunkHit(r["id"], r["path"], json.loads(r["heading_path"]), r["snip"]) for r in rows
+        ]
+
+    def search_chunks_any(self, words: Sequence[str], limit: int = 5) -> list[ChunkHit]:
+        """Current doc chunks holding any of ``words``, best first (FTS5's bm25 rank: chunks
+        holding more of the rarer words come first)."""
+        terms = [fts_phrase(w) for w in dict.fromkeys(words) if w.strip()]
+        if not terms:
+            return []
+        rows = self.query(
+            "SELECT c.id, d.path, c.heading_path,"
+            " snippet(chunks_fts, 0, '[', ']', '…', 12) AS snip"
+            " FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid"
+            " JOIN current_documents d ON d.id = c.document_id"
+            f" WHERE chunks_fts MATCH ? AND d.removed = 0 AND d.path {DOCS_ONLY_SQL}"
+            " ORDER BY chunks_fts.rank LIMIT ?",
+            (" OR ".join(terms), limit),
         )
         return [
             ChunkHit(r["id"], r["path"], json.loads(r["heading_path"]), r["snip"]) for r in rows
@@ -1514,13 +1550,16 @@ class Ledger:
 
     def status(self) -> StatusReport:
         report = StatusReport()
-        report.documents = self.query("SELECT count(*) FROM current_documents WHERE removed = 0")[
-            0
-        ][0]
-        report.documents_removed = self.query(
-            "SELECT count(*) FROM current_documents WHERE removed = 1"
+        report.documents = self.query(
+            f"SELECT count(*) FROM current_documents WHERE removed = 0 AND path {DOCS_ONLY_SQL}"
         )[0][0]
-        report.chunks = self.query("SELECT count(*) FROM current_chunks")[0][0]
+        report.documents_removed = self.query(
+            f"SELECT count(*) FROM current_documents WHERE removed = 1 AND path {DOCS_ONLY_SQL}"
+        )[0][0]
+        report.chunks = self.query(
+            "SELECT count(*) FROM current_chunks c JOIN documents d ON d.id = c.document_id"
+            f" WHERE d.path {DOCS_ONLY_SQL}"
+        )[0][0]
         by_kind: dict[str, dict[str, int]] = {}
         for row in self.query(
             "SELECT dr.kind, s.verdict, count(*) FROM drafts dr"
