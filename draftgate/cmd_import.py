@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
         help="bring a team's Q&As or production logs (JSONL, CSV) into the review queue",
         description="Each good row becomes a draft waiting for review (origin import), with the "
         "file's hash and the row's line as provenance. A row is attached to the doc chunk "
-        f"holding at least {MIN_SHARED_WORDS} and {int(MIN_SHARED_SHARE * 100)}%% of its "
+        f"holding at least {MIN_SHARED_WORDS} and {int(MIN_SHARED_SHARE * 100)}% of its "
         "content words, else it is shown and audited as ungrounded. A production row's model "
         "answer is the draft's starting answer (a reference answer column wins) and is kept "
         "for preference exports. Bad rows are reported by line and skipped; rows imported "

@@ -278,3 +278,35 @@ def test_preference_export_is_recorded_with_its_record_hashes(
         r[0] for r in ledger.query("SELECT id FROM decisions WHERE verdict = 'reject'")
     }
     assert reject_decisions & {r["decision_id"] for r in manifest["records"]}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "columns"),
+    [
+        ("dpo", {"prompt", "chosen", "rejected"}),
+        ("openai-dpo", {"input", "preferred_output", "non_preferred_output"}),
+        ("kto", {"prompt", "completion", "label"}),
+    ],
+)
+def test_the_files_load_as_hugging_face_datasets(
+    ledger: Ledger, tmp_path: Path, fmt: str, columns: set[str]
+) -> None:
+    """What a TRL or OpenAI user runs first: ``load_dataset("json", ...)`` on the files."""
+    from datasets import load_dataset
+
+    build(ledger)
+    out = tmp_path / fmt
+    export(ledger, ExportOptions(format=fmt, out_dir=out, eval_fraction=0.0))
+    dataset = load_dataset(
+        "json", data_files={"train": str(out / "train.jsonl")}, cache_dir=str(tmp_path / "c")
+    )["train"]
+    assert set(dataset.column_names) == columns
+    first = dataset[0]
+    if fmt == "kto":
+        assert isinstance(first["label"], bool)
+        assert first["completion"][0]["role"] == "assistant"
+    elif fmt == "dpo":
+        assert first["prompt"][-1]["role"] == "user"
+        assert first["chosen"][0]["role"] == first["rejected"][0]["role"] == "assistant"
+    else:
+        assert first["input"]["messages"][-1]["role"] == "user"
