@@ -312,22 +312,26 @@ class Support:
     share: float
 
 
-def find_support(ledger: Ledger, row: ImportRow) -> Support | None:
-    """The doc chunk that supports the row by the grounding rule, or None."""
+def find_support(
+    ledger: Ledger, row: ImportRow, chunk_words: dict[str, frozenset[str]] | None = None
+) -> Support | None:
+    """The doc chunk that supports the row by the grounding rule, or None. ``chunk_words``
+    caches each chunk's content words across the rows of one import."""
     words = content_words(row.question + " " + row.starting_answer)
     if not words:
         return None
+    cache = {} if chunk_words is None else chunk_words
     best: Support | None = None
     for hit in ledger.search_chunks_any(sorted(words), limit=SUPPORT_CANDIDATES):
-        chunk = ledger.get_chunk(hit.chunk_id)
-        if chunk is None:
-            continue
-        shared = sorted(words & content_words(chunk.text))
+        if hit.chunk_id not in cache:
+            chunk = ledger.get_chunk(hit.chunk_id)
+            cache[hit.chunk_id] = frozenset(content_words(chunk.text)) if chunk else frozenset()
+        shared = sorted(words & cache[hit.chunk_id])
         share = len(shared) / len(words)
         if len(shared) < MIN_SHARED_WORDS or share < MIN_SHARED_SHARE:
             continue
         if best is None or share > best.share:
-            best = Support(chunk.id, hit.document_path, shared, round(share, 4))
+            best = Support(hit.chunk_id, hit.document_path, shared, round(share, 4))
     return best
 
 
@@ -384,8 +388,9 @@ def import_file(
     )
     row_chunks = {c.start_line: c for c in ledger.chunks_of_document(outcome.document_id)}
     pending: list[tuple[GenerationCall, list[DraftIn]]] = []
+    chunk_words: dict[str, frozenset[str]] = {}
     for row in todo:
-        support = find_support(ledger, row)
+        support = find_support(ledger, row, chunk_words)
         provenance: dict[str, Any] = {
             "file": path.name,
             "file_hash": file_hash,
