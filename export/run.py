@@ -2,7 +2,8 @@
 
 A draft leaves only when its latest live decision is an approve or an edit by a named reviewer
 (views ``draft_status`` and ``live_decisions``); an edit leaves with its final text. There is no
-option to include anything else.
+option to include anything else. The one other decision that leaves is a named reviewer's
+reject, only in the ``kto`` format, as a ``label: false`` line (``export.preference``).
 
 Memory does not grow with the number of records: the ledger is read in batches inside one
 snapshot, lines are written one at a time, parquet in row groups, and the manifest's record

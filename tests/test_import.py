@@ -206,6 +206,9 @@ def test_the_imported_file_is_no_doc(ledger: Ledger, tmp_path: Path) -> None:
     assert all(not d.path.startswith("import://") for d in ledger.current_documents())
     assert len(ledger.current_chunks()) == 2
     assert ledger.search_chunks("colour") == []
+    # Not only filtered out: the rows are not in the docs' full-text index at all.
+    indexed = ledger.query("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH 'colour'")
+    assert indexed[0][0] == 0
     assert ledger.status().documents == 1 and ledger.status().chunks == 2
     # An ingest of the docs folder marks what it did not see removed: never an imported file.
     ledger.ingest_document(
