@@ -42,7 +42,9 @@ def register(subparsers: Any) -> None:
         "read the last user message as the question and the assistant's reply as the model "
         "answer.",
     )
-    parser.add_argument("file", metavar="FILE", help="a .jsonl/.ndjson/.json or .csv file")
+    parser.add_argument(
+        "file", metavar="FILE", help="a .jsonl/.ndjson/.json (lines or one array) or .csv file"
+    )
     parser.add_argument(
         "--map",
         action="append",

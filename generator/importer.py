@@ -179,7 +179,12 @@ def parse_rows(
 
 
 def _jsonl_records(text: str) -> Iterator[tuple[int, int, dict[str, Any] | str]]:
-    for index, raw in enumerate(text.splitlines(), start=1):
+    if text.lstrip().startswith("["):
+        yield from _array_records(text)
+        return
+    # Split on newlines only: a JSON string may hold U+2028 and other characters that
+    # str.splitlines() would also break a line at, misnumbering every line after it.
+    for index, raw in enumerate(text.split("\n"), start=1):
         if not raw.strip():
             continue
         try:
@@ -197,6 +202,39 @@ def _jsonl_records(text: str) -> Iterator[tuple[int, int, dict[str, Any] | str]]
             yield index, index, _chat_record(value)
         else:
             yield index, index, value
+
+
+_DECODER = json.JSONDecoder()
+
+
+def _array_records(text: str) -> Iterator[tuple[int, int, dict[str, Any] | str]]:
+    """A file holding one JSON array of objects: each item with the line it starts on. A
+    syntax error ends the file there (nothing after it can be told apart)."""
+    position = text.index("[") + 1
+    while True:
+        position = _skip_space(text, position)
+        if position >= len(text) or text[position] == "]":
+            return
+        line = text.count("\n", 0, position) + 1
+        try:
+            value, end = _DECODER.raw_decode(text, position)
+        except json.JSONDecodeError as exc:
+            yield line, line, f"not JSON ({exc.msg}); the rest of the array is not read"
+            return
+        end_line = text.count("\n", 0, end) + 1
+        if not isinstance(value, dict):
+            yield line, end_line, "not a JSON object"
+        else:
+            yield line, end_line, _chat_record(value) if "messages" in value else value
+        position = _skip_space(text, end)
+        if position < len(text) and text[position] == ",":
+            position += 1
+
+
+def _skip_space(text: str, position: int) -> int:
+    while position < len(text) and text[position] in " \t\r\n":
+        position += 1
+    return position
 
 
 def _chat_record(value: dict[str, Any]) -> dict[str, Any] | str:

@@ -283,3 +283,28 @@ async def test_imported_drafts_are_reviewed_exported_and_audited(
     md = tmp_path / "audit.md"
     main(["--ledger", str(ledger_path), "audit", "--export", str(sft), "--out", str(md)])
     assert "Ungrounded imported drafts (no doc passage supports them): 1" in md.read_text()
+
+
+def test_a_json_array_file_and_raw_line_separators_keep_their_lines() -> None:
+    from generator.importer import parse_rows
+
+    array = (
+        "[\n"
+        '  {"question": "How do I download invoices?",\n'  # line 2
+        '   "answer": "Open Settings > Billing > Invoices."},\n'
+        '  {"question": "", "answer": "x"},\n'  # line 4
+        "  42,\n"  # line 5
+        '  {"question": "Sky?", "answer": "Blue."}\n'  # line 6
+        "]\n"
+    )
+    rows, bad = parse_rows(array.encode(), "jsonl", {})
+    assert [(r.line, r.end_line) for r in rows] == [(2, 3), (6, 6)]
+    assert [(b.line, b.reason.split(" (")[0]) for b in bad] == [
+        (4, "no question"),
+        (5, "not a JSON object"),
+    ]
+    # A raw U+2028 inside a JSON string is no line break: the next line is still line 2.
+    lines = '{"question": "a\u2028b?", "answer": "c"}\n{"question": "q?"}\n'
+    rows, bad = parse_rows(lines.encode(), "jsonl", {})
+    assert [r.question for r in rows] == ["a\u2028b?"]
+    assert [b.line for b in bad] == [2]
