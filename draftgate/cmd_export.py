@@ -64,8 +64,9 @@ def register(subparsers: Any) -> None:
         "--format",
         choices=EXPORT_FORMATS,
         default="openai",
-        help="openai, sharegpt, alpaca, hf (SFT); dpo (TRL DPOTrainer), openai-dpo (OpenAI "
-        "preference fine-tuning), kto (TRL KTOTrainer); default openai",
+        help="training-data format: openai (chat JSONL), sharegpt, alpaca, or hf (parquet + "
+        "a datasets folder); preference data: dpo (TRL DPOTrainer), openai-dpo (OpenAI "
+        "preference fine-tuning), kto (TRL KTOTrainer)",
     )
     exp.add_argument(
         "--out",

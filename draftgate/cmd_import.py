@@ -12,11 +12,13 @@ from rich.markup import escape
 
 from draftgate.context import CommandError, config_of, open_ledger
 from draftgate.exit_codes import ExitCode
+from draftgate.output import add_json_option, print_json
 from generator.importer import (
     DEFAULT_COLUMNS,
     MIN_SHARED_SHARE,
     MIN_SHARED_WORDS,
     ImportFileError,
+    ImportReport,
     import_file,
     parse_mapping,
 )
@@ -51,8 +53,10 @@ def register(subparsers: Any) -> None:
         default=[],
         metavar="ROLE=COLUMN,...",
         help="read a role from a named column: roles question, answer (a team's reference), "
-        "model_answer (what production said), feedback, kind (repeatable)",
+        "model_answer (what production said), feedback, kind (repeatable; without it, the "
+        "default column names above)",
     )
+    add_json_option(parser, "the import summary")
     parser.set_defaults(run=run_import)
 
 
@@ -70,8 +74,31 @@ def run_import(args: argparse.Namespace) -> int:
     # One plain line per bad row (no wrapping), so the list can be grepped and counted.
     for bad in report.bad:
         print(f"{visible(args.file)}:{bad.line}: skipped: {visible(bad.reason)}", file=sys.stderr)
-    out = Console(highlight=False)
     good = report.rows - len(report.bad)
+    if args.json:
+        print_json(
+            {
+                "file": report.file,
+                "file_hash": report.file_hash,
+                "format": report.format,
+                "rows": report.rows,
+                "imported": report.imported,
+                "grounded": report.grounded,
+                "ungrounded": report.ungrounded,
+                "imported_before": report.already_imported,
+                "bad": [{"line": b.line, "reason": b.reason} for b in report.bad],
+                "document": report.document_path or None,
+            }
+        )
+    else:
+        _print_summary(report)
+    if good == 0:
+        raise CommandError(f"{args.file}: no importable row", ExitCode.BAD_INPUT)
+    return ExitCode.OK
+
+
+def _print_summary(report: ImportReport) -> None:
+    out = Console(highlight=False)
     out.print(
         f"{report.rows} rows: imported {report.imported} "
         f"({report.grounded} grounded, {report.ungrounded} ungrounded), "
@@ -79,6 +106,3 @@ def run_import(args: argparse.Namespace) -> int:
     )
     if report.ungrounded:
         out.print(f"ungrounded rows are shown under {escape(report.document_path)}")
-    if good == 0:
-        raise CommandError(f"{args.file}: no importable row", ExitCode.BAD_INPUT)
-    return ExitCode.OK

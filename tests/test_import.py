@@ -308,3 +308,12 @@ def test_a_json_array_file_and_raw_line_separators_keep_their_lines() -> None:
     rows, bad = parse_rows(lines.encode(), "jsonl", {})
     assert [r.question for r in rows] == ["a\u2028b?"]
     assert [b.line for b in bad] == [2]
+
+
+def test_json_summary(ledger: Ledger, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    add_document(ledger)
+    assert import_cli(ledger, production_file(tmp_path), "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["rows"], summary["imported"], summary["ungrounded"]) == (7, 3, 1)
+    assert [b["line"] for b in summary["bad"]] == [3, 4, 7, 8]
+    assert summary["document"].startswith("import://prod.jsonl@")
