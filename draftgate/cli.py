@@ -33,11 +33,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "draftgate.cmd_generate",
         "draft Q&As, negatives, adversarials and clarify drafts from the ingested docs",
     ),
+    "import": (
+        "draftgate.cmd_import",
+        "bring a team's Q&As or production logs (JSONL, CSV) into the review queue",
+    ),
     "review": ("draftgate.cmd_review", "approve, edit or reject drafts in a terminal UI"),
     "serve": ("draftgate.cmd_serve", "serve the review app in the browser for a team"),
     "export": (
         "draftgate.cmd_export",
-        "write signed-off drafts as training data (openai, sharegpt, alpaca, hf)",
+        "write signed-off drafts as training data (openai, sharegpt, alpaca, hf) or "
+        "preference data (dpo, openai-dpo, kto)",
     ),
     "audit": (
         "draftgate.cmd_export",

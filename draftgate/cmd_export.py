@@ -24,6 +24,7 @@ from draftgate.context import CommandError, config_of, docs_root, open_ledger
 from draftgate.exit_codes import ExitCode
 from draftgate.output import add_json_option, print_json, progress_for
 from export import (
+    DEFAULT_MIN_EDIT_DISTANCE,
     EXPORT_FORMATS,
     HF_DATASET_DIR,
     MANIFEST_NAME,
@@ -49,18 +50,23 @@ AUDIT_FORMATS = ("md", "html", "json")
 def register(subparsers: Any) -> None:
     exp = subparsers.add_parser(
         "export",
-        help="write signed-off drafts as training data (openai, sharegpt, alpaca, hf)",
+        help="write signed-off drafts as training data (openai, sharegpt, alpaca, hf) or "
+        "preference data (dpo, openai-dpo, kto)",
         description="Export every draft whose latest live decision is an approve or an edit by "
         "a named reviewer (edits with their final text), split into train/eval, with a "
         "manifest.json that lists every record's hash. The export is recorded in the ledger. "
-        "Nothing unsigned can be exported: there is no option for it.",
+        "Nothing unsigned can be exported: there is no option for it. The preference formats "
+        "pair a signed-off answer (chosen) with the drafted answer an edit replaced or a "
+        "model's answer a probe or import brought in (rejected); kto labels signed-off "
+        "answers true and answers a named reviewer rejected false.",
     )
     exp.add_argument(
         "--format",
         choices=EXPORT_FORMATS,
         default="openai",
         help="training-data format: openai (chat JSONL), sharegpt, alpaca, or hf (parquet + "
-        "a datasets folder)",
+        "a datasets folder); preference data: dpo (TRL DPOTrainer), openai-dpo (OpenAI "
+        "preference fine-tuning), kto (TRL KTOTrainer)",
     )
     exp.add_argument(
         "--out",
@@ -84,6 +90,15 @@ def register(subparsers: Any) -> None:
         "--balance",
         metavar="SPEC",
         help="caps per kind (qa=500,negative=200) or a mix (qa=0.7,negative=0.3)",
+    )
+    exp.add_argument(
+        "--min-edit-distance",
+        type=float,
+        metavar="D",
+        default=DEFAULT_MIN_EDIT_DISTANCE,
+        help="dpo/openai-dpo: leave out pairs whose answers differ by less than this "
+        f"normalised edit distance, 0-1 (default {DEFAULT_MIN_EDIT_DISTANCE}; 0 keeps all but "
+        "identical ones); they are counted in the manifest",
     )
     exp.add_argument(
         "--push-to-hub", metavar="REPO", help="also push the DatasetDict (--format hf only)"
@@ -174,6 +189,7 @@ def export_options(args: argparse.Namespace, config: Config) -> ExportOptions:
         system_prompt=_system_prompt(args.system_prompt or config.export.system_prompt),
         balance=balance,
         include_stale=args.include_stale,
+        min_edit_distance=args.min_edit_distance,
         force=args.force,
         command=shlex.join(["draftgate", *sys.argv[1:]]),
     )
@@ -235,6 +251,15 @@ def _print_export(result: ExportResult) -> None:
             f"left out {count} stale record{'' if count == 1 else 's'} "
             "(source changed since drafted; --include-stale keeps them)"
         )
+    if result.preference is not None:
+        tally = result.preference
+        sources = ", ".join(f"{n} from {s}" for s, n in tally["records_by_source"].items())
+        console.print(f"preference records: {sources or 'none'}")
+        if tally["left_out_close"]:
+            console.print(
+                f"left out {tally['left_out_close']} pair(s) whose answers differ by less than "
+                f"{tally['min_edit_distance']} (--min-edit-distance)"
+            )
 
 
 def _push_to_hub(result: ExportResult, repo: str) -> int:

@@ -143,6 +143,9 @@ def test_bash_completion_completes_commands_options_and_choices(
         "sharegpt",
         "alpaca",
         "hf",
+        "dpo",
+        "openai-dpo",
+        "kto",
     ]
     assert _bash_complete(script, ["draftgate", "--ledger", "x", "audit", "--form"]) == ["--format"]
     assert _bash_complete(script, ["draftgate", "completion", "z"]) == ["zsh"]
@@ -172,7 +175,7 @@ def test_fish_completes_choices(capsys: pytest.CaptureFixture[str], tmp_path: Pa
         check=True,
     )
     values = [line.split("\t")[0] for line in done.stdout.splitlines()]
-    assert values == ["alpaca", "hf", "openai", "sharegpt"]
+    assert values == ["alpaca", "dpo", "hf", "kto", "openai", "openai-dpo", "sharegpt"]
 
 
 # ---- --json and --out - --------------------------------------------------------------------
