@@ -5,15 +5,17 @@ Run by ``make compat-trainers`` (not part of ``make test``: it needs its own env
     python compat/trainers.py --venv ds3=.compat/trainers-ds3 --venv ds4=.compat/trainers-ds4
 
 The command, in the project's environment, builds a ledger through Draftgate's own CLI and API
-(ingest and the offline rules drafter on ``product_docs/``, drafts approved and one edited by
-a named reviewer), exports it in every format with a system prompt, then runs this same file
-as ``probe`` inside each trainer environment. A probe loads each export with:
+(ingest and the offline rules drafter on ``product_docs/``; drafts approved, edited and
+rejected by a named reviewer), exports it in every format with a system prompt (the preference
+formats included), then runs this same file as ``probe`` inside each trainer environment. A
+probe loads each export with:
 
 - ``datasets`` ``load_dataset(folder)``: the splits must be exactly train/validation with the
   manifest's row counts (so the manifest and recipes were not read as data), and
   ``load_from_disk(folder/dataset)`` for ``hf``;
 - TRL's data utilities (``maybe_convert_to_chatml``, ``is_conversational``,
-  ``apply_chat_template``): each row must come out as a conversation, prompt/completion or text;
+  ``apply_chat_template``): each row must come out as a conversation, prompt/completion or text
+  (``dpo`` and ``kto`` too; ``openai-dpo`` is OpenAI's shape, not TRL's);
 - a two-step TRL ``SFTTrainer`` run on a tiny randomly initialised Llama built offline (a
   ``LlamaConfig`` and a word-level tokenizer trained here with ``tokenizers``; nothing is
   downloaded);
@@ -40,7 +42,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-FORMATS = ("openai", "sharegpt", "alpaca", "hf")
+SFT_FORMATS = ("openai", "sharegpt", "alpaca", "hf")
+# Preference formats: dpo and kto are TRL's own shapes (checked with its data utilities);
+# openai-dpo is OpenAI's, so only the datasets loader applies to it.
+TRL_PREFERENCE_FORMATS = ("dpo", "kto")
+FORMATS = (*SFT_FORMATS, *TRL_PREFERENCE_FORMATS, "openai-dpo")
 SYSTEM_PROMPT = "You answer questions about Tidepool for its users."
 REPORT = ROOT / "compat" / "trainers-last-run.md"
 OFFLINE_ENV = {
@@ -59,7 +65,7 @@ def build_exports(work: Path) -> dict[str, Path]:
     """A ledger made through Draftgate's CLI and API, exported in every format."""
     sys.path.insert(0, str(ROOT))
     from draftgate.cli import main
-    from ledger import DecisionIn, Ledger, Verdict
+    from ledger import DecisionIn, Ledger, RejectReason, Verdict
 
     ledger_file = work / "ledger.sqlite"
     base = ["--ledger", str(ledger_file)]
@@ -72,13 +78,21 @@ def build_exports(work: Path) -> dict[str, Path]:
         if len(drafts) < 10:
             raise SystemExit(f"the rules drafter made only {len(drafts)} drafts")
         for index, draft_id in enumerate(drafts):
-            if index == 0:
+            if index % 4 == 0:
+                # Edits are the preference pairs (chosen: the edit, rejected: the draft).
                 decision = DecisionIn(
                     draft_id=draft_id,
                     reviewer="compat-reviewer",
                     verdict=Verdict.EDIT,
-                    final_question="How do I export my data?",
-                    final_answer="Open Reports and choose Export.",
+                    final_question=f"How do I export my data, case {index}?",
+                    final_answer=f"Open Reports and choose Export; this is case {index}.",
+                )
+            elif index % 9 == 0:
+                decision = DecisionIn(
+                    draft_id=draft_id,
+                    reviewer="compat-reviewer",
+                    verdict=Verdict.REJECT,
+                    reason=RejectReason.WRONG_FACTS,
                 )
             else:
                 decision = DecisionIn(
@@ -283,6 +297,9 @@ def probe_trl_utils(folders: dict[str, Path], tokenizer: Any) -> dict[str, str]:
 
     cells = {}
     for fmt, folder in folders.items():
+        if fmt not in (*SFT_FORMATS, *TRL_PREFERENCE_FORMATS):
+            cells[fmt] = "n/a"
+            continue
         try:
             shapes = set()
             for row in load_dataset(str(folder))["train"]:
@@ -314,6 +331,9 @@ def probe_sft(folders: dict[str, Path], model: Any, tokenizer: Any, work: Path) 
 
     cells = {}
     for fmt, folder in folders.items():
+        if fmt not in SFT_FORMATS:
+            cells[fmt] = "n/a"
+            continue
         try:
             loaded = load_dataset(str(folder))
             config = SFTConfig(
@@ -376,6 +396,9 @@ def probe_llama_factory(folders: dict[str, Path], tiny: Path, work: Path) -> dic
 
     cells = {}
     for fmt, folder in folders.items():
+        if fmt not in SFT_FORMATS:
+            cells[fmt] = "n/a (no recipe for preference formats)"
+            continue
         try:
             info = json.loads((folder / "dataset_info.json").read_text(encoding="utf-8"))
             model_args, data_args, training_args, _, _ = get_train_args(

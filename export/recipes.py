@@ -125,10 +125,17 @@ def _yaml_item(entry: dict[str, Any]) -> list[str]:
     return out
 
 
+# The supervised formats. The preference formats (dpo, openai-dpo, kto) are TRL's and
+# OpenAI's own shapes, which neither recipe describes: they get none.
+RECIPE_FORMATS = ("openai", "sharegpt", "alpaca", "hf")
+
+
 def write_recipes(
     staging: Path, fmt: str, final_folder: Path, data_files: dict[str, str]
 ) -> list[str]:
-    """Write both recipes into ``staging``; returns their names."""
+    """Write both recipes into ``staging`` (for the supervised formats); returns their names."""
+    if fmt not in RECIPE_FORMATS:
+        return []
     info = llama_factory_info(fmt, data_files)
     (staging / LLAMA_FACTORY_INFO).write_text(
         json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"

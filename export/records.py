@@ -11,10 +11,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from export.preference import (
+    PREFERENCE_FORMATS,
+    PreferenceFormatError,
+    preference_content_of_line,
+    preference_line,
+)
 from ledger.ids import content_hash, hash_bytes
 
-EXPORT_FORMATS = ("openai", "sharegpt", "alpaca", "hf")
-JSONL_FORMATS = ("openai", "sharegpt", "alpaca")
+EXPORT_FORMATS = ("openai", "sharegpt", "alpaca", "hf", *PREFERENCE_FORMATS)
+JSONL_FORMATS = ("openai", "sharegpt", "alpaca", *PREFERENCE_FORMATS)
 # "validation" is the name both ``load_dataset`` (on the folder or a Hub repo) and
 # ``load_from_disk`` give the held-back split; exports before layout 2 called it "eval".
 SPLITS = ("train", "validation")
@@ -72,6 +78,8 @@ def record_hash(content: dict[str, Any]) -> str:
 
 def to_line(fmt: str, content: dict[str, Any]) -> dict[str, Any]:
     """The JSON object one record becomes in a JSONL format."""
+    if fmt in PREFERENCE_FORMATS:
+        return preference_line(fmt, content)
     question, answer, system = content["question"], content["answer"], content["system"]
     if fmt == "openai":
         messages = [{"role": "system", "content": system}] if system else []
@@ -126,6 +134,11 @@ def content_of_line(fmt: str, line: Any, kind: str, *, layout: int = 2) -> dict[
     """Read a written line back into its canonical content; raise RecordFormatError if it
     does not have the shape the export writes. ``layout`` is the manifest's version: layout 1
     wrote Alpaca lines without prompt/completion, and "system" only when set."""
+    if fmt in PREFERENCE_FORMATS:
+        try:
+            return preference_content_of_line(fmt, line, kind)
+        except PreferenceFormatError as exc:
+            raise RecordFormatError(str(exc)) from exc
     if not isinstance(line, dict):
         raise RecordFormatError("line is not a JSON object")
     if fmt == "openai":

@@ -17,6 +17,7 @@ import heapq
 import math
 import sys
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -122,15 +123,28 @@ class ExportPlan:
     record_count: int  # records the export will write
 
 
-def plan_export(ledger: Ledger, options: SelectionOptions) -> ExportPlan:
-    """Id-only passes: one without --balance, three with a cap that binds."""
-    counts, strata = _strata_pass(ledger, options, {})
+# (draft id, kind, source document) of each record an export may write, read afresh per pass.
+KeyPass = Callable[[], Iterable[tuple[str, str, str]]]
+
+
+def plan_export(
+    ledger: Ledger, options: SelectionOptions, keys: KeyPass | None = None
+) -> ExportPlan:
+    """Id-only passes: one without --balance, three with a cap that binds. ``keys`` gives the
+    records to plan for (default: every signed-off draft; a preference export passes its
+    pairs)."""
+    if keys is None:
+
+        def keys() -> Iterable[tuple[str, str, str]]:
+            return ledger.iter_signed_off_keys(options.kinds, include_stale=options.include_stale)
+
+    counts, strata = _strata_pass(keys, options, {})
     caps = caps_for(options.balance, counts)
     binding = {k: c for k, c in caps.items() if c < counts.get(k, 0)}
     cutoff: dict[str, int] = {}
     if binding:
-        cutoff = _balance_cutoffs(ledger, options, binding)
-        _, strata = _strata_pass(ledger, options, cutoff)
+        cutoff = _balance_cutoffs(keys, options, binding)
+        _, strata = _strata_pass(keys, options, cutoff)
     threshold = int(options.eval_fraction * POSITION_SPACE)
     # Small strata: a (kind, document) stratum big enough to expect an eval record but whose
     # records all fell above the threshold sends its lowest-positioned record to eval.
@@ -156,14 +170,13 @@ class _Stratum:
 
 
 def _strata_pass(
-    ledger: Ledger, options: SelectionOptions, cutoff: dict[str, int]
+    keys: KeyPass, options: SelectionOptions, cutoff: dict[str, int]
 ) -> tuple[dict[str, int], dict[tuple[str, str], _Stratum]]:
     """Signed-off records per kind, and per (kind, document) stratum its size and lowest split
     position, keeping only records under their kind's balance cutoff."""
     counts: Counter[str] = Counter()
     strata: dict[tuple[str, str], _Stratum] = {}
-    keys = ledger.iter_signed_off_keys(options.kinds, include_stale=options.include_stale)
-    for draft_id_, kind, path in keys:
+    for draft_id_, kind, path in keys():
         if kind in cutoff and position(options.seed, "balance", draft_id_) >= cutoff[kind]:
             continue
         counts[kind] += 1
@@ -176,15 +189,14 @@ def _strata_pass(
 
 
 def _balance_cutoffs(
-    ledger: Ledger, options: SelectionOptions, binding: dict[str, int]
+    keys: KeyPass, options: SelectionOptions, binding: dict[str, int]
 ) -> dict[str, int]:
     """Per capped kind, the balance position under which exactly `cap` records fall.
 
     A max-heap of the `cap` lowest positions: memory is bounded by the cap, not the ledger.
     """
     heaps: dict[str, list[int]] = {k: [] for k in binding}
-    keys = ledger.iter_signed_off_keys(options.kinds, include_stale=options.include_stale)
-    for draft_id_, kind, _ in keys:
+    for draft_id_, kind, _ in keys():
         cap = binding.get(kind)
         if not cap:
             continue
