@@ -19,6 +19,8 @@ probe loads each export with:
 - a two-step TRL ``SFTTrainer`` run on a tiny randomly initialised Llama built offline (a
   ``LlamaConfig`` and a word-level tokenizer trained here with ``tokenizers``; nothing is
   downloaded);
+- a two-step ``DPOTrainer`` / ``KTOTrainer`` run on the ``dpo`` / ``kto`` export with the same
+  tiny model;
 - LLaMA-Factory's own dataset loader with the export's ``dataset_info.json`` (where installed):
   every row must keep the system prompt, then be tokenised with its ``default`` template.
 
@@ -369,6 +371,65 @@ def probe_sft(folders: dict[str, Path], model: Any, tokenizer: Any, work: Path) 
     return cells
 
 
+def _preference_trainer(fmt: str) -> tuple[Any, Any]:
+    """TRL's trainer and config for a preference format (KTO moved to ``trl.experimental``
+    in later releases)."""
+    import trl
+
+    if fmt == "dpo":
+        return trl.DPOTrainer, trl.DPOConfig
+    if hasattr(trl, "KTOTrainer"):
+        return trl.KTOTrainer, trl.KTOConfig
+    from trl.experimental.kto import KTOConfig, KTOTrainer
+
+    return KTOTrainer, KTOConfig
+
+
+def probe_preference(
+    folders: dict[str, Path], tiny: Path, tokenizer: Any, work: Path
+) -> dict[str, str]:
+    """A two-step DPOTrainer / KTOTrainer run on the dpo / kto export. The trainer loads the
+    tiny model from its folder itself, as it does a model name, and its reference copy too."""
+    import math
+
+    from datasets import load_dataset
+
+    cells = {}
+    for fmt, folder in folders.items():
+        if fmt not in TRL_PREFERENCE_FORMATS:
+            cells[fmt] = "n/a"
+            continue
+        try:
+            trainer_type, config_type = _preference_trainer(fmt)
+            loaded = load_dataset(str(folder))
+            config = config_type(
+                output_dir=str(work / f"pref-{fmt}"),
+                max_steps=2,
+                per_device_train_batch_size=4,
+                learning_rate=1e-3,
+                logging_steps=1,
+                save_strategy="no",
+                report_to=[],
+                use_cpu=True,
+                max_length=256,
+                dataloader_num_workers=0,
+            )
+            trainer = trainer_type(
+                model=str(tiny),
+                args=config,
+                train_dataset=loaded["train"],
+                processing_class=tokenizer,
+            )
+            trainer.train()
+            losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+            if trainer.state.global_step != 2 or not losses or not all(map(math.isfinite, losses)):
+                raise AssertionError(f"steps {trainer.state.global_step}, losses {losses}")
+            cells[fmt] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            cells[fmt] = _reason(exc)
+    return cells
+
+
 def _llama_factory_importable() -> bool:
     """LLaMA-Factory 0.9.5 imports torchaudio at module level for its audio plugin; no
     torchaudio build loads beside the torch on this machine, so an empty module stands in for
@@ -459,6 +520,9 @@ def probe(args: argparse.Namespace) -> int:
         model, tokenizer, tiny = build_tiny_model(work, _texts_of(folders))
         loaders[f"{trl} data utils"] = probe_trl_utils(folders, tokenizer)
         loaders[f"{trl} SFTTrainer 2 steps"] = probe_sft(folders, model, tokenizer, work)
+        loaders[f"{trl} DPOTrainer/KTOTrainer 2 steps"] = probe_preference(
+            folders, tiny, tokenizer, work
+        )
         if _llama_factory_importable():
             lf = f"LLaMA-Factory {md.version('llamafactory')} loader"
             loaders[lf] = probe_llama_factory(folders, tiny, work)
