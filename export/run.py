@@ -60,6 +60,8 @@ class ExportOptions:
     balance: Balance | None = None
     # Signed-off drafts whose source changed since they were drafted stay out unless asked for.
     include_stale: bool = False
+    # A share of each kind kept out of train and eval, listed in the manifest for probing.
+    hold_out: float = 0.0
     force: bool = False
     command: str = field(default_factory=lambda: shlex.join(sys.argv))
 
@@ -77,6 +79,7 @@ class ExportResult:
     # Splits that held no record and so got no file.
     left_out_splits: list[str] = field(default_factory=list)
     stale_left_out: int = 0
+    held_out: dict[str, int] = field(default_factory=dict)  # kind -> records held out
 
     @property
     def record_count(self) -> int:
@@ -89,6 +92,8 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
         raise ExportError(f"unknown format {options.format!r}; pick one of {EXPORT_FORMATS}")
     if not 0 <= options.eval_fraction < 1:
         raise ExportError("--eval-fraction must be at least 0 and below 1")
+    if not 0 <= options.hold_out < 1:
+        raise ExportError("--hold-out must be at least 0 and below 1")
     if options.system_prompt is not None and not options.system_prompt.strip():
         raise ExportError("--system-prompt is empty")
     export_id = new_event_id()
@@ -127,7 +132,7 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
         staging = make_staging(out)
         try:
             with interrupts_between_records() as interrupted:
-                files, left_out, provenance_hash = _write_files(
+                files, left_out, provenance_hash, held_out = _write_files(
                     ledger, options, plan, staging, counts, export_id, created_at, head,
                     stale_left_out, interrupted,
                 )  # fmt: skip
@@ -148,6 +153,7 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
         manifest_hash=manifest_hash,
         left_out_splits=left_out,
         stale_left_out=stale_left_out,
+        held_out=dict(Counter(entry["kind"] for entry in held_out)),
     )
     spool_path = staging / SPOOL_NAME
     # Recorded and in place, or neither: Ctrl-C and SIGTERM wait for both steps. A kill
@@ -185,9 +191,10 @@ def _write_files(
     head: ChainHead,
     stale_left_out: int,
     interrupted: Callable[[], None],
-) -> tuple[list[str], list[str], str]:
+) -> tuple[list[str], list[str], str, list[dict[str, str | None]]]:
     """Write the data files and the manifest into ``staging``; returns the files written,
-    the splits left out for holding no record, and the provenance hash."""
+    the splits left out for holding no record, the provenance hash and the held-out drafts."""
+    held_out: list[dict[str, str | None]] = []
     writer = SplitWriter(options.format, staging)
     try:
         with (
@@ -218,6 +225,12 @@ def _write_files(
                     "strata": "kind x source document",
                 },
             }
+            if options.hold_out > 0:
+                # Only exports that hold records out say so: older manifests stay as they were.
+                header["hold_out"] = {
+                    "fraction": options.hold_out,
+                    "rule": "per kind, the round(fraction * n) lowest blake2b(0:hold_out:draft_id)",
+                }
             # The record list is streamed into the manifest between its header and its counts.
             manifest.write(json.dumps(header, ensure_ascii=False, indent=1)[:-2] + ",\n")
             manifest.write(' "records": [\n')
@@ -230,6 +243,12 @@ def _write_files(
                 (draft_id_, kind, subtype, question, answer, decision_id, verdict, reviewer,
                  final_q, final_a, path, chunk_id_, call_hash_) = record  # fmt: skip
                 cutoff = plan.kind_cutoff.get(kind)
+                if plan.held_out(kind, draft_id_):
+                    held_out.append(
+                        {"draft_id": draft_id_, "decision_id": decision_id, "kind": kind,
+                         "subtype": subtype, "document": path}
+                    )  # fmt: skip
+                    continue
                 if cutoff is not None and position(options.seed, "balance", draft_id_) >= cutoff:
                     continue
                 if verdict == "edit":
@@ -280,8 +299,10 @@ def _write_files(
                 "empty_splits_left_out": left_out,
                 "provenance_hash": provenance.hexdigest(),
             }
+            if options.hold_out > 0:
+                tail["held_out"] = held_out
             manifest.write(json.dumps(tail, ensure_ascii=False, indent=1)[2:] + "\n")
     except BaseException:
         writer.abort()
         raise
-    return files, left_out, provenance.hexdigest()
+    return files, left_out, provenance.hexdigest(), held_out

@@ -8,6 +8,10 @@ out unless ``include_stale``.
 The train/eval split is a hash threshold per record (see ``position``): a record's split
 depends only on the seed and its draft id, so adding unrelated drafts never moves it. Strata
 are (kind, source document); ``--balance`` caps kinds by the same kind of hash position.
+
+``--hold-out F`` keeps a share F of each kind out of both splits, for ``draftgate probe`` to
+ask a tuned model what it never trained on: per kind, the round(F * n) records with the lowest
+hold-out position (a hash of the draft id alone, not the seed), listed in the manifest.
 """
 
 from __future__ import annotations
@@ -89,6 +93,12 @@ def position(seed: int, purpose: str, draft_id: str) -> int:
     return int.from_bytes(digest, "big")
 
 
+def hold_out_position(draft_id: str) -> int:
+    """A draft's place for the hold-out: the same whatever the seed, so exports that differ
+    only in their split hold the same drafts out."""
+    return position(0, "hold_out", draft_id)
+
+
 def min_stratum_for_eval(eval_fraction: float) -> int:
     """The smallest stratum that must hold at least one eval record: one where the expected
     number of eval records, n * fraction, reaches 1."""
@@ -110,6 +120,8 @@ class SelectionOptions(Protocol):
     def balance(self) -> Balance | None: ...
     @property
     def include_stale(self) -> bool: ...
+    @property
+    def hold_out(self) -> float: ...
 
 
 @dataclass
@@ -120,17 +132,25 @@ class ExportPlan:
     forced_eval: set[str]  # one draft per stratum that the threshold left without eval records
     threshold: int  # split position below which a record goes to eval
     record_count: int  # records the export will write
+    # keep a record of kind k out of both splits when its hold-out position < cutoff
+    hold_out_cutoff: dict[str, int] = field(default_factory=dict)
+
+    def held_out(self, kind: str, draft_id: str) -> bool:
+        cutoff = self.hold_out_cutoff.get(kind)
+        return cutoff is not None and hold_out_position(draft_id) < cutoff
 
 
 def plan_export(ledger: Ledger, options: SelectionOptions) -> ExportPlan:
-    """Id-only passes: one without --balance, three with a cap that binds."""
-    counts, strata = _strata_pass(ledger, options, {})
+    """Id-only passes: one without --balance, three with a cap that binds (one more with
+    --hold-out)."""
+    hold = _hold_out_cutoffs(ledger, options) if options.hold_out > 0 else {}
+    counts, strata = _strata_pass(ledger, options, {}, hold)
     caps = caps_for(options.balance, counts)
     binding = {k: c for k, c in caps.items() if c < counts.get(k, 0)}
     cutoff: dict[str, int] = {}
     if binding:
-        cutoff = _balance_cutoffs(ledger, options, binding)
-        _, strata = _strata_pass(ledger, options, cutoff)
+        cutoff = _balance_cutoffs(ledger, options, binding, hold)
+        _, strata = _strata_pass(ledger, options, cutoff, hold)
     threshold = int(options.eval_fraction * POSITION_SPACE)
     # Small strata: a (kind, document) stratum big enough to expect an eval record but whose
     # records all fell above the threshold sends its lowest-positioned record to eval.
@@ -145,6 +165,7 @@ def plan_export(ledger: Ledger, options: SelectionOptions) -> ExportPlan:
         forced_eval=forced,
         threshold=threshold,
         record_count=sum(stratum.size for stratum in strata.values()),
+        hold_out_cutoff=hold,
     )
 
 
@@ -155,8 +176,26 @@ class _Stratum:
     lowest_id: str = ""
 
 
+def _is_held(hold: dict[str, int], kind: str, draft_id: str) -> bool:
+    return kind in hold and hold_out_position(draft_id) < hold[kind]
+
+
+def _hold_out_cutoffs(ledger: Ledger, options: SelectionOptions) -> dict[str, int]:
+    """Per kind, the hold-out position under which round(hold_out * n) of its n signed-off
+    records fall (0 when that rounds to none)."""
+    positions: dict[str, list[int]] = {}
+    keys = ledger.iter_signed_off_keys(options.kinds, include_stale=options.include_stale)
+    for draft_id_, kind, _ in keys:
+        positions.setdefault(kind, []).append(hold_out_position(draft_id_))
+    cutoffs = {}
+    for kind, found in positions.items():
+        held = int(options.hold_out * len(found) + 0.5)
+        cutoffs[kind] = sorted(found)[held - 1] + 1 if held else 0
+    return cutoffs
+
+
 def _strata_pass(
-    ledger: Ledger, options: SelectionOptions, cutoff: dict[str, int]
+    ledger: Ledger, options: SelectionOptions, cutoff: dict[str, int], hold: dict[str, int]
 ) -> tuple[dict[str, int], dict[tuple[str, str], _Stratum]]:
     """Signed-off records per kind, and per (kind, document) stratum its size and lowest split
     position, keeping only records under their kind's balance cutoff."""
@@ -164,6 +203,8 @@ def _strata_pass(
     strata: dict[tuple[str, str], _Stratum] = {}
     keys = ledger.iter_signed_off_keys(options.kinds, include_stale=options.include_stale)
     for draft_id_, kind, path in keys:
+        if _is_held(hold, kind, draft_id_):
+            continue
         if kind in cutoff and position(options.seed, "balance", draft_id_) >= cutoff[kind]:
             continue
         counts[kind] += 1
@@ -176,7 +217,7 @@ def _strata_pass(
 
 
 def _balance_cutoffs(
-    ledger: Ledger, options: SelectionOptions, binding: dict[str, int]
+    ledger: Ledger, options: SelectionOptions, binding: dict[str, int], hold: dict[str, int]
 ) -> dict[str, int]:
     """Per capped kind, the balance position under which exactly `cap` records fall.
 
@@ -186,7 +227,7 @@ def _balance_cutoffs(
     keys = ledger.iter_signed_off_keys(options.kinds, include_stale=options.include_stale)
     for draft_id_, kind, _ in keys:
         cap = binding.get(kind)
-        if not cap:
+        if not cap or _is_held(hold, kind, draft_id_):
             continue
         heap = heaps[kind]
         pos = -position(options.seed, "balance", draft_id_)

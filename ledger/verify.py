@@ -27,6 +27,7 @@ from ledger.errors import DamagedLedgerError
 from ledger.ids import text_hash
 from ledger.migrations import DECISION_SESSIONS_SCHEMA, GUARDED_TABLES
 from ledger.models import ChunkIn, DraftIn, DraftKind
+from ledger.probes import probe_run_breaks
 from ledger.store import Ledger, chunk_id, document_id, draft_fields_id, draft_id
 
 
@@ -53,6 +54,7 @@ def verify(ledger: Ledger) -> list[Break]:
         breaks += _verify_chain(ledger)
         breaks += _verify_leases(ledger)
         breaks += _verify_exports(ledger)
+        breaks += [Break(b.kind, b.ref, b.detail) for b in probe_run_breaks(ledger)]
     except sqlite3.DatabaseError as exc:
         raise as_damaged(ledger.path, exc) from exc
     return breaks
