@@ -57,7 +57,11 @@ def build_audit(
     else:
         integrity = check_integrity(ledger, export_dirs)
         quality = compute_quality(ledger, **quality_options)
+    origins = ledger.drafts_by_origin()
+    # Only set (and so only in the JSON) when a draft came from elsewhere than the drafter.
+    by_origin = {"drafts_by_origin": origins} if set(origins) - {"generate"} else {}
     return Audit(
+        **by_origin,
         draftgate_audit=AUDIT_VERSION,
         generated_at=utc_now(),
         ledger=ledger.path,

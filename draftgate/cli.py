@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from draftgate import cmd_core, cmd_export, cmd_generate, cmd_init, cmd_review
+from draftgate import cmd_core, cmd_export, cmd_generate, cmd_init, cmd_probe, cmd_review
 from draftgate.config import UserInputError, ledger_path, load_config
 from draftgate.context import CommandError
 from draftgate.exit_codes import ExitCode, exit_code_help
@@ -23,7 +23,14 @@ from draftgate.logs import configure_logging
 from ledger import LedgerError
 from ledger.verify import as_damaged
 
-COMMAND_MODULES: list[ModuleType] = [cmd_init, cmd_core, cmd_generate, cmd_review, cmd_export]
+COMMAND_MODULES: list[ModuleType] = [
+    cmd_init,
+    cmd_core,
+    cmd_generate,
+    cmd_review,
+    cmd_export,
+    cmd_probe,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

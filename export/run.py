@@ -153,7 +153,7 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
         manifest_hash=manifest_hash,
         left_out_splits=left_out,
         stale_left_out=stale_left_out,
-        held_out=dict(Counter(entry["kind"] for entry in held_out)),
+        held_out=dict(Counter(str(entry["kind"]) for entry in held_out)),
     )
     spool_path = staging / SPOOL_NAME
     # Recorded and in place, or neither: Ctrl-C and SIGTERM wait for both steps. A kill

@@ -113,7 +113,9 @@ def run_hash(fields: dict[str, Any]) -> str:
     return content_hash({name: fields[name] for name in RUN_FIELDS})
 
 
-def _answer_row(run_id: str, ordinal: int, answer: ProbeAnswerIn, failure: str | None) -> dict[str, Any]:
+def _answer_row(
+    run_id: str, ordinal: int, answer: ProbeAnswerIn, failure: str | None
+) -> dict[str, Any]:
     row: dict[str, Any] = {
         "run_id": run_id,
         "ordinal": ordinal,
@@ -198,9 +200,9 @@ def record_probe_run(
             "answers_hash": content_hash([r["answer_hash"] for r in rows]),
         }
         fields["run_hash"] = run_hash(fields)
+        marks = ", ".join("?" for _ in fields)
         db.execute(
-            f"INSERT INTO probe_runs({', '.join(fields)}) VALUES ({', '.join('?' for _ in fields)})",
-            list(fields.values()),
+            f"INSERT INTO probe_runs({', '.join(fields)}) VALUES ({marks})", list(fields.values())
         )
         if rows:
             columns = list(rows[0])
@@ -282,5 +284,7 @@ def probe_run_breaks(ledger: Ledger) -> list[ProbeBreak]:
                 ProbeBreak("probe_answers_changed", fields["id"], "its answers were changed")
             )
         if run_hash(fields) != fields["run_hash"]:
-            breaks.append(ProbeBreak("probe_run_changed", fields["id"], "its hash no longer matches"))
+            breaks.append(
+                ProbeBreak("probe_run_changed", fields["id"], "its hash no longer matches")
+            )
     return breaks
