@@ -9,7 +9,7 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from rich.console import Console
@@ -25,21 +25,10 @@ from rich.progress import (
 from draftgate.config import Config, ProbeConfig
 from draftgate.context import CommandError, config_of, docs_root, open_ledger
 from draftgate.exit_codes import ExitCode
-from generator.client import ClientSettings
 from ledger import DraftKind
-from probe import (
-    AskSettings,
-    JudgeSettings,
-    ProbeError,
-    ProbeOptions,
-    ProbeRefused,
-    ProbeReport,
-    render_html,
-    render_markdown,
-    render_terminal,
-    run_probe,
-    verdict_line,
-)
+
+if TYPE_CHECKING:
+    from probe import ProbeOptions, ProbeReport
 
 REPORT_FORMATS = ("md", "html", "json")
 DEFAULT_REPORTS_DIR = Path("outputs")
@@ -124,6 +113,10 @@ def probe_settings(args: argparse.Namespace, config: Config) -> ProbeConfig:
 
 
 def probe_options(args: argparse.Namespace, config: Config) -> ProbeOptions:
+    # The LLM libraries load only for a probe run, never for `draftgate --help`.
+    from generator.client import ClientSettings
+    from probe import AskSettings, JudgeSettings, ProbeOptions
+
     settings = probe_settings(args, config)
     if not settings.model:
         raise CommandError("name the model under test: --model NAME or [probe] model")
@@ -220,6 +213,8 @@ class _ProgressBar:
 
 
 def run_probe_command(args: argparse.Namespace) -> int:
+    from probe import ProbeError, ProbeRefused, render_terminal, run_probe, verdict_line
+
     verbose = getattr(args, "verbose", False)
     logging.getLogger("instructor").setLevel(logging.NOTSET if verbose else logging.CRITICAL)
     config = config_of(args)
@@ -259,6 +254,8 @@ def run_probe_command(args: argparse.Namespace) -> int:
 
 
 def _render(report: ProbeReport, fmt: str, min_pass: float | None) -> str:
+    from probe import render_html, render_markdown
+
     if fmt == "json":
         return report.to_json()
     if fmt == "html":
