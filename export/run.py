@@ -229,7 +229,8 @@ def _write_files(
                 # Only exports that hold records out say so: older manifests stay as they were.
                 header["hold_out"] = {
                     "fraction": options.hold_out,
-                    "rule": "per kind, the round(fraction * n) lowest blake2b(0:hold_out:draft_id)",
+                    "rule": "per kind and subtype, the round(fraction * n) lowest"
+                    " blake2b(0:hold_out:draft_id)",
                 }
             # The record list is streamed into the manifest between its header and its counts.
             manifest.write(json.dumps(header, ensure_ascii=False, indent=1)[:-2] + ",\n")
@@ -243,7 +244,7 @@ def _write_files(
                 (draft_id_, kind, subtype, question, answer, decision_id, verdict, reviewer,
                  final_q, final_a, path, chunk_id_, call_hash_) = record  # fmt: skip
                 cutoff = plan.kind_cutoff.get(kind)
-                if plan.held_out(kind, draft_id_):
+                if draft_id_ in plan.held_out:
                     held_out.append(
                         {"draft_id": draft_id_, "decision_id": decision_id, "kind": kind,
                          "subtype": subtype, "document": path}

@@ -10,8 +10,9 @@ depends only on the seed and its draft id, so adding unrelated drafts never move
 are (kind, source document); ``--balance`` caps kinds by the same kind of hash position.
 
 ``--hold-out F`` keeps a share F of each kind out of both splits, for ``draftgate probe`` to
-ask a tuned model what it never trained on: per kind, the round(F * n) records with the lowest
-hold-out position (a hash of the draft id alone, not the seed), listed in the manifest.
+ask a tuned model what it never trained on: per kind and subtype, the round(F * n) records with
+the lowest hold-out position (a hash of the draft id alone, not the seed), listed in the
+manifest.
 """
 
 from __future__ import annotations
@@ -132,18 +133,14 @@ class ExportPlan:
     forced_eval: set[str]  # one draft per stratum that the threshold left without eval records
     threshold: int  # split position below which a record goes to eval
     record_count: int  # records the export will write
-    # keep a record of kind k out of both splits when its hold-out position < cutoff
-    hold_out_cutoff: dict[str, int] = field(default_factory=dict)
-
-    def held_out(self, kind: str, draft_id: str) -> bool:
-        cutoff = self.hold_out_cutoff.get(kind)
-        return cutoff is not None and hold_out_position(draft_id) < cutoff
+    # drafts kept out of both splits (--hold-out), for probing
+    held_out: frozenset[str] = frozenset()
 
 
 def plan_export(ledger: Ledger, options: SelectionOptions) -> ExportPlan:
     """Id-only passes: one without --balance, three with a cap that binds (one more with
     --hold-out)."""
-    hold = _hold_out_cutoffs(ledger, options) if options.hold_out > 0 else {}
+    hold = _hold_out_ids(ledger, options) if options.hold_out > 0 else frozenset()
     counts, strata = _strata_pass(ledger, options, {}, hold)
     caps = caps_for(options.balance, counts)
     binding = {k: c for k, c in caps.items() if c < counts.get(k, 0)}
@@ -165,7 +162,7 @@ def plan_export(ledger: Ledger, options: SelectionOptions) -> ExportPlan:
         forced_eval=forced,
         threshold=threshold,
         record_count=sum(stratum.size for stratum in strata.values()),
-        hold_out_cutoff=hold,
+        held_out=hold,
     )
 
 
@@ -176,26 +173,23 @@ class _Stratum:
     lowest_id: str = ""
 
 
-def _is_held(hold: dict[str, int], kind: str, draft_id: str) -> bool:
-    return kind in hold and hold_out_position(draft_id) < hold[kind]
-
-
-def _hold_out_cutoffs(ledger: Ledger, options: SelectionOptions) -> dict[str, int]:
-    """Per kind, the hold-out position under which round(hold_out * n) of its n signed-off
-    records fall (0 when that rounds to none)."""
-    positions: dict[str, list[int]] = {}
-    keys = ledger.iter_signed_off_keys(options.kinds, include_stale=options.include_stale)
-    for draft_id_, kind, _ in keys:
-        positions.setdefault(kind, []).append(hold_out_position(draft_id_))
-    cutoffs = {}
-    for kind, found in positions.items():
-        held = int(options.hold_out * len(found) + 0.5)
-        cutoffs[kind] = sorted(found)[held - 1] + 1 if held else 0
-    return cutoffs
+def _hold_out_ids(ledger: Ledger, options: SelectionOptions) -> frozenset[str]:
+    """Per (kind, subtype), the round(hold_out * n) of its n signed-off records with the lowest
+    hold-out positions."""
+    positions: dict[tuple[str, str | None], list[tuple[int, str]]] = {}
+    records = ledger.iter_signed_off_records(options.kinds, include_stale=options.include_stale)
+    for record in records:
+        group = positions.setdefault((record.kind, record.subtype), [])
+        group.append((hold_out_position(record.draft_id), record.draft_id))
+    held: set[str] = set()
+    for found in positions.values():
+        count = int(options.hold_out * len(found) + 0.5)
+        held.update(draft_id for _, draft_id in sorted(found)[:count])
+    return frozenset(held)
 
 
 def _strata_pass(
-    ledger: Ledger, options: SelectionOptions, cutoff: dict[str, int], hold: dict[str, int]
+    ledger: Ledger, options: SelectionOptions, cutoff: dict[str, int], hold: frozenset[str]
 ) -> tuple[dict[str, int], dict[tuple[str, str], _Stratum]]:
     """Signed-off records per kind, and per (kind, document) stratum its size and lowest split
     position, keeping only records under their kind's balance cutoff."""
@@ -203,7 +197,7 @@ def _strata_pass(
     strata: dict[tuple[str, str], _Stratum] = {}
     keys = ledger.iter_signed_off_keys(options.kinds, include_stale=options.include_stale)
     for draft_id_, kind, path in keys:
-        if _is_held(hold, kind, draft_id_):
+        if draft_id_ in hold:
             continue
         if kind in cutoff and position(options.seed, "balance", draft_id_) >= cutoff[kind]:
             continue
@@ -217,7 +211,7 @@ def _strata_pass(
 
 
 def _balance_cutoffs(
-    ledger: Ledger, options: SelectionOptions, binding: dict[str, int], hold: dict[str, int]
+    ledger: Ledger, options: SelectionOptions, binding: dict[str, int], hold: frozenset[str]
 ) -> dict[str, int]:
     """Per capped kind, the balance position under which exactly `cap` records fall.
 
@@ -227,7 +221,7 @@ def _balance_cutoffs(
     keys = ledger.iter_signed_off_keys(options.kinds, include_stale=options.include_stale)
     for draft_id_, kind, _ in keys:
         cap = binding.get(kind)
-        if not cap or _is_held(hold, kind, draft_id_):
+        if not cap or draft_id_ in hold:
             continue
         heap = heaps[kind]
         pos = -position(options.seed, "balance", draft_id_)

@@ -100,6 +100,13 @@ class Reply:
     # output itself malformed, inside a well-formed HTTP reply.
     raw_arguments: str | None = None
     error_message: str | None = None  # the error body's message for a non-200 status
+    # A plain chat reply (a model answering a user, not a structured call): the message's
+    # content as-is, ``payload`` unused.
+    content: str | None = None
+
+    @classmethod
+    def text(cls, content: str) -> Reply:
+        return cls(content=content)
 
     @classmethod
     def rate_limited(cls, retry_after: float = 0.01) -> Reply:
@@ -299,11 +306,19 @@ class FakeOpenAI:
 
     # A chat completion as the OpenAI API returns it, for a payload in the request's mode.
     def completion_for(
-        self, request: ChatRequest, payload: dict[str, Any], raw_arguments: str | None = None
+        self,
+        request: ChatRequest,
+        payload: dict[str, Any],
+        raw_arguments: str | None = None,
+        content: str | None = None,
     ) -> dict[str, Any]:
         text = json.dumps(payload) if raw_arguments is None else raw_arguments
         message: dict[str, Any] = {"role": "assistant", "content": None}
-        if request.mode == "tools":
+        if content is not None:
+            text = content
+            message["content"] = content
+            finish = "stop"
+        elif request.mode == "tools":
             message["tool_calls"] = [
                 {
                     "id": self.next_id("call"),
@@ -524,7 +539,9 @@ def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 message = reply.error_message or f"fault {reply.status}"
                 self._send_json(reply.status, {"error": {"message": message}}, extra)
                 return
-            completion = server.completion_for(request, reply.payload or {}, reply.raw_arguments)
+            completion = server.completion_for(
+                request, reply.payload or {}, reply.raw_arguments, reply.content
+            )
             self._send_json(200, completion)
 
         def _upload(self, raw: bytes) -> None:
@@ -571,6 +588,36 @@ def running(script: Script | None = None, **kwargs: Any) -> Iterator[FakeOpenAI]
         yield server
     finally:
         server.stop()
+
+
+# ---- a tuned model: plain chat answers -----------------------------------------------------
+
+
+def last_user_message(request: ChatRequest) -> str:
+    for message in reversed(request.body.get("messages", [])):
+        if message.get("role") == "user" and isinstance(message.get("content"), str):
+            return str(message["content"])
+    return ""
+
+
+@dataclass
+class TunedModel:
+    """A script playing a fine-tuned model: ``answer(question)`` gives the reply text to the
+    last user message of a plain chat completion. Structured calls (tools / a response format:
+    an LLM judge) are answered by ``judge`` when set, else refused with a 400."""
+
+    answer: Callable[[str], str]
+    judge: Callable[[ChatRequest], dict[str, Any]] | None = None
+    asked: list[str] = field(default_factory=list)
+
+    def __call__(self, request: ChatRequest) -> Reply:
+        if request.schema_name is not None or request.body.get("response_format"):
+            if self.judge is None:
+                return Reply(status=400, error_message="no structured replies here")
+            return Reply(payload=self.judge(request))
+        question = last_user_message(request)
+        self.asked.append(question)
+        return Reply.text(self.answer(question))
 
 
 @dataclass
