@@ -29,7 +29,7 @@ from ledger.text import STOPWORDS, normalise, ui_references
 
 # Words that carry no fact of their own in an answer, beside the question stopwords.
 _FILLER_WORDS = """
-    about also any be been but by can't cannot did didn't doesn't don't each get go has have
+    about also an any as at be been but by cannot did each get go has have
     here if into its just let like more most must need no not now only other our out please
     same should so some such than that then there these they this those through up use used
     using very want was we were would yes yet
@@ -124,6 +124,11 @@ def content_stems(text: str) -> set[str]:
         for w in normalise(text).split()
         if w not in STOPWORDS and w not in _FILLER and (len(w) > 1 or w.isdigit())
     }
+
+
+def word_of(stem: str, text: str) -> str:
+    """The first word of ``text`` with this stem, to show a reader (stems are not words)."""
+    return next((w for w in normalise(text).split() if _stem(w) == stem), stem)
 
 
 def key_facts(reference: str, question: str) -> set[str]:
@@ -349,7 +354,8 @@ def _qa(
     if over_refusal:
         reasons.append(f"over-refusal: refuses a question the docs answer: {_quote(refusal or '')}")
     if share < settings.min_fact_share:
-        missing = sorted(facts - content_stems(answer))[:8]
+        missing = sorted(word_of(stem, subject.reference) for stem in facts - content_stems(answer))
+        missing = missing[:8]
         reasons.append(
             f"misses key facts: carries {share:.0%} of the reference's key words "
             f"(needs {settings.min_fact_share:.0%}); missing: {', '.join(missing)}"

@@ -35,10 +35,12 @@ def _short(text: str | None, limit: int) -> str:
 
 
 def verdict_line(report: ProbeReport, min_pass: float | None) -> tuple[bool, str]:
-    """(passed, what to say): the run's pass rate against ``--min-pass``."""
+    """(passed, what to say): the run's pass rate against ``--min-pass``; without one, passed
+    means every answered probe passed (the exit code then does not depend on it)."""
     rate = report.totals.pass_rate
     if min_pass is None:
-        return True, f"pass rate {pct(rate)}"
+        failed = report.totals.answered - report.totals.passed
+        return failed == 0, f"pass rate {pct(rate)}, {failed} failed (no --min-pass set)"
     ok = rate is not None and rate >= min_pass
     word = "at or above" if ok else "below"
     return ok, f"pass rate {pct(rate)} is {word} --min-pass {pct(min_pass)}"
@@ -147,7 +149,8 @@ def render_markdown(report: ProbeReport, min_pass: float | None = None) -> str:
     if run.judge_model:
         out.append(
             f"- LLM judge {_md(run.judge_model)} agreed with the code on"
-            f" {totals.judge_agrees} of {totals.judged}"
+            f" {totals.judge_agrees} of {totals.judged} verdicts"
+            f" ({totals.answered - totals.judged} answers without one)"
         )
     for title, groups in _sections(report):
         if groups:
