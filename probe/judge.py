@@ -37,7 +37,7 @@ _FILLER_WORDS = """
 _FILLER = frozenset(_FILLER_WORDS.split())
 
 _DENIAL = re.compile(
-    r"\b(?:no|not|never|nope|unfortunately|unavailable|unsupported|isn't|aren't|doesn't"
+    r"\b(?:no|not|never|nope|nothing|none|unfortunately|unavailable|unsupported|isn't|aren't|doesn't"
     r"|don't|can't|cannot|won't|wasn't|there's no|there is no|there are no|no such"
     r"|does not|do not|is not|are not|will not|can not|unable)\b",
     re.I,
