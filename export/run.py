@@ -115,6 +115,11 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
             0 if options.include_stale else ledger.count_stale_signed_off(options.kinds)
         )
         plan = plan_export(ledger, options)
+        if plan.record_count == 0 and plan.held_out:
+            raise ExportError(
+                f"nothing to export: --hold-out {options.hold_out:g} holds out all "
+                f"{len(plan.held_out)} signed-off drafts; lower it"
+            )
         if plan.record_count == 0:
             raise ExportError(
                 "nothing to export: no draft"

@@ -27,7 +27,7 @@ from ledger.probes import (
 )
 from probe.ask import Asked, AskSettings, ChatAsker, bounded
 from probe.cases import ProbeCase, ProbeError, build_cases, find_export
-from probe.judge import CodeVerdict, JudgeSettings, ProbeSubject, judge
+from probe.judge import CodeVerdict, CorpusSearch, JudgeSettings, ProbeSubject, judge
 from probe.llm_judge import LLMJudge
 from probe.report import ProbeReport, build_report
 
@@ -149,7 +149,9 @@ def _host(base_url: str | None) -> str:
     return ClientSettings(base_url=base_url, api_key=None, model="").endpoint_host
 
 
-def _verdict(case: ProbeCase, asked: Asked, options: ProbeOptions, in_docs: Any) -> CodeVerdict:
+def _verdict(
+    case: ProbeCase, asked: Asked, options: ProbeOptions, in_docs: CorpusSearch
+) -> CodeVerdict:
     if asked.answer is None:
         return CodeVerdict(False, [f"no answer: the call failed ({asked.error})"])
     subject = ProbeSubject(

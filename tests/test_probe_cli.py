@@ -14,9 +14,11 @@ import pytest
 
 from draftgate.cli import main
 from draftgate.exit_codes import ExitCode
-from export import ExportOptions, export
+from export import ExportError, ExportOptions, export
 from ledger import Ledger, verify
 from ledger.probes import probe_answers, probe_runs
+from tests.support.builders import add_document, add_drafts
+from tests.support.exports import approve_all
 from tests.support.fake_openai import ChatRequest, Reply, TunedModel, running
 from tests.support.probe_env import (
     NEGATIVE_Q,
@@ -337,3 +339,13 @@ def test_the_faithful_answers_pass_every_kind(
         "prompt_injection",
     }
     assert set(report["by_source"]) == {"eval", "held_out"}
+
+
+def test_an_export_holding_everything_out_says_so(tmp_path: Path) -> None:
+    ledger_path = tmp_path / "ledger.sqlite"
+    with Ledger.open(ledger_path) as ledger:
+        chunks = add_document(ledger)
+        [draft_id] = add_drafts(ledger, chunks[0], count=1)
+        approve_all(ledger, [draft_id])
+        with pytest.raises(ExportError, match="holds out all 1 signed-off drafts"):
+            export(ledger, ExportOptions(format="openai", out_dir=tmp_path / "e", hold_out=0.9))

@@ -609,6 +609,7 @@ class TunedModel:
     answer: Callable[[str], str]
     judge: Callable[[ChatRequest], dict[str, Any]] | None = None
     asked: list[str] = field(default_factory=list)
+    record: bool = True  # keep every question asked (off for a long benchmark)
 
     def __call__(self, request: ChatRequest) -> Reply:
         if request.schema_name is not None or request.body.get("response_format"):
@@ -616,7 +617,8 @@ class TunedModel:
                 return Reply(status=400, error_message="no structured replies here")
             return Reply(payload=self.judge(request))
         question = last_user_message(request)
-        self.asked.append(question)
+        if self.record:
+            self.asked.append(question)
         return Reply.text(self.answer(question))
 
 
@@ -647,8 +649,18 @@ def main() -> None:
         help="spread each latency uniformly over +/- this fraction of --latency",
     )
     parser.add_argument("--rpm-limit", type=int, default=None)
+    parser.add_argument(
+        "--plain-answer",
+        metavar="TEXT",
+        help="answer plain chat completions with TEXT (a tuned model under probe)",
+    )
     args = parser.parse_args()
+    script: Script | None = None
+    if args.plain_answer is not None:
+        plain = args.plain_answer
+        script = TunedModel(lambda _question: plain, record=False)
     server = FakeOpenAI(
+        script,
         latency_s=args.latency,
         latency_jitter=args.latency_jitter,
         rpm_limit=args.rpm_limit,

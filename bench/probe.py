@@ -1,0 +1,103 @@
+"""Probe benchmark against the loopback server, run in its own process.
+
+Builds a ledger of N signed-off Q&As, exports it holding half out, and runs ``run_probe`` (ask,
+judge in code, store the run and the failure drafts) at several concurrency levels against a
+server that answers every question after a fixed latency. Prints per level: probes, wall time,
+probes per second against the ideal (concurrency / latency), and the time after the last answer
+(judging, storing the run and its drafts, building the report).
+
+    PYTHONPATH=. python bench/probe.py [--drafts 400] [--latency 0.2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from export import ExportOptions, export  # noqa: E402
+from ledger import DecisionIn, DraftIn, DraftKind, Ledger, Verdict  # noqa: E402
+from probe import AskSettings, ProbeOptions, run_probe  # noqa: E402
+from tests.support.builders import add_document, add_drafts  # noqa: E402
+
+ANSWER = "Open Settings > Billing > Invoices to download each invoice."
+
+
+class Timing:
+    def __init__(self) -> None:
+        self.last_answer = 0.0
+
+    def started(self, total: int) -> None:
+        pass
+
+    def advanced(self, done: int) -> None:
+        self.last_answer = time.perf_counter()
+
+    def finished(self) -> None:
+        pass
+
+
+def build(path: Path, count: int) -> None:
+    with Ledger.open(path) as ledger:
+        chunk = add_document(ledger)[0]
+        drafts = [
+            DraftIn(
+                kind=DraftKind.QA,
+                question=f"How do I get invoice batch {i}?",
+                answer=f"Open **Settings > Billing > Invoices** and pick batch {i} to download it.",
+            )
+            for i in range(count)
+        ]
+        for draft_id in add_drafts(ledger, chunk, drafts):
+            ledger.record_decision(
+                DecisionIn(draft_id=draft_id, reviewer="ann", verdict=Verdict.APPROVE)
+            )
+        export(ledger, ExportOptions(format="openai", out_dir=path.parent / "export", hold_out=0.5))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--drafts", type=int, default=400)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--levels", default="1,8,32")
+    args = parser.parse_args()
+    argv = [sys.executable, "-m", "tests.support.fake_openai", "--latency", str(args.latency),
+            "--plain-answer", ANSWER]  # fmt: skip
+    server = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline().split()[1])
+        base_url = f"http://127.0.0.1:{port}/v1"
+        print(f"{'concurrency':>11} {'probes':>6} {'wall s':>7} {'probes/s':>8} {'ideal/s':>8}"
+              f" {'after last answer s':>20}")  # fmt: skip
+        for level in (int(x) for x in args.levels.split(",")):
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / "ledger.sqlite"
+                build(path, args.drafts)
+                options = ProbeOptions(
+                    ask=AskSettings(base_url=base_url, api_key=None, model="m", concurrency=level)
+                )
+                timing = Timing()
+                with Ledger.open(path) as ledger:
+                    started = time.perf_counter()
+                    report = run_probe(ledger, options, timing)
+                    ended = time.perf_counter()
+                wall = ended - started
+                probes = report.totals.probes
+                ideal = level / args.latency
+                after = ended - timing.last_answer
+                print(f"{level:>11} {probes:>6} {wall:>7.2f} {probes / wall:>8.1f} {ideal:>8.1f}"
+                      f" {after:>20.3f}")  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()
