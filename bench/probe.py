@@ -23,6 +23,7 @@ sys.path.insert(0, str(REPO))
 
 from export import ExportOptions, export  # noqa: E402
 from ledger import DecisionIn, DraftIn, DraftKind, Ledger, Verdict  # noqa: E402
+from ledger.probes import probe_answers, probe_runs  # noqa: E402
 from probe import AskSettings, ProbeOptions, run_probe  # noqa: E402
 from tests.support.builders import add_document, add_drafts  # noqa: E402
 
@@ -74,8 +75,10 @@ def main() -> None:
         assert server.stdout is not None
         port = int(server.stdout.readline().split()[1])
         base_url = f"http://127.0.0.1:{port}/v1"
-        print(f"{'concurrency':>11} {'probes':>6} {'wall s':>7} {'probes/s':>8} {'ideal/s':>8}"
-              f" {'after last answer s':>20}")  # fmt: skip
+        columns = ("concurrency", "probes", "errors", "wall s", "probes/s", "ideal/s", "p50 ms",
+                   "p99 ms", "after last answer s")  # fmt: skip
+        widths = (11, 6, 6, 7, 8, 8, 7, 7, 20)
+        print(" ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
         for level in (int(x) for x in args.levels.split(",")):
             with tempfile.TemporaryDirectory() as folder:
                 path = Path(folder) / "ledger.sqlite"
@@ -92,7 +95,13 @@ def main() -> None:
                 probes = report.totals.probes
                 ideal = level / args.latency
                 after = ended - timing.last_answer
-                print(f"{level:>11} {probes:>6} {wall:>7.2f} {probes / wall:>8.1f} {ideal:>8.1f}"
+                with Ledger.open(path) as ledger:
+                    [run] = probe_runs(ledger)
+                    latencies = sorted(a["latency_ms"] for a in probe_answers(ledger, run["id"]))
+                p50 = latencies[len(latencies) // 2]
+                p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+                print(f"{level:>11} {probes:>6} {report.totals.errors:>6} {wall:>7.2f}"
+                      f" {probes / wall:>8.1f} {ideal:>8.1f} {p50:>7.0f} {p99:>7.0f}"
                       f" {after:>20.3f}")  # fmt: skip
     finally:
         server.terminate()

@@ -3,8 +3,10 @@ that shows what the tuned model said and why it failed."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from audit import build_audit, render_html, render_markdown, render_terminal_summary
 from draftgate.cli import build_parser
 from ledger import PROBE_DRAFTER, DraftIn, DraftKind, Ledger, Verdict
 from ledger.queue import QueueFilter, ReviewQueue
@@ -94,3 +96,28 @@ async def test_the_filter_dialog_narrows_the_queue_to_probe_drafts(ledger_path: 
             "generate": {"pending": 3},
             "probe": {"approved": 1},
         }
+
+
+def test_the_audit_counts_drafts_by_origin_in_every_format(ledger_path: Path) -> None:
+    seed(ledger_path)
+    with Ledger.open(ledger_path) as ledger:
+        audit = build_audit(
+            ledger, [], fast_decision_ms=2000, target_mix={}, glossary_names=[], parallel=False
+        )
+    assert audit.drafts_by_origin == {"generate": {"pending": 3}, "probe": {"pending": 1}}
+    assert json.loads(audit.to_json())["drafts_by_origin"]["probe"] == {"pending": 1}
+    markdown = render_markdown(audit)
+    assert "## Drafts by origin" in markdown and "| probe | 1 | 0 | 0 | 0 | 1 |" in markdown
+    assert '<h2 id="origins">Drafts by origin</h2>' in render_html(audit)
+    assert any("probe 1 (1 pending)" in line for line in render_terminal_summary(audit))
+
+
+def test_an_audit_of_drafted_examples_alone_has_no_origin_section(ledger_path: Path) -> None:
+    with Ledger.open(ledger_path) as ledger:
+        chunks = add_document(ledger)
+        add_drafts(ledger, chunks[0], count=2)
+        audit = build_audit(
+            ledger, [], fast_decision_ms=2000, target_mix={}, glossary_names=[], parallel=False
+        )
+    assert "drafts_by_origin" not in json.loads(audit.to_json())
+    assert "Drafts by origin" not in render_markdown(audit)
