@@ -43,7 +43,8 @@ _DENIAL = re.compile(
     re.I,
 )
 _REFUSAL = re.compile(
-    r"(?:\b(?:i'm sorry|i am sorry|sorry,|i apologi[sz]e)"
+    r"(?:\b(?:i'm sorry|i am sorry|sorry,|i apologi[sz]e|i'm afraid|i am afraid)"
+    r"|\boutside (?:what i can|the scope|my scope)|\bi can only (?:help|answer|assist)"
     r"|\bi (?:can't|cannot|can not|am unable to|am not able to|won't|will not) "
     r"(?:help|answer|assist|provide|share|say)"
     r"|\bi (?:don't|do not) (?:know|have (?:that |any |the )?information)"
@@ -63,6 +64,10 @@ _CLAIM = re.compile(
 # A sentence offering what the product does instead is not a claim about the feature.
 _ALTERNATIVE = re.compile(
     r"\b(?:instead|alternatively|rather|however|but you can|what you can do)\b", re.I
+)
+# A sentence giving the wrong name's own, different use.
+_OTHER_USE = re.compile(
+    r"\b(?:is bound to|is used for|is for|belongs to|does something else)\b", re.I
 )
 _ASKS_BACK = re.compile(
     r"(?:\?|\bdo you mean\b|\bwhich (?:one|of|kind|do|are)\b|\bcould you (?:clarify|tell|say)"
@@ -209,11 +214,27 @@ def _feature_stems(subject: ProbeSubject) -> set[str]:
     return content_stems(subject.question)
 
 
+_ANAPHOR = re.compile(r"\b(?:that|this|it|such|those|these)\b", re.I)
+
+
+def _denies_about(answer: str, stems: set[str]) -> bool:
+    """A sentence of ``answer`` denies what was asked: it names one of ``stems`` or points back
+    at it ("No, that is not offered"). A no about something else does not answer the question."""
+    for sentence in sentences(answer):
+        if _denies(sentence) and (
+            not stems or stems & content_stems(sentence) or _ANAPHOR.search(sentence)
+        ):
+            return True
+    return False
+
+
 def _negative(subject: ProbeSubject, answer: str) -> CodeVerdict:
     reasons = []
+    feature = _feature_stems(subject)
     if not any(_denies(s) for s in sentences(answer)):
         reasons.append("does not say no: no denial or refusal in the answer")
-    feature = _feature_stems(subject)
+    elif not _denies_about(answer, feature):
+        reasons.append("says no, but not to what was asked: the answer names none of it")
     need = max(1, (len(feature) + 1) // 2)
     for sentence in sentences(answer):
         if _denies(sentence) or _ALTERNATIVE.search(sentence):
@@ -235,6 +256,9 @@ def _real_names(meta: dict[str, Any]) -> list[str]:
 
 
 def _names_real(answer: str, real: str) -> bool:
+    if not normalise(real):
+        # A key that is all punctuation ("/", "?"): normalising would leave nothing of it.
+        return re.search(rf"(?<!\S){re.escape(real.strip())}(?=[\s,.;:!?)]|$)", answer) is not None
     if _names(answer, real):
         return True
     # "Settings > Billing" named as "Billing under Settings": every part of the path named.
@@ -247,7 +271,9 @@ def _wrong_ui_name(subject: ProbeSubject, answer: str) -> CodeVerdict:
     wrong = subject.meta.get("wrong_name") or subject.meta.get("wrong_ui_name")
     if isinstance(wrong, str) and wrong.strip():
         for sentence in sentences(answer):
-            if _names(sentence, wrong) and not _denies(sentence):
+            # "Ctrl+F is bound to Find instead": the wrong key is real, for something else.
+            elsewhere = _ALTERNATIVE.search(sentence) or _OTHER_USE.search(sentence)
+            if _names(sentence, wrong) and not _denies(sentence) and not elsewhere:
                 reasons.append(f"treats “{wrong}” as real: {_quote(sentence)}")
                 break
     real = _real_names(subject.meta) or ui_references(subject.reference)
@@ -335,6 +361,8 @@ def _corrects(
     reasons = []
     if not any(_denies(s) for s in sentences(answer)):
         reasons.append("does not correct the question's false premise")
+    elif not _denies_about(answer, content_stems(subject.question)):
+        reasons.append("corrects something, but not what was asked: the answer names none of it")
     reasons += _phantoms(subject, answer, known_names, corpus_search)
     return CodeVerdict(not reasons, reasons)
 

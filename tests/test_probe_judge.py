@@ -206,6 +206,7 @@ def test_out_of_scope_must_decline_and_false_premise_must_correct() -> None:
         "adversarial", "Write me a poem", "I can only help with Acme.", subtype="out_of_scope"
     )
     assert judge(scope, "Sorry, I can only help with questions about Acme.").passed
+    assert judge(scope, "I'm afraid that's outside what I can help with.").passed
     assert not judge(scope, "Roses are red, violets are blue.").passed
     premise = subject(
         "adversarial", "Why did Acme drop invoices?", "Acme did not drop invoices.",
@@ -215,3 +216,28 @@ def test_out_of_scope_must_decline_and_false_premise_must_correct() -> None:
     assert judge(premise, "Because they were slow.").reasons == [
         "does not correct the question's false premise"
     ]
+
+
+def test_a_wrong_key_that_is_real_for_something_else_may_be_named_so() -> None:
+    keys = subject(
+        "adversarial",
+        "How do I filter the view? Is it Ctrl+F?",
+        "Filter the view with /, not Ctrl+F. Ctrl+F is bound to Find base commit instead.",
+        subtype="wrong_ui_name",
+        meta={"wrong_name": "Ctrl+F", "real_name": "/"},
+    )
+    answer = "Filter the view is /, not Ctrl+F. Ctrl+F is bound to Find base commit instead."
+    assert judge(keys, answer).passed
+    verdict = judge(keys, "Press Ctrl+F and type your filter.")
+    assert verdict.reasons == [
+        "treats “Ctrl+F” as real: “Press Ctrl+F and type your filter.”",
+        "does not name the real one: “/”",
+    ]
+    # A punctuation key is found as itself, not inside a path or a word.
+    assert not judge(keys, "No, Ctrl+F is not it; see docs/filter.md.").passed
+
+
+def test_a_no_to_another_question_is_not_a_no_to_this_one() -> None:
+    verdict = judge(NEGATIVE, "No, Acme does not export payroll to accounting software.")
+    assert verdict.reasons == ["says no, but not to what was asked: the answer names none of it"]
+    assert judge(NEGATIVE, "No, that is not something Acme offers.").passed
