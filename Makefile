@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test test-fast check lint clean-demo
+.PHONY: demo test test-fast check lint clean-demo browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,19 @@ test: check
 # The inner loop: the checks and every test but the reliability trials.
 test-fast: check
 	$(BIN)/pytest -q --ignore=tests/reliability
+
+# The browser tier (not part of `make test`): two reviewers sign in to `draftgate serve` in
+# Debian's chromium, driven by Playwright, and approve in parallel, and one signs in through
+# nginx with TLS; screenshots go to .browser/.
+BROWSER_STAMP := $(VENV)/.installed-browser
+
+$(BROWSER_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,browser]'
+	touch $@
+
+browser: $(BROWSER_STAMP)
+	test -x /usr/bin/chromium -a -x /usr/sbin/nginx || (apt-get update && apt-get install -y chromium nginx-light)
+	DRAFTGATE_BROWSER_TIER=1 $(BIN)/pytest -q -s tests/browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -20,6 +20,7 @@ from audit.model import (
 )
 from audit.quality import QualityWorker, compute_quality
 from ledger import Ledger, utc_now
+from ledger.progress import NO_PROGRESS, Progress
 
 # From this many decisions on, the quality signals are computed in a second process while the
 # integrity check runs here: the two only read the ledger and each takes seconds at 100k
@@ -35,6 +36,7 @@ def build_audit(
     target_mix: dict[str, float],
     glossary_names: list[str],
     parallel: bool | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> Audit:
     """The whole audit. ``parallel`` (default: by ledger size) computes the quality signals in
     a worker process while the integrity check runs in this one."""
@@ -49,13 +51,13 @@ def build_audit(
     if parallel:
         worker = QualityWorker(ledger.path, quality_options)
         try:
-            integrity = check_integrity(ledger, export_dirs)
+            integrity = check_integrity(ledger, export_dirs, progress)
         except BaseException:  # Ctrl-C or a failed check: the worker must not outlive us
             worker.stop()
             raise
         quality = worker.result()
     else:
-        integrity = check_integrity(ledger, export_dirs)
+        integrity = check_integrity(ledger, export_dirs, progress)
         quality = compute_quality(ledger, **quality_options)
     origins = ledger.drafts_by_origin()
     # Only set (and so only in the JSON) when a draft came from elsewhere than the drafter.

@@ -226,6 +226,9 @@ def render_html(audit: Audit) -> str:
         ],
         stale_in_export=integrity.stale_in_export,
         stale_rows=[stale_record(integrity, d) for d in integrity.stale_in_export[:LIST_ROWS_HTML]],
+        ungrounded_rows=[
+            stale_record(integrity, d) for d in integrity.ungrounded_in_export[:LIST_ROWS_HTML]
+        ],
         headline=headline(audit),
         charts=_charts(audit),
         edit_rate_tables=_edit_rate_tables(audit),

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from export import HF_DATASET_DIR, MANIFEST_NAME, file_hash, recorded_exports
+from export.preference import PREFERENCE_FORMATS, preference_content, verdicts_for
 from export.records import (
     JSONL_FORMATS,
     SPLITS,
@@ -40,6 +41,7 @@ from export.records import (
 )
 from export.writers import hf_schema
 from ledger.chain import GENESIS_HASH, ProvenanceHasher
+from ledger.progress import NO_PROGRESS, Progress, counted
 from ledger.reviewers import is_named
 from ledger.store import Ledger
 from ledger.verify import verify
@@ -78,6 +80,8 @@ class IntegrityResult:
     heads_checked: int = 0
     stale_drafts: list[str] = field(default_factory=list)
     stale_in_export: list[str] = field(default_factory=list)
+    ungrounded_drafts: list[str] = field(default_factory=list)
+    ungrounded_in_export: list[str] = field(default_factory=list)
     # One row per exported record: a record in several exports checked is one row whose
     # ``exports`` lists each (export id, format, split).
     provenance: list[dict[str, Any]] = field(default_factory=list)
@@ -97,6 +101,8 @@ class IntegrityResult:
             "heads_checked": self.heads_checked,
             "stale_drafts": self.stale_drafts,
             "stale_in_export": self.stale_in_export,
+            "ungrounded_drafts": self.ungrounded_drafts,
+            "ungrounded_in_export": self.ungrounded_in_export,
             "records": self.records,
         }
 
@@ -139,9 +145,13 @@ class _Breaks:
                 )
 
 
-def check_integrity(ledger: Ledger, export_dirs: list[Path]) -> IntegrityResult:
+def check_integrity(
+    ledger: Ledger, export_dirs: list[Path], progress: Progress = NO_PROGRESS
+) -> IntegrityResult:
+    """``progress`` counts the ledger rows verify() reads: the bulk of the work."""
     result = IntegrityResult()
-    result.breaks += [{"kind": b.kind, "ref": b.ref, "detail": b.detail} for b in verify(ledger)]
+    breaks = verify(ledger, progress)
+    result.breaks += [{"kind": b.kind, "ref": b.ref, "detail": b.detail} for b in breaks]
     recorded = {row["id"]: row for row in recorded_exports(ledger)}
     for row in recorded.values():
         _check_head(
@@ -151,10 +161,19 @@ def check_integrity(ledger: Ledger, export_dirs: list[Path]) -> IntegrityResult:
         "SELECT draft_id FROM stale_drafts ORDER BY draft_id"
     )]  # fmt: skip
     stale = set(result.stale_drafts)
+    result.ungrounded_drafts = [r[0] for r in ledger.query(_UNGROUNDED_SQL)]
     for out_dir in export_dirs:
-        _check_export_dir(ledger, result, out_dir, recorded, stale)
+        _check_export_dir(ledger, result, out_dir, recorded, stale, progress)
     result.records = _name_records(ledger, result)
     return result
+
+
+# Imported drafts that no doc passage supports (see generator.importer).
+_UNGROUNDED_SQL = """
+SELECT id FROM drafts
+WHERE json_valid(meta) AND json_type(meta, '$.import.grounded') = 'false'
+ORDER BY id
+"""
 
 
 # The question a draft was signed off with (an edit's final question), else its own.
@@ -170,7 +189,7 @@ FROM drafts dr WHERE dr.id IN (SELECT value FROM json_each(?))
 def _name_records(ledger: Ledger, result: IntegrityResult) -> dict[str, dict[str, Any]]:
     """Question, kind and exports of every draft a break or the stale list names."""
     named = [b["draft_id"] for b in result.breaks if b.get("draft_id")]
-    wanted = sorted(set(named) | set(result.stale_in_export))
+    wanted = sorted(set(named) | set(result.stale_in_export) | set(result.ungrounded_in_export))
     if not wanted:
         return {}
     exports: dict[str, list[dict[str, Any]]] = {draft_id: [] for draft_id in wanted}
@@ -224,6 +243,7 @@ def _check_export_dir(
     out_dir: Path,
     recorded: dict[str, dict[str, Any]],
     stale: set[str],
+    progress: Progress,
 ) -> None:
     result.exports_checked += 1
     manifest_path = out_dir / MANIFEST_NAME
@@ -249,6 +269,7 @@ def _check_export_dir(
         )
         return
     ref = f"export {export_id}"
+    progress.begin(len(records), f"records of {out_dir.name}")
     breaks = _Breaks(result.breaks, export_id, fmt)
     _check_head(ledger, result, f"{ref} (manifest)", head.get("head_seq"), head.get("head_hash"))
 
@@ -296,7 +317,7 @@ def _check_export_dir(
         breaks_before = breaks.total
         seen: set[int] = set()
         try:
-            for index, item in items:
+            for index, item in counted(items, progress):
                 where = f"{source}:{index + 1}"
                 entry = by_line.get((split, index))
                 if entry is None:
@@ -647,7 +668,7 @@ WITH m(i, draft_id, decision_id) AS (
     SELECT key, json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)
 )
 SELECT m.i, m.draft_id, m.decision_id,
-       dr.id AS found_draft, dr.kind, dr.subtype, dr.question, dr.answer,
+       dr.id AS found_draft, dr.kind, dr.subtype, dr.question, dr.answer, dr.meta,
        dr.chunk_id AS draft_chunk, dr.call_id AS draft_call,
        md.id AS found_decision, md.draft_id AS decision_draft, md.verdict, md.reviewer,
        md.final_question, md.final_answer, md.decided_at,
@@ -716,6 +737,8 @@ def _check_against_ledger(
 ) -> str:
     """Check every record against the ledger; returns the provenance hash recomputed from it."""
     stale_listed = set(result.stale_in_export)
+    ungrounded_listed = set(result.ungrounded_in_export)
+    ungrounded = set(result.ungrounded_drafts)
     provenance = ProvenanceHasher()
     for start in range(0, len(records), LOOKUP_BATCH):
         batch = records[start : start + LOOKUP_BATCH]
@@ -738,15 +761,20 @@ def _check_against_ledger(
                     f"decision {entry['decision_id']} that signed it off is not in the ledger",
                     entry["draft_id"],
                 )
-            elif row["verdict"] not in ("approve", "edit") or not is_named(row["reviewer"]):
+            elif row["verdict"] not in verdicts_for(fmt) or not is_named(row["reviewer"]):
                 breaks.add(
                     "record_unsigned",
                     ref,
-                    f"decision {entry['decision_id']} is a {row['verdict']}, not a sign-off",
+                    f"decision {entry['decision_id']} is a {row['verdict']}"
+                    + ("" if is_named(row["reviewer"]) else " by no named reviewer")
+                    + ", not a sign-off",
                     entry["draft_id"],
                 )
             else:
-                _check_signed_text(breaks, ref, entry, row, system_prompt)
+                if fmt in PREFERENCE_FORMATS:
+                    _check_preference_text(breaks, ref, entry, row, system_prompt, fmt)
+                else:
+                    _check_signed_text(breaks, ref, entry, row, system_prompt)
                 _check_still_live(ledger, breaks, ref, entry["decision_id"], row["live_id"])
             if entry["draft_id"] in hf_columns:
                 where, values = hf_columns[entry["draft_id"]]
@@ -768,6 +796,9 @@ def _check_against_ledger(
                     f"its source {row['document']} changed after generation",
                     entry["draft_id"],
                 )
+            if entry["draft_id"] in ungrounded and entry["draft_id"] not in ungrounded_listed:
+                ungrounded_listed.add(entry["draft_id"])
+                result.ungrounded_in_export.append(entry["draft_id"])
             exported = {"export_id": export_id, "format": fmt, "split": entry["split"]}
             key = (entry["draft_id"], entry["decision_id"], entry["record_hash"])
             known = result.provenance_at.get(key)
@@ -817,6 +848,49 @@ def _check_still_live(
     else:
         breaks.add(
             "record_superseded", ref, f"a later decision {live_id} replaced the exported sign-off"
+        )
+
+
+def _check_preference_text(
+    breaks: _Breaks,
+    ref: str,
+    entry: dict[str, Any],
+    row: Any,
+    system_prompt: str | None,
+    fmt: str,
+) -> None:
+    """The preference record the ledger's draft and decision make must hash to the exported
+    one: a chosen side nobody signed off, or a rejected side that is not the drafted or the
+    model's answer, is a break."""
+    try:
+        meta = json.loads(row["meta"]) if isinstance(row["meta"], str) else {}
+    except ValueError:
+        meta = {}
+    expected = preference_content(
+        fmt,
+        kind=row["kind"],
+        question=row["question"],
+        answer=row["answer"],
+        meta=meta if isinstance(meta, dict) else {},
+        verdict=row["verdict"],
+        final_question=row["final_question"],
+        final_answer=row["final_answer"],
+        system=system_prompt,
+    )
+    if expected is None:
+        breaks.add(
+            "record_text_mismatch",
+            ref,
+            f"decision {entry['decision_id']} makes no {fmt} record in the ledger",
+            entry["draft_id"],
+        )
+    elif record_hash(expected.content) != entry["record_hash"]:
+        breaks.add(
+            "record_text_mismatch",
+            ref,
+            f"the {fmt} record decision {entry['decision_id']} makes does not hash to the "
+            "exported record",
+            entry["draft_id"],
         )
 
 

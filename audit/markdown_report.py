@@ -94,6 +94,22 @@ def render_markdown(audit: Audit) -> str:
             (stale_record(integrity, d) for d in stale_exported[:LIST_ROWS_MARKDOWN]),
         )
         out += _capped_note(len(stale_exported), min(len(stale_exported), LIST_ROWS_MARKDOWN))
+    ungrounded, ungrounded_exported = integrity.ungrounded_drafts, integrity.ungrounded_in_export
+    if ungrounded:
+        out += [
+            "",
+            f"Ungrounded imported drafts (no doc passage supports them): {len(ungrounded)};"
+            f" ungrounded records in the export: {len(ungrounded_exported)}.",
+        ]
+    if ungrounded_exported:
+        out.append("")
+        out += _md_table(
+            ["Ungrounded record", "Question", "Kind", "Exports"],
+            (stale_record(integrity, d) for d in ungrounded_exported[:LIST_ROWS_MARKDOWN]),
+        )
+        out += _capped_note(
+            len(ungrounded_exported), min(len(ungrounded_exported), LIST_ROWS_MARKDOWN)
+        )
     out += ["", "## Summary", ""]
     out += _md_table(["Signal", "Value"], headline(audit))
 

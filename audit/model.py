@@ -60,7 +60,12 @@ class IntegritySummary(_Section):
     heads_checked: int
     stale_drafts: list[str]
     stale_in_export: list[str]
-    # Every draft a break or the stale-in-export list names, by draft id.
+    # Imported drafts no doc passage supports (meta import.grounded false), in the ledger and
+    # among the records of the exports checked: not breaks (a reviewer signed them off as
+    # they are), but a reader must see that they rest on no doc.
+    ungrounded_drafts: list[str] = []
+    ungrounded_in_export: list[str] = []
+    # Every draft a break or the stale- or ungrounded-in-export lists name, by draft id.
     records: dict[str, NamedRecord] = {}
 
 

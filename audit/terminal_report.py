@@ -47,6 +47,17 @@ def render_terminal_summary(audit: Audit) -> list[str]:
             )
         if len(stale_exported) > BREAKS_SHOWN:
             lines.append(f"  … and {len(stale_exported) - BREAKS_SHOWN} more (see the report)")
+    ungrounded, ungrounded_exported = integrity.ungrounded_drafts, integrity.ungrounded_in_export
+    if ungrounded:
+        lines.append(
+            f"[yellow]Ungrounded imported drafts: {len(ungrounded)}, "
+            f"ungrounded in export: {len(ungrounded_exported)}[/]"
+        )
+        for draft_id in ungrounded_exported[:BREAKS_SHOWN]:
+            hash_, question, kind, exports = stale_record(integrity, draft_id)
+            lines.append(
+                "  [yellow]•[/] " + rich_escape(f"{hash_} “{question}” · {kind} · {exports}")
+            )
     figures = dict(headline(audit))
     lines.append(
         " · ".join(

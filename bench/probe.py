@@ -31,17 +31,16 @@ ANSWER = "Open Settings > Billing > Invoices to download each invoice."
 
 
 class Timing:
+    """A progress that notes when the last answer came in."""
+
     def __init__(self) -> None:
         self.last_answer = 0.0
 
-    def started(self, total: int) -> None:
+    def begin(self, total: int, what: str) -> None:
         pass
 
-    def advanced(self, done: int) -> None:
+    def advance(self, done: int) -> None:
         self.last_answer = time.perf_counter()
-
-    def finished(self) -> None:
-        pass
 
 
 def build(path: Path, count: int) -> None:

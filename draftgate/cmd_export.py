@@ -22,7 +22,9 @@ from audit import (
 from draftgate.config import Config
 from draftgate.context import CommandError, config_of, docs_root, open_ledger
 from draftgate.exit_codes import ExitCode
+from draftgate.output import add_json_option, print_json, progress_for
 from export import (
+    DEFAULT_MIN_EDIT_DISTANCE,
     EXPORT_FORMATS,
     HF_DATASET_DIR,
     MANIFEST_NAME,
@@ -37,6 +39,7 @@ from export import (
 )
 from generator.userfiles import UserFileError, read_user_text
 from ledger import DraftKind, Ledger
+from ledger.progress import Progress
 from ledger.text import visible
 
 DEFAULT_EXPORTS_DIR = Path("outputs/exports")
@@ -47,13 +50,24 @@ AUDIT_FORMATS = ("md", "html", "json")
 def register(subparsers: Any) -> None:
     exp = subparsers.add_parser(
         "export",
-        help="write signed-off drafts as training data (openai, sharegpt, alpaca, hf)",
+        help="write signed-off drafts as training data (openai, sharegpt, alpaca, hf) or "
+        "preference data (dpo, openai-dpo, kto)",
         description="Export every draft whose latest live decision is an approve or an edit by "
         "a named reviewer (edits with their final text), split into train/eval, with a "
         "manifest.json that lists every record's hash. The export is recorded in the ledger. "
-        "Nothing unsigned can be exported: there is no option for it.",
+        "Nothing unsigned can be exported: there is no option for it. The preference formats "
+        "pair a signed-off answer (chosen) with the drafted answer an edit replaced or a "
+        "model's answer a probe or import brought in (rejected); kto labels signed-off "
+        "answers true and answers a named reviewer rejected false.",
     )
-    exp.add_argument("--format", choices=EXPORT_FORMATS, default="openai")
+    exp.add_argument(
+        "--format",
+        choices=EXPORT_FORMATS,
+        default="openai",
+        help="training-data format: openai (chat JSONL), sharegpt, alpaca, or hf (parquet + "
+        "a datasets folder); preference data: dpo (TRL DPOTrainer), openai-dpo (OpenAI "
+        "preference fine-tuning), kto (TRL KTOTrainer)",
+    )
     exp.add_argument(
         "--out",
         metavar="DIR",
@@ -86,8 +100,18 @@ def register(subparsers: Any) -> None:
         "for 'draftgate probe' to ask a tuned model what it never trained on (default: 0)",
     )
     exp.add_argument(
+        "--min-edit-distance",
+        type=float,
+        metavar="D",
+        default=DEFAULT_MIN_EDIT_DISTANCE,
+        help="dpo/openai-dpo: leave out pairs whose answers differ by less than this "
+        f"normalised edit distance, 0-1 (default {DEFAULT_MIN_EDIT_DISTANCE}; 0 keeps all but "
+        "identical ones); they are counted in the manifest",
+    )
+    exp.add_argument(
         "--push-to-hub", metavar="REPO", help="also push the DatasetDict (--format hf only)"
     )
+    add_json_option(exp, "the export's id, folder, files and counts")
     exp.add_argument(
         "--force", action="store_true", help="replace an earlier export in --out (its files only)"
     )
@@ -105,8 +129,19 @@ def register(subparsers: Any) -> None:
     aud.add_argument(
         "--export", action="append", metavar="DIR", default=[], help="export folder (repeatable)"
     )
-    aud.add_argument("--format", choices=AUDIT_FORMATS, default="md")
-    aud.add_argument("--out", metavar="PATH", help="report file (default: outputs/audit-<time>)")
+    aud.add_argument(
+        "--format",
+        choices=AUDIT_FORMATS,
+        default="md",
+        help="report format: md, html or json (the terminal summary is always printed)",
+    )
+    aud.add_argument(
+        "--out",
+        metavar="PATH",
+        help="report file, or - for stdout (the summary then goes to stderr) "
+        "(default: outputs/audit-<time>.<format>)",
+    )
+    add_json_option(aud, "the verdict, breaks and the report's path")
     aud.add_argument(
         "--fast-decision-ms",
         type=int,
@@ -142,7 +177,11 @@ def _kinds(value: str | None) -> tuple[str, ...] | None:
 
 def export_options(args: argparse.Namespace, config: Config) -> ExportOptions:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out) if args.out else DEFAULT_EXPORTS_DIR / f"{args.format}-{stamp}"
+    out = (
+        Path(args.out)
+        if args.out
+        else config.under_root(DEFAULT_EXPORTS_DIR) / f"{args.format}-{stamp}"
+    )
     try:
         balance = parse_balance(args.balance) if args.balance else None
     except ExportError as exc:
@@ -159,6 +198,7 @@ def export_options(args: argparse.Namespace, config: Config) -> ExportOptions:
         balance=balance,
         include_stale=args.include_stale,
         hold_out=args.hold_out,
+        min_edit_distance=args.min_edit_distance,
         force=args.force,
         command=shlex.join(["draftgate", *sys.argv[1:]]),
     )
@@ -171,15 +211,34 @@ def run_export(args: argparse.Namespace) -> int:
     options = export_options(args, config)
     with open_ledger(args, config) as ledger:
         try:
-            result = export(ledger, options)
+            with progress_for(args, "exporting") as progress:
+                result = export(ledger, options, progress)
         except ExportRefused as exc:
             raise CommandError(str(exc), ExitCode.INTEGRITY) from exc
         except ExportError as exc:
             raise CommandError(str(exc)) from exc
-    _print_export(result)
+    if args.json:
+        print_json(_export_json(result))
+    else:
+        _print_export(result)
     if args.push_to_hub:
         return _push_to_hub(result, args.push_to_hub)
     return ExitCode.OK
+
+
+def _export_json(result: ExportResult) -> dict[str, Any]:
+    return {
+        "export_id": result.export_id,
+        "format": result.format,
+        "out_dir": str(result.out_dir),
+        "files": result.files,
+        "record_count": result.record_count,
+        "counts": result.counts,
+        "empty_splits": result.left_out_splits,
+        "head_seq": result.head_seq,
+        "head_hash": result.head_hash,
+        "stale_left_out": result.stale_left_out,
+    }
 
 
 def _print_export(result: ExportResult) -> None:
@@ -204,6 +263,15 @@ def _print_export(result: ExportResult) -> None:
             f"left out {count} stale record{'' if count == 1 else 's'} "
             "(source changed since drafted; --include-stale keeps them)"
         )
+    if result.preference is not None:
+        tally = result.preference
+        sources = ", ".join(f"{n} from {s}" for s, n in tally["records_by_source"].items())
+        console.print(f"preference records: {sources or 'none'}")
+        if tally["left_out_close"]:
+            console.print(
+                f"left out {tally['left_out_close']} pair(s) whose answers differ by less than "
+                f"{tally['min_edit_distance']} (--min-edit-distance)"
+            )
 
 
 def _push_to_hub(result: ExportResult, repo: str) -> int:
@@ -254,7 +322,12 @@ def _default_export_dirs(ledger: Ledger) -> list[Path]:
 
 
 def _audit_of(
-    ledger: Ledger, export_dirs: list[Path], fast_ms: int, config: Config, glossary: list[str]
+    ledger: Ledger,
+    export_dirs: list[Path],
+    fast_ms: int,
+    config: Config,
+    glossary: list[str],
+    progress: Progress,
 ) -> Audit:
     recorded = {Path(row["out_dir"]) for row in recorded_exports(ledger)}
     for folder in export_dirs:
@@ -268,6 +341,7 @@ def _audit_of(
         fast_decision_ms=fast_ms,
         target_mix=config.audit.target_mix,
         glossary_names=glossary,
+        progress=progress,
     )
 
 
@@ -286,28 +360,55 @@ def run_audit(args: argparse.Namespace) -> int:
         ledger_file = Path(ledger.path)
         recorded_dirs = [Path(row["out_dir"]) for row in recorded_exports(ledger)]
         # Checked before the audit runs, so a bad --out costs nothing.
+        to_stdout = args.out == "-"
+        if to_stdout and args.json:
+            raise CommandError("--out - and --json both write to stdout; pick one")
         refuse_report_path(
-            Path(args.out) if args.out else None, ledger_file, [*export_dirs, *recorded_dirs]
+            Path(args.out) if args.out and not to_stdout else None,
+            ledger_file,
+            [*export_dirs, *recorded_dirs],
         )
         # A page SQLite cannot read, met outside verify's own check, is a damaged ledger:
         # draftgate.cli.main says so in one line (exit 4).
-        audit = _audit_of(ledger, export_dirs, fast_ms, config, glossary)
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out) if args.out else DEFAULT_REPORTS_DIR / f"audit-{stamp}.{fmt}"
-    refuse_report_path(out, ledger_file, [*export_dirs, *recorded_dirs])
+        with progress_for(args, "auditing") as progress:
+            audit = _audit_of(ledger, export_dirs, fast_ms, config, glossary, progress)
     if fmt == "json":
         text = audit.to_json()
     elif fmt == "md":
         text = render_markdown(audit)
     else:
         text = render_html(audit)
+    code = ExitCode.OK if audit.integrity.ok else ExitCode.INTEGRITY
+    if to_stdout:
+        sys.stdout.write(text)
+        _print_audit(audit, None, Console(stderr=True))
+        return code
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    out = (
+        Path(args.out)
+        if args.out
+        else config.under_root(DEFAULT_REPORTS_DIR) / f"audit-{stamp}.{fmt}"
+    )
+    refuse_report_path(out, ledger_file, [*export_dirs, *recorded_dirs])
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise CommandError(f"--out {out}: cannot write the report: {exc.strerror}") from exc
-    _print_audit(audit, out)
-    return ExitCode.OK if audit.integrity.ok else ExitCode.INTEGRITY
+    if args.json:
+        print_json(
+            {
+                "integrity_ok": audit.integrity.ok,
+                "breaks": [b.model_dump() for b in audit.integrity.breaks],
+                "head_seq": audit.head.seq,
+                "head_hash": audit.head.hash,
+                "report": str(out),
+                "format": fmt,
+            }
+        )
+    else:
+        _print_audit(audit, out, Console())
+    return code
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -343,18 +444,19 @@ def refuse_report_path(out: Path | None, ledger_file: Path, export_dirs: list[Pa
 _SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
-def _print_audit(audit: Audit, out: Path) -> None:
-    console = Console()
+def _print_audit(audit: Audit, out: Path | None, console: Console) -> None:
+    """The terminal summary; with the report on stdout (``out`` None) it all goes to stderr."""
     integrity = audit.integrity
     for line in render_terminal_summary(audit):
         console.print(line)
     # Breaks are always named one per line on stdout, whatever the renderer prints.
     for item in integrity.breaks:
         # A ref can be a file name found in an export folder: shown, never obeyed.
-        print(visible(f"BREAK {item.kind}: {item.ref}: {item.detail}"))
+        console.print(visible(f"BREAK {item.kind}: {item.ref}: {item.detail}"), markup=False)
     verdict = (
         "[green]integrity OK[/]"
         if integrity.ok
         else (f"[red]integrity FAILED: {len(integrity.breaks)} break(s)[/]")
     )
-    console.print(f"{verdict}; report written to {out}")
+    where = "report written to stdout" if out is None else f"report written to {out}"
+    console.print(f"{verdict}; {where}")

@@ -7,6 +7,7 @@ import argparse
 import logging
 import os
 import sys
+from dataclasses import asdict
 from typing import Any
 
 from pydantic import ValidationError
@@ -26,6 +27,7 @@ from rich.table import Table
 from draftgate.config import Config, GenerateConfig, ledger_path
 from draftgate.context import CommandError, config_of, docs_root, open_ledger
 from draftgate.exit_codes import ExitCode
+from draftgate.output import add_json_option, print_json
 from generator import pipeline
 from generator.errors import EndpointError, GenerateError, NoChunksError, SettingsError
 from generator.kinds import KIND_NAMES
@@ -64,7 +66,7 @@ def register(subparsers: Any) -> None:
         "--batch", action="store_true", help="use the OpenAI Batch API (half the cost; resumable)"
     )
     parser.add_argument("--scope", metavar="PATH", help="scope file (default: <docs>/scope.toml)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_json_option(parser, "the run's summary (or the dry run's plan)")
     parser.set_defaults(run=run_generate)
 
 
@@ -125,8 +127,19 @@ def run_generate(args: argparse.Namespace) -> int:
     scope = _scope_of(args, config)
     with open_ledger(args, config, read_only=args.dry_run) as ledger:
         try:
+            if args.dry_run and not settings.uses_llm:
+                plan = pipeline.rules_plan(ledger, scope, settings)
+                if args.json:
+                    print_json({"dry_run": True, "drafter": "rules", **asdict(plan)})
+                else:
+                    _print_rules_plan(plan)
+                return ExitCode.OK
             if args.dry_run:
-                _print_estimate(pipeline.estimate(ledger, scope, settings), settings)
+                estimate = pipeline.estimate(ledger, scope, settings)
+                if args.json:
+                    print_json(_estimate_json(estimate, settings))
+                else:
+                    _print_estimate(estimate, settings)
                 return ExitCode.OK
             if not settings.uses_llm:
                 print(
@@ -143,8 +156,11 @@ def run_generate(args: argparse.Namespace) -> int:
             raise CommandError(str(exc), ExitCode.ENDPOINT) from exc
         except GenerateError as exc:
             raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc
-    _print_summary(summary)
-    _print_dropped_drafts(summary.dropped_drafts)
+    if args.json:
+        print_json({"dry_run": False, **asdict(summary)})
+    else:
+        _print_summary(summary)
+        _print_dropped_drafts(summary.dropped_drafts)
     failed = sum(summary.calls_failed.values())
     if failed:
         print(
@@ -154,6 +170,53 @@ def run_generate(args: argparse.Namespace) -> int:
         )
         return ExitCode.INCOMPLETE
     return ExitCode.OK
+
+
+def _estimate_json(estimate: pipeline.Estimate, settings: GenerateSettings) -> dict[str, Any]:
+    return {
+        "dry_run": True,
+        "drafter": "llm",
+        "model": settings.model,
+        "calls": len(estimate.jobs),
+        "jobs_skipped": estimate.plan.skipped_finished,
+        "prompt_tokens": estimate.prompt_tokens,
+        "completion_tokens": estimate.completion_tokens,
+        "total_tokens": estimate.total_tokens,
+        "cost": estimate.cost,
+        "jobs": [
+            {
+                "key": job.key,
+                "document": job.document_path,
+                "lines": [job.chunk.start_line, job.chunk.end_line],
+                "kind": job.kind,
+                "subtype": job.subtype,
+                "drafts": job.count,
+                "estimated_tokens": job.estimated_tokens,
+            }
+            for job in estimate.jobs
+        ],
+    }
+
+
+def _print_rules_plan(plan: RunSummary) -> None:
+    """The offline dry run: the rules drafter drafted in memory, so the counts are exact."""
+    console = Console()
+    console.print(
+        "no LLM endpoint is configured (OPENAI_API_KEY/OPENAI_BASE_URL unset): "
+        "`draftgate generate` would run the built-in rules drafter, at no cost"
+    )
+    table = Table("kind", "drafts", title=f"{plan.calls_ok} rules jobs to run")
+    for kind, count in sorted(plan.drafts_by_kind.items()):
+        table.add_row(kind, str(count))
+    console.print(table)
+    drafted = sum(plan.drafts_by_kind.values())
+    console.print(
+        f"would draft {drafted} of {plan.drafts_requested} requested; "
+        f"{plan.jobs_skipped} jobs already finished are skipped; nothing written"
+    )
+    if plan.dropped:
+        reasons = ", ".join(f"{escape(r)} {n}" for r, n in sorted(plan.dropped.items()))
+        console.print(f"not drafted: {reasons}")
 
 
 def _print_estimate(estimate: pipeline.Estimate, settings: GenerateSettings) -> None:

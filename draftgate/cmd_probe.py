@@ -13,18 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from draftgate.config import Config, ProbeConfig
 from draftgate.context import CommandError, config_of, docs_root, open_ledger
 from draftgate.exit_codes import ExitCode
+from draftgate.output import add_json_option, print_json, progress_for
 from ledger import DraftKind
 
 if TYPE_CHECKING:
@@ -79,7 +72,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--format", choices=REPORT_FORMATS, default="md", help="report format")
     parser.add_argument("--out", metavar="PATH", help="report file (default: outputs/probe-<time>)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_json_option(parser, "the run's report (as --format json writes it)")
     parser.set_defaults(run=run_probe_command)
 
 
@@ -188,30 +181,6 @@ def _glossary_names(args: argparse.Namespace, config: Config) -> list[str]:
         return []
 
 
-class _ProgressBar:
-    def __init__(self, quiet: bool) -> None:
-        self._progress = Progress(
-            TextColumn("[bold]probing"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            disable=quiet,
-        )
-        self._task: TaskID | None = None
-
-    def started(self, total: int) -> None:
-        self._progress.start()
-        self._task = self._progress.add_task("probing", total=total)
-
-    def advanced(self, done: int) -> None:
-        if self._task is not None:
-            self._progress.update(self._task, completed=done)
-
-    def finished(self) -> None:
-        self._progress.stop()
-
-
 def run_probe_command(args: argparse.Namespace) -> int:
     from probe import ProbeError, ProbeRefused, render_terminal, run_probe, verdict_line
 
@@ -225,7 +194,8 @@ def run_probe_command(args: argparse.Namespace) -> int:
         raise CommandError(f"--out {out} is a folder; name a report file")
     with open_ledger(args, config) as ledger:
         try:
-            report = run_probe(ledger, options, _ProgressBar(args.quiet or verbose))
+            with progress_for(args, "probing") as progress:
+                report = run_probe(ledger, options, progress)
         except ProbeRefused as exc:
             raise CommandError(str(exc), ExitCode.INTEGRITY) from exc
         except ProbeError as exc:
@@ -236,11 +206,14 @@ def run_probe_command(args: argparse.Namespace) -> int:
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise CommandError(f"--out {out}: cannot write the report: {exc.strerror}") from exc
-    console = Console()
-    for line in render_terminal(report):
-        console.print(line)
     ok, verdict = verdict_line(report, args.min_pass)
-    console.print(f"{verdict}; report written to {out}")
+    if args.json:
+        print_json(report.model_dump(mode="json"))
+    else:
+        console = Console()
+        for line in render_terminal(report):
+            console.print(line)
+        console.print(f"{verdict}; report written to {out}")
     if args.min_pass is not None and not ok:
         print(f"draftgate: {verdict}", file=sys.stderr)
         return ExitCode.BELOW_MIN_PASS

@@ -7,16 +7,8 @@ import os
 import sqlite3
 
 from draftgate.config import Config, ledger_path, load_config
-from draftgate.exit_codes import ExitCode
+from draftgate.errors import CommandError as CommandError
 from ledger import Ledger, LedgerError
-
-
-class CommandError(Exception):
-    """A failure the user can act on, with the exit code it ends in."""
-
-    def __init__(self, message: str, code: ExitCode = ExitCode.BAD_INPUT) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def config_of(args: argparse.Namespace) -> Config:

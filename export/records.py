@@ -11,10 +11,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from export.preference import (
+    PREFERENCE_FORMATS,
+    PreferenceFormatError,
+    preference_content_of_line,
+    preference_line,
+)
 from ledger.ids import content_hash, hash_bytes
 
-EXPORT_FORMATS = ("openai", "sharegpt", "alpaca", "hf")
-JSONL_FORMATS = ("openai", "sharegpt", "alpaca")
+EXPORT_FORMATS = ("openai", "sharegpt", "alpaca", "hf", *PREFERENCE_FORMATS)
+JSONL_FORMATS = ("openai", "sharegpt", "alpaca", *PREFERENCE_FORMATS)
 SPLITS = ("train", "eval")
 
 # The keys of a record's content, and the string encoder json.dumps(ensure_ascii=False) uses.
@@ -66,6 +72,8 @@ def record_hash(content: dict[str, Any]) -> str:
 
 def to_line(fmt: str, content: dict[str, Any]) -> dict[str, Any]:
     """The JSON object one record becomes in a JSONL format."""
+    if fmt in PREFERENCE_FORMATS:
+        return preference_line(fmt, content)
     question, answer, system = content["question"], content["answer"], content["system"]
     if fmt == "openai":
         messages = [{"role": "system", "content": system}] if system else []
@@ -91,6 +99,11 @@ def to_line(fmt: str, content: dict[str, Any]) -> dict[str, Any]:
 def content_of_line(fmt: str, line: Any, kind: str) -> dict[str, Any]:
     """Read a written line back into its canonical content; raise RecordFormatError if it
     does not have the shape the export writes."""
+    if fmt in PREFERENCE_FORMATS:
+        try:
+            return preference_content_of_line(fmt, line, kind)
+        except PreferenceFormatError as exc:
+            raise RecordFormatError(str(exc)) from exc
     if not isinstance(line, dict):
         raise RecordFormatError("line is not a JSON object")
     if fmt == "openai":

@@ -22,6 +22,7 @@ import heapq
 import math
 import sys
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -100,6 +101,21 @@ def hold_out_position(draft_id: str) -> int:
     return position(0, "hold_out", draft_id)
 
 
+def _hold_out_ids(ledger: Ledger, options: SelectionOptions) -> frozenset[str]:
+    """Per (kind, subtype), the round(hold_out * n) of its n signed-off records with the lowest
+    hold-out positions."""
+    positions: dict[tuple[str, str | None], list[tuple[int, str]]] = {}
+    records = ledger.iter_signed_off_records(options.kinds, include_stale=options.include_stale)
+    for record in records:
+        group = positions.setdefault((record.kind, record.subtype), [])
+        group.append((hold_out_position(record.draft_id), record.draft_id))
+    held: set[str] = set()
+    for found in positions.values():
+        count = int(options.hold_out * len(found) + 0.5)
+        held.update(draft_id for _, draft_id in sorted(found)[:count])
+    return frozenset(held)
+
+
 def min_stratum_for_eval(eval_fraction: float) -> int:
     """The smallest stratum that must hold at least one eval record: one where the expected
     number of eval records, n * fraction, reaches 1."""
@@ -137,17 +153,35 @@ class ExportPlan:
     held_out: frozenset[str] = frozenset()
 
 
-def plan_export(ledger: Ledger, options: SelectionOptions) -> ExportPlan:
-    """Id-only passes: one without --balance, three with a cap that binds (one more with
-    --hold-out)."""
+# (draft id, kind, source document) of each record an export may write, read afresh per pass.
+KeyPass = Callable[[], Iterable[tuple[str, str, str]]]
+
+
+def plan_export(
+    ledger: Ledger, options: SelectionOptions, keys: KeyPass | None = None
+) -> ExportPlan:
+    """Id-only passes: one without --balance, three with a cap that binds. ``keys`` gives the
+    records to plan for (default: every signed-off draft; a preference export passes its
+    pairs)."""
+    if keys is None:
+
+        def keys() -> Iterable[tuple[str, str, str]]:
+            return ledger.iter_signed_off_keys(options.kinds, include_stale=options.include_stale)
+
     hold = _hold_out_ids(ledger, options) if options.hold_out > 0 else frozenset()
-    counts, strata = _strata_pass(ledger, options, {}, hold)
+    if hold:
+        every = keys
+
+        def keys() -> Iterable[tuple[str, str, str]]:
+            return (key for key in every() if key[0] not in hold)
+
+    counts, strata = _strata_pass(keys, options, {})
     caps = caps_for(options.balance, counts)
     binding = {k: c for k, c in caps.items() if c < counts.get(k, 0)}
     cutoff: dict[str, int] = {}
     if binding:
-        cutoff = _balance_cutoffs(ledger, options, binding, hold)
-        _, strata = _strata_pass(ledger, options, cutoff, hold)
+        cutoff = _balance_cutoffs(keys, options, binding)
+        _, strata = _strata_pass(keys, options, cutoff)
     threshold = int(options.eval_fraction * POSITION_SPACE)
     # Small strata: a (kind, document) stratum big enough to expect an eval record but whose
     # records all fell above the threshold sends its lowest-positioned record to eval.
@@ -173,32 +207,14 @@ class _Stratum:
     lowest_id: str = ""
 
 
-def _hold_out_ids(ledger: Ledger, options: SelectionOptions) -> frozenset[str]:
-    """Per (kind, subtype), the round(hold_out * n) of its n signed-off records with the lowest
-    hold-out positions."""
-    positions: dict[tuple[str, str | None], list[tuple[int, str]]] = {}
-    records = ledger.iter_signed_off_records(options.kinds, include_stale=options.include_stale)
-    for record in records:
-        group = positions.setdefault((record.kind, record.subtype), [])
-        group.append((hold_out_position(record.draft_id), record.draft_id))
-    held: set[str] = set()
-    for found in positions.values():
-        count = int(options.hold_out * len(found) + 0.5)
-        held.update(draft_id for _, draft_id in sorted(found)[:count])
-    return frozenset(held)
-
-
 def _strata_pass(
-    ledger: Ledger, options: SelectionOptions, cutoff: dict[str, int], hold: frozenset[str]
+    keys: KeyPass, options: SelectionOptions, cutoff: dict[str, int]
 ) -> tuple[dict[str, int], dict[tuple[str, str], _Stratum]]:
     """Signed-off records per kind, and per (kind, document) stratum its size and lowest split
     position, keeping only records under their kind's balance cutoff."""
     counts: Counter[str] = Counter()
     strata: dict[tuple[str, str], _Stratum] = {}
-    keys = ledger.iter_signed_off_keys(options.kinds, include_stale=options.include_stale)
-    for draft_id_, kind, path in keys:
-        if draft_id_ in hold:
-            continue
+    for draft_id_, kind, path in keys():
         if kind in cutoff and position(options.seed, "balance", draft_id_) >= cutoff[kind]:
             continue
         counts[kind] += 1
@@ -211,17 +227,16 @@ def _strata_pass(
 
 
 def _balance_cutoffs(
-    ledger: Ledger, options: SelectionOptions, binding: dict[str, int], hold: frozenset[str]
+    keys: KeyPass, options: SelectionOptions, binding: dict[str, int]
 ) -> dict[str, int]:
     """Per capped kind, the balance position under which exactly `cap` records fall.
 
     A max-heap of the `cap` lowest positions: memory is bounded by the cap, not the ledger.
     """
     heaps: dict[str, list[int]] = {k: [] for k in binding}
-    keys = ledger.iter_signed_off_keys(options.kinds, include_stale=options.include_stale)
-    for draft_id_, kind, _ in keys:
+    for draft_id_, kind, _ in keys():
         cap = binding.get(kind)
-        if not cap or draft_id_ in hold:
+        if not cap:
             continue
         heap = heaps[kind]
         pos = -position(options.seed, "balance", draft_id_)

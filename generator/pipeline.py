@@ -151,6 +151,29 @@ def estimate(ledger: Ledger, scope: Scope, settings: GenerateSettings) -> Estima
     return Estimate(planned, prompt_tokens, total_tokens, cost, settings.uses_llm)
 
 
+def rules_plan(ledger: Ledger, scope: Scope, settings: GenerateSettings) -> RunSummary:
+    """What the rules drafter would draft, drafted in memory: writes nothing."""
+    from generator.rules import run_rules_drafter
+
+    _check_chunks(ledger)
+    report = run_rules_drafter(
+        ledger,
+        scope,
+        kinds=list(settings.kinds),
+        per_chunk=settings.per_chunk,
+        limit=settings.limit,
+        dry_run=True,
+    )
+    return RunSummary(
+        calls_ok=report.calls_ok,
+        drafts_by_kind=dict(report.drafts_by_kind),
+        dropped=dict(report.dropped),
+        jobs_skipped=report.jobs_skipped,
+        drafts_requested=report.drafts_requested,
+        dropped_drafts=list(report.dropped_drafts),
+    )
+
+
 def run(
     ledger: Ledger,
     scope: Scope,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from generator.client import ClientSettings
 from ledger import PROBE_DRAFTER, DraftIn, DraftKind, Ledger, utc_now
@@ -25,6 +25,7 @@ from ledger.probes import (
     probe_runs,
     record_probe_run,
 )
+from ledger.progress import NO_PROGRESS, Progress
 from probe.ask import Asked, AskSettings, ChatAsker, bounded
 from probe.cases import ProbeCase, ProbeError, build_cases, find_export
 from probe.judge import CodeVerdict, CorpusSearch, JudgeSettings, ProbeSubject, judge
@@ -50,23 +51,6 @@ class ProbeOptions:
     known_names: tuple[str, ...] = ()
 
 
-class ProbeProgress(Protocol):
-    def started(self, total: int) -> None: ...
-    def advanced(self, done: int) -> None: ...
-    def finished(self) -> None: ...
-
-
-class _Silent:
-    def started(self, total: int) -> None:
-        pass
-
-    def advanced(self, done: int) -> None:
-        pass
-
-    def finished(self) -> None:
-        pass
-
-
 @dataclass
 class _Answered:
     asked: Asked
@@ -74,9 +58,9 @@ class _Answered:
 
 
 def run_probe(
-    ledger: Ledger, options: ProbeOptions, progress: ProbeProgress | None = None
+    ledger: Ledger, options: ProbeOptions, progress: Progress = NO_PROGRESS
 ) -> ProbeReport:
-    progress = progress or _Silent()
+    """The run, stored; ``progress`` counts the questions answered."""
     export = find_export(ledger, options.export_ref)
     run_id = new_event_id()
     cases = build_cases(ledger, export, run_id, kinds=options.kinds, limit=options.limit)
@@ -86,11 +70,8 @@ def run_probe(
             "draft (export with --eval-fraction above 0 or --hold-out)"
         )
     started_at = utc_now()
-    progress.started(len(cases))
-    try:
-        answered = asyncio.run(_ask_all(cases, export.system_prompt, options, progress))
-    finally:
-        progress.finished()
+    progress.begin(len(cases), "questions")
+    answered = asyncio.run(_ask_all(cases, export.system_prompt, options, progress))
 
     def in_docs(name: str) -> bool:
         return bool(ledger.search_chunks(name, limit=1))
@@ -172,7 +153,7 @@ async def _ask_all(
     cases: list[ProbeCase],
     system_prompt: str | None,
     options: ProbeOptions,
-    progress: ProbeProgress,
+    progress: Progress,
 ) -> list[_Answered]:
     asker = ChatAsker(options.ask)
     llm_judge = LLMJudge(options.judge) if options.judge else None
@@ -187,7 +168,7 @@ async def _ask_all(
         return result
 
     try:
-        return await bounded(cases, one, options.ask.concurrency, progress.advanced)
+        return await bounded(cases, one, options.ask.concurrency, lambda _done: progress.advance(1))
     finally:
         await asker.close()
         if llm_judge is not None:

@@ -312,32 +312,22 @@ def test_reports_escape_what_the_model_said(
 
 
 def test_the_faithful_answers_pass_every_kind(
-    exported: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    exported: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     ledger_path, _ = exported
     out = tmp_path / "r.json"
+    capsys.readouterr()
     with running(TunedModel(faithful_model(ledger_path))) as server:
-        code = probe(
-            ledger_path,
-            server.base_url,
-            monkeypatch,
-            "--model",
-            "m",
-            "--format",
-            "json",
-            "--out",
-            str(out),
-        )
-    assert code == 0
+        args = ("--model", "m", "--format", "json", "--out", str(out), "--json")
+        assert probe(ledger_path, server.base_url, monkeypatch, *args) == 0
     report = read_json(out)
+    assert json.loads(capsys.readouterr().out) == report  # --json: the report on stdout
     assert report["failures"] == []
-    assert set(report["by_subtype"]) == {
-        "qa",
-        "negative",
-        "clarify",
-        "wrong_ui_name",
-        "prompt_injection",
-    }
+    kinds = {"qa", "negative", "clarify", "wrong_ui_name", "prompt_injection"}
+    assert set(report["by_subtype"]) == kinds
     assert set(report["by_source"]) == {"eval", "held_out"}
 
 

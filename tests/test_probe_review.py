@@ -58,7 +58,7 @@ def test_the_queue_filters_by_origin(ledger_path: Path) -> None:
 
 
 def test_review_takes_origin_on_the_command_line() -> None:
-    args = build_parser().parse_args(["review", "--origin", "probe"])
+    args = build_parser("review").parse_args(["review", "--origin", "probe"])
     assert args.origin == "probe"
 
 

@@ -62,6 +62,9 @@ def badge(item: ReviewItem) -> Text:
     if item.double_review:
         text.append("  ")
         text.append(" second review (blind) ", style="bold black on cyan")
+    if is_ungrounded_import(item.draft.meta):
+        text.append("  ")
+        text.append(" UNGROUNDED: no doc passage supports it ", style="bold white on red")
     if draft_has_controls(item):
         text.append("  ")
         text.append(CONTROLS_MARK, style="bold white on red")
@@ -202,6 +205,9 @@ def meta_text(item: ReviewItem) -> Text:
                     text.append(f"  {shown(hit.get('term', ''))}: {where}\n", style="red")
         else:
             text.append("hits: none in the docs\n", style="green")
+    imported = meta.get("import")
+    if isinstance(imported, dict):
+        text.append_text(import_text(imported))
     if item.draft.subtype == "wrong_ui_name":
         wrong = meta.get("wrong_name") or meta.get("wrong_ui_name")
         real = meta.get("real_path") or meta.get("real_ui_path") or meta.get("real_name")
@@ -210,6 +216,41 @@ def meta_text(item: ReviewItem) -> Text:
         text.append("\n")
         text.append(f"wrong name: {shown(wrong or '(not recorded)')}\n", style="red")
         text.append(f"real path:  {shown(real or '(not recorded)')}\n", style="green")
+    return text
+
+
+def is_ungrounded_import(meta: dict[str, Any]) -> bool:
+    """An imported draft that no doc passage supports (its source is the imported row)."""
+    imported = meta.get("import")
+    return isinstance(imported, dict) and imported.get("grounded") is False
+
+
+def import_text(imported: dict[str, Any]) -> Text:
+    """Where an imported draft came from, what production said and how a user rated it."""
+    text = Text("\n")
+    text.append("Imported", style=HEADING)
+    text.append(
+        f"\nfrom {shown(imported.get('file', '?'))} line {shown(imported.get('line', '?'))}"
+    )
+    text.append(f" ({shown(imported.get('file_hash', ''))})\n", style="dim")
+    if imported.get("grounded") is False:
+        text.append(
+            "ungrounded: no passage of the docs holds enough of its words; the source beside "
+            "it is the imported row, not the docs\n",
+            style="bold red",
+        )
+    else:
+        support = imported.get("support")
+        if isinstance(support, dict):
+            words = ", ".join(shown(w) for w in support.get("shared_words") or [])
+            text.append(f"grounded: the source shares {words}\n", style="green")
+    model_answer = imported.get("model_answer")
+    if isinstance(model_answer, str):
+        text.append("model's answer: ", style="bold")
+        text.append(shown(model_answer) + "\n")
+    feedback = imported.get("feedback")
+    if feedback is not None:
+        text.append(f"user feedback: {shown(feedback)}\n", style="yellow")
     return text
 
 
