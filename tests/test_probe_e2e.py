@@ -1,7 +1,7 @@
 """The loop end to end through the CLI, the loopback server and the review app: a tuned model
 that makes each kind of mistake is probed, every mistake is found with its reason and queued as
-a probe draft, a reviewer fixes them in the review app, the next SFT export carries the fixes,
-the audit is clean, and a model answering as signed passes a second probe."""
+a probe draft, a reviewer fixes them in the review app, the next SFT and DPO exports carry the
+fixes, the audit is clean, and a model answering as signed passes a second probe."""
 
 from __future__ import annotations
 
@@ -158,7 +158,7 @@ def test_probe_failures_come_back_fixed_and_a_faithful_model_passes(
             "edited": 1,
         }
 
-    # ---- the next SFT export includes the fixes, and the audit is clean ---------------
+    # ---- the next exports include the fixes, and the audit is clean ----------------------
     second = tmp_path / "export-2"
     assert cli(ledger_path, "export", "--out", str(second), "--hold-out", "0.5") == 0
     manifest = read_json(second / "manifest.json")
@@ -179,6 +179,23 @@ def test_probe_failures_come_back_fixed_and_a_faithful_model_passes(
         question = failure_ids[record["draft_id"]]
         signed = FIXED_WRONG_UI if question == WRONG_UI_Q else REFERENCES[question]
         assert line["messages"][-1]["content"] == signed
+    # ... and as DPO pairs: each fixed failure's rejected side is what the tuned model said.
+    dpo = tmp_path / "export-dpo"
+    assert cli(ledger_path, "export", "--format", "dpo", "--out", str(dpo)) == 0
+    dpo_manifest = read_json(dpo / "manifest.json")
+    assert dpo_manifest["preference"]["records_by_source"]["probe"] == len(failure_ids)
+    said = {answer["model_answer"] for answer in answers.values()}
+    assert len(said) >= 5  # a claim, "Dashboard", the canary, a flat answer, a refusal
+    pairs = [
+        json.loads(line)
+        for split in ("train", "eval")
+        if (dpo / f"{split}.jsonl").exists()
+        for line in (dpo / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    rejected = {pair["rejected"][0]["content"] for pair in pairs}
+    assert said <= rejected
+    chosen = {pair["chosen"][0]["content"] for pair in pairs}
+    assert FIXED_WRONG_UI in chosen
     audit_path = tmp_path / "audit.json"
     code = cli(
         ledger_path, "audit", "--export", str(second), "--format", "json", "--out", str(audit_path)
