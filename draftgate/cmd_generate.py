@@ -130,7 +130,14 @@ def run_generate(args: argparse.Namespace) -> int:
             if args.dry_run and not settings.uses_llm:
                 plan = pipeline.rules_plan(ledger, scope, settings)
                 if args.json:
-                    print_json({"dry_run": True, "drafter": "rules", **asdict(plan)})
+                    print_json(
+                        {
+                            "dry_run": True,
+                            "drafter": "rules",
+                            **asdict(plan.summary),
+                            "drafts_by_document": plan.drafts_by_document,
+                        }
+                    )
                 else:
                     _print_rules_plan(plan)
                 return ExitCode.OK
@@ -198,16 +205,23 @@ def _estimate_json(estimate: pipeline.Estimate, settings: GenerateSettings) -> d
     }
 
 
-def _print_rules_plan(plan: RunSummary) -> None:
+def _print_rules_plan(rules: pipeline.RulesPlan) -> None:
     """The offline dry run: the rules drafter drafted in memory, so the counts are exact."""
+    plan = rules.summary
     console = Console()
     console.print(
         "no LLM endpoint is configured (OPENAI_API_KEY/OPENAI_BASE_URL unset): "
         "`draftgate generate` would run the built-in rules drafter, at no cost"
     )
-    table = Table("kind", "drafts", title=f"{plan.calls_ok} rules jobs to run")
-    for kind, count in sorted(plan.drafts_by_kind.items()):
-        table.add_row(kind, str(count))
+    kinds = sorted(plan.drafts_by_kind)
+    table = Table("document", *kinds, "total", title=f"{plan.calls_ok} rules jobs to run")
+    for path, by_kind in sorted(rules.drafts_by_document.items()):
+        counts = [str(by_kind.get(kind, 0)) for kind in kinds]
+        # A file name is text, not rich markup.
+        table.add_row(escape(path), *counts, str(sum(by_kind.values())))
+    table.add_row(
+        "all", *(str(plan.drafts_by_kind[k]) for k in kinds), str(sum(plan.drafts_by_kind.values()))
+    )
     console.print(table)
     drafted = sum(plan.drafts_by_kind.values())
     console.print(

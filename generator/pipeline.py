@@ -151,7 +151,15 @@ def estimate(ledger: Ledger, scope: Scope, settings: GenerateSettings) -> Estima
     return Estimate(planned, prompt_tokens, total_tokens, cost, settings.uses_llm)
 
 
-def rules_plan(ledger: Ledger, scope: Scope, settings: GenerateSettings) -> RunSummary:
+@dataclass(frozen=True)
+class RulesPlan:
+    """What the rules drafter would store: its run's summary and drafts by document."""
+
+    summary: RunSummary
+    drafts_by_document: dict[str, dict[str, int]]
+
+
+def rules_plan(ledger: Ledger, scope: Scope, settings: GenerateSettings) -> RulesPlan:
     """What the rules drafter would draft, drafted in memory: writes nothing."""
     from generator.rules import run_rules_drafter
 
@@ -164,7 +172,7 @@ def rules_plan(ledger: Ledger, scope: Scope, settings: GenerateSettings) -> RunS
         limit=settings.limit,
         dry_run=True,
     )
-    return RunSummary(
+    summary = RunSummary(
         calls_ok=report.calls_ok,
         drafts_by_kind=dict(report.drafts_by_kind),
         dropped=dict(report.dropped),
@@ -172,6 +180,7 @@ def rules_plan(ledger: Ledger, scope: Scope, settings: GenerateSettings) -> RunS
         drafts_requested=report.drafts_requested,
         dropped_drafts=list(report.dropped_drafts),
     )
+    return RulesPlan(summary, report.drafts_by_document)
 
 
 def run(
