@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 from typing import Any
@@ -27,8 +28,7 @@ from generator.settings import GenerateSettings
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "check",
-        help="check the configured LLM endpoint: its models and which structured-output "
-        "modes work",
+        help="check the configured LLM endpoint: its models and which structured-output modes work",
         description="Ask the endpoint (OPENAI_BASE_URL / [generate] base_url, OPENAI_API_KEY) "
         "for its models, then make one tiny structured call in each mode Draftgate has "
         "(tools, json_schema, json, md_json) and print, per mode, whether it works, the "
@@ -47,6 +47,9 @@ def run_check(args: argparse.Namespace) -> int:
     from generator import pipeline
     from generator.endpoint_check import ModeCache, cache_path_for, check_endpoint
 
+    # instructor logs each failed attempt at ERROR; the table reports them (--verbose: all).
+    if not getattr(args, "verbose", False):
+        logging.getLogger("instructor").setLevel(logging.CRITICAL)
     config = config_of(args)
     base_url = os.environ.get("OPENAI_BASE_URL") or config.generate.base_url
     api_key = os.environ.get("OPENAI_API_KEY")

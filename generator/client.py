@@ -423,4 +423,3 @@ class LLMClient:
 
     async def close(self) -> None:
         await self.openai.close()
-

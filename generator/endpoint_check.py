@@ -141,7 +141,7 @@ async def check_mode(
     client = LLMClient(replace(settings, mode=mode, max_attempts=1, max_reasks=1))
     try:
         result = await client.draft(
-            list(CHECK_MESSAGES),  # type: ignore[arg-type]
+            list(CHECK_MESSAGES),
             CheckReply,
             {},
             {"temperature": 0.0, "max_tokens": CHECK_MAX_TOKENS},

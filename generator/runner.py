@@ -550,9 +550,7 @@ async def run_jobs(
     # collector stops rescanning it: a full collection of a few hundred thousand objects
     # otherwise stalls the event loop ~0.1 s, holding up every reply that lands meanwhile.
     gc.freeze()
-    workers = [
-        asyncio.ensure_future(worker()) for _ in range(max(1, min(concurrency, total or 1)))
-    ]
+    workers = [asyncio.ensure_future(worker()) for _ in range(max(1, min(concurrency, total or 1)))]
     try:
         await asyncio.gather(*workers)
     except BaseException:

@@ -71,7 +71,9 @@ class GenerateSettings:
                 f"choose from {', '.join(KIND_NAMES)}"
             )
         if self.mode not in MODE_CHOICES:
-            raise SettingsError(f"unknown mode {self.mode!r}; choose from {', '.join(MODE_CHOICES)}")
+            raise SettingsError(
+                f"unknown mode {self.mode!r}; choose from {', '.join(MODE_CHOICES)}"
+            )
         if self.max_tokens_per_draft < 1:
             raise SettingsError("max_tokens_per_draft must be at least 1")
         if self.limit is not None and self.limit < 1:

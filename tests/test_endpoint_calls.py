@@ -239,9 +239,7 @@ def test_a_long_server_message_is_cut_at_a_word_and_marked(
     kept, marker = re.fullmatch(r"(.*) \[…(\d+) more characters\]", failed.error).groups()  # type: ignore[union-attr]
     assert kept.startswith("server_error: HTTP 500: word0000 word0001")
     assert re.search(r"word\d{4}$", kept)  # whole words only
-    assert len(kept.removeprefix("server_error: ")) + int(marker) == len(
-        "HTTP 500: " + message
-    )
+    assert len(kept.removeprefix("server_error: ")) + int(marker) == len("HTTP 500: " + message)
 
 
 def test_requested_adds_up_on_every_call_and_in_the_summary(

@@ -28,7 +28,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -368,9 +368,7 @@ class FakeOpenAI:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": request.body.get("model", "fake"),
-            "choices": [
-                {"index": 0, "message": message, "finish_reason": finish_reason or finish}
-            ],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish_reason or finish}],
             "usage": {
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": max(1, len(text) // 4),
@@ -450,10 +448,8 @@ def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             if not server.dead:
                 return False
             self.close_connection = True
-            try:
+            with suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return True
 
         def _body(self) -> bytes:
