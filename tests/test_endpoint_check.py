@@ -255,3 +255,21 @@ def test_a_server_that_dies_mid_run_stops_the_run_with_a_clear_error(
         assert len(finished) == 21 and {c.job_key for c in ok} <= finished
     finally:
         revived.stop()
+
+
+def test_check_never_prints_or_caches_the_key(
+    generate: GenerateRun, server: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    echo = Reply(status=500, error_message=f"request with key {API_KEY} failed")
+    server.script = refusing({"tools": echo, "json_schema": echo})
+    assert check(generate, "--json") == ExitCode.OK
+    captured = capsys.readouterr()
+    reasons = [m["reason"] for m in json.loads(captured.out)["modes"][:2]]
+    assert all(r.startswith("HTTP 500: request with key") for r in reasons)
+    assert API_KEY not in captured.out + captured.err
+    assert "SECRET123" not in cache_of(generate).read_text()
+    server.accepted_key = "sk-other"  # now the key itself is refused
+    assert check(generate) == ExitCode.ENDPOINT
+    captured = capsys.readouterr()
+    assert "refused the API key (HTTP 401)" in captured.err
+    assert "SECRET123" not in captured.out + captured.err

@@ -664,8 +664,17 @@ def main() -> None:
         help="spread each latency uniformly over +/- this fraction of --latency",
     )
     parser.add_argument("--rpm-limit", type=int, default=None)
+    parser.add_argument(
+        "--refuse",
+        action="append",
+        default=[],
+        choices=["tools", "json_schema", "json", "md_json"],
+        help="answer this mode with a 500 (as a server lacking it does); repeatable",
+    )
     args = parser.parse_args()
+    refusal = Reply(status=500, error_message=JSON_SCHEMA_REFUSAL)
     server = FakeOpenAI(
+        refusing(dict.fromkeys(args.refuse, refusal)) if args.refuse else None,
         latency_s=args.latency,
         latency_jitter=args.latency_jitter,
         rpm_limit=args.rpm_limit,
