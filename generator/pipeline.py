@@ -289,8 +289,13 @@ def _run_llm(
     from generator.pacing import Pacer
     from generator.runner import DraftChecker, run_jobs
 
+    # Planned first with the mode a dry run would use, so a broken prompt template is reported
+    # before the endpoint is contacted; planned again only if the endpoint takes another mode.
+    provisional = replace(settings, mode=_mode_without_calls(ledger, settings))
+    planned = plan(ledger, scope, provisional)
     settings = _resolve_mode(ledger, settings, observer)
-    planned = plan(ledger, scope, settings)
+    if settings.mode != provisional.mode:
+        planned = plan(ledger, scope, settings)
     client_config = client_settings(settings)
     # Seeded with every stored draft, so a rerun does not store again what an earlier run did.
     dedup = DedupIndex.from_drafts((kind, q) for _id, _c, kind, q, _a in ledger.iter_draft_texts())
