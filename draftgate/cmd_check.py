@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import sys
@@ -21,6 +20,7 @@ from rich.table import Table
 from draftgate.config import ledger_path
 from draftgate.context import CommandError, config_of
 from draftgate.exit_codes import ExitCode
+from draftgate.output import add_json_option, print_json
 from generator.errors import EndpointError, SettingsError
 from generator.settings import GenerateSettings
 
@@ -37,9 +37,7 @@ def register(subparsers: Any) -> None:
         f"Exits {int(ExitCode.ENDPOINT)} when the endpoint cannot be reached or no mode works.",
     )
     parser.add_argument("--model", help="model name (default: [generate] model)")
-    parser.add_argument(
-        "--json", action="store_true", help="print the result as one JSON object on stdout"
-    )
+    add_json_option(parser, "the check's result")
     parser.set_defaults(run=run_check)
 
 
@@ -73,7 +71,7 @@ def run_check(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc
     client_settings = pipeline.client_settings(settings)
-    progress = Console(stderr=True, quiet=args.json)
+    progress = Console(stderr=True, quiet=args.json or getattr(args, "quiet", False))
     progress.print(f"checking {escape(client_settings.endpoint_host)} with model {settings.model}")
     try:
         report = asyncio.run(
@@ -91,7 +89,7 @@ def run_check(args: argparse.Namespace) -> int:
         cache = ModeCache(cache_path_for(ledger_path(args.ledger, config)))
         cache.put(base_url, settings.model, recommended)
     if args.json:
-        print(json.dumps(report.as_json(), indent=2))
+        print_json(report.as_json())
     else:
         _print_report(report)
     if recommended is None:

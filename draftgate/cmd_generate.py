@@ -186,6 +186,7 @@ def _estimate_json(estimate: pipeline.Estimate, settings: GenerateSettings) -> d
         "dry_run": True,
         "drafter": "llm",
         "model": settings.model,
+        "mode": estimate.mode,
         "calls": len(estimate.jobs),
         "jobs_skipped": estimate.plan.skipped_finished,
         "prompt_tokens": estimate.prompt_tokens,

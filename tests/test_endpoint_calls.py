@@ -303,3 +303,11 @@ def test_shorten_marks_what_it_cut() -> None:
     assert shorten("short text", 50) == "short text"
     cut = shorten("alpha beta gamma delta epsilon", 18)
     assert cut == "alpha beta gamma […14 more characters]"
+
+
+def test_the_config_default_budget_is_the_generators() -> None:
+    from draftgate.config import GenerateConfig
+    from generator.settings import MAX_TOKENS_PER_DRAFT, GenerateSettings
+
+    assert GenerateConfig().max_tokens_per_draft == MAX_TOKENS_PER_DRAFT == 600
+    assert GenerateConfig().mode == GenerateSettings().mode == "auto"
