@@ -29,6 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("draftgate.cmd_core", "read a docs folder into the ledger (Markdown and .txt)"),
     "status": ("draftgate.cmd_core", "counts of documents, chunks, drafts, decisions"),
     "verify": ("draftgate.cmd_core", "recompute every hash and walk the decision chain"),
+    "check": (
+        "draftgate.cmd_check",
+        "check the configured LLM endpoint: its models and which structured-output modes work",
+    ),
     "generate": (
         "draftgate.cmd_generate",
         "draft Q&As, negatives, adversarials and clarify drafts from the ingested docs",

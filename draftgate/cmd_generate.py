@@ -33,7 +33,7 @@ from generator.errors import EndpointError, GenerateError, NoChunksError, Settin
 from generator.kinds import KIND_NAMES
 from generator.pipeline import RunProgress, RunSummary
 from generator.scope import Scope, ScopeError, load_scope, scope_path_for
-from generator.settings import STRUCTURED_MODES, GenerateSettings
+from generator.settings import MODE_CHOICES, GenerateSettings
 
 
 def register(subparsers: Any) -> None:
@@ -59,8 +59,16 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--tpm", type=int, metavar="N", help="tokens-per-minute budget")
     parser.add_argument(
         "--mode",
-        choices=STRUCTURED_MODES,
-        help="structured-output mode (default: [generate] mode, tools)",
+        choices=MODE_CHOICES,
+        help="structured-output mode; auto (the default, [generate] mode) uses the mode "
+        "`draftgate check` finds working, cached beside the ledger in endpoint-modes.json",
+    )
+    parser.add_argument(
+        "--max-tokens-per-draft",
+        type=int,
+        metavar="N",
+        help="completion budget per requested draft: each call sends max_tokens = drafts "
+        "asked x N (default: [generate] max_tokens_per_draft, 600)",
     )
     parser.add_argument(
         "--batch", action="store_true", help="use the OpenAI Batch API (half the cost; resumable)"
@@ -81,6 +89,7 @@ def effective_settings(args: argparse.Namespace, config: Config) -> GenerateSett
         "concurrency": args.concurrency,
         "per_chunk": args.per_chunk,
         "mode": args.mode,
+        "max_tokens_per_draft": args.max_tokens_per_draft,
         "rpm": args.rpm,
         "tpm": args.tpm,
     }
@@ -184,6 +193,7 @@ def _estimate_json(estimate: pipeline.Estimate, settings: GenerateSettings) -> d
         "dry_run": True,
         "drafter": "llm",
         "model": settings.model,
+        "mode": estimate.mode,
         "calls": len(estimate.jobs),
         "jobs_skipped": estimate.plan.skipped_finished,
         "prompt_tokens": estimate.prompt_tokens,
@@ -259,7 +269,7 @@ def _print_estimate(estimate: pipeline.Estimate, settings: GenerateSettings) -> 
         f"estimate: {len(estimate.jobs)} calls, ~{estimate.total_tokens} tokens "
         f"(~{estimate.prompt_tokens} in, ~{estimate.completion_tokens} out), "
         f"~${estimate.cost:.4f} at the configured prices; model {settings.model}; "
-        "nothing written"
+        f"mode {estimate.mode}; nothing written"
     )
     if not estimate.uses_llm:
         console.print("(no endpoint is configured: a real run would use the rules drafter)")
@@ -337,6 +347,8 @@ def _print_summary(summary: RunSummary) -> None:
     """The run's counts: requested = stored + dropped + failed, each from the ledger's rows."""
     console = Console()
     table = Table("", "count", title="generation summary")
+    if summary.mode is not None:
+        table.add_row("mode", summary.mode)
     table.add_row("calls ok", str(summary.calls_ok))
     for reason, n in sorted(summary.calls_failed.items()):
         table.add_row(f"calls failed: {reason}", str(n))
