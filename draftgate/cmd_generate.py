@@ -65,6 +65,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--batch", action="store_true", help="use the OpenAI Batch API (half the cost; resumable)"
     )
+    parser.add_argument(
+        "--redraft-rejected",
+        action="store_true",
+        help="draft again for chunks whose drafts reviewers rejected, with their reasons and "
+        "notes in the prompt; each new draft links to the drafts it replaces (LLM only)",
+    )
     parser.add_argument("--scope", metavar="PATH", help="scope file (default: <docs>/scope.toml)")
     add_json_option(parser, "the run's summary (or the dry run's plan)")
     parser.set_defaults(run=run_generate)
@@ -101,6 +107,7 @@ def effective_settings(args: argparse.Namespace, config: Config) -> GenerateSett
             "api_key": os.environ.get("OPENAI_API_KEY"),
             "limit": args.limit,
             "batch": args.batch,
+            "redraft_rejected": args.redraft_rejected,
         }
     )
 
