@@ -48,6 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "draftgate.cmd_export",
         "integrity, provenance and quality report; exit 1 on any integrity break",
     ),
+    "runs": ("draftgate.cmd_runs", "record and list training runs (loss curves) of exports"),
     "completion": (
         "draftgate.cmd_completion",
         "print a shell completion script (bash, zsh or fish)",
