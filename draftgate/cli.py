@@ -49,6 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "integrity, provenance and quality report; exit 1 on any integrity break",
     ),
     "runs": ("draftgate.cmd_runs", "record and list training runs (loss curves) of exports"),
+    "diff": ("draftgate.cmd_diff", "list what changed between two exports"),
     "completion": (
         "draftgate.cmd_completion",
         "print a shell completion script (bash, zsh or fish)",
