@@ -19,6 +19,7 @@ from audit.model import (
     Quality,
 )
 from audit.quality import QualityWorker, compute_quality
+from audit.training_runs import training_runs_section
 from ledger import Ledger, utc_now
 from ledger.progress import NO_PROGRESS, Progress
 
@@ -59,17 +60,22 @@ def build_audit(
     else:
         integrity = check_integrity(ledger, export_dirs, progress)
         quality = compute_quality(ledger, **quality_options)
+    summary = IntegritySummary.model_validate(integrity.as_dict())
+    runs, run_breaks = training_runs_section(ledger)
+    if run_breaks:
+        summary = summary.model_copy(update={"ok": False, "breaks": [*summary.breaks, *run_breaks]})
     return Audit(
         draftgate_audit=AUDIT_VERSION,
         generated_at=utc_now(),
         ledger=ledger.path,
         head=AuditHead(seq=head.seq, hash=head.hash),
-        integrity=IntegritySummary.model_validate(integrity.as_dict()),
+        integrity=summary,
         # The integrity check builds each row from PROVENANCE_FIELDS, the keys of ProvenanceRow.
         provenance=cast(list[ProvenanceRow], integrity.provenance),
         quality=Quality.model_validate(quality),
         dropped_candidates=dropped_candidates(ledger),
         ai_addressed_text=ai_addressed_text(ledger),
+        training_runs=runs,
     )
 
 
