@@ -69,13 +69,13 @@ def build_audit(
         generated_at=utc_now(),
         ledger=ledger.path,
         head=AuditHead(seq=head.seq, hash=head.hash),
-        integrity=summary,
+        integrity=IntegritySummary.model_validate(integrity.as_dict()),
         # The integrity check builds each row from PROVENANCE_FIELDS, the keys of ProvenanceRow.
         provenance=cast(list[ProvenanceRow], integrity.provenance),
         quality=Quality.model_validate(quality),
         dropped_candidates=dropped_candidates(ledger),
         ai_addressed_text=ai_addressed_text(ledger),
-        training_runs=runs,
+        training_runs=training_runs_section(ledger),
     )
 
 

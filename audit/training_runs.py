@@ -1,9 +1,8 @@
 """The audit's training-runs section: each export's recorded loss curves, final train/eval gap,
-and the checks of each run's links (its hash, and the export manifest hash it recorded).
+and whether each run's links hold (its hash, and the export manifest hash it recorded).
 
-A run whose hash no longer matches its row and points, or whose recorded manifest hash is not
-the export's, is an integrity break: the curve shown would not be the one recorded for the
-data it claims to describe.
+A run that fails either check is also an integrity break, found by ``ledger.verify`` (which
+the audit runs): the curve shown would not be the one recorded for the data it describes.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from collections.abc import Sequence
 
 from audit.model import (
     ExportRuns,
-    IntegrityBreak,
     LossPointRow,
     TrainingRunRow,
     TrainingRuns,
@@ -24,47 +22,17 @@ SPARK_BARS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 24
 
 
-def training_runs_section(ledger: Ledger) -> tuple[TrainingRuns, list[IntegrityBreak]]:
-    """The section, and the breaks its runs show."""
+def training_runs_section(ledger: Ledger) -> TrainingRuns:
+    """Every recorded run, grouped by export in the order the exports were made."""
     exports = {row["id"]: row for row in ledger.recorded_exports()}
     by_export: dict[str, list[TrainingRunRow]] = {}
-    breaks: list[IntegrityBreak] = []
     runs = training_runs(ledger)
     for run in runs:
         export = exports.get(run.export_id)
         manifest_matches = export is not None and export["manifest_hash"] == run.manifest_hash
-        row = _row(run, manifest_matches)
-        by_export.setdefault(run.export_id, []).append(row)
-        ref = f"training run {run.id}"
-        if not row.hash_ok:
-            breaks.append(
-                IntegrityBreak(
-                    kind="training_run_altered",
-                    ref=ref,
-                    detail="its row or loss points no longer match the hash recorded with them",
-                    export_id=run.export_id,
-                )
-            )
-        if export is None:
-            breaks.append(
-                IntegrityBreak(
-                    kind="training_run_export_missing",
-                    ref=ref,
-                    detail=f"export {run.export_id} it was recorded for is not in the ledger",
-                    export_id=run.export_id,
-                )
-            )
-        elif not manifest_matches:
-            breaks.append(
-                IntegrityBreak(
-                    kind="training_run_export_mismatch",
-                    ref=ref,
-                    detail="the manifest hash it recorded is not the export's",
-                    export_id=run.export_id,
-                )
-            )
+        by_export.setdefault(run.export_id, []).append(_row(run, manifest_matches))
     order = {export_id: index for index, export_id in enumerate(exports)}
-    section = TrainingRuns(
+    return TrainingRuns(
         count=len(runs),
         exports=[
             ExportRuns(
@@ -78,7 +46,6 @@ def training_runs_section(ledger: Ledger) -> tuple[TrainingRuns, list[IntegrityB
             )
         ],
     )
-    return section, breaks
 
 
 def _row(run: TrainingRun, manifest_matches: bool) -> TrainingRunRow:

@@ -108,7 +108,7 @@ def test_no_runs_says_so(ledger: Ledger, tmp_path: Path) -> None:
 
 
 def test_an_altered_run_is_an_integrity_break(
-    ledger: Ledger, with_runs: str, tmp_path: Path
+    ledger: Ledger, with_runs: str, tmp_path: Path, capsys: Any
 ) -> None:
     with RawLedger(Path(ledger.path)) as raw:
         raw.execute("UPDATE training_run_points SET eval_loss = 0.5 WHERE step = 30")
@@ -116,9 +116,22 @@ def test_an_altered_run_is_an_integrity_break(
     assert code == ExitCode.INTEGRITY
     report = json.loads(text)
     kinds = {b["kind"] for b in report["integrity"]["breaks"]}
-    assert kinds == {"training_run_altered"}
+    assert kinds == {"training_run_changed"}
     run = report["training_runs"]["exports"][0]["runs"][0]
     assert run["hash_ok"] is False
+    assert main(["--ledger", ledger.path, "verify"]) == ExitCode.INTEGRITY
+    assert "training_run_changed: training run" in capsys.readouterr().out
+
+
+def test_a_removed_run_row_leaves_its_points_as_a_break(
+    ledger: Ledger, with_runs: str, capsys: Any
+) -> None:
+    with RawLedger(Path(ledger.path)) as raw:
+        raw.execute("DELETE FROM training_runs WHERE file_name = 'trainer_state.json'")
+    capsys.readouterr()
+    assert main(["--ledger", ledger.path, "verify"]) == ExitCode.INTEGRITY
+    out = capsys.readouterr().out
+    assert "training_run_missing" in out and out.count("training_run") == 1
 
 
 def test_sparkline_spans_lowest_to_highest() -> None:
