@@ -148,6 +148,11 @@ def run_generate(args: argparse.Namespace) -> int:
                 else:
                     _print_estimate(estimate, settings)
                 return ExitCode.OK
+            if settings.redraft_rejected and settings.uses_llm:
+                from generator.redraft import describe_rejections, find_rejections
+
+                found = find_rejections(ledger, settings.kinds)
+                print(f"draftgate: {describe_rejections(found)}", file=sys.stderr)
             if not settings.uses_llm:
                 print(
                     "draftgate: no LLM endpoint configured (OPENAI_API_KEY/OPENAI_BASE_URL "

@@ -275,6 +275,21 @@ def check_redraft_template(prompts: PromptSet) -> None:
         raise PromptsError(f"prompt template {path}: line {exc.lineno}: {exc.message}") from exc
 
 
+def describe_rejections(rejections: Rejections) -> str:
+    """One line: what a redraft run found to redraft, and what it leaves and why."""
+    line = f"redraft: {rejections.count} rejected drafts in {len(rejections.groups)} jobs"
+    left = [
+        f"{n} {why}"
+        for n, why in (
+            (rejections.already_redrafted, "already redrafted"),
+            (rejections.stale, "whose source changed"),
+            (rejections.other_origin, "from probe or import"),
+        )
+        if n
+    ]
+    return line + (f"; left alone: {', '.join(left)}" if left else "")
+
+
 def rules_skip_message(ledger: Ledger, kinds: Sequence[str]) -> str:
     """What a rules run with ``--redraft-rejected`` says instead of drafting."""
     return RULES_SKIP_MESSAGE.format(n=find_rejections(ledger, kinds).count)

@@ -104,11 +104,13 @@ def _drafted_and_reviewed(generate: GenerateRun) -> tuple[list[str], str]:
 
 
 def test_redraft_sends_reasons_and_notes_and_links_the_new_drafts(
-    generate: GenerateRun, server: FakeOpenAI
+    generate: GenerateRun, server: FakeOpenAI, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rejected, approved = _drafted_and_reviewed(generate)
     before = len(server.chat_requests())
+    capsys.readouterr()
     assert generate("--redraft-rejected") == ExitCode.OK
+    assert "draftgate: redraft: 2 rejected drafts in 2 jobs\n" in capsys.readouterr().err
     requests = server.chat_requests()[before:]
     assert len(requests) == 2  # one job per rejected draft's chunk; the approved one is left
     with generate.ledger() as ledger:
@@ -228,5 +230,6 @@ def test_missing_redraft_template_is_one_line(
     generate.monkeypatch.setenv("DRAFTGATE_PROMPTS", str(prompts))
     capsys.readouterr()
     assert generate("--redraft-rejected") == ExitCode.BAD_INPUT
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "_redraft.j2" in err[0] and "Traceback" not in err[0]
+    err = capsys.readouterr().err
+    (error,) = [line for line in err.splitlines() if "error" in line]
+    assert "_redraft.j2" in error and "No such file" in error and "Traceback" not in err
