@@ -211,7 +211,8 @@ def test_list_shows_runs_and_json_has_points(
     results.write_text(OPENAI_CSV)
     assert runs_cli(ledger_path, "add", exported, str(results)) == ExitCode.OK
     capsys.readouterr()
-    assert runs_cli(ledger_path, "list", exported, "--json") == ExitCode.OK
+    # The global options are taken after a subcommand too, as after any command.
+    assert main(["runs", "list", exported, "--json", "--ledger", str(ledger_path)]) == 0
     (listed,) = json.loads(capsys.readouterr().out)
     assert listed["export_id"] == exported and listed["file_name"] == "results.csv"
     assert listed["final_train_loss"] == 0.91 and listed["final_eval_loss"] == 1.97
