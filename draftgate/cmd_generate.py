@@ -134,6 +134,12 @@ def run_generate(args: argparse.Namespace) -> int:
     scope = _scope_of(args, config)
     with open_ledger(args, config, read_only=args.dry_run) as ledger:
         try:
+            if settings.redraft_rejected and not settings.uses_llm:
+                # Nothing to draft or estimate: say what is left, as a real run would.
+                from generator.redraft import rules_skip_message
+
+                print(f"draftgate: {rules_skip_message(ledger, settings.kinds)}", file=sys.stderr)
+                return ExitCode.OK
             if args.dry_run and not settings.uses_llm:
                 plan = pipeline.rules_plan(ledger, scope, settings)
                 if args.json:

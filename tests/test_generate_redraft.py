@@ -197,17 +197,16 @@ def test_rules_drafter_skips_rejections_and_says_so(
     with generate.ledger() as ledger:
         calls_before = len(ledger.generation_calls())
     capsys.readouterr()
-    code = main(
-        [
-            "--ledger",
-            str(generate.ledger_path),
-            "--config",
-            str(generate.config_path),
-            "generate",
-            "--quiet",
-            "--redraft-rejected",
-        ]
-    )
+    command = [
+        "--ledger",
+        str(generate.ledger_path),
+        "--config",
+        str(generate.config_path),
+        "generate",
+        "--quiet",
+        "--redraft-rejected",
+    ]
+    code = main(command)
     assert code == ExitCode.OK
     err = capsys.readouterr().err
     assert (
@@ -216,6 +215,10 @@ def test_rules_drafter_skips_rejections_and_says_so(
     ) in err
     with generate.ledger() as ledger:
         assert len(ledger.generation_calls()) == calls_before
+    # A dry run says the same, and does not list what the rules would draft afresh.
+    assert main([*command, "--dry-run"]) == ExitCode.OK
+    captured = capsys.readouterr()
+    assert "rules drafter: 2 rejected drafts skipped" in captured.err and not captured.out
 
 
 def test_missing_redraft_template_is_one_line(
