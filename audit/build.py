@@ -19,6 +19,7 @@ from audit.model import (
     Quality,
 )
 from audit.quality import QualityWorker, compute_quality
+from audit.training_runs import training_runs_section
 from ledger import Ledger, utc_now
 from ledger.progress import NO_PROGRESS, Progress
 
@@ -59,6 +60,10 @@ def build_audit(
     else:
         integrity = check_integrity(ledger, export_dirs, progress)
         quality = compute_quality(ledger, **quality_options)
+    summary = IntegritySummary.model_validate(integrity.as_dict())
+    runs, run_breaks = training_runs_section(ledger)
+    if run_breaks:
+        summary = summary.model_copy(update={"ok": False, "breaks": [*summary.breaks, *run_breaks]})
     return Audit(
         draftgate_audit=AUDIT_VERSION,
         generated_at=utc_now(),
@@ -70,6 +75,7 @@ def build_audit(
         quality=Quality.model_validate(quality),
         dropped_candidates=dropped_candidates(ledger),
         ai_addressed_text=ai_addressed_text(ledger),
+        training_runs=training_runs_section(ledger),
     )
 
 

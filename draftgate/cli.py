@@ -13,7 +13,7 @@ import importlib
 import os
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from draftgate.errors import CommandError, UserInputError
@@ -52,6 +52,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "draftgate.cmd_export",
         "integrity, provenance and quality report; exit 1 on any integrity break",
     ),
+    "runs": ("draftgate.cmd_runs", "record and list training runs (loss curves) of exports"),
+    "diff": ("draftgate.cmd_diff", "list what changed between two exports"),
     "completion": (
         "draftgate.cmd_completion",
         "print a shell completion script (bash, zsh or fish)",
@@ -122,9 +124,18 @@ def _build(load: set[str | None]) -> argparse.ArgumentParser:
             subparsers.add_parser(name, help=summary, description=summary)
     # Accept the global options after the command too (`draftgate status --ledger x`), as
     # people type them; SUPPRESS keeps a value given before the command when none follows.
-    for command_parser in subparsers.choices.values():
+    for command_parser in _command_parsers(parser):
         _add_global_options(command_parser, default=argparse.SUPPRESS)
     return parser
+
+
+def _command_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """Every command's parser, and its subcommands' (`runs add`), depth first."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command_parser in action.choices.values():
+                yield command_parser
+                yield from _command_parsers(command_parser)
 
 
 def command_in(argv: Sequence[str]) -> str | None:

@@ -73,6 +73,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--batch", action="store_true", help="use the OpenAI Batch API (half the cost; resumable)"
     )
+    parser.add_argument(
+        "--redraft-rejected",
+        action="store_true",
+        help="draft again for chunks whose drafts reviewers rejected, with their reasons and "
+        "notes in the prompt; each new draft links to the drafts it replaces (LLM only)",
+    )
     parser.add_argument("--scope", metavar="PATH", help="scope file (default: <docs>/scope.toml)")
     add_json_option(parser, "the run's summary (or the dry run's plan)")
     parser.set_defaults(run=run_generate)
@@ -110,6 +116,7 @@ def effective_settings(args: argparse.Namespace, config: Config) -> GenerateSett
             "api_key": os.environ.get("OPENAI_API_KEY"),
             "limit": args.limit,
             "batch": args.batch,
+            "redraft_rejected": args.redraft_rejected,
         }
     )
 
@@ -136,6 +143,12 @@ def run_generate(args: argparse.Namespace) -> int:
     scope = _scope_of(args, config)
     with open_ledger(args, config, read_only=args.dry_run) as ledger:
         try:
+            if settings.redraft_rejected and not settings.uses_llm:
+                # Nothing to draft or estimate: say what is left, as a real run would.
+                from generator.redraft import rules_skip_message
+
+                print(f"draftgate: {rules_skip_message(ledger, settings.kinds)}", file=sys.stderr)
+                return ExitCode.OK
             if args.dry_run and not settings.uses_llm:
                 plan = pipeline.rules_plan(ledger, scope, settings)
                 if args.json:
@@ -157,6 +170,11 @@ def run_generate(args: argparse.Namespace) -> int:
                 else:
                     _print_estimate(estimate, settings)
                 return ExitCode.OK
+            if settings.redraft_rejected and settings.uses_llm:
+                from generator.redraft import describe_rejections, find_rejections
+
+                found = find_rejections(ledger, settings.kinds)
+                print(f"draftgate: {describe_rejections(found)}", file=sys.stderr)
             if not settings.uses_llm:
                 print(
                     "draftgate: no LLM endpoint configured (OPENAI_API_KEY/OPENAI_BASE_URL "

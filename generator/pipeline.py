@@ -129,6 +129,19 @@ def plan(ledger: Ledger, scope: Scope, settings: GenerateSettings) -> Plan:
 
     prompts = _prompt_set(settings)
     try:
+        if settings.redraft_rejected:
+            from generator.redraft import check_redraft_template, plan_redraft_jobs
+
+            check_redraft_template(prompts)
+            return plan_redraft_jobs(
+                ledger,
+                scope,
+                prompts,
+                kinds=settings.kinds,
+                model=settings.model,
+                params=settings.job_params(),
+                limit=settings.limit,
+            )
         return plan_jobs(
             ledger,
             scope,
@@ -235,6 +248,11 @@ def run(
     _check_chunks(ledger)
     if settings.uses_llm:
         return _run_llm(ledger, scope, settings, observer)
+    if settings.redraft_rejected:
+        from generator.redraft import rules_skip_message
+
+        observer.message(rules_skip_message(ledger, settings.kinds))
+        return RunSummary()
     return _run_rules(ledger, scope, settings, observer)
 
 

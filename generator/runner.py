@@ -49,6 +49,10 @@ LLM_DRAFTER = "llm"
 # failed attempt's "class: reason" in order.
 MAX_TOKENS_PARAM = "max_tokens"
 ATTEMPT_ERRORS_PARAM = "attempt_errors"
+# A redraft job's params (``generator.redraft``): the rejected drafts it replaces and the
+# reviewers' reasons. Every draft the job makes carries them in its meta.
+REDRAFT_OF = "redraft_of"
+REDRAFT_REASONS = "redraft_reasons"
 # Why a wrong-UI-name draft is dropped: the "wrong" name is one the docs or glossary use, or
 # the real path its answer points to is nowhere in the docs.
 WRONG_NAME_IS_REAL = "wrong_name_is_real"
@@ -226,7 +230,8 @@ class DraftChecker:
             corpus_search=self._in_docs,
             prompt_phrases=job.prompt.prompt_phrases,
         )
-        meta = {**draft.meta, "findings": [f.as_meta() for f in findings]}
+        links = {k: job.params[k] for k in (REDRAFT_OF, REDRAFT_REASONS) if k in job.params}
+        meta = {**draft.meta, **links, "findings": [f.as_meta() for f in findings]}
         # The question may repeat doc text addressed to an AI too (the answer and quotes
         # already passed that check in validation).
         return with_injected_findings(draft.model_copy(update={"meta": meta}), job.chunk.text)

@@ -62,6 +62,8 @@ class GenerateSettings:
     api_key: str | None = None
     limit: int | None = None  # run at most this many jobs
     batch: bool = False  # the OpenAI Batch API instead of live calls
+    # Draft again where reviewers rejected drafts, with their reasons (generator.redraft).
+    redraft_rejected: bool = False
 
     def __post_init__(self) -> None:
         unknown = [k for k in self.kinds if k not in KIND_NAMES]

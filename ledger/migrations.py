@@ -257,6 +257,8 @@ GUARDED_TABLES = (
     "export_records",
     "ingest_roots",  # migration 4
     "ai_addressed_text",  # migration 6
+    "training_runs",  # migration 9
+    "training_run_points",  # migration 9
 )
 
 
@@ -393,6 +395,44 @@ def _m006_ai_addressed_text(db: sqlite3.Connection) -> None:
     )
 
 
+def _m009_training_runs(db: sqlite3.Connection) -> None:
+    """Training runs recorded beside the export they trained on (``draftgate runs add``):
+    the export's manifest hash and the metrics file's hash at the time, and every loss point
+    read from the file. ``run_hash`` covers the row and its points (``ledger.runs``)."""
+    run_script(
+        db,
+        """
+        CREATE TABLE training_runs (
+            id             TEXT PRIMARY KEY,
+            export_id      TEXT NOT NULL REFERENCES exports(id),
+            manifest_hash  TEXT NOT NULL,
+            file_name      TEXT NOT NULL,
+            file_hash      TEXT NOT NULL,
+            source_format  TEXT NOT NULL,
+            point_count    INTEGER NOT NULL,
+            recorded_at    TEXT NOT NULL,
+            run_hash       TEXT NOT NULL,
+            UNIQUE (export_id, file_hash)
+        );
+        CREATE TABLE training_run_points (
+            run_id      TEXT NOT NULL REFERENCES training_runs(id),
+            step        INTEGER NOT NULL,
+            train_loss  REAL,
+            eval_loss   REAL,
+            PRIMARY KEY (run_id, step)
+        );
+        CREATE TRIGGER training_runs_no_update BEFORE UPDATE ON training_runs
+            BEGIN SELECT RAISE(ABORT, 'training_runs rows are append-only'); END;
+        CREATE TRIGGER training_runs_no_delete BEFORE DELETE ON training_runs
+            BEGIN SELECT RAISE(ABORT, 'training_runs rows are append-only'); END;
+        CREATE TRIGGER training_run_points_no_update BEFORE UPDATE ON training_run_points
+            BEGIN SELECT RAISE(ABORT, 'training_run_points rows are append-only'); END;
+        CREATE TRIGGER training_run_points_no_delete BEFORE DELETE ON training_run_points
+            BEGIN SELECT RAISE(ABORT, 'training_run_points rows are append-only'); END;
+        """,
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 # Append only: a released migration is never edited, a change is a new function.
@@ -403,6 +443,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("chunk_sections_and_ingest_roots", _m004_chunk_sections_and_ingest_roots),
     ("decision_sessions", _m005_decision_sessions),
     ("ai_addressed_text", _m006_ai_addressed_text),
+    ("training_runs", _m009_training_runs),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -410,3 +451,5 @@ SCHEMA_VERSION = len(MIGRATIONS)
 DECISION_SESSIONS_SCHEMA = 5
 # From this schema on, ingest records doc sentences addressed to an AI assistant.
 AI_ADDRESSED_SCHEMA = 6
+# From this schema on, training runs are recorded (the position of the migration by its name).
+TRAINING_RUNS_SCHEMA = [name for name, _ in MIGRATIONS].index("training_runs") + 1
