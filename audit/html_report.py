@@ -17,6 +17,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from audit.loss_chart import loss_charts
 from audit.model import Audit, VerdictTally
 from audit.present import (
     GROUP_HEADERS,
@@ -286,6 +287,7 @@ def render_html(audit: Audit) -> str:
             ]
             for origin, counts in sorted(audit.drafts_by_origin.items())
         ],
+        loss_charts=loss_charts(audit),
         ai_addressed_rows=[
             [f.at, f.sentence] for f in audit.ai_addressed_text.sentences[:LIST_ROWS_HTML]
         ],

@@ -108,6 +108,7 @@ def probe_settings(args: argparse.Namespace, config: Config) -> ProbeConfig:
 def probe_options(args: argparse.Namespace, config: Config) -> ProbeOptions:
     # The LLM libraries load only for a probe run, never for `draftgate --help`.
     from generator.client import ClientSettings
+    from generator.settings import STRUCTURED_MODES
     from probe import AskSettings, JudgeSettings, ProbeOptions
 
     settings = probe_settings(args, config)
@@ -144,7 +145,8 @@ def probe_options(args: argparse.Namespace, config: Config) -> ProbeOptions:
             base_url=base_url,
             api_key=api_key,
             model=args.judge,
-            mode=gen.mode,
+            # A concrete [generate] mode; "auto" (which probes the endpoint first) means tools.
+            mode=gen.mode if gen.mode in STRUCTURED_MODES else "tools",
             temperature=0.0,
             timeout_s=settings.timeout_s,
             max_attempts=settings.max_attempts,

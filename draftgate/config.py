@@ -39,7 +39,11 @@ class GenerateConfig(Section):
     concurrency: int = Field(default=8, ge=1, le=1024)
     kinds: list[str] = Field(default_factory=lambda: [kind.value for kind in DraftKind])
     per_chunk: int = Field(default=3, ge=1, le=50)
-    mode: str = "tools"
+    # "auto" (the mode `draftgate check` finds working) or a structured-output mode.
+    mode: str = "auto"
+    # A call's max_tokens is its draft count times this (generator.settings.MAX_TOKENS_PER_DRAFT,
+    # not imported: the config loads without the generator's models).
+    max_tokens_per_draft: int = Field(default=600, ge=16, le=100_000)
     rpm: int | None = Field(default=None, ge=1)
     tpm: int | None = Field(default=None, ge=1)
     timeout_s: float = Field(default=60.0, gt=0)

@@ -257,6 +257,8 @@ GUARDED_TABLES = (
     "export_records",
     "ingest_roots",  # migration 4
     "ai_addressed_text",  # migration 6
+    "training_runs",  # migration 9
+    "training_run_points",  # migration 9
     "probe_runs",  # migration 8
     "probe_answers",  # migration 8
 )
@@ -395,8 +397,42 @@ def _m006_ai_addressed_text(db: sqlite3.Connection) -> None:
     )
 
 
-def _m007_reserved(db: sqlite3.Connection) -> None:
-    """Number 7 is taken by the generation job claims; this stands in for it until they land."""
+def _m009_training_runs(db: sqlite3.Connection) -> None:
+    """Training runs recorded beside the export they trained on (``draftgate runs add``):
+    the export's manifest hash and the metrics file's hash at the time, and every loss point
+    read from the file. ``run_hash`` covers the row and its points (``ledger.runs``)."""
+    run_script(
+        db,
+        """
+        CREATE TABLE training_runs (
+            id             TEXT PRIMARY KEY,
+            export_id      TEXT NOT NULL REFERENCES exports(id),
+            manifest_hash  TEXT NOT NULL,
+            file_name      TEXT NOT NULL,
+            file_hash      TEXT NOT NULL,
+            source_format  TEXT NOT NULL,
+            point_count    INTEGER NOT NULL,
+            recorded_at    TEXT NOT NULL,
+            run_hash       TEXT NOT NULL,
+            UNIQUE (export_id, file_hash)
+        );
+        CREATE TABLE training_run_points (
+            run_id      TEXT NOT NULL REFERENCES training_runs(id),
+            step        INTEGER NOT NULL,
+            train_loss  REAL,
+            eval_loss   REAL,
+            PRIMARY KEY (run_id, step)
+        );
+        CREATE TRIGGER training_runs_no_update BEFORE UPDATE ON training_runs
+            BEGIN SELECT RAISE(ABORT, 'training_runs rows are append-only'); END;
+        CREATE TRIGGER training_runs_no_delete BEFORE DELETE ON training_runs
+            BEGIN SELECT RAISE(ABORT, 'training_runs rows are append-only'); END;
+        CREATE TRIGGER training_run_points_no_update BEFORE UPDATE ON training_run_points
+            BEGIN SELECT RAISE(ABORT, 'training_run_points rows are append-only'); END;
+        CREATE TRIGGER training_run_points_no_delete BEFORE DELETE ON training_run_points
+            BEGIN SELECT RAISE(ABORT, 'training_run_points rows are append-only'); END;
+        """,
+    )
 
 
 def _m008_probe_runs(db: sqlite3.Connection) -> None:
@@ -467,7 +503,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("chunk_sections_and_ingest_roots", _m004_chunk_sections_and_ingest_roots),
     ("decision_sessions", _m005_decision_sessions),
     ("ai_addressed_text", _m006_ai_addressed_text),
-    ("reserved_7", _m007_reserved),
+    ("training_runs", _m009_training_runs),
     ("probe_runs", _m008_probe_runs),
 ]
 
@@ -476,5 +512,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 DECISION_SESSIONS_SCHEMA = 5
 # From this schema on, ingest records doc sentences addressed to an AI assistant.
 AI_ADDRESSED_SCHEMA = 6
+# From this schema on, training runs are recorded (the position of the migration by its name).
+TRAINING_RUNS_SCHEMA = [name for name, _ in MIGRATIONS].index("training_runs") + 1
 # From this schema on, probe runs and their answers are stored.
-PROBE_RUNS_SCHEMA = 8
+PROBE_RUNS_SCHEMA = [name for name, _ in MIGRATIONS].index("probe_runs") + 1
