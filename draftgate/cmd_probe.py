@@ -31,13 +31,14 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "probe",
         help="ask a tuned model an export's eval and held-out questions; failures go to review",
-        description="Ask a model (any OpenAI-compatible endpoint: OPENAI_BASE_URL or [probe] "
-        "base_url, key in OPENAI_API_KEY) every signed-off question of an export's eval split "
-        "and every draft the export held out (export --hold-out), as plain chat completions "
-        "with the export's system prompt. Each answer is judged in code against the signed "
-        "answer, by kind, with the reasons stored; --judge adds an LLM verdict beside it. The "
-        "run is stored in the ledger, linked to the export and its manifest hash, a report is "
-        "written, and every failed probe becomes a draft in the review queue (origin probe).",
+        description="Ask a model (any OpenAI-compatible endpoint: --base-url, [probe] "
+        "base_url or OPENAI_BASE_URL; key in OPENAI_API_KEY) every signed-off question of an "
+        "export's eval split and every draft the export held out (export --hold-out), as plain "
+        "chat completions with the export's system prompt. Each answer is judged in code "
+        "against the signed answer, by kind, with the reasons stored; --judge adds an LLM "
+        "verdict beside it. The run is stored in the ledger, linked to the export and its "
+        "manifest hash, a report is written, and every failed probe becomes a draft in the "
+        "review queue (origin probe).",
     )
     parser.add_argument(
         "--export",
@@ -46,7 +47,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--model", help="model under test (default: [probe] model)")
     parser.add_argument(
-        "--base-url", metavar="URL", help="endpoint (default: $OPENAI_BASE_URL, [probe] base_url)"
+        "--base-url",
+        metavar="URL",
+        help="endpoint (default: [probe] base_url, else $OPENAI_BASE_URL, else [generate] "
+        "base_url)",
     )
     parser.add_argument(
         "--judge",
