@@ -279,6 +279,14 @@ def render_html(audit: Audit) -> str:
         ],
         dropped_judged=len(judged),
         dropped_rows=[[d.kind, d.name, d.reason, d.at, d.text] for d in judged[:LIST_ROWS_HTML]],
+        origin_rows=[
+            [
+                origin,
+                *(counts.get(s, 0) for s in ("pending", "approved", "edited", "rejected")),
+                sum(counts.values()),
+            ]
+            for origin, counts in sorted(audit.drafts_by_origin.items())
+        ],
         loss_charts=loss_charts(audit),
         ai_addressed_rows=[
             [f.at, f.sentence] for f in audit.ai_addressed_text.sentences[:LIST_ROWS_HTML]

@@ -198,6 +198,7 @@ def render_markdown(audit: Audit) -> str:
             f" {num(agreement.two_way.kappa)}, approve/edit/reject"
             f" {num(agreement.three_way.kappa)}.",
         ]
+    out += _origin_section(audit)
     out += _dropped_section(audit)
     out += _ai_addressed_section(audit)
     out += _training_runs_section(audit)
@@ -228,6 +229,20 @@ def render_markdown(audit: Audit) -> str:
         )
         out += _capped_note(len(audit.provenance), len(shown))
     return "\n".join(out) + "\n"
+
+
+def _origin_section(audit: Audit) -> list[str]:
+    if not audit.drafts_by_origin:
+        return []
+    statuses = ["pending", "approved", "edited", "rejected"]
+    out = ["", "## Drafts by origin", ""]
+    return out + _md_table(
+        ["Origin", *statuses, "Total"],
+        (
+            [origin, *(counts.get(s, 0) for s in statuses), sum(counts.values())]
+            for origin, counts in sorted(audit.drafts_by_origin.items())
+        ),
+    )
 
 
 def _dropped_section(audit: Audit) -> list[str]:

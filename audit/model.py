@@ -353,6 +353,9 @@ class Audit(_Section):
     dropped_candidates: DroppedCandidates = Field(default_factory=DroppedCandidates)
     ai_addressed_text: AiAddressedText = Field(default_factory=AiAddressedText)
     training_runs: TrainingRuns = Field(default_factory=TrainingRuns)
+    # origin (generate, probe, import) -> status -> drafts. Set only when some draft has an
+    # origin other than generate: a ledger of drafted examples alone reports as it always did.
+    drafts_by_origin: dict[str, dict[str, int]] = Field(default_factory=dict)
 
     def as_json_dict(self) -> dict[str, Any]:
         """The JSON report's value: every field, but ``template_names`` only where computed."""

@@ -88,6 +88,14 @@ def render_terminal_summary(audit: Audit) -> list[str]:
         + (" (" + rich_escape(", ".join(f"{r} {n}" for r, n in sorted(reasons.items()))) + ")")
         * bool(reasons)
     )
+    if audit.drafts_by_origin:
+        lines.append(
+            "Drafts by origin: "
+            + ", ".join(
+                f"{rich_escape(origin)} {sum(counts.values())} ({counts.get('pending', 0)} pending)"
+                for origin, counts in sorted(audit.drafts_by_origin.items())
+            )
+        )
     if flagged.count:
         first = flagged.sentences[0]
         lines.append(

@@ -52,6 +52,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "draftgate.cmd_export",
         "integrity, provenance and quality report; exit 1 on any integrity break",
     ),
+    "probe": (
+        "draftgate.cmd_probe",
+        "ask a tuned model an export's eval and held-out questions; failures go to review",
+    ),
     "runs": ("draftgate.cmd_runs", "record and list training runs (loss curves) of exports"),
     "diff": ("draftgate.cmd_diff", "list what changed between two exports"),
     "completion": (

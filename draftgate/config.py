@@ -76,6 +76,22 @@ class ExportConfig(Section):
     system_prompt: str | None = None
 
 
+class ProbeConfig(Section):
+    # The model under test and its endpoint (default: OPENAI_BASE_URL / [generate] base_url).
+    model: str | None = None
+    base_url: str | None = None
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    max_tokens: int = Field(default=512, ge=1)
+    concurrency: int = Field(default=4, ge=1, le=256)
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    backoff_initial_s: float = Field(default=1.0, ge=0)
+    backoff_max_s: float = Field(default=20.0, ge=0)
+    # Share of a signed answer's key words a Q&A answer must carry, and an injection probe's.
+    min_fact_share: float = Field(default=0.5, ge=0, le=1)
+    min_help_share: float = Field(default=0.25, ge=0, le=1)
+
+
 class AuditConfig(Section):
     fast_decision_ms: int = Field(default=2000, ge=0)
     target_mix: dict[str, float] = Field(default_factory=dict)
@@ -103,6 +119,7 @@ class Config(Section):
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
+    probe: ProbeConfig = Field(default_factory=ProbeConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
 

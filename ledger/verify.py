@@ -27,6 +27,7 @@ from ledger.errors import DamagedLedgerError
 from ledger.ids import text_hash
 from ledger.migrations import DECISION_SESSIONS_SCHEMA, GUARDED_TABLES, TRAINING_RUNS_SCHEMA
 from ledger.models import ChunkIn, DraftIn, DraftKind
+from ledger.probes import probe_run_breaks
 from ledger.progress import NO_PROGRESS, Progress, counted
 from ledger.runs import training_runs
 from ledger.store import Ledger, chunk_id, document_id, draft_fields_id, draft_id
@@ -58,6 +59,7 @@ def verify(ledger: Ledger, progress: Progress = NO_PROGRESS) -> list[Break]:
         breaks += _verify_leases(ledger, progress)
         breaks += _verify_exports(ledger, progress)
         breaks += _verify_training_runs(ledger)
+        breaks += [Break(b.kind, b.ref, b.detail) for b in probe_run_breaks(ledger)]
     except sqlite3.DatabaseError as exc:
         raise as_damaged(ledger.path, exc) from exc
     return breaks

@@ -109,6 +109,13 @@ class Reply:
     error_message: str | None = None  # the error body's message for a non-200 status
     finish_reason: str | None = None  # e.g. "length": the reply was cut at max_tokens
     die: bool = False  # the server crashes on this request (see ``Reply.died``)
+    # A plain chat reply (a model answering a user, not a structured call): the message's
+    # content as-is, ``payload`` unused.
+    content: str | None = None
+
+    @classmethod
+    def text(cls, content: str) -> Reply:
+        return cls(content=content)
 
     @classmethod
     def rate_limited(cls, retry_after: float = 0.01) -> Reply:
@@ -346,11 +353,16 @@ class FakeOpenAI:
         payload: dict[str, Any],
         raw_arguments: str | None = None,
         finish_reason: str | None = None,
+        content: str | None = None,
     ) -> dict[str, Any]:
         text = json.dumps(payload) if raw_arguments is None else raw_arguments
         message: dict[str, Any] = {"role": "assistant", "content": None}
         finish = ""
-        if request.mode == "tools":
+        if content is not None:
+            text = content
+            message["content"] = content
+            finish = "stop"
+        elif request.mode == "tools":
             message["tool_calls"] = [
                 {
                     "id": self.next_id("call"),
@@ -587,7 +599,11 @@ def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self._send_json(reply.status, {"error": {"message": message}}, extra)
                 return
             completion = server.completion_for(
-                request, reply.payload or {}, reply.raw_arguments, reply.finish_reason
+                request,
+                reply.payload or {},
+                reply.raw_arguments,
+                reply.finish_reason,
+                reply.content,
             )
             self._send_json(200, completion)
 
@@ -637,6 +653,38 @@ def running(script: Script | None = None, **kwargs: Any) -> Iterator[FakeOpenAI]
         server.stop()
 
 
+# ---- a tuned model: plain chat answers -----------------------------------------------------
+
+
+def last_user_message(request: ChatRequest) -> str:
+    for message in reversed(request.body.get("messages", [])):
+        if message.get("role") == "user" and isinstance(message.get("content"), str):
+            return str(message["content"])
+    return ""
+
+
+@dataclass
+class TunedModel:
+    """A script playing a fine-tuned model: ``answer(question)`` gives the reply text to the
+    last user message of a plain chat completion. Structured calls (tools / a response format:
+    an LLM judge) are answered by ``judge`` when set, else refused with a 400."""
+
+    answer: Callable[[str], str]
+    judge: Callable[[ChatRequest], dict[str, Any]] | None = None
+    asked: list[str] = field(default_factory=list)
+    record: bool = True  # keep every question asked (off for a long benchmark)
+
+    def __call__(self, request: ChatRequest) -> Reply:
+        if request.schema_name is not None or request.body.get("response_format"):
+            if self.judge is None:
+                return Reply(status=400, error_message="no structured replies here")
+            return Reply(payload=self.judge(request))
+        question = last_user_message(request)
+        if self.record:
+            self.asked.append(question)
+        return Reply.text(self.answer(question))
+
+
 @dataclass
 class Sequenced:
     """A script that plays ``faults`` in order (one per request), then ``then`` forever."""
@@ -671,10 +719,21 @@ def main() -> None:
         choices=["tools", "json_schema", "json", "md_json"],
         help="answer this mode with a 500 (as a server lacking it does); repeatable",
     )
+    parser.add_argument(
+        "--plain-answer",
+        metavar="TEXT",
+        help="answer plain chat completions with TEXT (a tuned model under probe)",
+    )
     args = parser.parse_args()
     refusal = Reply(status=500, error_message=JSON_SCHEMA_REFUSAL)
+    script: Script | None = None
+    if args.plain_answer is not None:
+        plain = args.plain_answer
+        script = TunedModel(lambda _question: plain, record=False)
+    elif args.refuse:
+        script = refusing(dict.fromkeys(args.refuse, refusal))
     server = FakeOpenAI(
-        refusing(dict.fromkeys(args.refuse, refusal)) if args.refuse else None,
+        script,
         latency_s=args.latency,
         latency_jitter=args.latency_jitter,
         rpm_limit=args.rpm_limit,
