@@ -397,7 +397,7 @@ def _m006_ai_addressed_text(db: sqlite3.Connection) -> None:
     )
 
 
-def _m009_training_runs(db: sqlite3.Connection) -> None:
+def _m007_training_runs(db: sqlite3.Connection) -> None:
     """Training runs recorded beside the export they trained on (``draftgate runs add``):
     the export's manifest hash and the metrics file's hash at the time, and every loss point
     read from the file. ``run_hash`` covers the row and its points (``ledger.runs``)."""
@@ -503,7 +503,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("chunk_sections_and_ingest_roots", _m004_chunk_sections_and_ingest_roots),
     ("decision_sessions", _m005_decision_sessions),
     ("ai_addressed_text", _m006_ai_addressed_text),
-    ("training_runs", _m009_training_runs),
+    ("training_runs", _m007_training_runs),
     ("probe_runs", _m008_probe_runs),
 ]
 
