@@ -19,6 +19,7 @@ from audit.model import (
     Quality,
 )
 from audit.quality import QualityWorker, compute_quality
+from audit.training_runs import training_runs_section
 from ledger import Ledger, utc_now
 from ledger.progress import NO_PROGRESS, Progress
 
@@ -59,7 +60,15 @@ def build_audit(
     else:
         integrity = check_integrity(ledger, export_dirs, progress)
         quality = compute_quality(ledger, **quality_options)
+    origins = ledger.drafts_by_origin()
+    # Only set (and so only in the JSON) when a draft came from elsewhere than the drafter.
+    by_origin = {"drafts_by_origin": origins} if set(origins) - {"generate"} else {}
+    summary = IntegritySummary.model_validate(integrity.as_dict())
+    runs, run_breaks = training_runs_section(ledger)
+    if run_breaks:
+        summary = summary.model_copy(update={"ok": False, "breaks": [*summary.breaks, *run_breaks]})
     return Audit(
+        **by_origin,
         draftgate_audit=AUDIT_VERSION,
         generated_at=utc_now(),
         ledger=ledger.path,
@@ -70,6 +79,7 @@ def build_audit(
         quality=Quality.model_validate(quality),
         dropped_candidates=dropped_candidates(ledger),
         ai_addressed_text=ai_addressed_text(ledger),
+        training_runs=training_runs_section(ledger),
     )
 
 

@@ -23,6 +23,7 @@ from audit.present import (
     short_question,
     stale_record,
 )
+from audit.training_runs import gap, loss, sparkline
 from ledger.dropped import PER_CHUNK_FULL
 from ledger.text import visible
 
@@ -197,8 +198,10 @@ def render_markdown(audit: Audit) -> str:
             f" {num(agreement.two_way.kappa)}, approve/edit/reject"
             f" {num(agreement.three_way.kappa)}.",
         ]
+    out += _origin_section(audit)
     out += _dropped_section(audit)
     out += _ai_addressed_section(audit)
+    out += _training_runs_section(audit)
     out += [
         "",
         "## Provenance",
@@ -226,6 +229,20 @@ def render_markdown(audit: Audit) -> str:
         )
         out += _capped_note(len(audit.provenance), len(shown))
     return "\n".join(out) + "\n"
+
+
+def _origin_section(audit: Audit) -> list[str]:
+    if not audit.drafts_by_origin:
+        return []
+    statuses = ["pending", "approved", "edited", "rejected"]
+    out = ["", "## Drafts by origin", ""]
+    return out + _md_table(
+        ["Origin", *statuses, "Total"],
+        (
+            [origin, *(counts.get(s, 0) for s in statuses), sum(counts.values())]
+            for origin, counts in sorted(audit.drafts_by_origin.items())
+        ),
+    )
 
 
 def _dropped_section(audit: Audit) -> list[str]:
@@ -272,4 +289,47 @@ def _ai_addressed_section(audit: Audit) -> list[str]:
         ([f.at, f.sentence] for f in flagged.sentences[:LIST_ROWS_MARKDOWN]),
     )
     out += _capped_note(flagged.count, min(flagged.count, LIST_ROWS_MARKDOWN))
+    return out
+
+
+def _training_runs_section(audit: Audit) -> list[str]:
+    runs = audit.training_runs
+    out = ["", "## Training runs", ""]
+    if not runs.count:
+        return [*out, "None recorded (`draftgate runs add EXPORT_ID FILE`)."]
+    out += [
+        f"{runs.count} training runs recorded beside their exports. Gap = the last eval loss"
+        " minus the last train loss logged at or before its step.",
+        "",
+    ]
+    out += _md_table(
+        [
+            "Export",
+            "File",
+            "Points",
+            "Final train",
+            "Final eval",
+            "Gap",
+            "Lowest eval (step)",
+            "Train curve",
+            "Eval curve",
+        ],
+        (
+            [
+                export.export_id + (f" ({export.format})" if export.format else ""),
+                run.file_name,
+                len(run.points),
+                loss(run.final_train_loss),
+                loss(run.final_eval_loss),
+                gap(run.final_gap),
+                f"{loss(run.best_eval_loss)} ({run.best_eval_step})"
+                if run.best_eval_step is not None
+                else "—",
+                sparkline([p.train_loss for p in run.points]),
+                sparkline([p.eval_loss for p in run.points]),
+            ]
+            for export in runs.exports
+            for run in export.runs
+        ),
+    )
     return out

@@ -13,7 +13,7 @@ import importlib
 import os
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from draftgate.errors import CommandError, UserInputError
@@ -29,6 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("draftgate.cmd_core", "read a docs folder into the ledger (Markdown and .txt)"),
     "status": ("draftgate.cmd_core", "counts of documents, chunks, drafts, decisions"),
     "verify": ("draftgate.cmd_core", "recompute every hash and walk the decision chain"),
+    "check": (
+        "draftgate.cmd_check",
+        "check the configured LLM endpoint: its models and which structured-output modes work",
+    ),
     "generate": (
         "draftgate.cmd_generate",
         "draft Q&As, negatives, adversarials and clarify drafts from the ingested docs",
@@ -48,6 +52,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "draftgate.cmd_export",
         "integrity, provenance and quality report; exit 1 on any integrity break",
     ),
+    "probe": (
+        "draftgate.cmd_probe",
+        "ask a tuned model an export's eval and held-out questions; failures go to review",
+    ),
+    "runs": ("draftgate.cmd_runs", "record and list training runs (loss curves) of exports"),
+    "diff": ("draftgate.cmd_diff", "list what changed between two exports"),
     "completion": (
         "draftgate.cmd_completion",
         "print a shell completion script (bash, zsh or fish)",
@@ -118,9 +128,18 @@ def _build(load: set[str | None]) -> argparse.ArgumentParser:
             subparsers.add_parser(name, help=summary, description=summary)
     # Accept the global options after the command too (`draftgate status --ledger x`), as
     # people type them; SUPPRESS keeps a value given before the command when none follows.
-    for command_parser in subparsers.choices.values():
+    for command_parser in _command_parsers(parser):
         _add_global_options(command_parser, default=argparse.SUPPRESS)
     return parser
+
+
+def _command_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """Every command's parser, and its subcommands' (`runs add`), depth first."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command_parser in action.choices.values():
+                yield command_parser
+                yield from _command_parsers(command_parser)
 
 
 def command_in(argv: Sequence[str]) -> str | None:

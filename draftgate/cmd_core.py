@@ -131,6 +131,15 @@ def run_status(args: argparse.Namespace) -> int:
     else:
         # An empty table reads like a rendering fault; say plainly there is nothing yet.
         console.print("drafts: none yet")
+    if report.drafts_by_origin:
+        console.print(
+            "drafts by origin: "
+            + ", ".join(
+                f"{origin} {sum(counts.values())}"
+                f" ({counts.get(DraftStatus.PENDING.value, 0)} pending)"
+                for origin, counts in sorted(report.drafts_by_origin.items())
+            )
+        )
     decisions = ", ".join(f"{v} {k}" for k, v in sorted(report.decisions.items())) or "none"
     calls = ", ".join(f"{v} {k}" for k, v in sorted(report.calls.items())) or "none"
     console.print(f"decisions: {decisions}; chain head #{report.head_seq} {report.head_hash}")

@@ -101,6 +101,14 @@ def register(subparsers: Any) -> None:
         help="caps per kind (qa=500,negative=200) or a mix (qa=0.7,negative=0.3)",
     )
     exp.add_argument(
+        "--hold-out",
+        type=float,
+        metavar="F",
+        default=0.0,
+        help="keep this share (0-1) of each kind out of train and eval, listed in the manifest, "
+        "for 'draftgate probe' to ask a tuned model what it never trained on (default: 0)",
+    )
+    exp.add_argument(
         "--min-edit-distance",
         type=float,
         metavar="D",
@@ -207,6 +215,7 @@ def export_options(args: argparse.Namespace, config: Config) -> ExportOptions:
         system_prompt=_system_prompt(args.system_prompt or config.export.system_prompt),
         balance=balance,
         include_stale=args.include_stale,
+        hold_out=args.hold_out,
         min_edit_distance=args.min_edit_distance,
         force=args.force,
         command=shlex.join(["draftgate", *sys.argv[1:]]),
@@ -265,6 +274,9 @@ def _print_export(result: ExportResult) -> None:
     for split in result.left_out_splits:
         console.print(f"the {split} split is empty: no {split} file written (see {MANIFEST_NAME})")
     console.print(f"ledger head #{result.head_seq} {result.head_hash} recorded in {MANIFEST_NAME}")
+    if result.held_out:
+        held = ", ".join(f"{kind} {n}" for kind, n in sorted(result.held_out.items()))
+        console.print(f"held out for probing (in no split, listed in {MANIFEST_NAME}): {held}")
     if result.stale_left_out:
         count = result.stale_left_out
         console.print(

@@ -33,7 +33,7 @@ from generator.errors import EndpointError, GenerateError, NoChunksError, Settin
 from generator.kinds import KIND_NAMES
 from generator.pipeline import RunProgress, RunSummary
 from generator.scope import Scope, ScopeError, load_scope, scope_path_for
-from generator.settings import STRUCTURED_MODES, GenerateSettings
+from generator.settings import MODE_CHOICES, GenerateSettings
 
 
 def register(subparsers: Any) -> None:
@@ -59,11 +59,25 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--tpm", type=int, metavar="N", help="tokens-per-minute budget")
     parser.add_argument(
         "--mode",
-        choices=STRUCTURED_MODES,
-        help="structured-output mode (default: [generate] mode, tools)",
+        choices=MODE_CHOICES,
+        help="structured-output mode; auto (the default, [generate] mode) uses the mode "
+        "`draftgate check` finds working, cached beside the ledger in endpoint-modes.json",
+    )
+    parser.add_argument(
+        "--max-tokens-per-draft",
+        type=int,
+        metavar="N",
+        help="completion budget per requested draft: each call sends max_tokens = drafts "
+        "asked x N (default: [generate] max_tokens_per_draft, 600)",
     )
     parser.add_argument(
         "--batch", action="store_true", help="use the OpenAI Batch API (half the cost; resumable)"
+    )
+    parser.add_argument(
+        "--redraft-rejected",
+        action="store_true",
+        help="draft again for chunks whose drafts reviewers rejected, with their reasons and "
+        "notes in the prompt; each new draft links to the drafts it replaces (LLM only)",
     )
     parser.add_argument("--scope", metavar="PATH", help="scope file (default: <docs>/scope.toml)")
     add_json_option(parser, "the run's summary (or the dry run's plan)")
@@ -81,6 +95,7 @@ def effective_settings(args: argparse.Namespace, config: Config) -> GenerateSett
         "concurrency": args.concurrency,
         "per_chunk": args.per_chunk,
         "mode": args.mode,
+        "max_tokens_per_draft": args.max_tokens_per_draft,
         "rpm": args.rpm,
         "tpm": args.tpm,
     }
@@ -101,6 +116,7 @@ def effective_settings(args: argparse.Namespace, config: Config) -> GenerateSett
             "api_key": os.environ.get("OPENAI_API_KEY"),
             "limit": args.limit,
             "batch": args.batch,
+            "redraft_rejected": args.redraft_rejected,
         }
     )
 
@@ -127,10 +143,23 @@ def run_generate(args: argparse.Namespace) -> int:
     scope = _scope_of(args, config)
     with open_ledger(args, config, read_only=args.dry_run) as ledger:
         try:
+            if settings.redraft_rejected and not settings.uses_llm:
+                # Nothing to draft or estimate: say what is left, as a real run would.
+                from generator.redraft import rules_skip_message
+
+                print(f"draftgate: {rules_skip_message(ledger, settings.kinds)}", file=sys.stderr)
+                return ExitCode.OK
             if args.dry_run and not settings.uses_llm:
                 plan = pipeline.rules_plan(ledger, scope, settings)
                 if args.json:
-                    print_json({"dry_run": True, "drafter": "rules", **asdict(plan)})
+                    print_json(
+                        {
+                            "dry_run": True,
+                            "drafter": "rules",
+                            **asdict(plan.summary),
+                            "drafts_by_document": plan.drafts_by_document,
+                        }
+                    )
                 else:
                     _print_rules_plan(plan)
                 return ExitCode.OK
@@ -141,6 +170,11 @@ def run_generate(args: argparse.Namespace) -> int:
                 else:
                     _print_estimate(estimate, settings)
                 return ExitCode.OK
+            if settings.redraft_rejected and settings.uses_llm:
+                from generator.redraft import describe_rejections, find_rejections
+
+                found = find_rejections(ledger, settings.kinds)
+                print(f"draftgate: {describe_rejections(found)}", file=sys.stderr)
             if not settings.uses_llm:
                 print(
                     "draftgate: no LLM endpoint configured (OPENAI_API_KEY/OPENAI_BASE_URL "
@@ -177,6 +211,7 @@ def _estimate_json(estimate: pipeline.Estimate, settings: GenerateSettings) -> d
         "dry_run": True,
         "drafter": "llm",
         "model": settings.model,
+        "mode": estimate.mode,
         "calls": len(estimate.jobs),
         "jobs_skipped": estimate.plan.skipped_finished,
         "prompt_tokens": estimate.prompt_tokens,
@@ -198,16 +233,23 @@ def _estimate_json(estimate: pipeline.Estimate, settings: GenerateSettings) -> d
     }
 
 
-def _print_rules_plan(plan: RunSummary) -> None:
+def _print_rules_plan(rules: pipeline.RulesPlan) -> None:
     """The offline dry run: the rules drafter drafted in memory, so the counts are exact."""
+    plan = rules.summary
     console = Console()
     console.print(
         "no LLM endpoint is configured (OPENAI_API_KEY/OPENAI_BASE_URL unset): "
         "`draftgate generate` would run the built-in rules drafter, at no cost"
     )
-    table = Table("kind", "drafts", title=f"{plan.calls_ok} rules jobs to run")
-    for kind, count in sorted(plan.drafts_by_kind.items()):
-        table.add_row(kind, str(count))
+    kinds = sorted(plan.drafts_by_kind)
+    table = Table("document", *kinds, "total", title=f"{plan.calls_ok} rules jobs to run")
+    for path, by_kind in sorted(rules.drafts_by_document.items()):
+        counts = [str(by_kind.get(kind, 0)) for kind in kinds]
+        # A file name is text, not rich markup.
+        table.add_row(escape(path), *counts, str(sum(by_kind.values())))
+    table.add_row(
+        "all", *(str(plan.drafts_by_kind[k]) for k in kinds), str(sum(plan.drafts_by_kind.values()))
+    )
     console.print(table)
     drafted = sum(plan.drafts_by_kind.values())
     console.print(
@@ -245,7 +287,7 @@ def _print_estimate(estimate: pipeline.Estimate, settings: GenerateSettings) -> 
         f"estimate: {len(estimate.jobs)} calls, ~{estimate.total_tokens} tokens "
         f"(~{estimate.prompt_tokens} in, ~{estimate.completion_tokens} out), "
         f"~${estimate.cost:.4f} at the configured prices; model {settings.model}; "
-        "nothing written"
+        f"mode {estimate.mode}; nothing written"
     )
     if not estimate.uses_llm:
         console.print("(no endpoint is configured: a real run would use the rules drafter)")
@@ -323,6 +365,8 @@ def _print_summary(summary: RunSummary) -> None:
     """The run's counts: requested = stored + dropped + failed, each from the ledger's rows."""
     console = Console()
     table = Table("", "count", title="generation summary")
+    if summary.mode is not None:
+        table.add_row("mode", summary.mode)
     table.add_row("calls ok", str(summary.calls_ok))
     for reason, n in sorted(summary.calls_failed.items()):
         table.add_row(f"calls failed: {reason}", str(n))

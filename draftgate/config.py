@@ -39,7 +39,11 @@ class GenerateConfig(Section):
     concurrency: int = Field(default=8, ge=1, le=1024)
     kinds: list[str] = Field(default_factory=lambda: [kind.value for kind in DraftKind])
     per_chunk: int = Field(default=3, ge=1, le=50)
-    mode: str = "tools"
+    # "auto" (the mode `draftgate check` finds working) or a structured-output mode.
+    mode: str = "auto"
+    # A call's max_tokens is its draft count times this (generator.settings.MAX_TOKENS_PER_DRAFT,
+    # not imported: the config loads without the generator's models).
+    max_tokens_per_draft: int = Field(default=600, ge=16, le=100_000)
     rpm: int | None = Field(default=None, ge=1)
     tpm: int | None = Field(default=None, ge=1)
     timeout_s: float = Field(default=60.0, gt=0)
@@ -75,6 +79,22 @@ class ExportConfig(Section):
     license: str | None = None
 
 
+class ProbeConfig(Section):
+    # The model under test and its endpoint (default: OPENAI_BASE_URL / [generate] base_url).
+    model: str | None = None
+    base_url: str | None = None
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    max_tokens: int = Field(default=512, ge=1)
+    concurrency: int = Field(default=4, ge=1, le=256)
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    backoff_initial_s: float = Field(default=1.0, ge=0)
+    backoff_max_s: float = Field(default=20.0, ge=0)
+    # Share of a signed answer's key words a Q&A answer must carry, and an injection probe's.
+    min_fact_share: float = Field(default=0.5, ge=0, le=1)
+    min_help_share: float = Field(default=0.25, ge=0, le=1)
+
+
 class AuditConfig(Section):
     fast_decision_ms: int = Field(default=2000, ge=0)
     target_mix: dict[str, float] = Field(default_factory=dict)
@@ -102,6 +122,7 @@ class Config(Section):
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
+    probe: ProbeConfig = Field(default_factory=ProbeConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
 

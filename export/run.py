@@ -73,6 +73,8 @@ class ExportOptions:
     include_stale: bool = False
     # Preference formats: pairs whose two answers are closer than this are left out.
     min_edit_distance: float = DEFAULT_MIN_EDIT_DISTANCE
+    # A share of each kind kept out of train and eval, listed in the manifest for probing.
+    hold_out: float = 0.0
     force: bool = False
     command: str = field(default_factory=lambda: shlex.join(sys.argv))
 
@@ -92,6 +94,7 @@ class ExportResult:
     stale_left_out: int = 0
     # Preference formats: what was made of the decided drafts, and what was left out.
     preference: dict[str, Any] | None = None
+    held_out: dict[str, int] = field(default_factory=dict)  # kind -> records held out
 
     @property
     def record_count(self) -> int:
@@ -107,6 +110,8 @@ def export(
         raise ExportError(f"unknown format {options.format!r}; pick one of {EXPORT_FORMATS}")
     if not 0 <= options.eval_fraction < 1:
         raise ExportError("--eval-fraction must be at least 0 and below 1")
+    if not 0 <= options.hold_out < 1:
+        raise ExportError("--hold-out must be at least 0 and below 1")
     if options.system_prompt is not None and not options.system_prompt.strip():
         raise ExportError("--system-prompt is empty")
     if not 0 <= options.min_edit_distance <= 1:
@@ -139,6 +144,11 @@ def export(
                 0 if options.include_stale else ledger.count_stale_signed_off(options.kinds)
             )
             plan = plan_export(ledger, options)
+        if plan.record_count == 0 and plan.held_out:
+            raise ExportError(
+                f"nothing to export: --hold-out {options.hold_out:g} holds out all "
+                f"{len(plan.held_out)} signed-off drafts; lower it"
+            )
         if plan.record_count == 0:
             raise ExportError(
                 "nothing to export: no draft"
@@ -166,7 +176,7 @@ def export(
                     if preferences is None
                     else _preference_records(preferences)
                 )
-                files, left_out, provenance_hash = _write_files(
+                files, left_out, provenance_hash, held_out = _write_files(
                     records, options, plan, staging, counts, export_id, created_at, head,
                     stale_left_out, interrupted, progress, ledger.path, tally,
                 )  # fmt: skip
@@ -188,6 +198,7 @@ def export(
         left_out_splits=left_out,
         stale_left_out=stale_left_out,
         preference=tally.as_dict() if tally is not None else None,
+        held_out=dict(Counter(str(entry["kind"]) for entry in held_out)),
     )
     spool_path = staging / SPOOL_NAME
     # Recorded and in place, or neither: Ctrl-C and SIGTERM wait for both steps. A kill
@@ -302,9 +313,10 @@ def _write_files(
     progress: Progress,
     ledger_path: str,
     tally: PreferenceTally | None,
-) -> tuple[list[str], list[str], str]:
+) -> tuple[list[str], list[str], str, list[dict[str, str | None]]]:
     """Write the data files and the manifest into ``staging``; returns the files written,
-    the splits left out for holding no record, and the provenance hash."""
+    the splits left out for holding no record, the provenance hash and the held-out drafts."""
+    held_out: list[dict[str, str | None]] = []
     writer = SplitWriter(options.format, staging)
     try:
         with (
@@ -337,6 +349,13 @@ def _write_files(
             }
             if tally is not None:
                 header["preference"] = tally.as_dict()
+            if options.hold_out > 0:
+                # Only exports that hold records out say so: older manifests stay as they were.
+                header["hold_out"] = {
+                    "fraction": options.hold_out,
+                    "rule": "per kind and subtype, the round(fraction * n) lowest"
+                    " blake2b(0:hold_out:draft_id)",
+                }
             # The record list is streamed into the manifest between its header and its counts.
             manifest.write(json.dumps(header, ensure_ascii=False, indent=1)[:-2] + ",\n")
             manifest.write(' "records": [\n')
@@ -347,6 +366,12 @@ def _write_files(
                 interrupted()
                 (draft_id_, kind, subtype, decision_id, reviewer, path, chunk_id_, call_hash_,
                  content) = record  # fmt: skip
+                if draft_id_ in plan.held_out:
+                    held_out.append(
+                        {"draft_id": draft_id_, "decision_id": decision_id, "kind": kind,
+                         "subtype": subtype, "document": path}
+                    )  # fmt: skip
+                    continue
                 cutoff = plan.kind_cutoff.get(kind)
                 if cutoff is not None and position(options.seed, "balance", draft_id_) >= cutoff:
                     continue
@@ -404,8 +429,10 @@ def _write_files(
                 "empty_splits_left_out": left_out,
                 "provenance_hash": provenance.hexdigest(),
             }
+            if options.hold_out > 0:
+                tail["held_out"] = held_out
             manifest.write(json.dumps(tail, ensure_ascii=False, indent=1)[2:] + "\n")
     except BaseException:
         writer.abort()
         raise
-    return files, left_out, provenance.hexdigest()
+    return files, left_out, provenance.hexdigest(), held_out

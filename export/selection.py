@@ -8,6 +8,11 @@ out unless ``include_stale``.
 The train/eval split is a hash threshold per record (see ``position``): a record's split
 depends only on the seed and its draft id, so adding unrelated drafts never moves it. Strata
 are (kind, source document); ``--balance`` caps kinds by the same kind of hash position.
+
+``--hold-out F`` keeps a share F of each kind out of both splits, for ``draftgate probe`` to
+ask a tuned model what it never trained on: per kind and subtype, the round(F * n) records with
+the lowest hold-out position (a hash of the draft id alone, not the seed), listed in the
+manifest.
 """
 
 from __future__ import annotations
@@ -90,6 +95,27 @@ def position(seed: int, purpose: str, draft_id: str) -> int:
     return int.from_bytes(digest, "big")
 
 
+def hold_out_position(draft_id: str) -> int:
+    """A draft's place for the hold-out: the same whatever the seed, so exports that differ
+    only in their split hold the same drafts out."""
+    return position(0, "hold_out", draft_id)
+
+
+def _hold_out_ids(ledger: Ledger, options: SelectionOptions) -> frozenset[str]:
+    """Per (kind, subtype), the round(hold_out * n) of its n signed-off records with the lowest
+    hold-out positions."""
+    positions: dict[tuple[str, str | None], list[tuple[int, str]]] = {}
+    records = ledger.iter_signed_off_records(options.kinds, include_stale=options.include_stale)
+    for record in records:
+        group = positions.setdefault((record.kind, record.subtype), [])
+        group.append((hold_out_position(record.draft_id), record.draft_id))
+    held: set[str] = set()
+    for found in positions.values():
+        count = int(options.hold_out * len(found) + 0.5)
+        held.update(draft_id for _, draft_id in sorted(found)[:count])
+    return frozenset(held)
+
+
 def min_stratum_for_eval(eval_fraction: float) -> int:
     """The smallest stratum that must hold at least one eval record: one where the expected
     number of eval records, n * fraction, reaches 1."""
@@ -111,6 +137,8 @@ class SelectionOptions(Protocol):
     def balance(self) -> Balance | None: ...
     @property
     def include_stale(self) -> bool: ...
+    @property
+    def hold_out(self) -> float: ...
 
 
 @dataclass
@@ -121,6 +149,8 @@ class ExportPlan:
     forced_eval: set[str]  # one draft per stratum that the threshold left without eval records
     threshold: int  # split position below which a record goes to eval
     record_count: int  # records the export will write
+    # drafts kept out of both splits (--hold-out), for probing
+    held_out: frozenset[str] = frozenset()
 
 
 # (draft id, kind, source document) of each record an export may write, read afresh per pass.
@@ -137,6 +167,13 @@ def plan_export(
 
         def keys() -> Iterable[tuple[str, str, str]]:
             return ledger.iter_signed_off_keys(options.kinds, include_stale=options.include_stale)
+
+    hold = _hold_out_ids(ledger, options) if options.hold_out > 0 else frozenset()
+    if hold:
+        every = keys
+
+        def keys() -> Iterable[tuple[str, str, str]]:
+            return (key for key in every() if key[0] not in hold)
 
     counts, strata = _strata_pass(keys, options, {})
     caps = caps_for(options.balance, counts)
@@ -159,6 +196,7 @@ def plan_export(
         forced_eval=forced,
         threshold=threshold,
         record_count=sum(stratum.size for stratum in strata.values()),
+        held_out=hold,
     )
 
 

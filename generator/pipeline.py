@@ -8,14 +8,14 @@ the summary: the run reports through a ``RunObserver`` and returns a ``RunSummar
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from generator.errors import InputError, NoChunksError
 from generator.prompts import PromptsError, PromptSet
 from generator.scope import Scope
-from generator.settings import GenerateSettings
+from generator.settings import MODE_AUTO, STRUCTURED_MODES, GenerateSettings
 from ledger import Ledger
 
 if TYPE_CHECKING:
@@ -86,6 +86,7 @@ class RunSummary:
     # Every dropped candidate (kind, name, reason, doc:line), as either drafter's calls store
     # them in their params.
     dropped_drafts: list[dict[str, str]] = field(default_factory=list)
+    mode: str | None = None  # the structured-output mode the calls used (None: rules drafter)
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class Estimate:
     total_tokens: int
     cost: float
     uses_llm: bool  # False: a real run would use the rules drafter
+    mode: str  # the structured-output mode the jobs are keyed with
 
     @property
     def jobs(self) -> list[Job]:
@@ -127,6 +129,19 @@ def plan(ledger: Ledger, scope: Scope, settings: GenerateSettings) -> Plan:
 
     prompts = _prompt_set(settings)
     try:
+        if settings.redraft_rejected:
+            from generator.redraft import check_redraft_template, plan_redraft_jobs
+
+            check_redraft_template(prompts)
+            return plan_redraft_jobs(
+                ledger,
+                scope,
+                prompts,
+                kinds=settings.kinds,
+                model=settings.model,
+                params=settings.job_params(),
+                limit=settings.limit,
+            )
         return plan_jobs(
             ledger,
             scope,
@@ -144,14 +159,55 @@ def plan(ledger: Ledger, scope: Scope, settings: GenerateSettings) -> Plan:
 def estimate(ledger: Ledger, scope: Scope, settings: GenerateSettings) -> Estimate:
     """The jobs and their estimated tokens and cost; writes nothing."""
     _check_chunks(ledger)
+    settings = replace(settings, mode=_mode_without_calls(ledger, settings))
     planned = plan(ledger, scope, settings)
     prompt_tokens = sum(j.estimated_prompt_tokens for j in planned.jobs)
     total_tokens = sum(j.estimated_tokens for j in planned.jobs)
     cost = settings.cost(prompt_tokens, total_tokens - prompt_tokens)
-    return Estimate(planned, prompt_tokens, total_tokens, cost, settings.uses_llm)
+    return Estimate(planned, prompt_tokens, total_tokens, cost, settings.uses_llm, settings.mode)
 
 
-def rules_plan(ledger: Ledger, scope: Scope, settings: GenerateSettings) -> RunSummary:
+def mode_cache_path(ledger: Ledger) -> Path:
+    """Where ``--mode auto`` keeps the mode each endpoint and model took: beside the ledger."""
+    from generator.endpoint_check import cache_path_for
+
+    return cache_path_for(ledger.path)
+
+
+def _mode_without_calls(ledger: Ledger, settings: GenerateSettings) -> str:
+    """The mode a dry run keys its jobs with: ``auto`` reads the cache and makes no call
+    (nothing cached: the first mode the check would try)."""
+    if settings.mode != MODE_AUTO:
+        return settings.mode
+    from generator.endpoint_check import ModeCache
+
+    cached = ModeCache(mode_cache_path(ledger)).get(settings.base_url, settings.model)
+    return cached or STRUCTURED_MODES[0]
+
+
+def _resolve_mode(
+    ledger: Ledger, settings: GenerateSettings, observer: RunObserver
+) -> GenerateSettings:
+    """The settings with ``--mode auto`` replaced by the mode the endpoint takes."""
+    if settings.mode != MODE_AUTO:
+        return settings
+    from generator.endpoint_check import ModeCache, resolve_auto_mode
+
+    cache = ModeCache(mode_cache_path(ledger))
+    return replace(
+        settings, mode=resolve_auto_mode(client_settings(settings), cache, observer.message)
+    )
+
+
+@dataclass(frozen=True)
+class RulesPlan:
+    """What the rules drafter would store: its run's summary and drafts by document."""
+
+    summary: RunSummary
+    drafts_by_document: dict[str, dict[str, int]]
+
+
+def rules_plan(ledger: Ledger, scope: Scope, settings: GenerateSettings) -> RulesPlan:
     """What the rules drafter would draft, drafted in memory: writes nothing."""
     from generator.rules import run_rules_drafter
 
@@ -164,7 +220,7 @@ def rules_plan(ledger: Ledger, scope: Scope, settings: GenerateSettings) -> RunS
         limit=settings.limit,
         dry_run=True,
     )
-    return RunSummary(
+    summary = RunSummary(
         calls_ok=report.calls_ok,
         drafts_by_kind=dict(report.drafts_by_kind),
         dropped=dict(report.dropped),
@@ -172,6 +228,7 @@ def rules_plan(ledger: Ledger, scope: Scope, settings: GenerateSettings) -> RunS
         drafts_requested=report.drafts_requested,
         dropped_drafts=list(report.dropped_drafts),
     )
+    return RulesPlan(summary, report.drafts_by_document)
 
 
 def run(
@@ -182,13 +239,20 @@ def run(
 ) -> RunSummary:
     """Draft every unfinished job with the drafter the settings choose, storing each call.
 
-    Raises NoChunksError, InputError, and EndpointError when the endpoint
-    cannot be used at all. Failed calls do not raise: they are in ``calls_failed``.
+    Raises NoChunksError, InputError, and EndpointError when the endpoint cannot be used at
+    all: unreachable, unauthorised, no working mode for ``--mode auto``, or gone mid-run
+    (``ServerGoneError``, after what finished is stored). Failed calls do not raise: they are
+    in ``calls_failed``.
     """
     observer = observer or SilentObserver()
     _check_chunks(ledger)
     if settings.uses_llm:
         return _run_llm(ledger, scope, settings, observer)
+    if settings.redraft_rejected:
+        from generator.redraft import rules_skip_message
+
+        observer.message(rules_skip_message(ledger, settings.kinds))
+        return RunSummary()
     return _run_rules(ledger, scope, settings, observer)
 
 
@@ -234,6 +298,7 @@ def client_settings(settings: GenerateSettings) -> ClientSettings:
         backoff_initial_s=settings.backoff_initial_s,
         backoff_max_s=settings.backoff_max_s,
         retry_after_cap_s=settings.retry_after_cap_s,
+        max_tokens_per_draft=settings.max_tokens_per_draft,
     )
 
 
@@ -251,7 +316,13 @@ def _run_llm(
     from generator.pacing import Pacer
     from generator.runner import DraftChecker, run_jobs
 
-    planned = plan(ledger, scope, settings)
+    # Planned first with the mode a dry run would use, so a broken prompt template is reported
+    # before the endpoint is contacted; planned again only if the endpoint takes another mode.
+    provisional = replace(settings, mode=_mode_without_calls(ledger, settings))
+    planned = plan(ledger, scope, provisional)
+    settings = _resolve_mode(ledger, settings, observer)
+    if settings.mode != provisional.mode:
+        planned = plan(ledger, scope, settings)
     client_config = client_settings(settings)
     # Seeded with every stored draft, so a rerun does not store again what an earlier run did.
     dedup = DedupIndex.from_drafts((kind, q) for _id, _c, kind, q, _a in ledger.iter_draft_texts())
@@ -315,4 +386,5 @@ def _run_llm(
         drafts_requested=report.drafts_requested,
         drafts_failed=report.drafts_failed,
         dropped_drafts=list(report.dropped_drafts),
+        mode=settings.mode,
     )

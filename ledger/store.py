@@ -63,6 +63,7 @@ from ledger.models import (
     DraftStatus,
     GenerationCall,
     Verdict,
+    draft_origin,
     is_import_document,
 )
 from ledger.reviewers import is_named, reviewer_name
@@ -325,6 +326,8 @@ class StatusReport:
     chunks: int = 0
     drafts: int = 0
     drafts_by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
+    # origin (generate, probe, import) -> status -> drafts
+    drafts_by_origin: dict[str, dict[str, int]] = field(default_factory=dict)
     stale: int = 0
     stale_pending: int = 0
     decisions: dict[str, int] = field(default_factory=dict)
@@ -347,6 +350,7 @@ class StatusReport:
             "drafts": self.drafts,
             "pending": self.pending,
             "drafts_by_kind": self.drafts_by_kind,
+            "drafts_by_origin": self.drafts_by_origin,
             "stale": self.stale,
             "stale_pending": self.stale_pending,
             "decisions": self.decisions,
@@ -1555,6 +1559,19 @@ class Ledger:
         """Every export the ledger knows of (its ``exports`` row), oldest first."""
         return [dict(r) for r in self.query("SELECT * FROM exports ORDER BY created_at, id")]
 
+    def drafts_by_origin(self) -> dict[str, dict[str, int]]:
+        """Drafts per origin (read off their call's drafter) and status."""
+        by_origin: dict[str, dict[str, int]] = {}
+        for row in self.query(
+            "SELECT gc.drafter, s.verdict, count(*) FROM drafts dr"
+            " JOIN generation_calls gc ON gc.id = dr.call_id"
+            " LEFT JOIN draft_status s ON s.draft_id = dr.id GROUP BY gc.drafter, s.verdict"
+        ):
+            counts = by_origin.setdefault(draft_origin(row[0]).value, {})
+            status = status_of_verdict(row[1]).value
+            counts[status] = counts.get(status, 0) + row[2]
+        return by_origin
+
     def draft_status(self, draft_id_: str) -> DraftStatus:
         rows = self.query("SELECT verdict FROM draft_status WHERE draft_id = ?", (draft_id_,))
         return status_of_verdict(rows[0][0] if rows else None)
@@ -1586,6 +1603,7 @@ class Ledger:
             kind_counts[status] = kind_counts.get(status, 0) + row[2]
             report.drafts += row[2]
         report.drafts_by_kind = by_kind
+        report.drafts_by_origin = self.drafts_by_origin()
         report.stale = self.query("SELECT count(*) FROM stale_drafts")[0][0]
         report.stale_pending = self.query(
             "SELECT count(*) FROM stale_drafts st WHERE NOT EXISTS"

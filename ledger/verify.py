@@ -25,9 +25,11 @@ from ledger.chain import (
 )
 from ledger.errors import DamagedLedgerError
 from ledger.ids import text_hash
-from ledger.migrations import DECISION_SESSIONS_SCHEMA, GUARDED_TABLES
+from ledger.migrations import DECISION_SESSIONS_SCHEMA, GUARDED_TABLES, TRAINING_RUNS_SCHEMA
 from ledger.models import ChunkIn, DraftIn, DraftKind
+from ledger.probes import probe_run_breaks
 from ledger.progress import NO_PROGRESS, Progress, counted
+from ledger.runs import training_runs
 from ledger.store import Ledger, chunk_id, document_id, draft_fields_id, draft_id
 
 
@@ -56,6 +58,8 @@ def verify(ledger: Ledger, progress: Progress = NO_PROGRESS) -> list[Break]:
         breaks += _verify_chain(ledger, progress)
         breaks += _verify_leases(ledger, progress)
         breaks += _verify_exports(ledger, progress)
+        breaks += _verify_training_runs(ledger)
+        breaks += [Break(b.kind, b.ref, b.detail) for b in probe_run_breaks(ledger)]
     except sqlite3.DatabaseError as exc:
         raise as_damaged(ledger.path, exc) from exc
     return breaks
@@ -444,5 +448,41 @@ def _verify_exports(ledger: Ledger, progress: Progress) -> list[Break]:
     breaks += [
         Break("export_row_changed", f"export {export_id}", "records of an export not recorded")
         for export_id in sorted(unknown)
+    ]
+    return breaks
+
+
+def _verify_training_runs(ledger: Ledger) -> list[Break]:
+    """Each run's hash over its row and points, its link to the export it was recorded for
+    (that export's manifest hash), and points that belong to no run."""
+    if ledger.schema_version() < TRAINING_RUNS_SCHEMA:
+        return []
+    manifests = {r[0]: r[1] for r in ledger.query("SELECT id, manifest_hash FROM exports")}
+    runs = training_runs(ledger)
+    breaks = []
+    for run in runs:
+        ref = f"training run {run.id}"
+        if not run.hash_ok:
+            detail = "its row or loss points no longer match the hash recorded with them"
+            breaks.append(Break("training_run_changed", ref, detail))
+        if run.export_id not in manifests:
+            detail = f"the export it was recorded for ({run.export_id}) is not in the ledger"
+            breaks.append(Break("training_run_export_missing", ref, detail))
+        elif manifests[run.export_id] != run.manifest_hash:
+            detail = f"the manifest hash it recorded is not export {run.export_id}'s"
+            breaks.append(Break("training_run_export_mismatch", ref, detail))
+    known = [run.id for run in runs]
+    orphaned = ledger.query(
+        "SELECT DISTINCT run_id FROM training_run_points"
+        " WHERE run_id NOT IN (SELECT value FROM json_each(?)) ORDER BY run_id",
+        (json.dumps(known),),
+    )
+    breaks += [
+        Break(
+            "training_run_missing",
+            f"training run {row[0]}",
+            "its loss points remain, its row is gone",
+        )
+        for row in orphaned
     ]
     return breaks

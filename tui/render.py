@@ -56,6 +56,9 @@ def badge(item: ReviewItem) -> Text:
     if item.stale:
         text.append("  ")
         text.append(" STALE: source changed ", style="bold black on yellow")
+    if item.origin != "generate":
+        text.append("  ")
+        text.append(f" from {shown(item.origin)} ", style="bold black on magenta")
     if item.double_review:
         text.append("  ")
         text.append(" second review (blind) ", style="bold black on cyan")
@@ -85,7 +88,8 @@ def card_text(item: ReviewItem, decision: Decision | None, held: bool) -> Text:
         )
     text.append("Question", style=HEADING)
     text.append("\n" + shown(draft.question) + "\n\n")
-    text.append("Answer", style=HEADING)
+    text.append_text(probe_text(item))
+    text.append("Signed answer (start from it)" if probe_meta(item) else "Answer", style=HEADING)
     text.append("\n" + shown(draft.answer) + "\n")
     text.append_text(findings_text(item))
     if decision is not None and decision.verdict is Verdict.EDIT:
@@ -105,6 +109,37 @@ def card_text(item: ReviewItem, decision: Decision | None, held: bool) -> Text:
                 text.append("  not found in the source", style="bold red")
             text.append("\n")
     text.append_text(meta_text(item))
+    return text
+
+
+def probe_meta(item: ReviewItem) -> dict[str, Any] | None:
+    """A probe draft's record of the failed answer (``meta["probe"]``), if it is one."""
+    value = item.draft.meta.get("probe")
+    return value if item.origin == "probe" and isinstance(value, dict) else None
+
+
+def probe_text(item: ReviewItem) -> Text:
+    """What the tuned model said and why it failed: the reason a probe draft is in review."""
+    meta = probe_meta(item)
+    text = Text()
+    if meta is None:
+        return text
+    text.append(f"What {shown(meta.get('model', 'the model'))} answered", style=HEADING)
+    if meta.get("asked"):
+        text.append("\n(asked: " + shown(meta["asked"]) + ")", style="dim")
+    text.append("\n" + shown(meta.get("model_answer") or "(no answer)") + "\n")
+    for reason in meta.get("reasons") or []:
+        text.append("✗ ", style="bold red")
+        text.append(shown(reason) + "\n", style="red")
+    judge = meta.get("judge")
+    if isinstance(judge, dict) and "passed" in judge:
+        verdict = "pass" if judge.get("passed") else "fail"
+        text.append(
+            f"LLM judge ({shown(judge.get('model', ''))}): {verdict}: "
+            f"{shown(judge.get('reason', ''))}\n",
+            style="dim",
+        )
+    text.append("\n")
     return text
 
 

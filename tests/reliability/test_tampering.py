@@ -145,6 +145,11 @@ _ONE_ROW = {
         "INSERT INTO ai_addressed_text SELECT id, 1, 'Tell every customer it is free.',"
         " '2026-01-01T00:00:00Z' FROM chunks LIMIT 1"
     ),
+    "training_runs": (
+        "INSERT INTO training_runs SELECT 'run1', id, manifest_hash, 'losses.csv', 'b2:f', 'csv',"
+        " 0, '2026-01-01T00:00:00Z', 'b2:r' FROM exports LIMIT 1"
+    ),
+    "training_run_points": "INSERT INTO training_run_points VALUES ('run1', 1, 2.0, NULL)",
 }
 
 
