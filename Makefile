@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test test-fast check lint clean-demo browser
+.PHONY: demo test test-fast check lint clean-demo browser compat compat-trainers
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,3 +53,29 @@ lint: $(STAMP)
 
 clean-demo:
 	rm -f outputs/ledger.sqlite outputs/ledger.sqlite-wal outputs/ledger.sqlite-shm
+
+# ---- compat tier: Draftgate's output checked against the real consumers -----------------------
+# Not part of `make test`: each check installs its consumers into its own cached environment
+# under .compat/ (git-ignored) the first time, which takes minutes.
+compat: compat-trainers
+
+COMPAT := .compat
+
+# Trainer environments: datasets 3.x (with the TRL and LLaMA-Factory releases that still allow
+# it) and datasets 4.x with the newest TRL. torch is the CPU build on this machine's disk.
+$(COMPAT)/trainers-%/.installed: compat/trainers-%.txt
+	rm -rf $(COMPAT)/trainers-$*
+	$(PYTHON) -m venv $(COMPAT)/trainers-$*
+	$(COMPAT)/trainers-$*/bin/python -m pip install --quiet --upgrade pip
+	$(COMPAT)/trainers-$*/bin/python -m pip install --quiet -r compat/trainers-$*.txt
+	if [ -f compat/trainers-$*.nodeps.txt ]; then \
+		$(COMPAT)/trainers-$*/bin/python -m pip install --quiet --no-deps \
+			-r compat/trainers-$*.nodeps.txt; fi
+	touch $@
+
+# Every export format loaded by datasets 3.x/4.x, TRL (data utilities and a two-step
+# SFTTrainer run on a tiny offline model) and LLaMA-Factory's loader; the table is written to
+# compat/trainers-last-run.md.
+compat-trainers: $(STAMP) $(COMPAT)/trainers-ds3/.installed $(COMPAT)/trainers-ds4/.installed
+	$(BIN)/python compat/trainers.py --venv ds3=$(COMPAT)/trainers-ds3 \
+		--venv ds4=$(COMPAT)/trainers-ds4

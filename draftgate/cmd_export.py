@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from audit import (
     render_markdown,
     render_terminal_summary,
 )
+from audit.integrity import check_integrity
 from draftgate.config import Config
 from draftgate.context import CommandError, config_of, docs_root, open_ledger
 from draftgate.exit_codes import ExitCode
@@ -26,7 +29,6 @@ from draftgate.output import add_json_option, print_json, progress_for
 from export import (
     DEFAULT_MIN_EDIT_DISTANCE,
     EXPORT_FORMATS,
-    HF_DATASET_DIR,
     MANIFEST_NAME,
     SPLITS,
     ExportError,
@@ -37,6 +39,7 @@ from export import (
     parse_balance,
     recorded_exports,
 )
+from export.hub import CardFacts, HubPushError, dataset_card, push_export
 from generator.userfiles import UserFileError, read_user_text
 from ledger import DraftKind, Ledger
 from ledger.progress import Progress
@@ -53,7 +56,8 @@ def register(subparsers: Any) -> None:
         help="write signed-off drafts as training data (openai, sharegpt, alpaca, hf) or "
         "preference data (dpo, openai-dpo, kto)",
         description="Export every draft whose latest live decision is an approve or an edit by "
-        "a named reviewer (edits with their final text), split into train/eval, with a "
+        "a named reviewer (edits with their final text), split into train/validation under "
+        "data/, with trainer recipes (LLaMA-Factory dataset_info.json, axolotl.yaml) and a "
         "manifest.json that lists every record's hash. The export is recorded in the ledger. "
         "Nothing unsigned can be exported: there is no option for it. The preference formats "
         "pair a signed-off answer (chosen) with the drafted answer an edit replaced or a "
@@ -74,7 +78,12 @@ def register(subparsers: Any) -> None:
         help="output folder (default: outputs/exports/<format>-<time>); must be new or empty, "
         "or hold an earlier export and --force",
     )
-    exp.add_argument("--eval-fraction", type=float, metavar="F", help="default: config, 0.1")
+    exp.add_argument(
+        "--eval-fraction",
+        type=float,
+        metavar="F",
+        help="share of records held back in the validation split (default: config, 0.1)",
+    )
     exp.add_argument("--seed", type=int, metavar="N", help="split seed (default: config, 0)")
     exp.add_argument("--kinds", metavar="K,K", help="only these kinds, e.g. qa,negative")
     exp.add_argument(
@@ -109,7 +118,16 @@ def register(subparsers: Any) -> None:
         "identical ones); they are counted in the manifest",
     )
     exp.add_argument(
-        "--push-to-hub", metavar="REPO", help="also push the DatasetDict (--format hf only)"
+        "--push-to-hub",
+        metavar="REPO",
+        help="also upload the export (data, manifest.json, trainer recipes) to this Hugging Face "
+        "dataset repo with a dataset card; the token comes from $HF_TOKEN or your "
+        "huggingface_hub login",
+    )
+    exp.add_argument(
+        "--private",
+        action="store_true",
+        help="with --push-to-hub: create the repo private (an existing repo keeps its visibility)",
     )
     add_json_option(exp, "the export's id, folder, files and counts")
     exp.add_argument(
@@ -206,8 +224,8 @@ def export_options(args: argparse.Namespace, config: Config) -> ExportOptions:
 
 def run_export(args: argparse.Namespace) -> int:
     config = config_of(args)
-    if args.push_to_hub and args.format != "hf":
-        raise CommandError("--push-to-hub needs --format hf")
+    if args.private and not args.push_to_hub:
+        raise CommandError("--private goes with --push-to-hub")
     options = export_options(args, config)
     with open_ledger(args, config) as ledger:
         try:
@@ -217,12 +235,14 @@ def run_export(args: argparse.Namespace) -> int:
             raise CommandError(str(exc), ExitCode.INTEGRITY) from exc
         except ExportError as exc:
             raise CommandError(str(exc)) from exc
+        # The card states the audit's verdict on exactly what is uploaded.
+        facts = _card_facts(ledger, result, config) if args.push_to_hub else None
     if args.json:
         print_json(_export_json(result))
     else:
         _print_export(result)
-    if args.push_to_hub:
-        return _push_to_hub(result, args.push_to_hub)
+    if args.push_to_hub and facts is not None:
+        return _push_to_hub(result, args.push_to_hub, facts, private=args.private)
     return ExitCode.OK
 
 
@@ -274,22 +294,37 @@ def _print_export(result: ExportResult) -> None:
             )
 
 
-def _push_to_hub(result: ExportResult, repo: str) -> int:
-    from datasets import load_from_disk
+def _card_facts(ledger: Ledger, result: ExportResult, config: Config) -> CardFacts:
+    integrity = check_integrity(ledger, [result.out_dir])
+    manifest = json.loads((result.out_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+    rows = integrity.provenance
+    return CardFacts(
+        manifest=manifest,
+        license=config.export.license,
+        audit_ok=integrity.ok,
+        audit_breaks=len(integrity.breaks),
+        drafted_by=dict(Counter(str(row["model"] or "unknown") for row in rows)),
+        verdicts=dict(Counter(str(row["verdict"]) for row in rows)),
+        reviewers=len({row["reviewer"] for row in rows}),
+    )
 
+
+def _push_to_hub(result: ExportResult, repo: str, facts: CardFacts, *, private: bool) -> int:
     try:
-        load_from_disk(str(result.out_dir / HF_DATASET_DIR)).push_to_hub(repo)
-    # Any failure of the upload (network, auth, repo name) is reported as one line: the export
-    # on disk is complete and recorded either way, so this is "finished, some work failed".
-    except Exception as exc:  # noqa: BLE001
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        card = dataset_card(repo, facts)
+        url = push_export(result.out_dir, repo, card, private=private, export_id=result.export_id)
+    # The export on disk is complete and recorded either way, so a failed upload is
+    # "finished, some work failed": one line, exit 6.
+    except HubPushError as exc:
         print(
-            f"draftgate: error: push to the Hub ({repo}) failed: {first_line}; "
-            f"the export in {result.out_dir} is complete",
+            visible(
+                f"draftgate: error: push to the Hub ({repo}) failed: {exc}; "
+                f"the export in {result.out_dir} is complete"
+            ),
             file=sys.stderr,
         )
         return ExitCode.INCOMPLETE
-    print(f"pushed to the Hub: {repo}")
+    print(f"pushed to the Hub: {repo} ({url})")
     return ExitCode.OK
 
 

@@ -74,6 +74,9 @@ class ExportConfig(Section):
     eval_fraction: float = Field(default=0.1, ge=0, lt=1)
     seed: int = 0
     system_prompt: str | None = None
+    # The dataset card's license when an export is pushed to the Hub (an SPDX-style id the
+    # Hub knows, e.g. "cc-by-4.0"); unset, the card says it is not set.
+    license: str | None = None
 
 
 class ProbeConfig(Section):

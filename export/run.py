@@ -33,7 +33,7 @@ from export.folder import (
     path_error,
     signals_deferred,
 )
-from export.manifest import MANIFEST_NAME, MANIFEST_VERSION, file_hash, split_of_file
+from export.manifest import MANIFEST_NAME, MANIFEST_VERSION, file_hash
 from export.preference import (
     DEFAULT_MIN_EDIT_DISTANCE,
     PREFERENCE_FORMATS,
@@ -41,8 +41,9 @@ from export.preference import (
     PreferenceTally,
     collect_preferences,
 )
+from export.recipes import write_recipes
 from export.recording import record_export
-from export.records import EXPORT_FORMATS, SPLITS, record_content, record_hash
+from export.records import EVAL_SPLIT, EXPORT_FORMATS, SPLITS, record_content, record_hash
 from export.selection import (
     Balance,
     ExportPlan,
@@ -376,7 +377,9 @@ def _write_files(
                     continue
                 rhash = record_hash(content)
                 pos = position(options.seed, "split", draft_id_)
-                split = "eval" if pos < plan.threshold or draft_id_ in plan.forced_eval else "train"
+                split = (
+                    EVAL_SPLIT if pos < plan.threshold or draft_id_ in plan.forced_eval else "train"
+                )
                 extra = {
                     "subtype": subtype,
                     "document": path,
@@ -399,18 +402,29 @@ def _write_files(
                 provenance.add(draft_id_, call_hash_, chunk_id_, path)
                 spool.write(f"{rhash}\t{draft_id_}\t{decision_id}\t{split}\n")
                 progress.advance(1)
-            files = writer.close()
+            writer.close()
             written = [split for split in SPLITS if writer.lines[split]]
             left_out = [split for split in SPLITS if not writer.lines[split]]
+            data_files = {split: writer.paths[split] for split in written}
+            listed: list[dict[str, Any]] = [
+                {"path": path, "split": split} for split, path in data_files.items()
+            ]
             if options.format == "hf":
                 interrupted()
-                files.append(save_hf_dataset(staging, written))
+                listed.append({"path": save_hf_dataset(staging, written), "split": None})
                 interrupted()
+            recipes = write_recipes(staging, options.format, options.out_dir.resolve(), data_files)
+            # A recipe decides what a trainer reads (which columns, which roles): its hash is
+            # kept so the audit can tell one that was changed.
+            listed += [
+                {"path": name, "split": None, "hash": file_hash(staging / name)} for name in recipes
+            ]
+            files = [str(item["path"]) for item in listed]
             manifest.write("\n ],\n")
             tail = {
                 "counts": {s: dict(sorted(counts[s].items())) for s in SPLITS},
                 "record_count": sum(sum(c.values()) for c in counts.values()),
-                "files": [{"path": f, "split": split_of_file(f)} for f in files],
+                "files": listed,
                 # A split without records gets no file: loaders refuse an empty one.
                 "empty_splits_left_out": left_out,
                 "provenance_hash": provenance.hexdigest(),

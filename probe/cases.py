@@ -15,10 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from export import MANIFEST_NAME, file_hash, recorded_exports
+from export.records import EVAL_SPLIT
 from generator.checks import ai_addressed_sentences
 from ledger import Ledger, Verdict
 
 EVAL = "eval"
+# The held-back split as the export's manifest names it: "validation", or "eval" in exports
+# before layout 2.
+EXPORT_EVAL_SPLITS = (EVAL_SPLIT, "eval")
 HELD_OUT = "held_out"
 
 
@@ -93,7 +97,9 @@ def find_export(ledger: Ledger, ref: str | None) -> ProbedExport:
         manifest_hash=row["manifest_hash"],
         system_prompt=manifest.get("system_prompt"),
         eval_records=[
-            (r["draft_id"], r["decision_id"]) for r in manifest["records"] if r["split"] == EVAL
+            (r["draft_id"], r["decision_id"])
+            for r in manifest["records"]
+            if r["split"] in EXPORT_EVAL_SPLITS
         ],
         held_out=[(r["draft_id"], r["decision_id"]) for r in manifest.get("held_out") or []],
     )

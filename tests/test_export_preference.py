@@ -10,6 +10,7 @@ import pytest
 
 from draftgate.cli import main
 from export import ExportError, ExportOptions, export
+from export.layout import data_file
 from ledger import DecisionIn, DraftIn, DraftKind, Ledger, RejectReason, Verdict
 from tests.support.builders import add_document, add_drafts
 from tests.support.exports import decide
@@ -80,9 +81,9 @@ def build(ledger: Ledger) -> Built:
 def lines_by_draft(out: Path) -> dict[str, dict]:
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     files = {
-        split: (out / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
-        for split in ("train", "eval")
-        if (out / f"{split}.jsonl").exists()
+        split: (out / data_file(split, "jsonl")).read_text(encoding="utf-8").splitlines()
+        for split in ("train", "validation")
+        if (out / data_file(split, "jsonl")).exists()
     }
     return {r["draft_id"]: json.loads(files[r["split"]][r["line"]]) for r in manifest["records"]}
 
@@ -213,7 +214,7 @@ def test_audit_is_clean_on_a_preference_export_and_fails_when_tampered(
         r["draft_id"] for r in manifest["records"]
     }
     # Swap the two sides of the first line: the chosen side is no longer the signed text.
-    path = out / "train.jsonl"
+    path = out / data_file("train", "jsonl")
     lines = path.read_text(encoding="utf-8").splitlines()
     line = json.loads(lines[0])
     if fmt == "dpo":
@@ -243,7 +244,7 @@ def test_audit_fails_when_a_rejected_side_is_rewritten_in_manifest_and_file(
     build(ledger)
     out = tmp_path / "dpo"
     export(ledger, ExportOptions(format="dpo", out_dir=out, eval_fraction=0.0))
-    path = out / "train.jsonl"
+    path = out / data_file("train", "jsonl")
     lines = path.read_text(encoding="utf-8").splitlines()
     line = json.loads(lines[0])
     line["chosen"] = [{"role": "assistant", "content": "Something nobody signed off."}]
@@ -298,7 +299,9 @@ def test_the_files_load_as_hugging_face_datasets(
     out = tmp_path / fmt
     export(ledger, ExportOptions(format=fmt, out_dir=out, eval_fraction=0.0))
     dataset = load_dataset(
-        "json", data_files={"train": str(out / "train.jsonl")}, cache_dir=str(tmp_path / "c")
+        "json",
+        data_files={"train": str(out / data_file("train", "jsonl"))},
+        cache_dir=str(tmp_path / "c"),
     )["train"]
     assert set(dataset.column_names) == columns
     first = dataset[0]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from draftgate.cli import main
+from export.layout import data_file
 from generator.importer import ImportFileError, import_file, parse_mapping
 from ledger import IMPORT_DRAFTER, ChunkIn, DraftOrigin, Ledger, draft_origin
 from ledger.ids import hash_bytes
@@ -257,13 +258,15 @@ async def test_imported_drafts_are_reviewed_exported_and_audited(
     for fmt, out in (("openai", sft), ("dpo", dpo)):
         assert main(["--ledger", str(ledger_path), "export", "--format", fmt, "--out", str(out),
                      "--eval-fraction", "0"]) == 0  # fmt: skip
-    sft_lines = [json.loads(x) for x in (sft / "train.jsonl").read_text().splitlines()]
+    sft_lines = [
+        json.loads(x) for x in (sft / data_file("train", "jsonl")).read_text().splitlines()
+    ]
     assert {m["messages"][0]["content"] for m in sft_lines} == {
         GROUNDED_Q,
         PRODUCTION_Q,
         UNGROUNDED_Q,
     }
-    [pair] = [json.loads(x) for x in (dpo / "train.jsonl").read_text().splitlines()]
+    [pair] = [json.loads(x) for x in (dpo / data_file("train", "jsonl")).read_text().splitlines()]
     assert pair == {
         "prompt": [{"role": "user", "content": PRODUCTION_Q}],
         "chosen": [

@@ -13,6 +13,7 @@ import pytest
 
 from draftgate.cli import main
 from draftgate.exit_codes import ExitCode
+from export.layout import data_file
 from ledger import PROBE_DRAFTER, Ledger, Verdict, verify
 from ledger.probes import probe_answers, probe_runs
 from ledger.queue import QueueFilter
@@ -168,9 +169,9 @@ def test_probe_failures_come_back_fixed_and_a_faithful_model_passes(
     assert set(failure_ids) <= leaving
     # Each fix leaves with its signed text: the edit's final answer, an approval's reference.
     split_lines = {
-        split: (second / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
-        for split in ("train", "eval")
-        if (second / f"{split}.jsonl").exists()
+        split: (second / data_file(split, "jsonl")).read_text(encoding="utf-8").splitlines()
+        for split in ("train", "validation")
+        if (second / data_file(split, "jsonl")).exists()
     }
     for record in manifest["records"]:
         if record["draft_id"] not in failure_ids:
@@ -188,9 +189,9 @@ def test_probe_failures_come_back_fixed_and_a_faithful_model_passes(
     assert len(said) >= 5  # a claim, "Dashboard", the canary, a flat answer, a refusal
     pairs = [
         json.loads(line)
-        for split in ("train", "eval")
-        if (dpo / f"{split}.jsonl").exists()
-        for line in (dpo / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
+        for split in ("train", "validation")
+        if (dpo / data_file(split, "jsonl")).exists()
+        for line in (dpo / data_file(split, "jsonl")).read_text(encoding="utf-8").splitlines()
     ]
     rejected = {pair["rejected"][0]["content"] for pair in pairs}
     assert said <= rejected
@@ -224,7 +225,7 @@ def test_probe_failures_come_back_fixed_and_a_faithful_model_passes(
     assert report["totals"]["pass_rate"] == 1.0
     assert report["totals"]["over_refusal_rate"] == 0.0
     assert report["run"]["export_id"] == manifest["export_id"]
-    asked = {r["draft_id"] for r in manifest["records"] if r["split"] == "eval"}
+    asked = {r["draft_id"] for r in manifest["records"] if r["split"] == "validation"}
     asked |= {e["draft_id"] for e in manifest["held_out"]}
     assert asked & set(failure_ids), "no fix was probed the second time"
     assert report["totals"]["probes"] == len(asked)

@@ -326,7 +326,7 @@ def test_moved_lines_and_hf_provenance_columns_are_named(copy: Path) -> None:
     breaks = [line for line in run.stdout.splitlines() if line.startswith("BREAK ")]
     assert sum("line_reordered" in b for b in breaks) == 2
     assert any("record_edited" in b and "column reviewer" in b for b in breaks)
-    assert not any("record_edited" in b and "train.jsonl" in b for b in breaks)
+    assert not any("record_edited" in b and "train-00000-of-00001.jsonl" in b for b in breaks)
 
 
 def test_a_call_edited_and_rehashed_is_caught_by_the_manifest_provenance_hash(copy: Path) -> None:
