@@ -150,6 +150,16 @@ _ONE_ROW = {
         " 0, '2026-01-01T00:00:00Z', 'b2:r' FROM exports LIMIT 1"
     ),
     "training_run_points": "INSERT INTO training_run_points VALUES ('run1', 1, 2.0, NULL)",
+    "probe_runs": (
+        "INSERT INTO probe_runs SELECT 'probe1', id, manifest_hash, 'tuned', NULL, NULL, '{}',"
+        " '2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z', 1, 1, 0, 'b2:a', 'b2:r'"
+        " FROM exports LIMIT 1"
+    ),
+    "probe_answers": (
+        "INSERT INTO probe_answers SELECT 'probe1', 0, draft_id, id, 'eval', 'qa', NULL, 'a.md',"
+        " 'Q?', NULL, 'A.', 'A.', NULL, 1, 0, '[]', NULL, 5.0, NULL, 'b2:h'"
+        " FROM decisions LIMIT 1"
+    ),
 }
 
 
