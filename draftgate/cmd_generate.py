@@ -331,8 +331,8 @@ class _ProgressBar:
 
     def ledger_busy(self, wait_s: float) -> None:
         message = (
-            "draftgate: another process is writing the ledger; finished calls "
-            f"wait to be stored (up to {wait_s:g} s)"
+            "draftgate: another process is writing the ledger; finished calls and new "
+            f"jobs wait for it (up to {wait_s:g} s)"
         )
         if self._progress is not None:
             self._progress.console.print(message)
@@ -372,6 +372,11 @@ def _print_summary(summary: RunSummary) -> None:
         table.add_row(f"calls failed: {reason}", str(n))
     if summary.jobs_skipped:
         table.add_row("jobs skipped (already finished)", str(summary.jobs_skipped))
+    if summary.jobs_left_to_other_runs:
+        table.add_row(
+            "jobs left to other runs (finished or claimed there)",
+            str(summary.jobs_left_to_other_runs),
+        )
     table.add_row("drafts requested", str(summary.drafts_requested))
     table.add_row("drafts failed (with their calls)", str(summary.drafts_failed))
     for kind, n in sorted(summary.drafts_by_kind.items()):

@@ -150,6 +150,11 @@ _ONE_ROW = {
         " 0, '2026-01-01T00:00:00Z', 'b2:r' FROM exports LIMIT 1"
     ),
     "training_run_points": "INSERT INTO training_run_points VALUES ('run1', 1, 2.0, NULL)",
+    "job_claims": (
+        "INSERT INTO job_claims(job_key, run_id, host, pid, claimed_at, expires_at)"
+        " VALUES ('b2:job', 'run1', 'host', 1, '2026-01-01T00:00:00.000Z',"
+        " '2026-01-01T00:01:00.000Z')"
+    ),
 }
 
 
