@@ -209,6 +209,13 @@ def run_generate(args: argparse.Namespace) -> int:
     else:
         _print_summary(summary)
         _print_dropped_drafts(summary.dropped_drafts)
+    if summary.interrupted:
+        print(
+            "draftgate: interrupted; the calls in flight finished and everything finished is "
+            "kept in the ledger; rerun `draftgate generate` to draft the rest",
+            file=sys.stderr,
+        )
+        return ExitCode.INTERRUPTED
     failed = sum(summary.calls_failed.values())
     if failed:
         print(

@@ -85,6 +85,8 @@ class RunSummary:
     jobs_skipped: int = 0  # already finished by an earlier run
     # Planned jobs another run sharing the ledger finished meanwhile or still holds.
     jobs_left_to_other_runs: int = 0
+    # Stopped by Ctrl-C after the calls in flight were stored (``generate --workers``).
+    interrupted: bool = False
     drafts_requested: int = 0
     drafts_failed: int = 0
     # Every dropped candidate (kind, name, reason, doc:line), as either drafter's calls store

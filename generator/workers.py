@@ -143,6 +143,7 @@ def merged(summaries: list[RunSummary], planned: int, interrupted: bool) -> RunS
     )
     calls = total.calls_ok + sum(failed.values())
     total.jobs_left_to_other_runs = 0 if interrupted else max(0, planned - calls)
+    total.interrupted = interrupted
     return total
 
 
@@ -220,8 +221,9 @@ def run_pool(
     """Draft every unfinished job with ``workers`` processes on ``ledger``'s file.
 
     Raises what a one-process run raises (EndpointError, InputError, a LedgerError) when a
-    worker hits it, and KeyboardInterrupt after a Ctrl-C once every worker has stopped (what
-    they finished is stored).
+    worker hits it. After one Ctrl-C the summary of what was stored says ``interrupted``;
+    after a second (calls in flight interrupted) KeyboardInterrupt is raised once every worker
+    has stopped. What the workers finished is stored either way.
     """
     per_worker = worker_settings(settings, workers)
     if not ledger.current_chunks():
@@ -365,10 +367,10 @@ class _PoolRun:
         if errors:
             first = errors[0]
             raise _ERROR_KINDS.get(first["kind"], GenerateError)(first["message"])
-        if self.interrupts:
-            raise KeyboardInterrupt
         summaries = [w.summary for w in self.pool if w.summary is not None]
-        return merged(summaries, self.planned, interrupted=False)
+        if self.interrupts and len(summaries) < len(self.pool):
+            raise KeyboardInterrupt  # calls in flight were interrupted: no whole summary
+        return merged(summaries, self.planned, interrupted=bool(self.interrupts))
 
 
 # ---- the worker process ------------------------------------------------------------------
