@@ -184,7 +184,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
                 found = find_rejections(ledger, settings.kinds)
                 print(f"draftgate: {describe_rejections(found)}", file=sys.stderr)
-            if not settings.uses_llm:
+            if not settings.uses_llm and args.workers == 1:
                 print(
                     "draftgate: no LLM endpoint configured (OPENAI_API_KEY/OPENAI_BASE_URL "
                     "unset); drafting with the built-in rules drafter",

@@ -9,7 +9,8 @@ so two runs can never both take a job.
 
 Each row names the host and process of the run. A claim whose process is gone from this host
 (killed, crashed) counts for nothing at once, so a rerun after ``kill -9`` need not wait for
-the expiry; the expiry is what frees the jobs of a run that hangs, or ran on another host.
+the expiry; the expiry is what frees the jobs of a run that hangs, or ran under another host
+name (a container sharing the file: its process ids are not this host's).
 """
 
 from __future__ import annotations

@@ -95,3 +95,48 @@ def test_claim_rows_are_append_only(ledger: Ledger) -> None:
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             db.execute(sql)
     db.close()
+
+
+def test_workers_split_the_calls_in_flight_and_the_budgets() -> None:
+    from generator.settings import GenerateSettings
+    from generator.workers import worker_settings
+
+    settings = GenerateSettings(concurrency=10, rpm=7, base_url="http://127.0.0.1:1/v1")
+    parts = worker_settings(settings, 3)
+    assert [p.concurrency for p in parts] == [4, 3, 3]
+    assert [p.rpm for p in parts] == [3, 2, 2]
+    assert [p.tpm for p in parts] == [None, None, None]
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "said"),
+    [
+        (["--workers", "3", "--concurrency", "2"], True, "needs --concurrency of at least 3"),
+        (["--workers", "2"], False, "needs an LLM endpoint"),
+        (["--workers", "2", "--batch"], True, "--batch sends one batch"),
+        (["--workers", "0"], True, "at least 1"),
+    ],
+)
+def test_workers_refuse_what_they_cannot_run_in_one_line(
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    env: bool,
+    said: str,
+) -> None:
+    from draftgate.cli import main
+    from draftgate.exit_codes import ExitCode
+    from tests.support.generate_env import ingested_ledger, write_config
+
+    path = ingested_ledger(tmp_path, tmp_path_factory)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    if env:
+        monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    config = write_config(tmp_path)
+    code = main(["--ledger", str(path), "--config", str(config), "generate", "--quiet", *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == ExitCode.BAD_INPUT
+    assert len(err) == 1 and said in err[0], err
