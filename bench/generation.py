@@ -36,6 +36,7 @@ import heapq
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -437,9 +438,15 @@ def call_times(path: Path) -> tuple[list[float], list[float], int]:
 
 
 def pool_figures(
-    path: Path, url: str, before: dict[str, float], concurrency: int
+    path: Path,
+    url: str,
+    before: dict[str, float],
+    concurrency: int,
+    client_cpu_s: float,
+    server_cpu: float,
 ) -> tuple[str, float, float]:
     """A line of figures for one run of (d), its whole-run and its steady-state efficiency."""
+    server_cpu_used = server_cpu_s() - server_cpu
     after = stats(url)
     draws = after["latency_draws"] - before["latency_draws"]
     mean_latency = (after["latency_drawn_s"] - before["latency_drawn_s"]) / max(1, draws)
@@ -451,10 +458,19 @@ def pool_figures(
     steady = (last - first) / (finishes[last] - finishes[first]) if last > first else count / wall
     return (
         f"{count:>5} calls in {wall:6.2f} s = {count / wall:6.1f}/s of ideal {ideal:5.1f}/s: "
-        f"efficiency {count / wall / ideal:.3f}, steady {steady / ideal:.3f}, failed {failed}",
+        f"efficiency {count / wall / ideal:.3f}, steady {steady / ideal:.3f}, failed {failed}; "
+        f"CPU ms/call client {client_cpu_s * 1000 / count:.2f} "
+        f"server {server_cpu_used * 1000 / count:.2f}",
         count / wall / ideal,
         steady / ideal,
     )
+
+
+def client_cpu_s() -> float:
+    """CPU seconds of this process and of its waited-for children (the pool's workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def part_d(args: argparse.Namespace, folder: Path) -> None:
@@ -491,13 +507,18 @@ def part_d(args: argparse.Namespace, folder: Path) -> None:
             ]:
                 path = folder / f"d-{concurrency}-{workers}.sqlite"
                 path.write_bytes(template.read_bytes())
-                before = stats(url)
+                before, server_cpu = stats(url), server_cpu_s()
+                # Client CPU: this process's for the single process, the workers' (waited
+                # for, so counted in RUSAGE_CHILDREN) for a pool; planning and start-up in.
+                cpu_before = client_cpu_s()
                 with Ledger.open(path) as ledger:
                     if workers:
                         run_pool(ledger, scope, settings, workers, pipeline.SilentObserver())
                     else:
                         pipeline.run(ledger, scope, settings)
-                line, whole, steady = pool_figures(path, url, before, concurrency)
+                line, whole, steady = pool_figures(
+                    path, url, before, concurrency, client_cpu_s() - cpu_before, server_cpu
+                )
                 results[(concurrency, label)] = (whole, steady)
                 print(f"  {concurrency:>3} in flight, {label:<14} {line}", flush=True)
     print("  efficiency (whole run / steady state), and against the single process:")
