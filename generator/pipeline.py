@@ -191,7 +191,7 @@ def _mode_without_calls(ledger: Ledger, settings: GenerateSettings) -> str:
     return cached or STRUCTURED_MODES[0]
 
 
-def _resolve_mode(
+def resolve_mode(
     ledger: Ledger, settings: GenerateSettings, observer: RunObserver
 ) -> GenerateSettings:
     """The settings with ``--mode auto`` replaced by the mode the endpoint takes."""
@@ -334,7 +334,7 @@ def _run_llm(
     # before the endpoint is contacted; planned again only if the endpoint takes another mode.
     provisional = replace(settings, mode=_mode_without_calls(ledger, settings))
     planned = plan(ledger, scope, provisional)
-    settings = _resolve_mode(ledger, settings, observer)
+    settings = resolve_mode(ledger, settings, observer)
     if settings.mode != provisional.mode:
         planned = plan(ledger, scope, settings)
     client_config = client_settings(settings)

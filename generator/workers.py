@@ -37,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from generator import pipeline
 from generator.claims import ClaimOptions
 from generator.errors import (
     EndpointError,
@@ -225,9 +226,11 @@ def run_pool(
     after a second (calls in flight interrupted) KeyboardInterrupt is raised once every worker
     has stopped. What the workers finished is stored either way.
     """
-    per_worker = worker_settings(settings, workers)
+    worker_settings(settings, workers)  # refuses what the pool cannot run before any call
     if not ledger.current_chunks():
         raise NoChunksError(f"no ingested docs in {ledger.path}")
+    # ``--mode auto`` is settled once here: the workers then share the mode, and so the jobs.
+    per_worker = worker_settings(pipeline.resolve_mode(ledger, settings, observer), workers)
     events: queue.Queue[Any] = queue.Queue()
     pool = [
         _Worker(
