@@ -493,6 +493,7 @@ def part_d(args: argparse.Namespace, folder: Path) -> None:
             count = concurrency * args.pool_rounds
             settings = GenerateSettings(
                 model="bench",
+                mode="tools",  # fixed: ``auto`` would add its check calls to the figures
                 concurrency=concurrency,
                 per_chunk=1,
                 timeout_s=60.0,
