@@ -34,6 +34,7 @@ from generator.kinds import KIND_NAMES
 from generator.pipeline import RunProgress, RunSummary
 from generator.scope import Scope, ScopeError, load_scope, scope_path_for
 from generator.settings import MODE_CHOICES, GenerateSettings
+from generator.workers import run_pool
 
 
 def register(subparsers: Any) -> None:
@@ -50,6 +51,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--model", help="model name (default: [generate] model)")
     parser.add_argument("--concurrency", type=int, metavar="N", help="calls in flight at once")
     parser.add_argument("--limit", type=int, metavar="N", help="run at most N jobs")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        default=1,
+        help="draft with N processes on this ledger, each with its share of --concurrency "
+        "and of the rpm/tpm budgets (default 1); worth it past ~100 calls in flight",
+    )
     parser.add_argument(
         "--dry-run",
         action="store_true",
@@ -175,13 +184,18 @@ def run_generate(args: argparse.Namespace) -> int:
 
                 found = find_rejections(ledger, settings.kinds)
                 print(f"draftgate: {describe_rejections(found)}", file=sys.stderr)
-            if not settings.uses_llm:
+            if not settings.uses_llm and args.workers == 1:
                 print(
                     "draftgate: no LLM endpoint configured (OPENAI_API_KEY/OPENAI_BASE_URL "
                     "unset); drafting with the built-in rules drafter",
                     file=sys.stderr,
                 )
-            summary = pipeline.run(ledger, scope, settings, _ProgressBar(args.quiet))
+            if args.workers != 1:
+                summary = run_pool(
+                    ledger, scope, settings, args.workers, _ProgressBar(args.quiet), verbose=verbose
+                )
+            else:
+                summary = pipeline.run(ledger, scope, settings, _ProgressBar(args.quiet))
         except NoChunksError as exc:
             raise CommandError(
                 f"no ingested docs in {ledger_path(args.ledger, config)}; run `draftgate ingest`"
@@ -195,6 +209,13 @@ def run_generate(args: argparse.Namespace) -> int:
     else:
         _print_summary(summary)
         _print_dropped_drafts(summary.dropped_drafts)
+    if summary.interrupted:
+        print(
+            "draftgate: interrupted; the calls in flight finished and everything finished is "
+            "kept in the ledger; rerun `draftgate generate` to draft the rest",
+            file=sys.stderr,
+        )
+        return ExitCode.INTERRUPTED
     failed = sum(summary.calls_failed.values())
     if failed:
         print(
@@ -331,8 +352,8 @@ class _ProgressBar:
 
     def ledger_busy(self, wait_s: float) -> None:
         message = (
-            "draftgate: another process is writing the ledger; finished calls "
-            f"wait to be stored (up to {wait_s:g} s)"
+            "draftgate: another process is writing the ledger; finished calls and new "
+            f"jobs wait for it (up to {wait_s:g} s)"
         )
         if self._progress is not None:
             self._progress.console.print(message)
@@ -372,6 +393,11 @@ def _print_summary(summary: RunSummary) -> None:
         table.add_row(f"calls failed: {reason}", str(n))
     if summary.jobs_skipped:
         table.add_row("jobs skipped (already finished)", str(summary.jobs_skipped))
+    if summary.jobs_left_to_other_runs:
+        table.add_row(
+            "jobs left to other runs (finished or claimed there)",
+            str(summary.jobs_left_to_other_runs),
+        )
     table.add_row("drafts requested", str(summary.drafts_requested))
     table.add_row("drafts failed (with their calls)", str(summary.drafts_failed))
     for kind, n in sorted(summary.drafts_by_kind.items()):

@@ -54,6 +54,9 @@ class GenerateConfig(Section):
     backoff_initial_s: float = Field(default=1.0, ge=0)
     backoff_max_s: float = Field(default=30.0, ge=0)
     retry_after_cap_s: float = Field(default=60.0, ge=0)
+    # How long a run's claim on a job lasts unless renewed (every third of it): the wait
+    # before jobs of a run that hangs, or was killed on another host, come free.
+    claim_ttl_s: float = Field(default=60.0, gt=0)
     # --batch: seconds between polls of the batch's status.
     batch_poll_s: float = Field(default=30.0, gt=0)
     # Folder of the prompt templates (default: the prompts/ folder shipped with Draftgate).

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from generator.claims import ClaimedJobs, ClaimOptions
 from generator.errors import InputError, NoChunksError
 from generator.prompts import PromptsError, PromptSet
 from generator.scope import Scope
@@ -43,7 +44,8 @@ class RunObserver(Protocol):
     def finished(self) -> None: ...
 
     def ledger_busy(self, wait_s: float) -> None:
-        """Finished calls wait for another process's write lock, up to ``wait_s`` seconds."""
+        """Finished calls or new job claims wait for another process's write lock, up to
+        ``wait_s`` seconds."""
 
     def message(self, text: str) -> None: ...
 
@@ -81,6 +83,10 @@ class RunSummary:
     completion_tokens: int = 0
     cost: float = 0.0
     jobs_skipped: int = 0  # already finished by an earlier run
+    # Planned jobs another run sharing the ledger finished meanwhile or still holds.
+    jobs_left_to_other_runs: int = 0
+    # Stopped by Ctrl-C after the calls in flight were stored (``generate --workers``).
+    interrupted: bool = False
     drafts_requested: int = 0
     drafts_failed: int = 0
     # Every dropped candidate (kind, name, reason, doc:line), as either drafter's calls store
@@ -185,7 +191,7 @@ def _mode_without_calls(ledger: Ledger, settings: GenerateSettings) -> str:
     return cached or STRUCTURED_MODES[0]
 
 
-def _resolve_mode(
+def resolve_mode(
     ledger: Ledger, settings: GenerateSettings, observer: RunObserver
 ) -> GenerateSettings:
     """The settings with ``--mode auto`` replaced by the mode the endpoint takes."""
@@ -236,8 +242,12 @@ def run(
     scope: Scope,
     settings: GenerateSettings,
     observer: RunObserver | None = None,
+    claim_options: ClaimOptions | None = None,
 ) -> RunSummary:
     """Draft every unfinished job with the drafter the settings choose, storing each call.
+
+    A live LLM run claims each job in the ledger before calling for it (``generator.claims``),
+    so runs sharing the ledger pay for a job once; ``claim_options`` tunes that.
 
     Raises NoChunksError, InputError, and EndpointError when the endpoint cannot be used at
     all: unreachable, unauthorised, no working mode for ``--mode auto``, or gone mid-run
@@ -247,7 +257,7 @@ def run(
     observer = observer or SilentObserver()
     _check_chunks(ledger)
     if settings.uses_llm:
-        return _run_llm(ledger, scope, settings, observer)
+        return _run_llm(ledger, scope, settings, observer, claim_options)
     if settings.redraft_rejected:
         from generator.redraft import rules_skip_message
 
@@ -308,7 +318,11 @@ def batch_state_path(ledger: Ledger) -> Path:
 
 
 def _run_llm(
-    ledger: Ledger, scope: Scope, settings: GenerateSettings, observer: RunObserver
+    ledger: Ledger,
+    scope: Scope,
+    settings: GenerateSettings,
+    observer: RunObserver,
+    claim_options: ClaimOptions | None,
 ) -> RunSummary:
     # The LLM libraries load only for a run that calls one.
     from generator.client import LLMClient
@@ -320,13 +334,20 @@ def _run_llm(
     # before the endpoint is contacted; planned again only if the endpoint takes another mode.
     provisional = replace(settings, mode=_mode_without_calls(ledger, settings))
     planned = plan(ledger, scope, provisional)
-    settings = _resolve_mode(ledger, settings, observer)
+    settings = resolve_mode(ledger, settings, observer)
     if settings.mode != provisional.mode:
         planned = plan(ledger, scope, settings)
     client_config = client_settings(settings)
     # Seeded with every stored draft, so a rerun does not store again what an earlier run did.
     dedup = DedupIndex.from_drafts((kind, q) for _id, _c, kind, q, _a in ledger.iter_draft_texts())
     checker = DraftChecker(ledger, scope, dedup)
+    claims = ClaimedJobs(
+        ledger,
+        planned.jobs,
+        concurrency=settings.concurrency,
+        options=claim_options or ClaimOptions(ttl_s=settings.claim_ttl_s),
+        on_busy=lambda: observer.ledger_busy(ledger.busy_timeout_s),
+    )
 
     async def go() -> RunReport:
         client = LLMClient(client_config)
@@ -367,6 +388,7 @@ def _run_llm(
                     pacer=Pacer(settings.rpm, settings.tpm),
                     on_progress=on_progress,
                     on_ledger_busy=lambda: observer.ledger_busy(ledger.busy_timeout_s),
+                    claims=claims,
                 )
             finally:
                 observer.finished()
@@ -383,6 +405,7 @@ def _run_llm(
         completion_tokens=report.completion_tokens,
         cost=settings.cost(report.prompt_tokens, report.completion_tokens, batch=settings.batch),
         jobs_skipped=planned.skipped_finished,
+        jobs_left_to_other_runs=claims.passed_over,
         drafts_requested=report.drafts_requested,
         drafts_failed=report.drafts_failed,
         dropped_drafts=list(report.dropped_drafts),

@@ -21,6 +21,7 @@ from generator import calls
 from generator.absence import AbsenceCheck, check_absence, path_in_docs, ui_name_is_real
 from generator.calls import JobSpec
 from generator.checks import check_answer, with_injected_findings
+from generator.claims import ClaimedJobs
 from generator.client import CallResult, LLMClient
 from generator.dedup import DedupIndex
 from generator.kinds import KINDS
@@ -516,10 +517,12 @@ async def run_jobs(
     pacer: Any = None,
     on_progress: ProgressFn | None = None,
     on_ledger_busy: Callable[[], None] | None = None,
+    claims: ClaimedJobs | None = None,
 ) -> RunReport:
     """Run every job; failures are recorded and the run goes on, unless the server has gone
     (``ServerGoneError``): then the calls in flight are cancelled, what finished is stored,
-    and the error is raised."""
+    and the error is raised. With ``claims``, a job is taken only once this run holds its
+    claim in the ledger (runs sharing a ledger)."""
     report = RunReport()
     writer = LedgerWriter(ledger, report, on_ledger_busy)
     pending: asyncio.Queue[Job] = asyncio.Queue()
@@ -528,12 +531,19 @@ async def run_jobs(
     done = 0
     total = len(jobs)
 
+    async def next_job() -> Job | None:
+        if claims is not None:
+            return await claims.take()
+        try:
+            return pending.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+
     async def worker() -> None:
         nonlocal done
         while True:
-            try:
-                job = pending.get_nowait()
-            except asyncio.QueueEmpty:
+            job = await next_job()
+            if job is None:
                 return
             if pacer is not None:
                 await pacer.acquire(job.estimated_tokens)
@@ -547,9 +557,11 @@ async def run_jobs(
             if pacer is not None:
                 pacer.settle(job.estimated_tokens, result.prompt_tokens + result.completion_tokens)
             store_result(job, result, client, started_at, checker, report, writer)
+            if claims is not None:
+                claims.done(job)
             done += 1
             if on_progress is not None:
-                on_progress(done, total, report)
+                on_progress(done, total if claims is None else claims.expected, report)
 
     # What exists now (modules, the plan, the client) lives for the whole run. Frozen, the
     # collector stops rescanning it: a full collection of a few hundred thousand objects
@@ -565,7 +577,11 @@ async def run_jobs(
         raise
     finally:
         gc.unfreeze()
-        await writer.close()
+        try:
+            await writer.close()
+        finally:
+            if claims is not None:  # given back only once every finished call is stored
+                await claims.close()
     return report
 
 

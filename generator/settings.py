@@ -54,6 +54,7 @@ class GenerateSettings:
     backoff_max_s: float = 30.0
     retry_after_cap_s: float = 60.0
     batch_poll_s: float = 30.0
+    claim_ttl_s: float = 60.0  # a job claim's life unless renewed (generator.claims)
     prompts: str | None = None  # prompts folder; None: the one shipped with Draftgate
     price_in_per_mtok: float = 0.15
     price_out_per_mtok: float = 0.60

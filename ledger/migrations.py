@@ -261,6 +261,7 @@ GUARDED_TABLES = (
     "training_run_points",  # migration 9
     "probe_runs",  # migration 8
     "probe_answers",  # migration 8
+    "job_claims",  # migration 9
 )
 
 
@@ -493,6 +494,35 @@ def _m008_probe_runs(db: sqlite3.Connection) -> None:
     )
 
 
+def _m009_job_claims(db: sqlite3.Connection) -> None:
+    """Claims on generation jobs, so that runs sharing a ledger pay for each job once.
+
+    Like review leases, a claim is a row and nothing is changed: the claim in force on a job is
+    its newest row, while its expires_at is ahead. A run renews its claims with new rows and
+    gives them back with a row that expires at once; a killed run's claims run out (and on
+    the same host, where its process can be seen to be gone, count for nothing at once).
+    """
+    run_script(
+        db,
+        """
+        CREATE TABLE job_claims (
+            rowid_      INTEGER PRIMARY KEY AUTOINCREMENT,
+            job_key     TEXT NOT NULL,
+            run_id      TEXT NOT NULL,
+            host        TEXT NOT NULL,
+            pid         INTEGER NOT NULL,
+            claimed_at  TEXT NOT NULL,
+            expires_at  TEXT NOT NULL
+        );
+        CREATE INDEX job_claims_job ON job_claims(job_key, rowid_);
+        CREATE TRIGGER job_claims_no_update BEFORE UPDATE ON job_claims
+            BEGIN SELECT RAISE(ABORT, 'job_claims rows are append-only'); END;
+        CREATE TRIGGER job_claims_no_delete BEFORE DELETE ON job_claims
+            BEGIN SELECT RAISE(ABORT, 'job_claims rows are append-only'); END;
+        """,
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 # Append only: a released migration is never edited, a change is a new function.
@@ -505,6 +535,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("ai_addressed_text", _m006_ai_addressed_text),
     ("training_runs", _m007_training_runs),
     ("probe_runs", _m008_probe_runs),
+    ("job_claims", _m009_job_claims),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -516,3 +547,5 @@ AI_ADDRESSED_SCHEMA = 6
 TRAINING_RUNS_SCHEMA = [name for name, _ in MIGRATIONS].index("training_runs") + 1
 # From this schema on, probe runs and their answers are stored.
 PROBE_RUNS_SCHEMA = [name for name, _ in MIGRATIONS].index("probe_runs") + 1
+# From this schema on, generate runs claim their jobs (``ledger.job_claims``).
+JOB_CLAIMS_SCHEMA = [name for name, _ in MIGRATIONS].index("job_claims") + 1

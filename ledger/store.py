@@ -44,6 +44,7 @@ from ledger.errors import (
     NewerLedgerError,
 )
 from ledger.ids import content_hash, new_event_id, text_hash
+from ledger.job_claims import ClaimOutcome, claim, holders, release, renew
 from ledger.migrations import (
     APPLICATION_ID,
     DECISION_SESSIONS_SCHEMA,
@@ -1255,6 +1256,39 @@ class Ledger:
             ],
         )
         return RecordOutcome(final, [did for did, _ in stored], duplicates)
+
+    # ---- job claims (see ledger.job_claims) -------------------------------------------------
+
+    def claim_jobs(
+        self, run_id: str, keys: Sequence[str], *, want: int, ttl_s: float, wait: bool = True
+    ) -> ClaimOutcome:
+        """Claim up to ``want`` of ``keys`` (in order) for the run ``run_id`` for ``ttl_s``
+        seconds, in one transaction: finished jobs and jobs another run holds are passed over.
+        ``wait`` is passed to ``transaction``."""
+        with self.transaction(wait=wait) as db:
+            return claim(db, run_id, keys, want, ttl_s)
+
+    def renew_job_claims(
+        self, run_id: str, keys: Sequence[str], ttl_s: float, *, wait: bool = True
+    ) -> list[str]:
+        """Extend the run's claims on ``keys`` by ``ttl_s`` from now; returns the keys another
+        run claimed after this run's claim ran out (those are left to it)."""
+        if not keys:
+            return []
+        with self.transaction(wait=wait) as db:
+            return renew(db, run_id, keys, ttl_s)
+
+    def release_job_claims(self, run_id: str, keys: Sequence[str], *, wait: bool = True) -> int:
+        """Give back the run's claims in force on ``keys``; returns how many it held."""
+        if not keys:
+            return 0
+        with self.transaction(wait=wait) as db:
+            return release(db, run_id, keys)
+
+    def job_claim_holders(self, keys: Sequence[str]) -> dict[str, str]:
+        """job key -> the run holding a claim in force on it, for the keys that have one."""
+        with self._lock:
+            return {key: h.run_id for key, h in holders(self._db, keys, utc_now()).items()}
 
     def generation_calls(self) -> list[GenerationCall]:
         return [_row_to_call(r) for r in self.query("SELECT * FROM generation_calls ORDER BY id")]

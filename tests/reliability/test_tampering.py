@@ -160,6 +160,11 @@ _ONE_ROW = {
         " 'Q?', NULL, 'A.', 'A.', NULL, 1, 0, '[]', NULL, 5.0, NULL, 'b2:h'"
         " FROM decisions LIMIT 1"
     ),
+    "job_claims": (
+        "INSERT INTO job_claims(job_key, run_id, host, pid, claimed_at, expires_at)"
+        " VALUES ('b2:job', 'run1', 'host', 1, '2026-01-01T00:00:00.000Z',"
+        " '2026-01-01T00:01:00.000Z')"
+    ),
 }
 
 
