@@ -23,7 +23,7 @@ from audit import (
 )
 from audit.integrity import check_integrity
 from draftgate.config import Config
-from draftgate.context import CommandError, config_of, docs_root, open_ledger
+from draftgate.context import CommandError, config_of, docs_root, open_ledger, parse_kinds
 from draftgate.exit_codes import ExitCode
 from draftgate.output import add_json_option, print_json, progress_for
 from export import (
@@ -41,7 +41,7 @@ from export import (
 )
 from export.hub import CardFacts, HubPushError, dataset_card, push_export
 from generator.userfiles import UserFileError, read_user_text
-from ledger import DraftKind, Ledger
+from ledger import Ledger
 from ledger.progress import Progress
 from ledger.text import visible
 
@@ -182,17 +182,6 @@ def _system_prompt(value: str | None) -> str | None:
         raise CommandError(f"--system-prompt {value}: cannot read {path}: {exc}") from exc
 
 
-def _kinds(value: str | None) -> tuple[str, ...] | None:
-    if not value:
-        return None
-    kinds = tuple(k.strip() for k in value.split(",") if k.strip())
-    known = {k.value for k in DraftKind}
-    unknown = [k for k in kinds if k not in known]
-    if unknown:
-        raise CommandError(f"--kinds: unknown kind {unknown[0]!r}; known: {sorted(known)}")
-    return kinds
-
-
 def export_options(args: argparse.Namespace, config: Config) -> ExportOptions:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = (
@@ -211,7 +200,7 @@ def export_options(args: argparse.Namespace, config: Config) -> ExportOptions:
             config.export.eval_fraction if args.eval_fraction is None else args.eval_fraction
         ),
         seed=config.export.seed if args.seed is None else args.seed,
-        kinds=_kinds(args.kinds),
+        kinds=parse_kinds(args.kinds),
         system_prompt=_system_prompt(args.system_prompt or config.export.system_prompt),
         balance=balance,
         include_stale=args.include_stale,

@@ -15,10 +15,9 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from draftgate.config import Config, ProbeConfig
-from draftgate.context import CommandError, config_of, docs_root, open_ledger
+from draftgate.context import CommandError, config_of, docs_root, open_ledger, parse_kinds
 from draftgate.exit_codes import ExitCode
 from draftgate.output import add_json_option, print_json, progress_for
-from ledger import DraftKind
 
 if TYPE_CHECKING:
     from probe import ProbeOptions, ProbeReport
@@ -78,17 +77,6 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--out", metavar="PATH", help="report file (default: outputs/probe-<time>)")
     add_json_option(parser, "the run's report (as --format json writes it)")
     parser.set_defaults(run=run_probe_command)
-
-
-def _kinds(value: str | None) -> tuple[str, ...] | None:
-    if not value:
-        return None
-    kinds = tuple(k.strip() for k in value.split(",") if k.strip())
-    known = {k.value for k in DraftKind}
-    unknown = [k for k in kinds if k not in known]
-    if unknown:
-        raise CommandError(f"--kinds: unknown kind {unknown[0]!r}; known: {sorted(known)}")
-    return kinds
 
 
 def probe_settings(args: argparse.Namespace, config: Config) -> ProbeConfig:
@@ -165,7 +153,7 @@ def probe_options(args: argparse.Namespace, config: Config) -> ProbeOptions:
         rules=JudgeSettings(
             min_fact_share=settings.min_fact_share, min_help_share=settings.min_help_share
         ),
-        kinds=_kinds(args.kinds),
+        kinds=parse_kinds(args.kinds),
         limit=args.limit,
         make_drafts=not args.no_drafts,
         known_names=tuple(_glossary_names(args, config)),

@@ -8,7 +8,7 @@ import sqlite3
 
 from draftgate.config import Config, ledger_path, load_config
 from draftgate.errors import CommandError as CommandError
-from ledger import Ledger, LedgerError
+from ledger import DraftKind, Ledger, LedgerError
 
 
 def config_of(args: argparse.Namespace) -> Config:
@@ -58,3 +58,15 @@ def docs_root(args: argparse.Namespace, config: Config) -> str:
     if recorded is None or not os.path.isdir(recorded.root):
         return config.docs
     return recorded.root
+
+
+def parse_kinds(value: str | None) -> tuple[str, ...] | None:
+    """``--kinds qa,negative``: the kinds named, each checked; None when none are named."""
+    if not value:
+        return None
+    kinds = tuple(k.strip() for k in value.split(",") if k.strip())
+    known = {k.value for k in DraftKind}
+    unknown = [k for k in kinds if k not in known]
+    if unknown:
+        raise CommandError(f"--kinds: unknown kind {unknown[0]!r}; known: {sorted(known)}")
+    return kinds

@@ -16,6 +16,7 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 from rich.markup import escape as rich_escape
 
+from audit.markdown_report import md_table, md_text
 from ledger.text import visible
 from probe.report import ProbeReport, Tally
 
@@ -101,32 +102,6 @@ def render_terminal(report: ProbeReport) -> list[str]:
 
 # ---- Markdown -----------------------------------------------------------------------------
 
-_MD_SPECIAL = str.maketrans(
-    {
-        "\\": "\\\\",
-        "|": "\\|",
-        "`": "\\`",
-        "*": "\\*",
-        "_": "\\_",
-        "[": "\\[",
-        "]": "\\]",
-        "<": "&lt;",
-        ">": "&gt;",
-        "&": "&amp;",
-        "\n": " ",
-        "\r": " ",
-    }
-)
-
-
-def _md(value: object) -> str:
-    return visible("" if value is None else str(value)).translate(_MD_SPECIAL)
-
-
-def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    return lines + ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
-
 
 def render_markdown(report: ProbeReport, min_pass: float | None = None) -> str:
     run, totals = report.run, report.totals
@@ -134,11 +109,11 @@ def render_markdown(report: ProbeReport, min_pass: float | None = None) -> str:
     out = [
         "# Draftgate probe",
         "",
-        f"Run {_md(run.run_id)} · model {_md(run.model)} at {_md(run.endpoint_host)}"
-        f" · export {_md(run.export_id)} (manifest {_md(run.export_manifest_hash)})"
-        f" · run hash {_md(run.run_hash)} · {_md(run.started_at)}",
+        f"Run {md_text(run.run_id)} · model {md_text(run.model)} at {md_text(run.endpoint_host)}"
+        f" · export {md_text(run.export_id)} (manifest {md_text(run.export_manifest_hash)})"
+        f" · run hash {md_text(run.run_hash)} · {md_text(run.started_at)}",
         "",
-        f"## {'PASS' if ok else 'FAIL'}: {_md(verdict)}",
+        f"## {'PASS' if ok else 'FAIL'}: {md_text(verdict)}",
         "",
         f"- Probes: {totals.probes} ({totals.answered} answered, {totals.errors} call failures)",
         f"- Passed: {totals.passed} ({pct(totals.pass_rate)})",
@@ -148,14 +123,14 @@ def render_markdown(report: ProbeReport, min_pass: float | None = None) -> str:
     ]
     if run.judge_model:
         out.append(
-            f"- LLM judge {_md(run.judge_model)} agreed with the code on"
+            f"- LLM judge {md_text(run.judge_model)} agreed with the code on"
             f" {totals.judge_agrees} of {totals.judged} verdicts"
             f" ({totals.answered - totals.judged} answers without one)"
         )
     for title, groups in _sections(report):
         if groups:
             out += ["", f"## Pass rate by {title.lower()}", ""]
-            out += _md_table([title, "Probes", "Passed", "Pass rate"], _tally_rows(groups))
+            out += md_table([title, "Probes", "Passed", "Pass rate"], _tally_rows(groups))
     out += ["", "## Worst failures", ""]
     if not report.failures:
         out.append("_None._")
@@ -163,18 +138,18 @@ def render_markdown(report: ProbeReport, min_pass: float | None = None) -> str:
         kind = failure.subtype or failure.kind
         said = failure.model_answer if failure.error is None else failure.error
         out += [
-            f"### {_md(kind)} · {_md(failure.document)} · {_md(failure.source)}",
+            f"### {md_text(kind)} · {md_text(failure.document)} · {md_text(failure.source)}",
             "",
-            f"> **Question:** {_md(failure.question)}",
+            f"> **Question:** {md_text(failure.question)}",
             ">",
-            f"> **Model said:** {_md(said)}",
+            f"> **Model said:** {md_text(said)}",
             ">",
-            f"> **Signed answer:** {_md(failure.reference)}",
+            f"> **Signed answer:** {md_text(failure.reference)}",
             "",
-            *[f"- {_md(reason)}" for reason in failure.reasons],
+            *[f"- {md_text(reason)}" for reason in failure.reasons],
         ]
         if failure.judge:
-            out.append(f"- LLM judge: {_md(_judge_text(failure.judge))}")
+            out.append(f"- LLM judge: {md_text(_judge_text(failure.judge))}")
         out.append("")
     if len(report.failures) > FAILURES_SHOWN_MARKDOWN:
         out.append(
