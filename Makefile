@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test test-fast check lint clean-demo
+.PHONY: demo test test-fast check lint clean-demo browser compat compat-trainers
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,19 @@ test: check
 test-fast: check
 	$(BIN)/pytest -q --ignore=tests/reliability
 
+# The browser tier (not part of `make test`): two reviewers sign in to `draftgate serve` in
+# Debian's chromium, driven by Playwright, and approve in parallel, and one signs in through
+# nginx with TLS; screenshots go to .browser/.
+BROWSER_STAMP := $(VENV)/.installed-browser
+
+$(BROWSER_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,browser]'
+	touch $@
+
+browser: $(BROWSER_STAMP)
+	test -x /usr/bin/chromium -a -x /usr/sbin/nginx || (apt-get update && apt-get install -y chromium nginx-light)
+	DRAFTGATE_BROWSER_TIER=1 $(BIN)/pytest -q -s tests/browser
+
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
@@ -41,12 +54,36 @@ lint: $(STAMP)
 clean-demo:
 	rm -f outputs/ledger.sqlite outputs/ledger.sqlite-wal outputs/ledger.sqlite-shm
 
-# The compatibility tier: the whole pipeline against real third-party OpenAI-compatible servers
-# with a small local model (compat/). Slow, and not part of `make test`: the first run installs
-# each server into its own venv under .compat/ (building llama-cpp-python takes 10+ minutes;
-# built wheels are cached there). Writes compat/last-run.md.
-.PHONY: compat compat-endpoints
-compat: compat-endpoints
+# ---- compat tier: Draftgate's output checked against the real consumers -----------------------
+# Not part of `make test`: each check installs its consumers into its own cached environment
+# under .compat/ (git-ignored) the first time, which takes minutes.
+compat: compat-trainers compat-endpoints
 
+COMPAT := .compat
+
+# Trainer environments: datasets 3.x (with the TRL and LLaMA-Factory releases that still allow
+# it) and datasets 4.x with the newest TRL. torch is the CPU build on this machine's disk.
+$(COMPAT)/trainers-%/.installed: compat/trainers-%.txt
+	rm -rf $(COMPAT)/trainers-$*
+	$(PYTHON) -m venv $(COMPAT)/trainers-$*
+	$(COMPAT)/trainers-$*/bin/python -m pip install --quiet --upgrade pip
+	$(COMPAT)/trainers-$*/bin/python -m pip install --quiet -r compat/trainers-$*.txt
+	if [ -f compat/trainers-$*.nodeps.txt ]; then \
+		$(COMPAT)/trainers-$*/bin/python -m pip install --quiet --no-deps \
+			-r compat/trainers-$*.nodeps.txt; fi
+	touch $@
+
+# Every export format loaded by datasets 3.x/4.x, TRL (data utilities and a two-step
+# SFTTrainer run on a tiny offline model) and LLaMA-Factory's loader; the table is written to
+# compat/trainers-last-run.md.
+compat-trainers: $(STAMP) $(COMPAT)/trainers-ds3/.installed $(COMPAT)/trainers-ds4/.installed
+	$(BIN)/python compat/trainers.py --venv ds3=$(COMPAT)/trainers-ds3 \
+		--venv ds4=$(COMPAT)/trainers-ds4
+
+# The whole pipeline against real third-party OpenAI-compatible servers with a small local
+# model: each server installed into its own venv under .compat/servers/ (building
+# llama-cpp-python takes the better part of an hour on a loaded two-core machine; pip's cache
+# under .compat/ keeps the built wheel). Writes compat/endpoints-last-run.md.
+.PHONY: compat-endpoints
 compat-endpoints: $(STAMP)
 	$(BIN)/python compat/endpoints.py

@@ -19,7 +19,9 @@ from audit.model import (
     Quality,
 )
 from audit.quality import QualityWorker, compute_quality
+from audit.training_runs import training_runs_section
 from ledger import Ledger, utc_now
+from ledger.progress import NO_PROGRESS, Progress
 
 # From this many decisions on, the quality signals are computed in a second process while the
 # integrity check runs here: the two only read the ledger and each takes seconds at 100k
@@ -35,6 +37,7 @@ def build_audit(
     target_mix: dict[str, float],
     glossary_names: list[str],
     parallel: bool | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> Audit:
     """The whole audit. ``parallel`` (default: by ledger size) computes the quality signals in
     a worker process while the integrity check runs in this one."""
@@ -49,15 +52,23 @@ def build_audit(
     if parallel:
         worker = QualityWorker(ledger.path, quality_options)
         try:
-            integrity = check_integrity(ledger, export_dirs)
+            integrity = check_integrity(ledger, export_dirs, progress)
         except BaseException:  # Ctrl-C or a failed check: the worker must not outlive us
             worker.stop()
             raise
         quality = worker.result()
     else:
-        integrity = check_integrity(ledger, export_dirs)
+        integrity = check_integrity(ledger, export_dirs, progress)
         quality = compute_quality(ledger, **quality_options)
+    origins = ledger.drafts_by_origin()
+    # Only set (and so only in the JSON) when a draft came from elsewhere than the drafter.
+    by_origin = {"drafts_by_origin": origins} if set(origins) - {"generate"} else {}
+    summary = IntegritySummary.model_validate(integrity.as_dict())
+    runs, run_breaks = training_runs_section(ledger)
+    if run_breaks:
+        summary = summary.model_copy(update={"ok": False, "breaks": [*summary.breaks, *run_breaks]})
     return Audit(
+        **by_origin,
         draftgate_audit=AUDIT_VERSION,
         generated_at=utc_now(),
         ledger=ledger.path,
@@ -68,6 +79,7 @@ def build_audit(
         quality=Quality.model_validate(quality),
         dropped_candidates=dropped_candidates(ledger),
         ai_addressed_text=ai_addressed_text(ledger),
+        training_runs=training_runs_section(ledger),
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from audit.loss_chart import loss_charts
 from audit.model import Audit, VerdictTally
 from audit.present import (
     GROUP_HEADERS,
@@ -226,6 +227,9 @@ def render_html(audit: Audit) -> str:
         ],
         stale_in_export=integrity.stale_in_export,
         stale_rows=[stale_record(integrity, d) for d in integrity.stale_in_export[:LIST_ROWS_HTML]],
+        ungrounded_rows=[
+            stale_record(integrity, d) for d in integrity.ungrounded_in_export[:LIST_ROWS_HTML]
+        ],
         headline=headline(audit),
         charts=_charts(audit),
         edit_rate_tables=_edit_rate_tables(audit),
@@ -275,6 +279,15 @@ def render_html(audit: Audit) -> str:
         ],
         dropped_judged=len(judged),
         dropped_rows=[[d.kind, d.name, d.reason, d.at, d.text] for d in judged[:LIST_ROWS_HTML]],
+        origin_rows=[
+            [
+                origin,
+                *(counts.get(s, 0) for s in ("pending", "approved", "edited", "rejected")),
+                sum(counts.values()),
+            ]
+            for origin, counts in sorted(audit.drafts_by_origin.items())
+        ],
+        loss_charts=loss_charts(audit),
         ai_addressed_rows=[
             [f.at, f.sentence] for f in audit.ai_addressed_text.sentences[:LIST_ROWS_HTML]
         ],

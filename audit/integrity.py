@@ -29,10 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from export import HF_DATASET_DIR, MANIFEST_NAME, file_hash, recorded_exports
+from export.layout import DATA_DIR, data_ext, data_file, legacy_data_file
+from export.preference import PREFERENCE_FORMATS, preference_content, verdicts_for
 from export.records import (
     JSONL_FORMATS,
-    SPLITS,
     RecordFormatError,
+    alpaca_derived_match,
     content_of_line,
     record_content,
     record_hash,
@@ -40,6 +42,7 @@ from export.records import (
 )
 from export.writers import hf_schema
 from ledger.chain import GENESIS_HASH, ProvenanceHasher
+from ledger.progress import NO_PROGRESS, Progress, counted
 from ledger.reviewers import is_named
 from ledger.store import Ledger
 from ledger.verify import verify
@@ -78,6 +81,8 @@ class IntegrityResult:
     heads_checked: int = 0
     stale_drafts: list[str] = field(default_factory=list)
     stale_in_export: list[str] = field(default_factory=list)
+    ungrounded_drafts: list[str] = field(default_factory=list)
+    ungrounded_in_export: list[str] = field(default_factory=list)
     # One row per exported record: a record in several exports checked is one row whose
     # ``exports`` lists each (export id, format, split).
     provenance: list[dict[str, Any]] = field(default_factory=list)
@@ -97,6 +102,8 @@ class IntegrityResult:
             "heads_checked": self.heads_checked,
             "stale_drafts": self.stale_drafts,
             "stale_in_export": self.stale_in_export,
+            "ungrounded_drafts": self.ungrounded_drafts,
+            "ungrounded_in_export": self.ungrounded_in_export,
             "records": self.records,
         }
 
@@ -139,9 +146,13 @@ class _Breaks:
                 )
 
 
-def check_integrity(ledger: Ledger, export_dirs: list[Path]) -> IntegrityResult:
+def check_integrity(
+    ledger: Ledger, export_dirs: list[Path], progress: Progress = NO_PROGRESS
+) -> IntegrityResult:
+    """``progress`` counts the ledger rows verify() reads: the bulk of the work."""
     result = IntegrityResult()
-    result.breaks += [{"kind": b.kind, "ref": b.ref, "detail": b.detail} for b in verify(ledger)]
+    breaks = verify(ledger, progress)
+    result.breaks += [{"kind": b.kind, "ref": b.ref, "detail": b.detail} for b in breaks]
     recorded = {row["id"]: row for row in recorded_exports(ledger)}
     for row in recorded.values():
         _check_head(
@@ -151,10 +162,19 @@ def check_integrity(ledger: Ledger, export_dirs: list[Path]) -> IntegrityResult:
         "SELECT draft_id FROM stale_drafts ORDER BY draft_id"
     )]  # fmt: skip
     stale = set(result.stale_drafts)
+    result.ungrounded_drafts = [r[0] for r in ledger.query(_UNGROUNDED_SQL)]
     for out_dir in export_dirs:
-        _check_export_dir(ledger, result, out_dir, recorded, stale)
+        _check_export_dir(ledger, result, out_dir, recorded, stale, progress)
     result.records = _name_records(ledger, result)
     return result
+
+
+# Imported drafts that no doc passage supports (see generator.importer).
+_UNGROUNDED_SQL = """
+SELECT id FROM drafts
+WHERE json_valid(meta) AND json_type(meta, '$.import.grounded') = 'false'
+ORDER BY id
+"""
 
 
 # The question a draft was signed off with (an edit's final question), else its own.
@@ -170,7 +190,7 @@ FROM drafts dr WHERE dr.id IN (SELECT value FROM json_each(?))
 def _name_records(ledger: Ledger, result: IntegrityResult) -> dict[str, dict[str, Any]]:
     """Question, kind and exports of every draft a break or the stale list names."""
     named = [b["draft_id"] for b in result.breaks if b.get("draft_id")]
-    wanted = sorted(set(named) | set(result.stale_in_export))
+    wanted = sorted(set(named) | set(result.stale_in_export) | set(result.ungrounded_in_export))
     if not wanted:
         return {}
     exports: dict[str, list[dict[str, Any]]] = {draft_id: [] for draft_id in wanted}
@@ -224,6 +244,7 @@ def _check_export_dir(
     out_dir: Path,
     recorded: dict[str, dict[str, Any]],
     stale: set[str],
+    progress: Progress,
 ) -> None:
     result.exports_checked += 1
     manifest_path = out_dir / MANIFEST_NAME
@@ -237,7 +258,9 @@ def _check_export_dir(
         records: list[dict[str, Any]] = manifest["records"]
         system_prompt = manifest.get("system_prompt")
         provenance_hash = manifest.get("provenance_hash")  # absent from older exports
-        listed = {str(f["path"]) for f in manifest["files"]}
+        layout = int(manifest.get("draftgate_export", 1))
+        file_entries: list[dict[str, Any]] = [dict(f) for f in manifest["files"]]
+        listed = {str(f["path"]) for f in file_entries}
     except FileNotFoundError:
         result.breaks.append(
             {"kind": "manifest_missing", "ref": str(manifest_path), "detail": "it was removed"}
@@ -249,6 +272,7 @@ def _check_export_dir(
         )
         return
     ref = f"export {export_id}"
+    progress.begin(len(records), f"records of {out_dir.name}")
     breaks = _Breaks(result.breaks, export_id, fmt)
     _check_head(ledger, result, f"{ref} (manifest)", head.get("head_seq"), head.get("head_hash"))
 
@@ -274,13 +298,18 @@ def _check_export_dir(
     clean_parquet: set[str] = set()
     # Every split with records must have its file; a split the export left out (it held no
     # record) has none, and a file there would be one nobody signed off.
-    splits = [
-        s for s in SPLITS if any(r["split"] == s for r in records) or _split_file(fmt, s) in listed
-    ]
-    _check_file_set(breaks, out_dir, fmt, listed)
+    data_paths = {
+        str(f["split"]): str(f["path"]) for f in file_entries if f.get("split") is not None
+    }
+    for r in records:
+        if r["split"] not in data_paths:
+            data_paths[r["split"]] = _expected_data_file(layout, fmt, r["split"])
+    splits = list(data_paths)
+    _check_file_set(breaks, out_dir, fmt, listed, splits)
+    _check_recipes(breaks, out_dir, file_entries)
     if fmt == "hf":
-        _check_columns(breaks, out_dir, splits)
-    for source, split, items in _read_files(out_dir, fmt, splits):
+        _check_columns(breaks, out_dir, data_paths)
+    for source, split, items in _read_files(out_dir, fmt, data_paths):
         if not (out_dir / source).exists():
             breaks.add("file_missing", f"{out_dir / source}", "an export file is gone")
             continue
@@ -290,13 +319,13 @@ def _check_export_dir(
         if (
             source.startswith(f"{HF_DATASET_DIR}/")
             and split in clean_parquet
-            and _same_table(out_dir, split)
+            and _same_table(out_dir, split, data_paths[split])
         ):
             continue
         breaks_before = breaks.total
         seen: set[int] = set()
         try:
-            for index, item in items:
+            for index, item in counted(items, progress):
                 where = f"{source}:{index + 1}"
                 entry = by_line.get((split, index))
                 if entry is None:
@@ -304,7 +333,7 @@ def _check_export_dir(
                     continue
                 seen.add(index)
                 try:
-                    content, columns = _content_of(fmt, item, entry["kind"])
+                    content, columns = _content_of(fmt, item, entry["kind"], layout)
                 except RecordFormatError as exc:
                     breaks.add("line_malformed", where, str(exc))
                     continue
@@ -338,6 +367,14 @@ def _check_export_dir(
                         where,
                         f"draft {entry['draft_id']}: the line's text no longer hashes to the "
                         f"record hash {entry['record_hash']}",
+                        entry["draft_id"],
+                    )
+                if fmt == "alpaca" and layout >= 2 and not alpaca_derived_match(item, content):
+                    breaks.add(
+                        "record_edited",
+                        where,
+                        "prompt or completion no longer match the line's instruction, output "
+                        "and system",
                         entry["draft_id"],
                     )
                 for column in ("draft_id", "decision_id", "record_hash"):
@@ -379,7 +416,7 @@ def _check_export_dir(
                     f"draft {entry['draft_id']} is in the manifest but its line is gone",
                     entry["draft_id"],
                 )
-        if fmt == "hf" and source.endswith(".parquet") and breaks.total == breaks_before:
+        if fmt == "hf" and source == data_paths[split] and breaks.total == breaks_before:
             clean_parquet.add(split)
 
     provenance = _check_against_ledger(
@@ -437,22 +474,23 @@ def _compare_with_ledger_records(
         )
 
 
-def _split_file(fmt: str, split: str) -> str:
-    return f"{split}.jsonl" if fmt in JSONL_FORMATS else f"{split}.parquet"
+def _expected_data_file(layout: int, fmt: str, split: str) -> str:
+    """Where the export put a split's data file (for a split whose file is not listed)."""
+    ext = data_ext(fmt)
+    return legacy_data_file(split, ext) if layout < 2 else data_file(split, ext)
 
 
 def _read_files(
-    out_dir: Path, fmt: str, splits: list[str]
+    out_dir: Path, fmt: str, data_paths: dict[str, str]
 ) -> Iterator[tuple[str, str, Iterator[tuple[int, Any]]]]:
     """(source name, split, (line index, raw record) pairs) for every file of the export."""
-    for split in splits:
+    for split, source in data_paths.items():
         if fmt in JSONL_FORMATS:
-            path = out_dir / f"{split}.jsonl"
-            yield path.name, split, _jsonl_items(path)
+            yield source, split, _jsonl_items(out_dir / source)
         else:
-            yield f"{split}.parquet", split, _parquet_items(out_dir / f"{split}.parquet")
+            yield source, split, _parquet_items(out_dir / source)
     if fmt == "hf":
-        for split in splits:
+        for split in data_paths:
             yield (
                 f"{HF_DATASET_DIR}/{split}",
                 split,
@@ -493,23 +531,49 @@ _DATASET_DICT_FILES = frozenset({"dataset_dict.json"})
 _DATASET_SPLIT_FILES = frozenset({"dataset_info.json", "state.json"})
 
 
-def _check_file_set(breaks: _Breaks, out_dir: Path, fmt: str, listed: set[str]) -> None:
+def _check_file_set(
+    breaks: _Breaks, out_dir: Path, fmt: str, listed: set[str], splits: list[str]
+) -> None:
     """The folder holds exactly the files the manifest lists (and, for hf, exactly what the
     dataset copy's own index names): a file nobody listed is one no reviewer signed off, and
     a trainer pointed at the folder may read it."""
-    expected = {MANIFEST_NAME, *listed}
+    expected = {MANIFEST_NAME, *(path.split("/", 1)[0] for path in listed)}
     try:
         present = {p.name for p in out_dir.iterdir()}
+        for name in sorted(present - expected):
+            breaks.add("file_unexpected", str(out_dir / name), "a file the manifest does not list")
+        if DATA_DIR in expected and (out_dir / DATA_DIR).is_dir():
+            for path in sorted((out_dir / DATA_DIR).iterdir()):
+                if f"{DATA_DIR}/{path.name}" not in listed:
+                    breaks.add("file_unexpected", str(path), "a file the manifest does not list")
     except OSError as exc:
         breaks.add("file_unreadable", str(out_dir), _first_line(exc))
         return
-    for name in sorted(present - expected):
-        breaks.add("file_unexpected", str(out_dir / name), "a file the manifest does not list")
     if fmt == "hf" and HF_DATASET_DIR in listed and (out_dir / HF_DATASET_DIR).is_dir():
-        _check_dataset_files(breaks, out_dir / HF_DATASET_DIR, listed)
+        _check_dataset_files(breaks, out_dir / HF_DATASET_DIR, splits)
 
 
-def _check_columns(breaks: _Breaks, out_dir: Path, splits: list[str]) -> None:
+def _check_recipes(breaks: _Breaks, out_dir: Path, file_entries: list[dict[str, Any]]) -> None:
+    """A trainer recipe decides which columns and roles a trainer reads: it must be the one
+    the export wrote (its hash is in the manifest)."""
+    for entry in file_entries:
+        expected = entry.get("hash")
+        if expected is None:
+            continue
+        path = out_dir / str(entry["path"])
+        try:
+            changed = file_hash(path) != expected
+        except FileNotFoundError:
+            breaks.add("file_missing", str(path), "an export file is gone")
+            continue
+        except OSError as exc:
+            breaks.add("file_unreadable", str(path), _first_line(exc))
+            continue
+        if changed:
+            breaks.add("recipe_changed", str(path), "differs from the recipe the export wrote")
+
+
+def _check_columns(breaks: _Breaks, out_dir: Path, data_paths: dict[str, str]) -> None:
     """Each parquet file and each split of the dataset copy has exactly the export's columns,
     of its types: an added column (a ``text`` a trainer would read) is a break. A file that
     cannot be read is left to the read, which names it."""
@@ -518,12 +582,12 @@ def _check_columns(breaks: _Breaks, out_dir: Path, splits: list[str]) -> None:
 
     expected = hf_schema()
     tables: list[tuple[str, Any]] = []
-    for split in splits:
+    for source in data_paths.values():
         with contextlib.suppress(OSError, ValueError):
-            tables.append((f"{split}.parquet", pq.read_schema(out_dir / f"{split}.parquet")))
+            tables.append((source, pq.read_schema(out_dir / source)))
     try:
         copy = load_from_disk(str(out_dir / HF_DATASET_DIR))
-        for split in splits:
+        for split in data_paths:
             if split in copy:
                 tables.append((f"{HF_DATASET_DIR}/{split}", copy[split].data.table.schema))
     except (OSError, ValueError, KeyError, FileNotFoundError):
@@ -540,8 +604,7 @@ def _check_columns(breaks: _Breaks, out_dir: Path, splits: list[str]) -> None:
             breaks.add("columns_changed", str(out_dir / source), detail)
 
 
-def _check_dataset_files(breaks: _Breaks, folder: Path, listed: set[str]) -> None:
-    splits = [s for s in SPLITS if f"{s}.parquet" in listed]
+def _check_dataset_files(breaks: _Breaks, folder: Path, splits: list[str]) -> None:
     try:
         present = {p.name for p in folder.iterdir()}
         for name in sorted(present - _DATASET_DICT_FILES - set(splits)):
@@ -603,7 +666,7 @@ def _rows_of(batches: Iterable[Any]) -> Iterator[dict[str, Any]]:
             yield dict(zip(names, values, strict=True))
 
 
-def _same_table(out_dir: Path, split: str) -> bool:
+def _same_table(out_dir: Path, split: str, parquet_path: str) -> bool:
     """The dataset copy's split has the very rows of the split's parquet file (the checked
     columns, same types, same values, same order), compared batch by batch in Arrow. False
     when either cannot be read: the line-by-line pass then reports what is wrong."""
@@ -613,7 +676,7 @@ def _same_table(out_dir: Path, split: str) -> bool:
 
     try:
         copy = load_from_disk(str(out_dir / HF_DATASET_DIR))[split].data.table.select(_HF_COLUMNS)
-        parquet = pq.ParquetFile(out_dir / f"{split}.parquet")
+        parquet = pq.ParquetFile(out_dir / parquet_path)
         if parquet.metadata.num_rows != copy.num_rows:
             return False
         offset = 0
@@ -629,12 +692,14 @@ def _same_table(out_dir: Path, split: str) -> bool:
         return False
 
 
-def _content_of(fmt: str, item: Any, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _content_of(
+    fmt: str, item: Any, kind: str, layout: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """A line's canonical content, and the provenance columns it carries (hf only)."""
     if isinstance(item, DuplicateKeyError):
         raise RecordFormatError(str(item))
     if fmt in JSONL_FORMATS:
-        return content_of_line(fmt, item, kind), {}
+        return content_of_line(fmt, item, kind, layout=layout), {}
     if not isinstance(item, dict):
         raise RecordFormatError("row is not a record")
     content = record_content(item["question"], item["answer"], item["system"], item["kind"])
@@ -647,7 +712,7 @@ WITH m(i, draft_id, decision_id) AS (
     SELECT key, json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)
 )
 SELECT m.i, m.draft_id, m.decision_id,
-       dr.id AS found_draft, dr.kind, dr.subtype, dr.question, dr.answer,
+       dr.id AS found_draft, dr.kind, dr.subtype, dr.question, dr.answer, dr.meta,
        dr.chunk_id AS draft_chunk, dr.call_id AS draft_call,
        md.id AS found_decision, md.draft_id AS decision_draft, md.verdict, md.reviewer,
        md.final_question, md.final_answer, md.decided_at,
@@ -716,6 +781,8 @@ def _check_against_ledger(
 ) -> str:
     """Check every record against the ledger; returns the provenance hash recomputed from it."""
     stale_listed = set(result.stale_in_export)
+    ungrounded_listed = set(result.ungrounded_in_export)
+    ungrounded = set(result.ungrounded_drafts)
     provenance = ProvenanceHasher()
     for start in range(0, len(records), LOOKUP_BATCH):
         batch = records[start : start + LOOKUP_BATCH]
@@ -738,15 +805,20 @@ def _check_against_ledger(
                     f"decision {entry['decision_id']} that signed it off is not in the ledger",
                     entry["draft_id"],
                 )
-            elif row["verdict"] not in ("approve", "edit") or not is_named(row["reviewer"]):
+            elif row["verdict"] not in verdicts_for(fmt) or not is_named(row["reviewer"]):
                 breaks.add(
                     "record_unsigned",
                     ref,
-                    f"decision {entry['decision_id']} is a {row['verdict']}, not a sign-off",
+                    f"decision {entry['decision_id']} is a {row['verdict']}"
+                    + ("" if is_named(row["reviewer"]) else " by no named reviewer")
+                    + ", not a sign-off",
                     entry["draft_id"],
                 )
             else:
-                _check_signed_text(breaks, ref, entry, row, system_prompt)
+                if fmt in PREFERENCE_FORMATS:
+                    _check_preference_text(breaks, ref, entry, row, system_prompt, fmt)
+                else:
+                    _check_signed_text(breaks, ref, entry, row, system_prompt)
                 _check_still_live(ledger, breaks, ref, entry["decision_id"], row["live_id"])
             if entry["draft_id"] in hf_columns:
                 where, values = hf_columns[entry["draft_id"]]
@@ -768,6 +840,9 @@ def _check_against_ledger(
                     f"its source {row['document']} changed after generation",
                     entry["draft_id"],
                 )
+            if entry["draft_id"] in ungrounded and entry["draft_id"] not in ungrounded_listed:
+                ungrounded_listed.add(entry["draft_id"])
+                result.ungrounded_in_export.append(entry["draft_id"])
             exported = {"export_id": export_id, "format": fmt, "split": entry["split"]}
             key = (entry["draft_id"], entry["decision_id"], entry["record_hash"])
             known = result.provenance_at.get(key)
@@ -817,6 +892,49 @@ def _check_still_live(
     else:
         breaks.add(
             "record_superseded", ref, f"a later decision {live_id} replaced the exported sign-off"
+        )
+
+
+def _check_preference_text(
+    breaks: _Breaks,
+    ref: str,
+    entry: dict[str, Any],
+    row: Any,
+    system_prompt: str | None,
+    fmt: str,
+) -> None:
+    """The preference record the ledger's draft and decision make must hash to the exported
+    one: a chosen side nobody signed off, or a rejected side that is not the drafted or the
+    model's answer, is a break."""
+    try:
+        meta = json.loads(row["meta"]) if isinstance(row["meta"], str) else {}
+    except ValueError:
+        meta = {}
+    expected = preference_content(
+        fmt,
+        kind=row["kind"],
+        question=row["question"],
+        answer=row["answer"],
+        meta=meta if isinstance(meta, dict) else {},
+        verdict=row["verdict"],
+        final_question=row["final_question"],
+        final_answer=row["final_answer"],
+        system=system_prompt,
+    )
+    if expected is None:
+        breaks.add(
+            "record_text_mismatch",
+            ref,
+            f"decision {entry['decision_id']} makes no {fmt} record in the ledger",
+            entry["draft_id"],
+        )
+    elif record_hash(expected.content) != entry["record_hash"]:
+        breaks.add(
+            "record_text_mismatch",
+            ref,
+            f"the {fmt} record decision {entry['decision_id']} makes does not hash to the "
+            "exported record",
+            entry["draft_id"],
         )
 
 

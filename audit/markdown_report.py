@@ -23,6 +23,7 @@ from audit.present import (
     short_question,
     stale_record,
 )
+from audit.training_runs import gap, loss, sparkline
 from ledger.dropped import PER_CHUNK_FULL
 from ledger.text import visible
 
@@ -44,15 +45,15 @@ _MD_SPECIAL = str.maketrans(
 )
 
 
-def _md(value: object) -> str:
+def md_text(value: object) -> str:
     """Untrusted text as inert Markdown: no markup, no raw HTML, one table cell, and no
     control character a terminal showing the file would act on (ESC, bidi overrides)."""
     return visible("" if value is None else str(value)).translate(_MD_SPECIAL)
 
 
-def _md_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+def md_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(_md(cell) for cell in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(md_text(cell) for cell in row) + " |" for row in rows]
     return lines
 
 
@@ -66,8 +67,8 @@ def render_markdown(audit: Audit) -> str:
     out = [
         "# Draftgate audit",
         "",
-        f"Ledger {_md(audit.ledger)} · head #{audit.head.seq}"
-        f" {_md(audit.head.hash)} · generated {_md(audit.generated_at)}",
+        f"Ledger {md_text(audit.ledger)} · head #{audit.head.seq}"
+        f" {md_text(audit.head.hash)} · generated {md_text(audit.generated_at)}",
         "",
     ]
     breaks = integrity.breaks
@@ -77,7 +78,7 @@ def render_markdown(audit: Audit) -> str:
     else:
         out.append(f"## Integrity: FAIL ({len(breaks)} break{'' if len(breaks) == 1 else 's'})")
         out.append("")
-        out += _md_table(
+        out += md_table(
             ["Kind", "Where", "Question", "Record kind", "Exports", "Detail"],
             ([b.kind, b.ref, *break_record(integrity, b), b.detail] for b in breaks),
         )
@@ -89,13 +90,29 @@ def render_markdown(audit: Audit) -> str:
     ]
     if stale_exported:
         out.append("")
-        out += _md_table(
+        out += md_table(
             ["Stale record", "Question", "Kind", "Exports"],
             (stale_record(integrity, d) for d in stale_exported[:LIST_ROWS_MARKDOWN]),
         )
         out += _capped_note(len(stale_exported), min(len(stale_exported), LIST_ROWS_MARKDOWN))
+    ungrounded, ungrounded_exported = integrity.ungrounded_drafts, integrity.ungrounded_in_export
+    if ungrounded:
+        out += [
+            "",
+            f"Ungrounded imported drafts (no doc passage supports them): {len(ungrounded)};"
+            f" ungrounded records in the export: {len(ungrounded_exported)}.",
+        ]
+    if ungrounded_exported:
+        out.append("")
+        out += md_table(
+            ["Ungrounded record", "Question", "Kind", "Exports"],
+            (stale_record(integrity, d) for d in ungrounded_exported[:LIST_ROWS_MARKDOWN]),
+        )
+        out += _capped_note(
+            len(ungrounded_exported), min(len(ungrounded_exported), LIST_ROWS_MARKDOWN)
+        )
     out += ["", "## Summary", ""]
-    out += _md_table(["Signal", "Value"], headline(audit))
+    out += md_table(["Signal", "Value"], headline(audit))
 
     edit_rate = quality.edit_rate
     for groups, title in (
@@ -105,16 +122,16 @@ def render_markdown(audit: Audit) -> str:
     ):
         if groups:
             out += ["", f"### Edit rate by {title}", ""]
-            out += _md_table([title.capitalize(), *GROUP_HEADERS[1:]], group_rows(groups))
+            out += md_table([title.capitalize(), *GROUP_HEADERS[1:]], group_rows(groups))
 
     if quality.reject_reasons:
         out += ["", "### Reject reasons", ""]
-        out += _md_table(["Reason", "Count"], quality.reject_reasons.items())
+        out += md_table(["Reason", "Count"], quality.reject_reasons.items())
 
     fast = quality.fast_decisions
     if fast.by_reviewer:
         out += ["", f"### Decisions faster than {fast.threshold_ms} ms", ""]
-        out += _md_table(
+        out += md_table(
             ["Reviewer", "Decisions", "Timed", "Fast", "Share", "Median dwell (ms)"],
             (
                 [r, t.decisions, t.measured, t.fast, pct(t.share), t.median_dwell_ms]
@@ -125,7 +142,7 @@ def render_markdown(audit: Audit) -> str:
     kinds = quality.balance.kinds
     if kinds:
         out += ["", "### Balance of kinds (signed-off examples)", ""]
-        out += _md_table(
+        out += md_table(
             ["Kind", "Count", "Share", "Target", "Deviation"],
             (
                 [k, v.count, pct(v.share), pct(v.target), f"{v.deviation * 100:+.1f} pts"]
@@ -145,7 +162,7 @@ def render_markdown(audit: Audit) -> str:
     ]
     if uncovered:
         out.append("")
-        out += _md_table(
+        out += md_table(
             ["Document", "Section", "Lines"],
             (
                 [c.path, c.heading, f"{c.start_line}–{c.end_line}"]
@@ -157,7 +174,7 @@ def render_markdown(audit: Audit) -> str:
     contradictions = quality.contradictions.pairs
     if contradictions:
         out += ["", "### Contradictions", ""]
-        out += _md_table(
+        out += md_table(
             ["Question A", "Answer A", "Question B", "Answer B"],
             (
                 [p.question_a, p.answer_a, p.question_b, p.answer_b]
@@ -167,7 +184,7 @@ def render_markdown(audit: Audit) -> str:
     phantoms = quality.phantom_references.phantoms
     if phantoms:
         out += ["", "### Phantom UI references", ""]
-        out += _md_table(
+        out += md_table(
             ["Name", "Examples naming it", "First seen in"],
             ([p.name, p.count, p.example] for p in phantoms[:LIST_ROWS_MARKDOWN]),
         )
@@ -181,8 +198,10 @@ def render_markdown(audit: Audit) -> str:
             f" {num(agreement.two_way.kappa)}, approve/edit/reject"
             f" {num(agreement.three_way.kappa)}.",
         ]
+    out += _origin_section(audit)
     out += _dropped_section(audit)
     out += _ai_addressed_section(audit)
+    out += _training_runs_section(audit)
     out += [
         "",
         "## Provenance",
@@ -193,7 +212,7 @@ def render_markdown(audit: Audit) -> str:
     if audit.provenance:
         shown = audit.provenance[:LIST_ROWS_MARKDOWN]
         out.append("")
-        out += _md_table(
+        out += md_table(
             ["Record", "Question", "Kind", "Exports", "Source", "Reviewer", "Verdict"],
             (
                 [
@@ -212,6 +231,20 @@ def render_markdown(audit: Audit) -> str:
     return "\n".join(out) + "\n"
 
 
+def _origin_section(audit: Audit) -> list[str]:
+    if not audit.drafts_by_origin:
+        return []
+    statuses = ["pending", "approved", "edited", "rejected"]
+    out = ["", "## Drafts by origin", ""]
+    return out + md_table(
+        ["Origin", *statuses, "Total"],
+        (
+            [origin, *(counts.get(s, 0) for s in statuses), sum(counts.values())]
+            for origin, counts in sorted(audit.drafts_by_origin.items())
+        ),
+    )
+
+
 def _dropped_section(audit: Audit) -> list[str]:
     dropped = audit.dropped_candidates
     out = ["", "## Dropped candidates", ""]
@@ -223,7 +256,7 @@ def _dropped_section(audit: Audit) -> list[str]:
         f" ({dropped.count - len(judged)} of them for want of room on their chunk).",
         "",
     ]
-    out += _md_table(
+    out += md_table(
         ["Kind", "Reason", "Count"],
         (
             [kind, reason, n]
@@ -233,7 +266,7 @@ def _dropped_section(audit: Audit) -> list[str]:
     )
     if judged:
         out += ["", "### Dropped on their merits", ""]
-        out += _md_table(
+        out += md_table(
             ["Kind", "Feature or name", "Reason", "Where", "Matching text"],
             ([d.kind, d.name, d.reason, d.at, d.text] for d in judged[:LIST_ROWS_MARKDOWN]),
         )
@@ -251,9 +284,52 @@ def _ai_addressed_section(audit: Audit) -> list[str]:
         " drafts must not repeat them.",
         "",
     ]
-    out += _md_table(
+    out += md_table(
         ["Where", "Sentence"],
         ([f.at, f.sentence] for f in flagged.sentences[:LIST_ROWS_MARKDOWN]),
     )
     out += _capped_note(flagged.count, min(flagged.count, LIST_ROWS_MARKDOWN))
+    return out
+
+
+def _training_runs_section(audit: Audit) -> list[str]:
+    runs = audit.training_runs
+    out = ["", "## Training runs", ""]
+    if not runs.count:
+        return [*out, "None recorded (`draftgate runs add EXPORT_ID FILE`)."]
+    out += [
+        f"{runs.count} training runs recorded beside their exports. Gap = the last eval loss"
+        " minus the last train loss logged at or before its step.",
+        "",
+    ]
+    out += md_table(
+        [
+            "Export",
+            "File",
+            "Points",
+            "Final train",
+            "Final eval",
+            "Gap",
+            "Lowest eval (step)",
+            "Train curve",
+            "Eval curve",
+        ],
+        (
+            [
+                export.export_id + (f" ({export.format})" if export.format else ""),
+                run.file_name,
+                len(run.points),
+                loss(run.final_train_loss),
+                loss(run.final_eval_loss),
+                gap(run.final_gap),
+                f"{loss(run.best_eval_loss)} ({run.best_eval_step})"
+                if run.best_eval_step is not None
+                else "—",
+                sparkline([p.train_loss for p in run.points]),
+                sparkline([p.eval_loss for p in run.points]),
+            ]
+            for export in runs.exports
+            for run in export.runs
+        ),
+    )
     return out

@@ -60,7 +60,12 @@ class IntegritySummary(_Section):
     heads_checked: int
     stale_drafts: list[str]
     stale_in_export: list[str]
-    # Every draft a break or the stale-in-export list names, by draft id.
+    # Imported drafts no doc passage supports (meta import.grounded false), in the ledger and
+    # among the records of the exports checked: not breaks (a reviewer signed them off as
+    # they are), but a reader must see that they rest on no doc.
+    ungrounded_drafts: list[str] = []
+    ungrounded_in_export: list[str] = []
+    # Every draft a break or the stale- or ungrounded-in-export lists name, by draft id.
     records: dict[str, NamedRecord] = {}
 
 
@@ -293,6 +298,46 @@ class AiAddressedText(_Section):
     sentences: list[AiAddressedSentence] = Field(default_factory=list)
 
 
+class LossPointRow(_Section):
+    step: int
+    train_loss: Number | None
+    eval_loss: Number | None
+
+
+class TrainingRunRow(_Section):
+    """One recorded training run of an export: its curve, final losses and the checks of its
+    links (its own hash, and the export's manifest hash it recorded)."""
+
+    run_id: str
+    file_name: str
+    file_hash: str
+    source_format: str
+    recorded_at: str
+    points: list[LossPointRow]
+    final_train_loss: Number | None
+    final_eval_loss: Number | None
+    # Last eval loss minus the last train loss logged at or before its step.
+    final_gap: Number | None
+    best_eval_loss: Number | None
+    best_eval_step: int | None
+    hash_ok: bool
+    manifest_matches: bool
+
+
+class ExportRuns(_Section):
+    export_id: str
+    format: str | None  # None when the export's row is missing (a break)
+    created_at: str | None
+    runs: list[TrainingRunRow]
+
+
+class TrainingRuns(_Section):
+    """The training runs recorded beside the exports, by export (oldest first)."""
+
+    count: int = 0
+    exports: list[ExportRuns] = Field(default_factory=list)
+
+
 class Audit(_Section):
     """Integrity, provenance and quality of one ledger and its exports."""
 
@@ -307,6 +352,10 @@ class Audit(_Section):
     quality: Quality
     dropped_candidates: DroppedCandidates = Field(default_factory=DroppedCandidates)
     ai_addressed_text: AiAddressedText = Field(default_factory=AiAddressedText)
+    training_runs: TrainingRuns = Field(default_factory=TrainingRuns)
+    # origin (generate, probe, import) -> status -> drafts. Set only when some draft has an
+    # origin other than generate: a ledger of drafted examples alone reports as it always did.
+    drafts_by_origin: dict[str, dict[str, int]] = Field(default_factory=dict)
 
     def as_json_dict(self) -> dict[str, Any]:
         """The JSON report's value: every field, but ``template_names`` only where computed."""

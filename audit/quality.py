@@ -32,7 +32,7 @@ from rapidfuzz import fuzz
 
 from ledger.errors import LedgerError
 from ledger.models import DraftKind
-from ledger.store import Ledger, is_clock_anomaly
+from ledger.store import DOCS_ONLY_SQL, Ledger, is_clock_anomaly
 from ledger.text import normalise, references_with_keys
 
 DEFAULT_FAST_DECISION_MS = 2000
@@ -394,7 +394,7 @@ def _coverage(ledger: Ledger, examples: Sequence[Example]) -> dict[str, Any]:
     rows = ledger.iter_query(
         "SELECT c.id, d.path, c.heading_path, c.start_line, c.end_line, c.text_hash"
         " FROM current_chunks c JOIN documents d ON d.id = c.document_id"
-        " ORDER BY d.path, c.ordinal"
+        f" WHERE d.path {DOCS_ONLY_SQL} ORDER BY d.path, c.ordinal"
     )
     for chunk_id, path, heading_json, start_line, end_line, text_hash in rows:
         total += 1

@@ -6,6 +6,7 @@ from rich.markup import escape as rich_escape
 
 from audit.model import Audit
 from audit.present import break_record, headline, pct, stale_record
+from audit.training_runs import run_summary
 
 BREAKS_SHOWN = 5
 
@@ -47,6 +48,17 @@ def render_terminal_summary(audit: Audit) -> list[str]:
             )
         if len(stale_exported) > BREAKS_SHOWN:
             lines.append(f"  … and {len(stale_exported) - BREAKS_SHOWN} more (see the report)")
+    ungrounded, ungrounded_exported = integrity.ungrounded_drafts, integrity.ungrounded_in_export
+    if ungrounded:
+        lines.append(
+            f"[yellow]Ungrounded imported drafts: {len(ungrounded)}, "
+            f"ungrounded in export: {len(ungrounded_exported)}[/]"
+        )
+        for draft_id in ungrounded_exported[:BREAKS_SHOWN]:
+            hash_, question, kind, exports = stale_record(integrity, draft_id)
+            lines.append(
+                "  [yellow]•[/] " + rich_escape(f"{hash_} “{question}” · {kind} · {exports}")
+            )
     figures = dict(headline(audit))
     lines.append(
         " · ".join(
@@ -76,12 +88,21 @@ def render_terminal_summary(audit: Audit) -> list[str]:
         + (" (" + rich_escape(", ".join(f"{r} {n}" for r, n in sorted(reasons.items()))) + ")")
         * bool(reasons)
     )
+    if audit.drafts_by_origin:
+        lines.append(
+            "Drafts by origin: "
+            + ", ".join(
+                f"{rich_escape(origin)} {sum(counts.values())} ({counts.get('pending', 0)} pending)"
+                for origin, counts in sorted(audit.drafts_by_origin.items())
+            )
+        )
     if flagged.count:
         first = flagged.sentences[0]
         lines.append(
             f"[yellow]Doc text addressed to an AI assistant: {flagged.count}[/]"
             f" (first at {rich_escape(first.at)}; see the report)"
         )
+    lines += _training_runs_lines(audit)
     kinds = audit.quality.balance.kinds
     if kinds:
         lines.append(
@@ -91,4 +112,16 @@ def render_terminal_summary(audit: Audit) -> list[str]:
                 for kind, v in kinds.items()
             )
         )
+    return lines
+
+
+def _training_runs_lines(audit: Audit) -> list[str]:
+    runs = audit.training_runs
+    if not runs.count:
+        return []
+    lines = [f"Training runs: {runs.count}"]
+    for export in runs.exports:
+        for run in export.runs:
+            label = f"export {export.export_id}" + (f" ({export.format})" if export.format else "")
+            lines.append("  • " + rich_escape(f"{label}: {run_summary(run)}"))
     return lines

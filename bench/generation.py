@@ -14,9 +14,17 @@ Prints:
      validation, corpus checks, dedup, the ledger writer) beside a bare instructor call loop
      with the same request and response model, in the same run, and their ratio (the best
      run of each, and the median runs);
- (c) with an RPM budget, the achieved rate against the budget and the 429s the server sent.
+ (c) with an RPM budget, the achieved rate against the budget and the 429s the server sent;
+ (d) processes: efficiency at 256 and 512 calls in flight (1 s mean latency, the same jitter)
+     for the whole generate path in this process (what ``generate`` does) and for
+     ``generate --workers N`` with 1, 2 and 4 worker processes sharing the calls in flight,
+     and each against the single process. Rates come from the ledger's call records (first
+     call started to last call finished, and the steady state between the C-th and the
+     (n-C)-th finish), so worker start-up and planning are not counted. The server runs in
+     its own process and shares the machine's cores with the workers.
 
-    PYTHONPATH=. python bench/generation.py            # about five minutes
+    PYTHONPATH=. python bench/generation.py            # about fifteen minutes
+    PYTHONPATH=. python bench/generation.py --parts d  # (d) alone, about ten minutes
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import heapq
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -42,6 +51,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from generator import pipeline  # noqa: E402
 from generator.client import ClientSettings, LLMClient, prepared_response_model  # noqa: E402
 from generator.dedup import DedupIndex  # noqa: E402
 from generator.ingest import ingest_folder  # noqa: E402
@@ -50,7 +60,10 @@ from generator.pacing import Pacer  # noqa: E402
 from generator.prompts import PromptSet  # noqa: E402
 from generator.runner import DraftChecker, Job, plan_jobs, run_jobs  # noqa: E402
 from generator.scope import load_scope  # noqa: E402
+from generator.settings import GenerateSettings  # noqa: E402
+from generator.workers import run_pool  # noqa: E402
 from ledger import Ledger  # noqa: E402
+from ledger.store import parse_time  # noqa: E402
 
 DOCS = REPO / "product_docs"
 SCOPE = load_scope(DOCS / "scope.toml")
@@ -287,7 +300,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="alternations in (b)")
     parser.add_argument("--rpm", type=int, default=600)
     parser.add_argument("--rpm-seconds", type=float, default=30.0)
-    parser.add_argument("--parts", default="abc", help="which parts to run, e.g. 'c'")
+    parser.add_argument("--parts", default="abcd", help="which parts to run, e.g. 'c'")
+    parser.add_argument("--pool-rounds", type=int, default=10, help="calls per slot in (d)")
+    parser.add_argument(
+        "--pool-levels", default="256,512", help="calls in flight in (d), comma-separated"
+    )
+    parser.add_argument("--pool-workers", default="1,2,4", help="worker counts in (d)")
     args = parser.parse_args()
     kinds = list(KIND_NAMES)
     with tempfile.TemporaryDirectory() as tmp:
@@ -298,6 +316,8 @@ def main() -> None:
             part_b(args, folder, kinds)
         if "c" in args.parts:
             part_c(args, folder, kinds)
+        if "d" in args.parts:
+            part_d(args, folder)
 
 
 def part_a(args: argparse.Namespace, folder: Path, kinds: list[str]) -> None:
@@ -379,6 +399,141 @@ def part_c(args: argparse.Namespace, folder: Path, kinds: list[str]) -> None:
             f"{server['rate_limited']}; failed calls {sum(report.calls_failed.values())}"
         )
         ledger.close()
+
+
+def copied_docs(folder: Path, copies: int) -> Path:
+    """The sample docs ``copies`` times over, each copy's headings marked with its number, so
+    every copy's chunks have their own text (the same text would be the same jobs)."""
+    root = folder / "docs"
+    if root.exists():
+        return root
+    root.mkdir()
+    (root / "scope.toml").write_text((DOCS / "scope.toml").read_text())
+    for copy in range(copies):
+        part = root / f"part{copy}"
+        part.mkdir()
+        for doc in DOCS.glob("*.md"):
+            lines = [
+                f"{line} (part {copy})" if line.startswith("#") else line
+                for line in doc.read_text().splitlines()
+            ]
+            (part / doc.name).write_text("\n".join(lines) + "\n")
+    return root
+
+
+def call_times(path: Path) -> tuple[list[float], list[float], int]:
+    """Start and finish times (s) of the ok calls the ledger recorded, and the failed count."""
+    with Ledger.open(path) as ledger:
+        calls = ledger.generation_calls()
+
+    def seconds(stamp: str) -> float:
+        return parse_time(stamp).timestamp()
+
+    ok = [c for c in calls if c.status == "ok"]
+    return (
+        sorted(seconds(c.started_at) for c in ok),
+        sorted(seconds(c.finished_at) for c in ok),
+        len(calls) - len(ok),
+    )
+
+
+def pool_figures(
+    path: Path,
+    url: str,
+    before: dict[str, float],
+    concurrency: int,
+    client_cpu_s: float,
+    server_cpu: float,
+) -> tuple[str, float, float]:
+    """A line of figures for one run of (d), its whole-run and its steady-state efficiency."""
+    server_cpu_used = server_cpu_s() - server_cpu
+    after = stats(url)
+    draws = after["latency_draws"] - before["latency_draws"]
+    mean_latency = (after["latency_drawn_s"] - before["latency_drawn_s"]) / max(1, draws)
+    ideal = concurrency / mean_latency
+    starts, finishes, failed = call_times(path)
+    count = len(finishes)
+    wall = finishes[-1] - starts[0]
+    first, last = concurrency, count - concurrency
+    steady = (last - first) / (finishes[last] - finishes[first]) if last > first else count / wall
+    return (
+        f"{count:>5} calls in {wall:6.2f} s = {count / wall:6.1f}/s of ideal {ideal:5.1f}/s: "
+        f"efficiency {count / wall / ideal:.3f}, steady {steady / ideal:.3f}, failed {failed}; "
+        f"CPU ms/call client {client_cpu_s * 1000 / count:.2f} "
+        f"server {server_cpu_used * 1000 / count:.2f}",
+        count / wall / ideal,
+        steady / ideal,
+    )
+
+
+def client_cpu_s() -> float:
+    """CPU seconds of this process and of its waited-for children (the pool's workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def part_d(args: argparse.Namespace, folder: Path) -> None:
+    levels = [int(x) for x in args.pool_levels.split(",")]
+    worker_counts = [int(x) for x in args.pool_workers.split(",")]
+    most = max(levels) * args.pool_rounds
+    print(
+        f"(d) processes: {args.latency:g} s mean latency (+/- {args.jitter:.0%}), "
+        f"{args.pool_rounds} calls per slot; {os.cpu_count()} cores, load average "
+        f"{os.getloadavg()[0]:.1f} at the start (other work on the machine shares them)"
+    )
+    docs = copied_docs(folder, copies=max(1, -(-most // 900)))
+    template = folder / "d-template.sqlite"
+    with Ledger.open(template) as ledger:
+        ingest_folder(ledger, docs)
+    scope = load_scope(docs / "scope.toml")
+    results: dict[tuple[int, str], tuple[float, float]] = {}
+    with fake_server(args.latency, jitter=args.jitter) as url:
+        for concurrency in levels:
+            count = concurrency * args.pool_rounds
+            settings = GenerateSettings(
+                model="bench",
+                mode="tools",  # fixed: ``auto`` would add its check calls to the figures
+                concurrency=concurrency,
+                per_chunk=1,
+                timeout_s=60.0,
+                backoff_initial_s=0.05,
+                backoff_max_s=1.0,
+                base_url=url,
+                api_key="sk-bench",
+                limit=count,
+            )
+            for label, workers in [("single process", 0)] + [
+                (f"{n} worker{'s' if n > 1 else ''}", n) for n in worker_counts
+            ]:
+                path = folder / f"d-{concurrency}-{workers}.sqlite"
+                path.write_bytes(template.read_bytes())
+                before, server_cpu = stats(url), server_cpu_s()
+                # Client CPU: this process's for the single process, the workers' (waited
+                # for, so counted in RUSAGE_CHILDREN) for a pool; planning and start-up in.
+                cpu_before = client_cpu_s()
+                with Ledger.open(path) as ledger:
+                    if workers:
+                        run_pool(ledger, scope, settings, workers, pipeline.SilentObserver())
+                    else:
+                        pipeline.run(ledger, scope, settings)
+                line, whole, steady = pool_figures(
+                    path, url, before, concurrency, client_cpu_s() - cpu_before, server_cpu
+                )
+                results[(concurrency, label)] = (whole, steady)
+                print(f"  {concurrency:>3} in flight, {label:<14} {line}", flush=True)
+    print("  efficiency (whole run / steady state), and against the single process:")
+    labels = ["single process"] + [f"{n} worker{'s' if n > 1 else ''}" for n in worker_counts]
+    print("  in flight  " + "".join(f"{label:>26}" for label in labels))
+    for concurrency in levels:
+        base_whole, base_steady = results[(concurrency, "single process")]
+        cells = []
+        for label in labels:
+            whole, steady = results[(concurrency, label)]
+            cells.append(
+                f"{whole:.3f}/{steady:.3f} ({whole / base_whole:.2f}x/{steady / base_steady:.2f}x)"
+            )
+        print(f"  {concurrency:>9}  " + "".join(f"{cell:>26}" for cell in cells))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ until /v1/models answers, then in a temporary folder ingest a tiny docs folder, 
 approve one draft through the review app (headless), export and audit. After each `generate`
 the new generation_calls rows are read and every failed call's label is compared with what the
 server did (its access log, whether it stayed up). Prints a table of server x mode and writes
-the same to compat/last-run.md.
+the same to compat/endpoints-last-run.md.
 
 Usage: python compat/endpoints.py [--servers NAME,NAME] [--out PATH] [--mode-limit-s N]
 Exit status: 0 when every step ran and no record was found misleading; 1 otherwise (the table
@@ -466,7 +466,7 @@ def cell(text: str) -> str:
 
 
 def load_results(path: Path) -> dict[str, ServerResult]:
-    """The last recorded run of each server (compat/last-run.json)."""
+    """The last recorded run of each server (compat/endpoints-last-run.json)."""
     if not path.exists():
         return {}
     loaded: dict[str, ServerResult] = {}
@@ -546,7 +546,7 @@ def render(results: list[ServerResult]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated servers")
-    parser.add_argument("--out", default=str(REPO / "compat" / "last-run.md"))
+    parser.add_argument("--out", default=str(REPO / "compat" / "endpoints-last-run.md"))
     parser.add_argument(
         "--mode-limit-s",
         type=float,

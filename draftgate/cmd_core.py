@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from draftgate.context import CommandError, config_of, open_ledger
 from draftgate.docs_findings import ai_addressed_warning, print_status, status_json
 from draftgate.exit_codes import ExitCode
-from generator.ingest import DocsFolderError, check_docs_folder, ingest_folder
+from draftgate.output import add_json_option, print_json, progress_for
 from ledger import DraftStatus, verify
 
 
@@ -26,11 +24,18 @@ def register(subparsers: Any) -> None:
         "Unchanged files are skipped; a changed file's old drafts become stale. Binary, empty, "
         "non-UTF-8 and oversized files are skipped with one warning each.",
     )
-    ingest.add_argument("docs_dir", nargs="?", help="docs folder (default: product_docs)")
+    ingest.add_argument("docs_dir", nargs="?", help="docs folder (default: the config's docs)")
+    add_json_option(ingest, "the counts, warnings and flagged text")
     ingest.set_defaults(run=run_ingest)
 
-    status = subparsers.add_parser("status", help="counts of documents, chunks, drafts, decisions")
-    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status = subparsers.add_parser(
+        "status",
+        help="counts of documents, chunks, drafts, decisions",
+        description="Counts of documents, chunks and drafts (by kind and review status), "
+        "decisions and generation calls, the decision chain's head, and what the drafters "
+        "dropped or flagged in the docs. Reads only; safe while others review.",
+    )
+    add_json_option(status, "the counts")
     status.set_defaults(run=run_status)
 
     verify_parser = subparsers.add_parser(
@@ -38,10 +43,14 @@ def register(subparsers: Any) -> None:
         help="recompute every hash and walk the decision chain",
         description="Exit 0 when the ledger is intact; otherwise exit 1 with one line per break.",
     )
+    add_json_option(verify_parser, "the verdict and every break")
     verify_parser.set_defaults(run=run_verify)
 
 
 def run_ingest(args: argparse.Namespace) -> int:
+    # Imported here: the Markdown parser is not needed by `status` and `verify`.
+    from generator.ingest import DocsFolderError, check_docs_folder, ingest_folder
+
     config = config_of(args)
     docs_dir = args.docs_dir or config.docs
     try:
@@ -49,15 +58,31 @@ def run_ingest(args: argparse.Namespace) -> int:
         check_docs_folder(docs_dir)
     except DocsFolderError as exc:
         raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc
-    err = Console(stderr=True)
     with open_ledger(args, config, create=True) as ledger:
         try:
-            with err.status("ingesting…") as spinner:
-                report = ingest_folder(
-                    ledger, docs_dir, on_file=lambda rel: spinner.update(f"ingesting {escape(rel)}")
-                )
+            with progress_for(args, "ingesting") as progress:
+                report = ingest_folder(ledger, docs_dir, progress=progress)
         except DocsFolderError as exc:
             raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc
+    chunks = sum(o.chunk_count for o in report.outcomes)
+    if args.json:
+        print_json(
+            {
+                "documents": len(report.outcomes),
+                "chunks": chunks,
+                **{state: report.count(state) for state in ("new", "changed", "unchanged")},
+                "removed": len(report.removed),
+                "skipped": len(report.warnings),
+                "warnings": report.warnings,
+                "replaced_root": report.replaced_root,
+                "ai_addressed_text": [
+                    {"at": f.at, "document": f.document, "line": f.line, "sentence": f.sentence}
+                    for flags in report.ai_addressed.values()
+                    for f in flags
+                ],
+            }
+        )
+        return ExitCode.OK
     for warning in report.warnings:
         print(f"draftgate: warning: {warning}", file=sys.stderr)
     for flags in report.ai_addressed.values():
@@ -68,7 +93,6 @@ def run_ingest(args: argparse.Namespace) -> int:
             f"replaced the documents ingested from {report.replaced_root} "
             f"({len(report.removed)} no longer present)"
         )
-    chunks = sum(o.chunk_count for o in report.outcomes)
     print(
         f"ingested {len(report.outcomes)} documents ({chunks} chunks): "
         f"{report.count('new')} new, {report.count('changed')} changed, "
@@ -86,7 +110,7 @@ def run_status(args: argparse.Namespace) -> int:
         flags = ledger.ai_addressed_text()
     if args.json:
         value = {**report.as_dict(), **status_json(dropped, flags)}
-        print(json.dumps(value, indent=2, sort_keys=True))
+        print_json(value)
         return ExitCode.OK
     console = Console()
     console.print(
@@ -107,6 +131,15 @@ def run_status(args: argparse.Namespace) -> int:
     else:
         # An empty table reads like a rendering fault; say plainly there is nothing yet.
         console.print("drafts: none yet")
+    if report.drafts_by_origin:
+        console.print(
+            "drafts by origin: "
+            + ", ".join(
+                f"{origin} {sum(counts.values())}"
+                f" ({counts.get(DraftStatus.PENDING.value, 0)} pending)"
+                for origin, counts in sorted(report.drafts_by_origin.items())
+            )
+        )
     decisions = ", ".join(f"{v} {k}" for k, v in sorted(report.decisions.items())) or "none"
     calls = ", ".join(f"{v} {k}" for k, v in sorted(report.calls.items())) or "none"
     console.print(f"decisions: {decisions}; chain head #{report.head_seq} {report.head_hash}")
@@ -118,8 +151,19 @@ def run_status(args: argparse.Namespace) -> int:
 def run_verify(args: argparse.Namespace) -> int:
     config = config_of(args)
     with open_ledger(args, config, reads_only=True) as ledger:
-        breaks = verify(ledger)
+        with progress_for(args, "verifying") as progress:
+            breaks = verify(ledger, progress)
         head = ledger.head()
+    if args.json:
+        print_json(
+            {
+                "intact": not breaks,
+                "decisions": head.seq,
+                "head_hash": head.hash,
+                "breaks": [{"kind": b.kind, "ref": b.ref, "detail": b.detail} for b in breaks],
+            }
+        )
+        return ExitCode.INTEGRITY if breaks else ExitCode.OK
     if breaks:
         for item in breaks:
             print(item.line())

@@ -7,6 +7,7 @@ import argparse
 import logging
 import os
 import sys
+from dataclasses import asdict
 from typing import Any
 
 from pydantic import ValidationError
@@ -26,12 +27,14 @@ from rich.table import Table
 from draftgate.config import Config, GenerateConfig, ledger_path
 from draftgate.context import CommandError, config_of, docs_root, open_ledger
 from draftgate.exit_codes import ExitCode
+from draftgate.output import add_json_option, print_json
 from generator import pipeline
 from generator.errors import EndpointError, GenerateError, NoChunksError, SettingsError
 from generator.kinds import KIND_NAMES
 from generator.pipeline import RunProgress, RunSummary
 from generator.scope import Scope, ScopeError, load_scope, scope_path_for
-from generator.settings import STRUCTURED_MODES, GenerateSettings
+from generator.settings import MODE_CHOICES, GenerateSettings
+from generator.workers import run_pool
 
 
 def register(subparsers: Any) -> None:
@@ -49,6 +52,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--concurrency", type=int, metavar="N", help="calls in flight at once")
     parser.add_argument("--limit", type=int, metavar="N", help="run at most N jobs")
     parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        default=1,
+        help="draft with N processes on this ledger, each with its share of --concurrency "
+        "and of the rpm/tpm budgets (default 1); worth it past ~100 calls in flight",
+    )
+    parser.add_argument(
         "--dry-run",
         action="store_true",
         help="print the jobs and an estimate of calls and tokens; write nothing",
@@ -57,14 +68,28 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--tpm", type=int, metavar="N", help="tokens-per-minute budget")
     parser.add_argument(
         "--mode",
-        choices=STRUCTURED_MODES,
-        help="structured-output mode (default: [generate] mode, tools)",
+        choices=MODE_CHOICES,
+        help="structured-output mode; auto (the default, [generate] mode) uses the mode "
+        "`draftgate check` finds working, cached beside the ledger in endpoint-modes.json",
+    )
+    parser.add_argument(
+        "--max-tokens-per-draft",
+        type=int,
+        metavar="N",
+        help="completion budget per requested draft: each call sends max_tokens = drafts "
+        "asked x N (default: [generate] max_tokens_per_draft, 600)",
     )
     parser.add_argument(
         "--batch", action="store_true", help="use the OpenAI Batch API (half the cost; resumable)"
     )
+    parser.add_argument(
+        "--redraft-rejected",
+        action="store_true",
+        help="draft again for chunks whose drafts reviewers rejected, with their reasons and "
+        "notes in the prompt; each new draft links to the drafts it replaces (LLM only)",
+    )
     parser.add_argument("--scope", metavar="PATH", help="scope file (default: <docs>/scope.toml)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_json_option(parser, "the run's summary (or the dry run's plan)")
     parser.set_defaults(run=run_generate)
 
 
@@ -79,6 +104,7 @@ def effective_settings(args: argparse.Namespace, config: Config) -> GenerateSett
         "concurrency": args.concurrency,
         "per_chunk": args.per_chunk,
         "mode": args.mode,
+        "max_tokens_per_draft": args.max_tokens_per_draft,
         "rpm": args.rpm,
         "tpm": args.tpm,
     }
@@ -99,6 +125,7 @@ def effective_settings(args: argparse.Namespace, config: Config) -> GenerateSett
             "api_key": os.environ.get("OPENAI_API_KEY"),
             "limit": args.limit,
             "batch": args.batch,
+            "redraft_rejected": args.redraft_rejected,
         }
     )
 
@@ -125,16 +152,50 @@ def run_generate(args: argparse.Namespace) -> int:
     scope = _scope_of(args, config)
     with open_ledger(args, config, read_only=args.dry_run) as ledger:
         try:
-            if args.dry_run:
-                _print_estimate(pipeline.estimate(ledger, scope, settings), settings)
+            if settings.redraft_rejected and not settings.uses_llm:
+                # Nothing to draft or estimate: say what is left, as a real run would.
+                from generator.redraft import rules_skip_message
+
+                print(f"draftgate: {rules_skip_message(ledger, settings.kinds)}", file=sys.stderr)
                 return ExitCode.OK
-            if not settings.uses_llm:
+            if args.dry_run and not settings.uses_llm:
+                plan = pipeline.rules_plan(ledger, scope, settings)
+                if args.json:
+                    print_json(
+                        {
+                            "dry_run": True,
+                            "drafter": "rules",
+                            **asdict(plan.summary),
+                            "drafts_by_document": plan.drafts_by_document,
+                        }
+                    )
+                else:
+                    _print_rules_plan(plan)
+                return ExitCode.OK
+            if args.dry_run:
+                estimate = pipeline.estimate(ledger, scope, settings)
+                if args.json:
+                    print_json(_estimate_json(estimate, settings))
+                else:
+                    _print_estimate(estimate, settings)
+                return ExitCode.OK
+            if settings.redraft_rejected and settings.uses_llm:
+                from generator.redraft import describe_rejections, find_rejections
+
+                found = find_rejections(ledger, settings.kinds)
+                print(f"draftgate: {describe_rejections(found)}", file=sys.stderr)
+            if not settings.uses_llm and args.workers == 1:
                 print(
                     "draftgate: no LLM endpoint configured (OPENAI_API_KEY/OPENAI_BASE_URL "
                     "unset); drafting with the built-in rules drafter",
                     file=sys.stderr,
                 )
-            summary = pipeline.run(ledger, scope, settings, _ProgressBar(args.quiet))
+            if args.workers != 1:
+                summary = run_pool(
+                    ledger, scope, settings, args.workers, _ProgressBar(args.quiet), verbose=verbose
+                )
+            else:
+                summary = pipeline.run(ledger, scope, settings, _ProgressBar(args.quiet))
         except NoChunksError as exc:
             raise CommandError(
                 f"no ingested docs in {ledger_path(args.ledger, config)}; run `draftgate ingest`"
@@ -143,8 +204,18 @@ def run_generate(args: argparse.Namespace) -> int:
             raise CommandError(str(exc), ExitCode.ENDPOINT) from exc
         except GenerateError as exc:
             raise CommandError(str(exc), ExitCode.BAD_INPUT) from exc
-    _print_summary(summary)
-    _print_dropped_drafts(summary.dropped_drafts)
+    if args.json:
+        print_json({"dry_run": False, **asdict(summary)})
+    else:
+        _print_summary(summary)
+        _print_dropped_drafts(summary.dropped_drafts)
+    if summary.interrupted:
+        print(
+            "draftgate: interrupted; the calls in flight finished and everything finished is "
+            "kept in the ledger; rerun `draftgate generate` to draft the rest",
+            file=sys.stderr,
+        )
+        return ExitCode.INTERRUPTED
     failed = sum(summary.calls_failed.values())
     if failed:
         print(
@@ -154,6 +225,61 @@ def run_generate(args: argparse.Namespace) -> int:
         )
         return ExitCode.INCOMPLETE
     return ExitCode.OK
+
+
+def _estimate_json(estimate: pipeline.Estimate, settings: GenerateSettings) -> dict[str, Any]:
+    return {
+        "dry_run": True,
+        "drafter": "llm",
+        "model": settings.model,
+        "mode": estimate.mode,
+        "calls": len(estimate.jobs),
+        "jobs_skipped": estimate.plan.skipped_finished,
+        "prompt_tokens": estimate.prompt_tokens,
+        "completion_tokens": estimate.completion_tokens,
+        "total_tokens": estimate.total_tokens,
+        "cost": estimate.cost,
+        "jobs": [
+            {
+                "key": job.key,
+                "document": job.document_path,
+                "lines": [job.chunk.start_line, job.chunk.end_line],
+                "kind": job.kind,
+                "subtype": job.subtype,
+                "drafts": job.count,
+                "estimated_tokens": job.estimated_tokens,
+            }
+            for job in estimate.jobs
+        ],
+    }
+
+
+def _print_rules_plan(rules: pipeline.RulesPlan) -> None:
+    """The offline dry run: the rules drafter drafted in memory, so the counts are exact."""
+    plan = rules.summary
+    console = Console()
+    console.print(
+        "no LLM endpoint is configured (OPENAI_API_KEY/OPENAI_BASE_URL unset): "
+        "`draftgate generate` would run the built-in rules drafter, at no cost"
+    )
+    kinds = sorted(plan.drafts_by_kind)
+    table = Table("document", *kinds, "total", title=f"{plan.calls_ok} rules jobs to run")
+    for path, by_kind in sorted(rules.drafts_by_document.items()):
+        counts = [str(by_kind.get(kind, 0)) for kind in kinds]
+        # A file name is text, not rich markup.
+        table.add_row(escape(path), *counts, str(sum(by_kind.values())))
+    table.add_row(
+        "all", *(str(plan.drafts_by_kind[k]) for k in kinds), str(sum(plan.drafts_by_kind.values()))
+    )
+    console.print(table)
+    drafted = sum(plan.drafts_by_kind.values())
+    console.print(
+        f"would draft {drafted} of {plan.drafts_requested} requested; "
+        f"{plan.jobs_skipped} jobs already finished are skipped; nothing written"
+    )
+    if plan.dropped:
+        reasons = ", ".join(f"{escape(r)} {n}" for r, n in sorted(plan.dropped.items()))
+        console.print(f"not drafted: {reasons}")
 
 
 def _print_estimate(estimate: pipeline.Estimate, settings: GenerateSettings) -> None:
@@ -182,7 +308,7 @@ def _print_estimate(estimate: pipeline.Estimate, settings: GenerateSettings) -> 
         f"estimate: {len(estimate.jobs)} calls, ~{estimate.total_tokens} tokens "
         f"(~{estimate.prompt_tokens} in, ~{estimate.completion_tokens} out), "
         f"~${estimate.cost:.4f} at the configured prices; model {settings.model}; "
-        "nothing written"
+        f"mode {estimate.mode}; nothing written"
     )
     if not estimate.uses_llm:
         console.print("(no endpoint is configured: a real run would use the rules drafter)")
@@ -226,8 +352,8 @@ class _ProgressBar:
 
     def ledger_busy(self, wait_s: float) -> None:
         message = (
-            "draftgate: another process is writing the ledger; finished calls "
-            f"wait to be stored (up to {wait_s:g} s)"
+            "draftgate: another process is writing the ledger; finished calls and new "
+            f"jobs wait for it (up to {wait_s:g} s)"
         )
         if self._progress is not None:
             self._progress.console.print(message)
@@ -260,11 +386,18 @@ def _print_summary(summary: RunSummary) -> None:
     """The run's counts: requested = stored + dropped + failed, each from the ledger's rows."""
     console = Console()
     table = Table("", "count", title="generation summary")
+    if summary.mode is not None:
+        table.add_row("mode", summary.mode)
     table.add_row("calls ok", str(summary.calls_ok))
     for reason, n in sorted(summary.calls_failed.items()):
         table.add_row(f"calls failed: {reason}", str(n))
     if summary.jobs_skipped:
         table.add_row("jobs skipped (already finished)", str(summary.jobs_skipped))
+    if summary.jobs_left_to_other_runs:
+        table.add_row(
+            "jobs left to other runs (finished or claimed there)",
+            str(summary.jobs_left_to_other_runs),
+        )
     table.add_row("drafts requested", str(summary.drafts_requested))
     table.add_row("drafts failed (with their calls)", str(summary.drafts_failed))
     for kind, n in sorted(summary.drafts_by_kind.items()):

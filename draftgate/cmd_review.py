@@ -14,7 +14,7 @@ from draftgate.config import Config, ledger_path
 from draftgate.context import CommandError, config_of, open_ledger
 from draftgate.exit_codes import ExitCode
 from generator.userfiles import UserFileError, read_user_text
-from ledger import DraftKind
+from ledger import DraftKind, DraftOrigin
 from ledger.queue import QueueFilter
 from ledger.reviewers import InvalidReviewerName, escaped_name, reviewer_name
 from review.order import ORDERS
@@ -41,6 +41,12 @@ def register(subparsers: Any) -> None:
         "--doc", metavar="TEXT", help="only drafts from documents whose path contains TEXT"
     )
     review.add_argument("--stale", action="store_true", help="only drafts whose source changed")
+    review.add_argument(
+        "--origin",
+        choices=[o.value for o in DraftOrigin],
+        help="only drafts of this origin: generate (drafted from the docs), probe (a tuned "
+        "model's failed answers, from 'draftgate probe') or import",
+    )
     review.add_argument(
         "--order",
         choices=ORDERS,
@@ -144,7 +150,9 @@ def run_review(args: argparse.Namespace) -> int:
     app = ReviewApp(
         ledger_path(args.ledger, config),
         reviewer,
-        filters=QueueFilter(kind=args.kind, doc=args.doc, stale=True if args.stale else None),
+        filters=QueueFilter(
+            kind=args.kind, doc=args.doc, stale=True if args.stale else None, origin=args.origin
+        ),
         order=args.order,
         double_review=args.double_review,
         lease_seconds=config.review.lease_seconds,

@@ -7,16 +7,8 @@ import os
 import sqlite3
 
 from draftgate.config import Config, ledger_path, load_config
-from draftgate.exit_codes import ExitCode
-from ledger import Ledger, LedgerError
-
-
-class CommandError(Exception):
-    """A failure the user can act on, with the exit code it ends in."""
-
-    def __init__(self, message: str, code: ExitCode = ExitCode.BAD_INPUT) -> None:
-        super().__init__(message)
-        self.code = code
+from draftgate.errors import CommandError as CommandError
+from ledger import DraftKind, Ledger, LedgerError
 
 
 def config_of(args: argparse.Namespace) -> Config:
@@ -66,3 +58,15 @@ def docs_root(args: argparse.Namespace, config: Config) -> str:
     if recorded is None or not os.path.isdir(recorded.root):
         return config.docs
     return recorded.root
+
+
+def parse_kinds(value: str | None) -> tuple[str, ...] | None:
+    """``--kinds qa,negative``: the kinds named, each checked; None when none are named."""
+    if not value:
+        return None
+    kinds = tuple(k.strip() for k in value.split(",") if k.strip())
+    known = {k.value for k in DraftKind}
+    unknown = [k for k in kinds if k not in known]
+    if unknown:
+        raise CommandError(f"--kinds: unknown kind {unknown[0]!r}; known: {sorted(known)}")
+    return kinds

@@ -13,6 +13,7 @@ class ExitCode(IntEnum):
     LEDGER = 4  # ledger file foreign, newer, locked or not writable
     ENDPOINT = 5  # LLM endpoint unreachable, unauthorised or misconfigured
     INCOMPLETE = 6  # work finished but some of it failed (e.g. generation calls)
+    BELOW_MIN_PASS = 7  # a probe run's pass rate fell below --min-pass
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -24,6 +25,7 @@ DESCRIPTIONS = {
     ExitCode.LEDGER: "ledger problem: not a Draftgate ledger, newer version, locked, not writable",
     ExitCode.ENDPOINT: "LLM endpoint problem: unreachable, unauthorised or misconfigured",
     ExitCode.INCOMPLETE: "finished, but some work failed (details in the summary)",
+    ExitCode.BELOW_MIN_PASS: "probe: the model's pass rate is below --min-pass",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C); finished work is kept",
 }
 

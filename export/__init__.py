@@ -7,6 +7,7 @@ writes them in one format (``export.records``, ``export.writers``) beside a mani
 
 from export.errors import ExportError, ExportRefused
 from export.manifest import MANIFEST_NAME, file_hash
+from export.preference import DEFAULT_MIN_EDIT_DISTANCE, PREFERENCE_FORMATS
 from export.recording import recorded_exports
 from export.records import EXPORT_FORMATS, SPLITS
 from export.run import ExportOptions, ExportResult, export
@@ -14,9 +15,11 @@ from export.selection import Balance, parse_balance
 from export.writers import HF_DATASET_DIR
 
 __all__ = [
+    "DEFAULT_MIN_EDIT_DISTANCE",
     "EXPORT_FORMATS",
     "HF_DATASET_DIR",
     "MANIFEST_NAME",
+    "PREFERENCE_FORMATS",
     "SPLITS",
     "Balance",
     "ExportError",

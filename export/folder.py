@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from export.errors import ExportError
+from export.layout import DATA_DIR
 from export.manifest import MANIFEST_NAME, file_hash
 from ledger import Ledger
 from ledger.ids import new_event_id
@@ -99,9 +100,22 @@ def _recorded_files(out: Path, manifest_path: Path, ledger: Ledger) -> set[str]:
     if row["manifest_hash"] != file_hash(manifest_path):
         raise ExportError(f"{refuse}; its manifest.json differs from the one recorded")
     files = previous.get("files", [])
-    names = {str(f.get("path", "")) for f in files if isinstance(f, dict)}
-    # Only plain names: a manifest never points --force at anything outside the folder.
-    return {MANIFEST_NAME} | {n for n in names if n and "/" not in n and n not in (".", "..")}
+    paths = {str(f.get("path", "")) for f in files if isinstance(f, dict)}
+    # Only names inside the folder: a manifest never points --force anywhere else.
+    names = {MANIFEST_NAME}
+    for path in paths:
+        parts = path.split("/")
+        if path and not any(part in ("", ".", "..") for part in parts):
+            names.add(parts[0])
+    data_dir = out / DATA_DIR
+    if DATA_DIR in names and data_dir.is_dir():
+        # data/ is Draftgate's, but only with the very files the manifest lists in it.
+        strangers = sorted(
+            p.name for p in data_dir.iterdir() if f"{DATA_DIR}/{p.name}" not in paths
+        )
+        if strangers:
+            names.discard(DATA_DIR)
+    return names
 
 
 def make_staging(out: Path) -> Path:

@@ -5,16 +5,12 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from export.records import SPLITS
+from export.layout import LAYOUT_VERSION
 from ledger.ids import DIGEST_BYTES, HASH_PREFIX
 
 MANIFEST_NAME = "manifest.json"
-MANIFEST_VERSION = 1
-
-
-def split_of_file(name: str) -> str | None:
-    stem = name.split(".", 1)[0]
-    return stem if stem in SPLITS else None
+# The manifest's version is the folder's layout (export.layout).
+MANIFEST_VERSION = LAYOUT_VERSION
 
 
 def file_hash(path: Path) -> str:

@@ -11,11 +11,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from export.preference import (
+    PREFERENCE_FORMATS,
+    PreferenceFormatError,
+    preference_content_of_line,
+    preference_line,
+)
 from ledger.ids import content_hash, hash_bytes
 
-EXPORT_FORMATS = ("openai", "sharegpt", "alpaca", "hf")
-JSONL_FORMATS = ("openai", "sharegpt", "alpaca")
-SPLITS = ("train", "eval")
+EXPORT_FORMATS = ("openai", "sharegpt", "alpaca", "hf", *PREFERENCE_FORMATS)
+JSONL_FORMATS = ("openai", "sharegpt", "alpaca", *PREFERENCE_FORMATS)
+# "validation" is the name both ``load_dataset`` (on the folder or a Hub repo) and
+# ``load_from_disk`` give the held-back split; exports before layout 2 called it "eval".
+SPLITS = ("train", "validation")
+EVAL_SPLIT = "validation"
 
 # The keys of a record's content, and the string encoder json.dumps(ensure_ascii=False) uses.
 _CONTENT_KEYS = frozenset({"question", "answer", "system", "kind"})
@@ -25,6 +34,9 @@ _encode_str = json.encoder.encode_basestring
 _OPENAI_LINE_KEYS = frozenset({"messages", "tools", "functions", "parallel_tool_calls"})
 _OPENAI_MESSAGE_KEYS = frozenset({"role", "content", "name", "weight"})
 _OPENAI_ROLES = frozenset({"system", "user", "assistant"})
+
+
+ALPACA_COLUMNS = frozenset({"instruction", "input", "output", "system", "prompt", "completion"})
 
 
 class RecordFormatError(ValueError):
@@ -66,6 +78,8 @@ def record_hash(content: dict[str, Any]) -> str:
 
 def to_line(fmt: str, content: dict[str, Any]) -> dict[str, Any]:
     """The JSON object one record becomes in a JSONL format."""
+    if fmt in PREFERENCE_FORMATS:
+        return preference_line(fmt, content)
     question, answer, system = content["question"], content["answer"], content["system"]
     if fmt == "openai":
         messages = [{"role": "system", "content": system}] if system else []
@@ -79,18 +93,52 @@ def to_line(fmt: str, content: dict[str, Any]) -> dict[str, Any]:
         turns += [{"from": "human", "value": question}, {"from": "gpt", "value": answer}]
         return {"conversations": turns}
     if fmt == "alpaca":
-        line = {"instruction": question, "input": "", "output": answer}
-        # The original Alpaca layout has no system prompt; trainers that read Alpaca files
-        # (LLaMA-Factory, axolotl) take an optional "system" column, so it is added only when set.
-        if system:
-            line["system"] = system
-        return line
+        # Every column is on every line: LLaMA-Factory keeps the system prompt only when all
+        # four are mapped, and axolotl's alpaca_w_system fails on a line without "system".
+        # prompt/completion are the same example in the shape TRL's SFTTrainer reads.
+        return {
+            "instruction": question,
+            "input": "",
+            "output": answer,
+            "system": system or "",
+            "prompt": alpaca_prompt(question, system),
+            "completion": answer,
+        }
     raise ValueError(f"unknown JSONL format {fmt!r}")
 
 
-def content_of_line(fmt: str, line: Any, kind: str) -> dict[str, Any]:
+# The Stanford Alpaca prompt for an instruction without input; a system prompt, when set,
+# stands where Alpaca's fixed preamble stands.
+_ALPACA_PREAMBLE = (
+    "Below is an instruction that describes a task. "
+    "Write a response that appropriately completes the request."
+)
+
+
+def alpaca_derived_match(line: dict[str, Any], content: dict[str, Any]) -> bool:
+    """An Alpaca line's prompt and completion are the ones its record makes: a trainer that
+    reads them (TRL) reads exactly what was signed off."""
+    expected = to_line("alpaca", content)
+    same: bool = (
+        line["prompt"] == expected["prompt"] and line["completion"] == expected["completion"]
+    )
+    return same
+
+
+def alpaca_prompt(question: str, system: str | None) -> str:
+    """The prompt half of an Alpaca record as TRL trains on it (the completion is the answer)."""
+    return f"{system or _ALPACA_PREAMBLE}\n\n### Instruction:\n{question}\n\n### Response:\n"
+
+
+def content_of_line(fmt: str, line: Any, kind: str, *, layout: int = 2) -> dict[str, Any]:
     """Read a written line back into its canonical content; raise RecordFormatError if it
-    does not have the shape the export writes."""
+    does not have the shape the export writes. ``layout`` is the manifest's version: layout 1
+    wrote Alpaca lines without prompt/completion, and "system" only when set."""
+    if fmt in PREFERENCE_FORMATS:
+        try:
+            return preference_content_of_line(fmt, line, kind)
+        except PreferenceFormatError as exc:
+            raise RecordFormatError(str(exc)) from exc
     if not isinstance(line, dict):
         raise RecordFormatError("line is not a JSON object")
     if fmt == "openai":
@@ -113,6 +161,16 @@ def content_of_line(fmt: str, line: Any, kind: str) -> dict[str, Any]:
             raise RecordFormatError("a ShareGPT line holds exactly one 'conversations' list")
         by_role = _single_turn(line["conversations"], "from", "value", ("system", "human", "gpt"))
         return record_content(by_role["human"], by_role["gpt"], by_role.get("system"), kind)
+    if fmt == "alpaca" and layout >= 2:
+        if set(line) != ALPACA_COLUMNS or not all(isinstance(v, str) for v in line.values()):
+            raise RecordFormatError(
+                f"an Alpaca line holds exactly the strings {sorted(ALPACA_COLUMNS)}"
+            )
+        if line["input"] != "":
+            raise RecordFormatError("the export writes an empty Alpaca 'input'")
+        # prompt and completion repeat the record; whoever reads the line checks them
+        # against it (alpaca_extra_columns_match).
+        return record_content(line["instruction"], line["output"], line["system"] or None, kind)
     if fmt == "alpaca":
         keys = set(line)
         if (

@@ -2,7 +2,8 @@
 
 A draft leaves only when its latest live decision is an approve or an edit by a named reviewer
 (views ``draft_status`` and ``live_decisions``); an edit leaves with its final text. There is no
-option to include anything else.
+option to include anything else. The one other decision that leaves is a named reviewer's
+reject, only in the ``kto`` format, as a ``label: false`` line (``export.preference``).
 
 Memory does not grow with the number of records: the ledger is read in batches inside one
 snapshot, lines are written one at a time, parquet in row groups, and the manifest's record
@@ -17,9 +18,10 @@ import json
 import shlex
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from export.errors import ExportError, ExportRefused
 from export.folder import (
@@ -31,9 +33,17 @@ from export.folder import (
     path_error,
     signals_deferred,
 )
-from export.manifest import MANIFEST_NAME, MANIFEST_VERSION, file_hash, split_of_file
+from export.manifest import MANIFEST_NAME, MANIFEST_VERSION, file_hash
+from export.preference import (
+    DEFAULT_MIN_EDIT_DISTANCE,
+    PREFERENCE_FORMATS,
+    Preference,
+    PreferenceTally,
+    collect_preferences,
+)
+from export.recipes import write_recipes
 from export.recording import record_export
-from export.records import EXPORT_FORMATS, SPLITS, record_content, record_hash
+from export.records import EVAL_SPLIT, EXPORT_FORMATS, SPLITS, record_content, record_hash
 from export.selection import (
     Balance,
     ExportPlan,
@@ -45,7 +55,8 @@ from export.writers import SplitWriter, save_hf_dataset
 from ledger import Ledger, utc_now
 from ledger.chain import ProvenanceHasher
 from ledger.ids import new_event_id
-from ledger.store import ChainHead
+from ledger.progress import NO_PROGRESS, Progress
+from ledger.store import ChainHead, DecidedRecord
 from ledger.verify import schema_breaks
 
 
@@ -60,6 +71,10 @@ class ExportOptions:
     balance: Balance | None = None
     # Signed-off drafts whose source changed since they were drafted stay out unless asked for.
     include_stale: bool = False
+    # Preference formats: pairs whose two answers are closer than this are left out.
+    min_edit_distance: float = DEFAULT_MIN_EDIT_DISTANCE
+    # A share of each kind kept out of train and eval, listed in the manifest for probing.
+    hold_out: float = 0.0
     force: bool = False
     command: str = field(default_factory=lambda: shlex.join(sys.argv))
 
@@ -77,20 +92,30 @@ class ExportResult:
     # Splits that held no record and so got no file.
     left_out_splits: list[str] = field(default_factory=list)
     stale_left_out: int = 0
+    # Preference formats: what was made of the decided drafts, and what was left out.
+    preference: dict[str, Any] | None = None
+    held_out: dict[str, int] = field(default_factory=dict)  # kind -> records held out
 
     @property
     def record_count(self) -> int:
         return sum(sum(by_kind.values()) for by_kind in self.counts.values())
 
 
-def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
-    """Write the export, its manifest, and record it in the ledger."""
+def export(
+    ledger: Ledger, options: ExportOptions, progress: Progress = NO_PROGRESS
+) -> ExportResult:
+    """Write the export, its manifest, and record it in the ledger; ``progress`` counts the
+    records written."""
     if options.format not in EXPORT_FORMATS:
         raise ExportError(f"unknown format {options.format!r}; pick one of {EXPORT_FORMATS}")
     if not 0 <= options.eval_fraction < 1:
         raise ExportError("--eval-fraction must be at least 0 and below 1")
+    if not 0 <= options.hold_out < 1:
+        raise ExportError("--hold-out must be at least 0 and below 1")
     if options.system_prompt is not None and not options.system_prompt.strip():
         raise ExportError("--system-prompt is empty")
+    if not 0 <= options.min_edit_distance <= 1:
+        raise ExportError("--min-edit-distance must be between 0 and 1")
     export_id = new_event_id()
     created_at = utc_now()
     out = options.out_dir
@@ -106,15 +131,34 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
                 + "); nothing was exported: run 'draftgate verify'"
             )
         head = ledger.head()
-        stale_left_out = (
-            0 if options.include_stale else ledger.count_stale_signed_off(options.kinds)
-        )
-        plan = plan_export(ledger, options)
+        preferences: list[tuple[DecidedRecord, Preference]] | None = None
+        tally: PreferenceTally | None = None
+        if options.format in PREFERENCE_FORMATS:
+            preferences, tally, stale_left_out = _preferences(ledger, options)
+            pairs = preferences
+            plan = plan_export(
+                ledger, options, keys=lambda: ((r.draft_id, r.kind, r.document) for r, _ in pairs)
+            )
+        else:
+            stale_left_out = (
+                0 if options.include_stale else ledger.count_stale_signed_off(options.kinds)
+            )
+            plan = plan_export(ledger, options)
+        if plan.record_count == 0 and plan.held_out:
+            raise ExportError(
+                f"nothing to export: --hold-out {options.hold_out:g} holds out all "
+                f"{len(plan.held_out)} signed-off drafts; lower it"
+            )
         if plan.record_count == 0:
             raise ExportError(
                 "nothing to export: no draft"
                 + (f" of kind {', '.join(options.kinds)}" if options.kinds else "")
-                + " is signed off (approved or edited) yet"
+                + (
+                    " makes a preference record (an edit, a probed or imported model answer, "
+                    "or for kto any decision by a named reviewer)"
+                    if preferences is not None
+                    else " is signed off (approved or edited) yet"
+                )
                 + (
                     f" but {stale_left_out} stale (--include-stale keeps them)"
                     if stale_left_out
@@ -127,9 +171,14 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
         staging = make_staging(out)
         try:
             with interrupts_between_records() as interrupted:
-                files, left_out, provenance_hash = _write_files(
-                    ledger, options, plan, staging, counts, export_id, created_at, head,
-                    stale_left_out, interrupted,
+                records = (
+                    _sft_records(ledger, options)
+                    if preferences is None
+                    else _preference_records(preferences)
+                )
+                files, left_out, provenance_hash, held_out = _write_files(
+                    records, options, plan, staging, counts, export_id, created_at, head,
+                    stale_left_out, interrupted, progress, ledger.path, tally,
                 )  # fmt: skip
         except BaseException as exc:
             discard(staging)
@@ -148,6 +197,8 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
         manifest_hash=manifest_hash,
         left_out_splits=left_out,
         stale_left_out=stale_left_out,
+        preference=tally.as_dict() if tally is not None else None,
+        held_out=dict(Counter(str(entry["kind"]) for entry in held_out)),
     )
     spool_path = staging / SPOOL_NAME
     # Recorded and in place, or neither: Ctrl-C and SIGTERM wait for both steps. A kill
@@ -174,8 +225,82 @@ def export(ledger: Ledger, options: ExportOptions) -> ExportResult:
 SPOOL_NAME = ".records.spool"
 
 
+class _Outgoing(NamedTuple):
+    """A record ready to write: its canonical content and its provenance."""
+
+    draft_id: str
+    kind: str
+    subtype: str | None
+    decision_id: str
+    reviewer: str
+    document: str
+    chunk_id: str
+    call_hash: str | None
+    content: dict[str, Any]
+
+
+def _sft_records(ledger: Ledger, options: ExportOptions) -> Iterator[_Outgoing]:
+    for record in ledger.iter_signed_off_records(
+        options.kinds, include_stale=options.include_stale
+    ):
+        (draft_id_, kind, subtype, question, answer, decision_id, verdict, reviewer,
+         final_q, final_a, path, chunk_id_, call_hash_) = record  # fmt: skip
+        if verdict == "edit":
+            # An edit always carries its final text; a missing one is caught below.
+            question, answer = final_q or "", final_a or ""
+        if not question.strip() or not answer.strip():
+            # Every format (and OpenAI's validation) refuses empty turns; the ledger
+            # never stores one, so this is a guard, not a filter.
+            raise ExportError(f"draft {draft_id_}: empty question or answer")
+        content = record_content(question, answer, options.system_prompt, kind)
+        yield _Outgoing(
+            draft_id_, kind, subtype, decision_id, reviewer, path, chunk_id_, call_hash_, content
+        )
+
+
+def _preferences(
+    ledger: Ledger, options: ExportOptions
+) -> tuple[list[tuple[DecidedRecord, Preference]], PreferenceTally, int]:
+    """The preference records this export makes, their tally, and how many more stale drafts
+    would have made (left out unless --include-stale)."""
+
+    def collect(include_stale: bool) -> tuple[list[tuple[DecidedRecord, Preference]], Any]:
+        return collect_preferences(
+            ledger,
+            options.format,
+            options.kinds,
+            include_stale=include_stale,
+            system=options.system_prompt,
+            min_edit_distance=options.min_edit_distance,
+        )
+
+    made, tally = collect(options.include_stale)
+    stale_left_out = 0 if options.include_stale else len(collect(True)[0]) - len(made)
+    return made, tally, stale_left_out
+
+
+def _preference_records(
+    preferences: list[tuple[DecidedRecord, Preference]],
+) -> Iterator[_Outgoing]:
+    for record, preference in preferences:
+        texts = [v for k, v in preference.content.items() if k not in ("system", "kind", "label")]
+        if not all(isinstance(t, str) and t.strip() for t in texts):
+            raise ExportError(f"draft {record.draft_id}: an empty side in its preference record")
+        yield _Outgoing(
+            record.draft_id,
+            record.kind,
+            record.subtype,
+            record.decision_id,
+            record.reviewer,
+            record.document,
+            record.chunk_id,
+            record.call_hash,
+            preference.content,
+        )
+
+
 def _write_files(
-    ledger: Ledger,
+    records: Iterator[_Outgoing],
     options: ExportOptions,
     plan: ExportPlan,
     staging: Path,
@@ -185,9 +310,13 @@ def _write_files(
     head: ChainHead,
     stale_left_out: int,
     interrupted: Callable[[], None],
-) -> tuple[list[str], list[str], str]:
+    progress: Progress,
+    ledger_path: str,
+    tally: PreferenceTally | None,
+) -> tuple[list[str], list[str], str, list[dict[str, str | None]]]:
     """Write the data files and the manifest into ``staging``; returns the files written,
-    the splits left out for holding no record, and the provenance hash."""
+    the splits left out for holding no record, the provenance hash and the held-out drafts."""
+    held_out: list[dict[str, str | None]] = []
     writer = SplitWriter(options.format, staging)
     try:
         with (
@@ -208,7 +337,7 @@ def _write_files(
                 "system_prompt": options.system_prompt,
                 "command": options.command,
                 "ledger": {
-                    "path": ledger.path,
+                    "path": ledger_path,
                     "head_seq": head.seq,
                     "head_hash": head.hash,
                 },
@@ -218,31 +347,39 @@ def _write_files(
                     "strata": "kind x source document",
                 },
             }
+            if tally is not None:
+                header["preference"] = tally.as_dict()
+            if options.hold_out > 0:
+                # Only exports that hold records out say so: older manifests stay as they were.
+                header["hold_out"] = {
+                    "fraction": options.hold_out,
+                    "rule": "per kind and subtype, the round(fraction * n) lowest"
+                    " blake2b(0:hold_out:draft_id)",
+                }
             # The record list is streamed into the manifest between its header and its counts.
             manifest.write(json.dumps(header, ensure_ascii=False, indent=1)[:-2] + ",\n")
             manifest.write(' "records": [\n')
             first = True
             provenance = ProvenanceHasher()
-            for record in ledger.iter_signed_off_records(
-                options.kinds, include_stale=options.include_stale
-            ):
+            progress.begin(plan.record_count, "records")
+            for record in records:
                 interrupted()
-                (draft_id_, kind, subtype, question, answer, decision_id, verdict, reviewer,
-                 final_q, final_a, path, chunk_id_, call_hash_) = record  # fmt: skip
+                (draft_id_, kind, subtype, decision_id, reviewer, path, chunk_id_, call_hash_,
+                 content) = record  # fmt: skip
+                if draft_id_ in plan.held_out:
+                    held_out.append(
+                        {"draft_id": draft_id_, "decision_id": decision_id, "kind": kind,
+                         "subtype": subtype, "document": path}
+                    )  # fmt: skip
+                    continue
                 cutoff = plan.kind_cutoff.get(kind)
                 if cutoff is not None and position(options.seed, "balance", draft_id_) >= cutoff:
                     continue
-                if verdict == "edit":
-                    # An edit always carries its final text; a missing one is caught below.
-                    question, answer = final_q or "", final_a or ""
-                if not question.strip() or not answer.strip():
-                    # Every format (and OpenAI's validation) refuses empty turns; the ledger
-                    # never stores one, so this is a guard, not a filter.
-                    raise ExportError(f"draft {draft_id_}: empty question or answer")
-                content = record_content(question, answer, options.system_prompt, kind)
                 rhash = record_hash(content)
                 pos = position(options.seed, "split", draft_id_)
-                split = "eval" if pos < plan.threshold or draft_id_ in plan.forced_eval else "train"
+                split = (
+                    EVAL_SPLIT if pos < plan.threshold or draft_id_ in plan.forced_eval else "train"
+                )
                 extra = {
                     "subtype": subtype,
                     "document": path,
@@ -264,24 +401,38 @@ def _write_files(
                 first = False
                 provenance.add(draft_id_, call_hash_, chunk_id_, path)
                 spool.write(f"{rhash}\t{draft_id_}\t{decision_id}\t{split}\n")
-            files = writer.close()
+                progress.advance(1)
+            writer.close()
             written = [split for split in SPLITS if writer.lines[split]]
             left_out = [split for split in SPLITS if not writer.lines[split]]
+            data_files = {split: writer.paths[split] for split in written}
+            listed: list[dict[str, Any]] = [
+                {"path": path, "split": split} for split, path in data_files.items()
+            ]
             if options.format == "hf":
                 interrupted()
-                files.append(save_hf_dataset(staging, written))
+                listed.append({"path": save_hf_dataset(staging, written), "split": None})
                 interrupted()
+            recipes = write_recipes(staging, options.format, options.out_dir.resolve(), data_files)
+            # A recipe decides what a trainer reads (which columns, which roles): its hash is
+            # kept so the audit can tell one that was changed.
+            listed += [
+                {"path": name, "split": None, "hash": file_hash(staging / name)} for name in recipes
+            ]
+            files = [str(item["path"]) for item in listed]
             manifest.write("\n ],\n")
             tail = {
                 "counts": {s: dict(sorted(counts[s].items())) for s in SPLITS},
                 "record_count": sum(sum(c.values()) for c in counts.values()),
-                "files": [{"path": f, "split": split_of_file(f)} for f in files],
+                "files": listed,
                 # A split without records gets no file: loaders refuse an empty one.
                 "empty_splits_left_out": left_out,
                 "provenance_hash": provenance.hexdigest(),
             }
+            if options.hold_out > 0:
+                tail["held_out"] = held_out
             manifest.write(json.dumps(tail, ensure_ascii=False, indent=1)[2:] + "\n")
     except BaseException:
         writer.abort()
         raise
-    return files, left_out, provenance.hexdigest()
+    return files, left_out, provenance.hexdigest(), held_out

@@ -8,6 +8,11 @@ out unless ``include_stale``.
 The train/eval split is a hash threshold per record (see ``position``): a record's split
 depends only on the seed and its draft id, so adding unrelated drafts never moves it. Strata
 are (kind, source document); ``--balance`` caps kinds by the same kind of hash position.
+
+``--hold-out F`` keeps a share F of each kind out of both splits, for ``draftgate probe`` to
+ask a tuned model what it never trained on: per kind and subtype, the round(F * n) records with
+the lowest hold-out position (a hash of the draft id alone, not the seed), listed in the
+manifest.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import heapq
 import math
 import sys
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -89,6 +95,27 @@ def position(seed: int, purpose: str, draft_id: str) -> int:
     return int.from_bytes(digest, "big")
 
 
+def hold_out_position(draft_id: str) -> int:
+    """A draft's place for the hold-out: the same whatever the seed, so exports that differ
+    only in their split hold the same drafts out."""
+    return position(0, "hold_out", draft_id)
+
+
+def _hold_out_ids(ledger: Ledger, options: SelectionOptions) -> frozenset[str]:
+    """Per (kind, subtype), the round(hold_out * n) of its n signed-off records with the lowest
+    hold-out positions."""
+    positions: dict[tuple[str, str | None], list[tuple[int, str]]] = {}
+    records = ledger.iter_signed_off_records(options.kinds, include_stale=options.include_stale)
+    for record in records:
+        group = positions.setdefault((record.kind, record.subtype), [])
+        group.append((hold_out_position(record.draft_id), record.draft_id))
+    held: set[str] = set()
+    for found in positions.values():
+        count = int(options.hold_out * len(found) + 0.5)
+        held.update(draft_id for _, draft_id in sorted(found)[:count])
+    return frozenset(held)
+
+
 def min_stratum_for_eval(eval_fraction: float) -> int:
     """The smallest stratum that must hold at least one eval record: one where the expected
     number of eval records, n * fraction, reaches 1."""
@@ -110,6 +137,8 @@ class SelectionOptions(Protocol):
     def balance(self) -> Balance | None: ...
     @property
     def include_stale(self) -> bool: ...
+    @property
+    def hold_out(self) -> float: ...
 
 
 @dataclass
@@ -120,17 +149,39 @@ class ExportPlan:
     forced_eval: set[str]  # one draft per stratum that the threshold left without eval records
     threshold: int  # split position below which a record goes to eval
     record_count: int  # records the export will write
+    # drafts kept out of both splits (--hold-out), for probing
+    held_out: frozenset[str] = frozenset()
 
 
-def plan_export(ledger: Ledger, options: SelectionOptions) -> ExportPlan:
-    """Id-only passes: one without --balance, three with a cap that binds."""
-    counts, strata = _strata_pass(ledger, options, {})
+# (draft id, kind, source document) of each record an export may write, read afresh per pass.
+KeyPass = Callable[[], Iterable[tuple[str, str, str]]]
+
+
+def plan_export(
+    ledger: Ledger, options: SelectionOptions, keys: KeyPass | None = None
+) -> ExportPlan:
+    """Id-only passes: one without --balance, three with a cap that binds. ``keys`` gives the
+    records to plan for (default: every signed-off draft; a preference export passes its
+    pairs)."""
+    if keys is None:
+
+        def keys() -> Iterable[tuple[str, str, str]]:
+            return ledger.iter_signed_off_keys(options.kinds, include_stale=options.include_stale)
+
+    hold = _hold_out_ids(ledger, options) if options.hold_out > 0 else frozenset()
+    if hold:
+        every = keys
+
+        def keys() -> Iterable[tuple[str, str, str]]:
+            return (key for key in every() if key[0] not in hold)
+
+    counts, strata = _strata_pass(keys, options, {})
     caps = caps_for(options.balance, counts)
     binding = {k: c for k, c in caps.items() if c < counts.get(k, 0)}
     cutoff: dict[str, int] = {}
     if binding:
-        cutoff = _balance_cutoffs(ledger, options, binding)
-        _, strata = _strata_pass(ledger, options, cutoff)
+        cutoff = _balance_cutoffs(keys, options, binding)
+        _, strata = _strata_pass(keys, options, cutoff)
     threshold = int(options.eval_fraction * POSITION_SPACE)
     # Small strata: a (kind, document) stratum big enough to expect an eval record but whose
     # records all fell above the threshold sends its lowest-positioned record to eval.
@@ -145,6 +196,7 @@ def plan_export(ledger: Ledger, options: SelectionOptions) -> ExportPlan:
         forced_eval=forced,
         threshold=threshold,
         record_count=sum(stratum.size for stratum in strata.values()),
+        held_out=hold,
     )
 
 
@@ -156,14 +208,13 @@ class _Stratum:
 
 
 def _strata_pass(
-    ledger: Ledger, options: SelectionOptions, cutoff: dict[str, int]
+    keys: KeyPass, options: SelectionOptions, cutoff: dict[str, int]
 ) -> tuple[dict[str, int], dict[tuple[str, str], _Stratum]]:
     """Signed-off records per kind, and per (kind, document) stratum its size and lowest split
     position, keeping only records under their kind's balance cutoff."""
     counts: Counter[str] = Counter()
     strata: dict[tuple[str, str], _Stratum] = {}
-    keys = ledger.iter_signed_off_keys(options.kinds, include_stale=options.include_stale)
-    for draft_id_, kind, path in keys:
+    for draft_id_, kind, path in keys():
         if kind in cutoff and position(options.seed, "balance", draft_id_) >= cutoff[kind]:
             continue
         counts[kind] += 1
@@ -176,15 +227,14 @@ def _strata_pass(
 
 
 def _balance_cutoffs(
-    ledger: Ledger, options: SelectionOptions, binding: dict[str, int]
+    keys: KeyPass, options: SelectionOptions, binding: dict[str, int]
 ) -> dict[str, int]:
     """Per capped kind, the balance position under which exactly `cap` records fall.
 
     A max-heap of the `cap` lowest positions: memory is bounded by the cap, not the ledger.
     """
     heaps: dict[str, list[int]] = {k: [] for k in binding}
-    keys = ledger.iter_signed_off_keys(options.kinds, include_stale=options.include_stale)
-    for draft_id_, kind, _ in keys:
+    for draft_id_, kind, _ in keys():
         cap = binding.get(kind)
         if not cap:
             continue

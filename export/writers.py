@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, TextIO
 
+from export.layout import DATA_DIR, data_ext, data_file
 from export.records import SPLITS, to_line
 
 HF_DATASET_DIR = "dataset"
@@ -28,6 +29,8 @@ class SplitWriter:
         # Parquet rows are buffered column by column: building a table from a list of row dicts
         # (``Table.from_pylist``) cost a second per 100k records.
         self._buffers: dict[str, _ParquetColumns] = {s: _ParquetColumns() for s in SPLITS}
+        self.paths = {split: data_file(split, data_ext(fmt)) for split in SPLITS}
+        (out_dir / DATA_DIR).mkdir(exist_ok=True)
         if fmt == "hf":
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -35,11 +38,11 @@ class SplitWriter:
             self._pa = pa
             self._schema = hf_schema()
             for split in SPLITS:
-                self._parquet[split] = pq.ParquetWriter(out_dir / f"{split}.parquet", self._schema)
+                self._parquet[split] = pq.ParquetWriter(out_dir / self.paths[split], self._schema)
         else:
             for split in SPLITS:
                 self._jsonl[split] = open(  # noqa: SIM115 - closed in close()
-                    out_dir / f"{split}.jsonl", "w", encoding="utf-8", newline="\n"
+                    out_dir / self.paths[split], "w", encoding="utf-8", newline="\n"
                 )
 
     def write(self, split: str, content: dict[str, Any], extra: dict[str, Any]) -> int:
@@ -69,10 +72,9 @@ class SplitWriter:
             if self.fmt == "hf":
                 self._flush(split)
                 self._parquet[split].close()
-                name = f"{split}.parquet"
             else:
                 self._jsonl[split].close()
-                name = f"{split}.jsonl"
+            name = self.paths[split]
             if self.lines[split]:
                 files.append(name)
             else:
@@ -162,7 +164,7 @@ def hf_schema() -> Any:
 
 def save_hf_dataset(out_dir: Path, splits: list[str]) -> str:
     """Load the parquet files of ``splits`` (those holding records) as a ``DatasetDict`` and
-    ``save_to_disk`` beside them.
+    ``save_to_disk`` beside them, readable by datasets 3.x as well as 4.x and later.
 
     ``Dataset.from_parquet`` converts to Arrow files on disk (memory-mapped), so this stays
     streamed; its cache goes to a temporary folder that is removed afterwards.
@@ -173,7 +175,47 @@ def save_hf_dataset(out_dir: Path, splits: list[str]) -> str:
     with tempfile.TemporaryDirectory(prefix="draftgate-hf-") as cache:
         datasets = {}
         for split in splits:
-            path = out_dir / f"{split}.parquet"
+            path = out_dir / data_file(split, "parquet")
             datasets[split] = Dataset.from_parquet(str(path), cache_dir=cache)
         DatasetDict(datasets).save_to_disk(str(out_dir / HF_DATASET_DIR))
+    for split in splits:
+        make_features_portable(out_dir / HF_DATASET_DIR / split)
     return HF_DATASET_DIR
+
+
+def portable_features(features: Any) -> Any:
+    """A features description both datasets 3.x and 4.x+ read: 4.x writes a list column as
+    ``{"_type": "List", "feature": X}``, a type 3.x does not know ("Feature type 'List' not
+    found"); ``[X]``, the older spelling of the same list, is read by both."""
+    if isinstance(features, dict):
+        if features.get("_type") == "List" and set(features) <= {"_type", "feature"}:
+            return [portable_features(features["feature"])]
+        return {key: portable_features(value) for key, value in features.items()}
+    if isinstance(features, list):
+        return [portable_features(value) for value in features]
+    return features
+
+
+def make_features_portable(split_dir: Path) -> None:
+    """Rewrite one saved split's features (its ``dataset_info.json`` and the copy in each Arrow
+    file's schema metadata, which datasets also reads) in the portable spelling."""
+    import pyarrow as pa
+
+    info_path = split_dir / "dataset_info.json"
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    info["features"] = portable_features(info["features"])
+    info_path.write_text(json.dumps(info, indent=2, sort_keys=True), encoding="utf-8")
+    for arrow_path in sorted(split_dir.glob("*.arrow")):
+        with pa.memory_map(str(arrow_path)) as source:
+            reader = pa.ipc.open_stream(source)
+            metadata = dict(reader.schema.metadata or {})
+            hf_meta = json.loads(metadata.get(b"huggingface", b"{}"))
+            if "info" in hf_meta and "features" in hf_meta["info"]:
+                hf_meta["info"]["features"] = portable_features(hf_meta["info"]["features"])
+            metadata[b"huggingface"] = json.dumps(hf_meta).encode("utf-8")
+            schema = reader.schema.with_metadata(metadata)
+            rewritten = arrow_path.with_name(arrow_path.name + ".tmp")
+            with pa.OSFile(str(rewritten), "wb") as sink, pa.ipc.new_stream(sink, schema) as out:
+                for batch in reader:
+                    out.write_batch(batch)
+        rewritten.replace(arrow_path)

@@ -25,13 +25,14 @@ from instructor.processing.response import handle_response_model
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 
-from generator.client import CallResult, LLMClient
+from generator.client import CallResult, LLMClient, error_reason, shorten
 from generator.kinds import KINDS
 from generator.runner import (
     DraftChecker,
     Job,
     LedgerWriter,
     RunReport,
+    call_params,
     store_result,
 )
 from ledger import Ledger, utc_now
@@ -45,7 +46,7 @@ def request_line(client: LLMClient, job: Job) -> tuple[dict[str, Any], type[Base
         mode=client.mode,
         model=client.settings.model,
         messages=[dict(m) for m in job.prompt.messages],
-        temperature=job.params["temperature"],
+        **call_params(job, client),
     )
     line = {"custom_id": job.key, "method": "POST", "url": "/v1/chat/completions", "body": body}
     assert prepared is not None
@@ -130,12 +131,12 @@ def _result_of(client: LLMClient, job: Job, item: dict[str, Any] | None, status:
     if response.get("status_code") != 200:
         code = response.get("status_code")
         result.error = "server_error" if (code or 500) >= 500 else f"http_{code}"
-        result.error_detail = json.dumps(item.get("error") or response.get("body"))[:300]
+        result.error_detail = shorten(json.dumps(item.get("error") or response.get("body")))
         return result
     try:
         completion = ChatCompletion.model_validate(response["body"])
     except ValidationError as exc:
-        result.error, result.error_detail = "bad_response", str(exc)[:300]
+        result.error, result.error_detail = "bad_response", shorten(str(exc))
         return result
     if completion.usage is not None:
         result.prompt_tokens = completion.usage.prompt_tokens
@@ -147,5 +148,5 @@ def _result_of(client: LLMClient, job: Job, item: dict[str, Any] | None, status:
         )
     except (ValidationError, ValueError) as exc:
         result.error = "invalid_output"
-        result.error_detail = " ".join(str(exc).split())[:300]
+        result.error_detail = shorten(error_reason(exc))
     return result

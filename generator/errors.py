@@ -21,3 +21,12 @@ class NoChunksError(InputError):
 
 class EndpointError(GenerateError):
     """The endpoint cannot be used at all (unauthorised, unreachable)."""
+
+
+class ServerGoneError(EndpointError):
+    """The server answered, then refused or dropped connection after connection: it has most
+    likely crashed, and every call left would fail the same way."""
+
+
+class NoWorkingModeError(EndpointError):
+    """The endpoint took none of the structured-output modes (``draftgate check``)."""

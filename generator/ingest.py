@@ -21,6 +21,7 @@ from generator.chunking import MAX_CHUNK_CHARS, MIN_CHUNK_CHARS, chunk_text, doc
 from generator.userfiles import NotRegularFileError, TooLargeError, read_regular_file
 from ledger import AiAddressedText, Chunk, IngestOutcome, Ledger
 from ledger.ids import hash_bytes
+from ledger.progress import NO_PROGRESS, Progress, counted
 
 DOC_SUFFIXES = {".md": True, ".markdown": True, ".mdx": True, ".txt": False}  # -> is Markdown
 MAX_DOC_BYTES = 10 * 1024 * 1024
@@ -178,6 +179,7 @@ def ingest_folder(
     max_chars: int = MAX_CHUNK_CHARS,
     min_chars: int = MIN_CHUNK_CHARS,
     on_file: Callable[[str], None] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> IngestReport:
     root = check_docs_folder(docs_dir)
     report = IngestReport()
@@ -193,7 +195,8 @@ def ingest_folder(
         warning = f"skipped {printable_path(rel_folder)}: cannot be read ({reason})"
         report.warnings.append(warning)
         present.update(d.path for d in ledger.current_documents() if d.path.startswith(rel_folder))
-    for path in files:
+    progress.begin(len(files), "files")
+    for path in counted(files, progress, every=1):
         rel = prefix + path.relative_to(root).as_posix()
         suffix = path.suffix.lower()
         if suffix not in DOC_SUFFIXES:

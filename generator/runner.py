@@ -21,6 +21,7 @@ from generator import calls
 from generator.absence import AbsenceCheck, check_absence, path_in_docs, ui_name_is_real
 from generator.calls import JobSpec
 from generator.checks import check_answer, with_injected_findings
+from generator.claims import ClaimedJobs
 from generator.client import CallResult, LLMClient
 from generator.dedup import DedupIndex
 from generator.kinds import KINDS
@@ -45,6 +46,14 @@ from ledger.dropped import DROPPED_DRAFTS_PARAM
 log = logging.getLogger("draftgate.generate")
 
 LLM_DRAFTER = "llm"
+# Call params (provenance, not part of the job key): the completion budget sent, and each
+# failed attempt's "class: reason" in order.
+MAX_TOKENS_PARAM = "max_tokens"
+ATTEMPT_ERRORS_PARAM = "attempt_errors"
+# A redraft job's params (``generator.redraft``): the rejected drafts it replaces and the
+# reviewers' reasons. Every draft the job makes carries them in its meta.
+REDRAFT_OF = "redraft_of"
+REDRAFT_REASONS = "redraft_reasons"
 # Why a wrong-UI-name draft is dropped: the "wrong" name is one the docs or glossary use, or
 # the real path its answer points to is nowhere in the docs.
 WRONG_NAME_IS_REAL = "wrong_name_is_real"
@@ -222,7 +231,8 @@ class DraftChecker:
             corpus_search=self._in_docs,
             prompt_phrases=job.prompt.prompt_phrases,
         )
-        meta = {**draft.meta, "findings": [f.as_meta() for f in findings]}
+        links = {k: job.params[k] for k in (REDRAFT_OF, REDRAFT_REASONS) if k in job.params}
+        meta = {**draft.meta, **links, "findings": [f.as_meta() for f in findings]}
         # The question may repeat doc text addressed to an AI too (the answer and quotes
         # already passed that check in validation).
         return with_injected_findings(draft.model_copy(update={"meta": meta}), job.chunk.text)
@@ -424,14 +434,30 @@ def build_call(
     dropped_drafts: list[dict[str, str]] | None = None,
 ) -> GenerationCall:
     """The ledger record of one LLM call of ``job``; ``dropped_drafts`` (each candidate the
-    checks dropped) is stored in its params, where the rules drafter stores its own."""
+    checks dropped) is stored in its params, where the rules drafter stores its own.
+
+    A failed call's ``error`` is its last attempt's class and reason; every failed attempt's
+    reason, in order, is in ``params["attempt_errors"]`` (the last one is the ``error``).
+    """
     error = None
+    extra_params = {**(extra_params or {}), MAX_TOKENS_PARAM: client.settings.max_tokens(job.count)}
     if dropped_drafts:
-        extra_params = {**(extra_params or {}), DROPPED_DRAFTS_PARAM: dropped_drafts}
+        extra_params[DROPPED_DRAFTS_PARAM] = dropped_drafts
+    attempt_errors = list(result.attempt_errors)
     if not result.ok:
         # Redacted here, where live and batch calls meet: an error body may echo the key.
         detail = f"{result.error}: {result.error_detail or ''}".strip()
         error = redact(detail, client.settings.api_key)
+        if not attempt_errors or attempt_errors[-1] != detail:
+            attempt_errors.append(detail)
+    if attempt_errors:
+        extra_params[ATTEMPT_ERRORS_PARAM] = [
+            redact(reason, client.settings.api_key) for reason in attempt_errors
+        ]
+    # A reply never holds more drafts than asked (validation re-asks it), so produced +
+    # dropped stays within the count; should a drafter ever weigh more, the row says so
+    # rather than showing more dropped than requested.
+    weighed = len(drafts) + sum(dropped.values())
     return calls.build_call(
         job.spec,
         started_at=started_at,
@@ -444,6 +470,7 @@ def build_call(
         latency_ms=result.latency_ms,
         endpoint_host=client.settings.endpoint_host,
         extra_params=extra_params,
+        requested=max(job.count, weighed),
     )
 
 
@@ -490,8 +517,12 @@ async def run_jobs(
     pacer: Any = None,
     on_progress: ProgressFn | None = None,
     on_ledger_busy: Callable[[], None] | None = None,
+    claims: ClaimedJobs | None = None,
 ) -> RunReport:
-    """Run every job; failures are recorded and the run goes on."""
+    """Run every job; failures are recorded and the run goes on, unless the server has gone
+    (``ServerGoneError``): then the calls in flight are cancelled, what finished is stored,
+    and the error is raised. With ``claims``, a job is taken only once this run holds its
+    claim in the ledger (runs sharing a ledger)."""
     report = RunReport()
     writer = LedgerWriter(ledger, report, on_ledger_busy)
     pending: asyncio.Queue[Job] = asyncio.Queue()
@@ -500,38 +531,65 @@ async def run_jobs(
     done = 0
     total = len(jobs)
 
+    async def next_job() -> Job | None:
+        if claims is not None:
+            return await claims.take()
+        try:
+            return pending.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+
     async def worker() -> None:
         nonlocal done
         while True:
-            try:
-                job = pending.get_nowait()
-            except asyncio.QueueEmpty:
+            job = await next_job()
+            if job is None:
                 return
             if pacer is not None:
                 await pacer.acquire(job.estimated_tokens)
             started_at = utc_now()
             result = await client.draft(
-                job.prompt.messages, KINDS[job.kind].reply_model, job.context, _call_params(job)
+                job.prompt.messages,
+                KINDS[job.kind].reply_model,
+                job.context,
+                call_params(job, client),
             )
             if pacer is not None:
                 pacer.settle(job.estimated_tokens, result.prompt_tokens + result.completion_tokens)
             store_result(job, result, client, started_at, checker, report, writer)
+            if claims is not None:
+                claims.done(job)
             done += 1
             if on_progress is not None:
-                on_progress(done, total, report)
+                on_progress(done, total if claims is None else claims.expected, report)
 
     # What exists now (modules, the plan, the client) lives for the whole run. Frozen, the
     # collector stops rescanning it: a full collection of a few hundred thousand objects
     # otherwise stalls the event loop ~0.1 s, holding up every reply that lands meanwhile.
     gc.freeze()
+    workers = [asyncio.ensure_future(worker()) for _ in range(max(1, min(concurrency, total or 1)))]
     try:
-        await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, total or 1)))))
+        await asyncio.gather(*workers)
+    except BaseException:
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        raise
     finally:
         gc.unfreeze()
-        await writer.close()
+        try:
+            await writer.close()
+        finally:
+            if claims is not None:  # given back only once every finished call is stored
+                await claims.close()
     return report
 
 
-def _call_params(job: Job) -> dict[str, Any]:
-    """The sampling parameters sent to the endpoint (the rest of ``params`` is provenance)."""
-    return {"temperature": job.params["temperature"]}
+def call_params(job: Job, client: LLMClient) -> dict[str, Any]:
+    """The sampling parameters sent to the endpoint (the rest of ``params`` is provenance),
+    with the call's completion budget: without ``max_tokens`` a local model that does not stop
+    writes until its context is full."""
+    return {
+        "temperature": job.params["temperature"],
+        "max_tokens": client.settings.max_tokens(job.count),
+    }

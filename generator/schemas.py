@@ -8,6 +8,13 @@ AI, or a repetition of doc text addressed to one (``generator.checks``, blocking
 fails validation. The checks that need the whole corpus (absence of a negative's feature,
 reality of a UI name, phantom names in the answer) run after the reply, in the runner,
 because they read the ledger; they drop the draft or record findings on it.
+
+No length or count limit is declared on a field (no ``max_length``/``min_length``): those
+become ``maxLength``/``maxItems`` in the JSON schema sent to the model, and a local server
+that turns the schema into a grammar (llama.cpp) expands ``maxLength: 1500`` into 1,500
+nested repetitions, refuses it, and may crash. The limits are in the field descriptions for
+the model to read and are enforced by the validators here, after parsing, so a reply past
+them fails validation and is re-asked like any other.
 """
 
 from __future__ import annotations
@@ -32,6 +39,11 @@ ANSWER_MAX = 1500
 QUOTE_MIN = 3
 QUOTE_MAX = 400
 MAX_QUOTES = 5
+FEATURE_MIN = 2
+FEATURE_MAX = 120
+MAX_SEARCH_TERMS = 8
+MIN_INTERPRETATIONS = 2
+MAX_INTERPRETATIONS = 5
 
 _SPACE = re.compile(r"\s+")
 # Markdown emphasis and code marks are dropped before matching: a model quoting
@@ -49,20 +61,30 @@ def quote_in_chunk(quote: str, chunk: str) -> bool:
     return normalise_for_match(quote) in normalise_for_match(chunk)
 
 
+def _within(what: str, size: int, low: int, high: int, unit: str) -> None:
+    """The length limits, checked after parsing (see the module docstring for why they are
+    not in the schema)."""
+    if size < low:
+        raise ValueError(f"{what} needs at least {low} {unit}, got {size}")
+    if size > high:
+        raise ValueError(f"{what} must have at most {high} {unit}, got {size}")
+
+
 class _Item(BaseModel):
-    question: str = Field(min_length=1, max_length=QUESTION_MAX)
-    answer: str = Field(min_length=1, max_length=ANSWER_MAX)
+    question: str = Field(description=f"At most {QUESTION_MAX} characters.")
+    answer: str = Field(description=f"At most {ANSWER_MAX} characters.")
     evidence: list[str] = Field(
-        min_length=1,
-        max_length=MAX_QUOTES,
-        description="Exact quotes copied from inside the <<<DOC fence that support the answer.",
+        description="Exact quotes copied from inside the <<<DOC fence that support the answer: "
+        f"1 to {MAX_QUOTES} quotes of {QUOTE_MIN}-{QUOTE_MAX} characters each.",
     )
 
     @field_validator("question", "answer")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
+    def _not_blank(cls, value: str, info: ValidationInfo) -> str:
         if not value.strip():
             raise ValueError("must not be blank")
+        high = QUESTION_MAX if info.field_name == "question" else ANSWER_MAX
+        _within(str(info.field_name), len(value.strip()), 1, high, "characters")
         return value.strip()
 
     @field_validator("evidence")
@@ -71,6 +93,7 @@ class _Item(BaseModel):
         """Quotes must come from the chunk. The model reads the chunk's plain text; a quote of
         it is stored as the span of the chunk as written that it came from (``raw_quote``),
         so stored quotes match the source the reviewer sees."""
+        _within("evidence", len(quotes), 1, MAX_QUOTES, "quotes")
         chunk = (info.context or {}).get("chunk")
         cleaned = [q.strip() for q in quotes]
         grounded = []
@@ -135,12 +158,24 @@ class QAItem(_Item):
 
 
 class NegativeItem(_Item):
-    feature: str = Field(min_length=2, max_length=120, description="The feature NOT offered.")
+    feature: str = Field(description=f"The feature NOT offered ({FEATURE_MAX} characters at most).")
     search_terms: list[str] = Field(
         default_factory=list,
-        max_length=8,
-        description="Phrases the docs would contain if the feature were offered.",
+        description=f"Up to {MAX_SEARCH_TERMS} phrases the docs would contain if the feature "
+        "were offered.",
     )
+
+    @field_validator("feature")
+    @classmethod
+    def _feature_size(cls, feature: str) -> str:
+        _within("feature", len(feature), FEATURE_MIN, FEATURE_MAX, "characters")
+        return feature
+
+    @field_validator("search_terms")
+    @classmethod
+    def _search_terms_size(cls, terms: list[str]) -> list[str]:
+        _within("search_terms", len(terms), 0, MAX_SEARCH_TERMS, "phrases")
+        return terms
 
     def to_draft(self, kind: DraftKind) -> DraftIn:
         return DraftIn(
@@ -187,8 +222,17 @@ class AdversarialItem(_Item):
 
 class ClarifyItem(_Item):
     interpretations: list[str] = Field(
-        min_length=2, max_length=5, description="The distinct things the user could mean."
+        description=f"The {MIN_INTERPRETATIONS} to {MAX_INTERPRETATIONS} distinct things the "
+        "user could mean."
     )
+
+    @field_validator("interpretations")
+    @classmethod
+    def _interpretations_size(cls, meanings: list[str]) -> list[str]:
+        _within(
+            "interpretations", len(meanings), MIN_INTERPRETATIONS, MAX_INTERPRETATIONS, "entries"
+        )
+        return meanings
 
     def to_draft(self, kind: DraftKind) -> DraftIn:
         return DraftIn(
@@ -201,6 +245,8 @@ class ClarifyItem(_Item):
 
 
 def _no_duplicates(items: list[Any], info: ValidationInfo) -> list[Any]:
+    if not items:
+        raise ValueError("write at least one draft")
     seen: set[str] = set()
     for item in items:
         key = normalise_for_match(item.question)
@@ -216,28 +262,28 @@ def _no_duplicates(items: list[Any], info: ValidationInfo) -> list[Any]:
 class QAReply(BaseModel):
     """Question-and-answer drafts grounded in the excerpt."""
 
-    items: list[QAItem] = Field(min_length=1)
+    items: list[QAItem] = Field(description="The drafts, one object each.")
     _check = field_validator("items")(_no_duplicates)
 
 
 class NegativeReply(BaseModel):
     """Questions about features the product does not offer, answered with a clear no."""
 
-    items: list[NegativeItem] = Field(min_length=1)
+    items: list[NegativeItem] = Field(description="The drafts, one object each.")
     _check = field_validator("items")(_no_duplicates)
 
 
 class AdversarialReply(BaseModel):
     """Adversarial user messages and the careful answer."""
 
-    items: list[AdversarialItem] = Field(min_length=1)
+    items: list[AdversarialItem] = Field(description="The drafts, one object each.")
     _check = field_validator("items")(_no_duplicates)
 
 
 class ClarifyReply(BaseModel):
     """Ambiguous questions answered by a clarifying question."""
 
-    items: list[ClarifyItem] = Field(min_length=1)
+    items: list[ClarifyItem] = Field(description="The drafts, one object each.")
     _check = field_validator("items")(_no_duplicates)
 
 

@@ -17,6 +17,7 @@ from ledger.errors import (
     NewerLedgerError,
 )
 from ledger.models import (
+    IMPORT_DOCUMENT_PREFIX,
     IMPORT_DRAFTER,
     PROBE_DRAFTER,
     AdversarialSubtype,
@@ -35,6 +36,7 @@ from ledger.models import (
     RejectReason,
     Verdict,
     draft_origin,
+    is_import_document,
 )
 from ledger.store import (
     ChainHead,
@@ -70,6 +72,7 @@ __all__ = [
     "DroppedCandidate",
     "ForeignLedgerError",
     "GenerationCall",
+    "IMPORT_DOCUMENT_PREFIX",
     "IMPORT_DRAFTER",
     "IngestOutcome",
     "IngestRoot",
@@ -84,6 +87,7 @@ __all__ = [
     "RejectReason",
     "Verdict",
     "draft_origin",
+    "is_import_document",
     "utc_now",
     "verify",
 ]

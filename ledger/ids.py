@@ -11,7 +11,6 @@ import json
 from typing import Any
 
 import rfc8785
-from ulid import ULID
 
 HASH_PREFIX = "b2:"
 # 16-byte digests: collisions are out of reach for a ledger of any realistic size and ids stay
@@ -163,4 +162,8 @@ def text_hash(text: str) -> str:
 
 def new_event_id() -> str:
     """A sortable, unique id for an event (a call, a decision, an export)."""
+    # Imported on first use: the CLI's read-only commands never make an event id, and
+    # the package costs a noticeable share of their start-up.
+    from ulid import ULID
+
     return str(ULID())

@@ -257,6 +257,11 @@ GUARDED_TABLES = (
     "export_records",
     "ingest_roots",  # migration 4
     "ai_addressed_text",  # migration 6
+    "training_runs",  # migration 9
+    "training_run_points",  # migration 9
+    "probe_runs",  # migration 8
+    "probe_answers",  # migration 8
+    "job_claims",  # migration 9
 )
 
 
@@ -393,6 +398,131 @@ def _m006_ai_addressed_text(db: sqlite3.Connection) -> None:
     )
 
 
+def _m007_training_runs(db: sqlite3.Connection) -> None:
+    """Training runs recorded beside the export they trained on (``draftgate runs add``):
+    the export's manifest hash and the metrics file's hash at the time, and every loss point
+    read from the file. ``run_hash`` covers the row and its points (``ledger.runs``)."""
+    run_script(
+        db,
+        """
+        CREATE TABLE training_runs (
+            id             TEXT PRIMARY KEY,
+            export_id      TEXT NOT NULL REFERENCES exports(id),
+            manifest_hash  TEXT NOT NULL,
+            file_name      TEXT NOT NULL,
+            file_hash      TEXT NOT NULL,
+            source_format  TEXT NOT NULL,
+            point_count    INTEGER NOT NULL,
+            recorded_at    TEXT NOT NULL,
+            run_hash       TEXT NOT NULL,
+            UNIQUE (export_id, file_hash)
+        );
+        CREATE TABLE training_run_points (
+            run_id      TEXT NOT NULL REFERENCES training_runs(id),
+            step        INTEGER NOT NULL,
+            train_loss  REAL,
+            eval_loss   REAL,
+            PRIMARY KEY (run_id, step)
+        );
+        CREATE TRIGGER training_runs_no_update BEFORE UPDATE ON training_runs
+            BEGIN SELECT RAISE(ABORT, 'training_runs rows are append-only'); END;
+        CREATE TRIGGER training_runs_no_delete BEFORE DELETE ON training_runs
+            BEGIN SELECT RAISE(ABORT, 'training_runs rows are append-only'); END;
+        CREATE TRIGGER training_run_points_no_update BEFORE UPDATE ON training_run_points
+            BEGIN SELECT RAISE(ABORT, 'training_run_points rows are append-only'); END;
+        CREATE TRIGGER training_run_points_no_delete BEFORE DELETE ON training_run_points
+            BEGIN SELECT RAISE(ABORT, 'training_run_points rows are append-only'); END;
+        """,
+    )
+
+
+def _m008_probe_runs(db: sqlite3.Connection) -> None:
+    """Probe runs: a model asked an export's eval and held-out questions, every answer with the
+    verdict the code (and optionally an LLM judge) gave it. Hash-linked to the export probed."""
+    run_script(
+        db,
+        """
+        CREATE TABLE probe_runs (
+            id                    TEXT PRIMARY KEY,
+            export_id             TEXT NOT NULL REFERENCES exports(id),
+            export_manifest_hash  TEXT NOT NULL,
+            model                 TEXT NOT NULL,
+            endpoint_host         TEXT,
+            judge_model           TEXT,
+            params                TEXT NOT NULL,
+            started_at            TEXT NOT NULL,
+            finished_at           TEXT NOT NULL,
+            probe_count           INTEGER NOT NULL,
+            passed_count          INTEGER NOT NULL,
+            failure_drafts        INTEGER NOT NULL,
+            answers_hash          TEXT NOT NULL,
+            run_hash              TEXT NOT NULL
+        );
+        CREATE TABLE probe_answers (
+            run_id          TEXT NOT NULL REFERENCES probe_runs(id),
+            ordinal         INTEGER NOT NULL,
+            draft_id        TEXT NOT NULL REFERENCES drafts(id),
+            decision_id     TEXT NOT NULL REFERENCES decisions(id),
+            source          TEXT NOT NULL CHECK (source IN ('eval', 'held_out')),
+            kind            TEXT NOT NULL,
+            subtype         TEXT,
+            document        TEXT NOT NULL,
+            question        TEXT NOT NULL,
+            canary          TEXT,
+            reference       TEXT NOT NULL,
+            model_answer    TEXT,
+            error           TEXT,
+            passed          INTEGER NOT NULL,
+            over_refusal    INTEGER NOT NULL,
+            reasons         TEXT NOT NULL,
+            judge           TEXT,
+            latency_ms      REAL NOT NULL,
+            failure_draft_id TEXT REFERENCES drafts(id),
+            answer_hash     TEXT NOT NULL,
+            PRIMARY KEY (run_id, ordinal)
+        );
+        CREATE INDEX probe_answers_draft ON probe_answers(draft_id);
+        CREATE TRIGGER probe_runs_no_update BEFORE UPDATE ON probe_runs
+            BEGIN SELECT RAISE(ABORT, 'probe_runs rows are append-only'); END;
+        CREATE TRIGGER probe_runs_no_delete BEFORE DELETE ON probe_runs
+            BEGIN SELECT RAISE(ABORT, 'probe_runs rows are append-only'); END;
+        CREATE TRIGGER probe_answers_no_update BEFORE UPDATE ON probe_answers
+            BEGIN SELECT RAISE(ABORT, 'probe_answers rows are append-only'); END;
+        CREATE TRIGGER probe_answers_no_delete BEFORE DELETE ON probe_answers
+            BEGIN SELECT RAISE(ABORT, 'probe_answers rows are append-only'); END;
+        """,
+    )
+
+
+def _m009_job_claims(db: sqlite3.Connection) -> None:
+    """Claims on generation jobs, so that runs sharing a ledger pay for each job once.
+
+    Like review leases, a claim is a row and nothing is changed: the claim in force on a job is
+    its newest row, while its expires_at is ahead. A run renews its claims with new rows and
+    gives them back with a row that expires at once; a killed run's claims run out (and on
+    the same host, where its process can be seen to be gone, count for nothing at once).
+    """
+    run_script(
+        db,
+        """
+        CREATE TABLE job_claims (
+            rowid_      INTEGER PRIMARY KEY AUTOINCREMENT,
+            job_key     TEXT NOT NULL,
+            run_id      TEXT NOT NULL,
+            host        TEXT NOT NULL,
+            pid         INTEGER NOT NULL,
+            claimed_at  TEXT NOT NULL,
+            expires_at  TEXT NOT NULL
+        );
+        CREATE INDEX job_claims_job ON job_claims(job_key, rowid_);
+        CREATE TRIGGER job_claims_no_update BEFORE UPDATE ON job_claims
+            BEGIN SELECT RAISE(ABORT, 'job_claims rows are append-only'); END;
+        CREATE TRIGGER job_claims_no_delete BEFORE DELETE ON job_claims
+            BEGIN SELECT RAISE(ABORT, 'job_claims rows are append-only'); END;
+        """,
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 # Append only: a released migration is never edited, a change is a new function.
@@ -403,6 +533,9 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("chunk_sections_and_ingest_roots", _m004_chunk_sections_and_ingest_roots),
     ("decision_sessions", _m005_decision_sessions),
     ("ai_addressed_text", _m006_ai_addressed_text),
+    ("training_runs", _m007_training_runs),
+    ("probe_runs", _m008_probe_runs),
+    ("job_claims", _m009_job_claims),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -410,3 +543,9 @@ SCHEMA_VERSION = len(MIGRATIONS)
 DECISION_SESSIONS_SCHEMA = 5
 # From this schema on, ingest records doc sentences addressed to an AI assistant.
 AI_ADDRESSED_SCHEMA = 6
+# From this schema on, training runs are recorded (the position of the migration by its name).
+TRAINING_RUNS_SCHEMA = [name for name, _ in MIGRATIONS].index("training_runs") + 1
+# From this schema on, probe runs and their answers are stored.
+PROBE_RUNS_SCHEMA = [name for name, _ in MIGRATIONS].index("probe_runs") + 1
+# From this schema on, generate runs claim their jobs (``ledger.job_claims``).
+JOB_CLAIMS_SCHEMA = [name for name, _ in MIGRATIONS].index("job_claims") + 1

@@ -49,6 +49,16 @@ class DraftOrigin(StrEnum):
 
 PROBE_DRAFTER = "probe"
 IMPORT_DRAFTER = "import"
+# Every imported file is kept as a document of its own whose chunks are its rows (so a row no
+# doc passage supports still has a chunk to point at). Its path starts with this, which no
+# ingested doc path can (ingest keys are relative paths, never with an empty component), and
+# such documents are no part of the docs: not drafted from, searched, covered or removed.
+IMPORT_DOCUMENT_PREFIX = "import://"
+
+
+def is_import_document(path: str) -> bool:
+    """Whether a document path names an imported file rather than a doc."""
+    return path.startswith(IMPORT_DOCUMENT_PREFIX)
 
 
 def draft_origin(drafter: str) -> DraftOrigin:
@@ -68,7 +78,7 @@ class DraftStatus(StrEnum):
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Document(Frozen):

@@ -32,7 +32,7 @@ from ledger.chain import lease_hash
 from ledger.docs_flags import CHUNK_AI_ADDRESSED_SQL, AiAddressedText, row_to_flag
 from ledger.ids import new_event_id
 from ledger.migrations import AI_ADDRESSED_SCHEMA
-from ledger.models import Chunk, Draft
+from ledger.models import IMPORT_DRAFTER, PROBE_DRAFTER, Chunk, Draft, DraftOrigin, draft_origin
 from ledger.reviewers import reviewer_name
 from ledger.store import Ledger, row_to_chunk, row_to_draft
 
@@ -67,9 +67,12 @@ class QueueFilter:
     kind: str | None = None
     doc: str | None = None  # substring of the document path
     stale: bool | None = None  # True: only stale drafts; False: only fresh ones
+    origin: str | None = None  # a DraftOrigin value: generate, probe or import
 
     def describe(self) -> str:
         parts = []
+        if self.origin:
+            parts.append(f"origin={self.origin}")
         if self.kind:
             parts.append(f"kind={self.kind}")
         if self.doc:
@@ -78,10 +81,13 @@ class QueueFilter:
             parts.append("stale" if self.stale else "fresh")
         return ", ".join(parts) or "all drafts"
 
-    def matches(self, kind: str, document_path: str, stale: bool) -> bool:
+    def matches(
+        self, kind: str, document_path: str, stale: bool, origin: str = DraftOrigin.GENERATE
+    ) -> bool:
         """Whether a draft with these properties is inside the filter."""
         return (
-            (not self.kind or kind == self.kind)
+            (not self.origin or origin == self.origin)
+            and (not self.kind or kind == self.kind)
             and (not self.doc or self.doc in document_path)
             and (self.stale is None or stale == self.stale)
         )
@@ -112,6 +118,22 @@ class ReviewItem:
     cursor: int = 0  # where the scan that claimed it goes on from (a rowid, or a plan index)
     # Sentences of the source chunk addressed to an AI assistant, as ingest flagged them.
     ai_addressed: tuple[AiAddressedText, ...] = ()
+    # Where the draft came from (its call's drafter): generate, probe or import.
+    origin: str = DraftOrigin.GENERATE.value
+
+
+# The drafters that mark an origin other than generate (ledger.models.draft_origin).
+ORIGIN_DRAFTERS = (PROBE_DRAFTER, IMPORT_DRAFTER)
+
+
+def origin_condition(origin: str) -> tuple[str, list[Any]]:
+    """SQL on ``dr`` (a drafts row) for the drafts of ``origin``, and its parameters."""
+    drafter = "(SELECT gc.drafter FROM generation_calls gc WHERE gc.id = dr.call_id)"
+    if origin == DraftOrigin.PROBE:
+        return f"{drafter} = ?", [PROBE_DRAFTER]
+    if origin == DraftOrigin.IMPORT:
+        return f"{drafter} = ?", [IMPORT_DRAFTER]
+    return f"{drafter} NOT IN (?, ?)", list(ORIGIN_DRAFTERS)
 
 
 # A draft is undecided when no decision on it is still in force (live_decisions is a plain
@@ -173,6 +195,10 @@ class ReviewQueue:
         if self.filters.stale is not None:
             op = "IN" if self.filters.stale else "NOT IN"
             where.append(f"dr.id {op} (SELECT draft_id FROM stale_drafts)")
+        if self.filters.origin:
+            condition, condition_params = origin_condition(self.filters.origin)
+            where.append(condition)
+            params.extend(condition_params)
         return where, params
 
     def remaining(self, exclude: Iterable[str] = ()) -> int:
@@ -241,7 +267,13 @@ class ReviewQueue:
             flags = tuple(
                 row_to_flag(r) for r in db.execute(CHUNK_AI_ADDRESSED_SQL, (draft.chunk_id,))
             )
-        return ReviewItem(row["rowid_"], draft, chunk, path, stale, double, cursor, flags)
+        drafter = db.execute(
+            "SELECT drafter FROM generation_calls WHERE id = ?", (draft.call_id,)
+        ).fetchone()
+        origin = draft_origin(drafter[0] if drafter else "").value
+        return ReviewItem(
+            row["rowid_"], draft, chunk, path, stale, double, cursor, flags, origin=origin
+        )
 
     # ---- claiming --------------------------------------------------------------------
 

@@ -24,8 +24,6 @@ from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from rapidfuzz.distance import Levenshtein
-
 from ledger.chain import GENESIS_HASH, call_hash, decision_entry_hash, drafts_hash
 from ledger.docs_flags import (
     CHUNK_AI_ADDRESSED_SQL,
@@ -46,6 +44,7 @@ from ledger.errors import (
     NewerLedgerError,
 )
 from ledger.ids import content_hash, new_event_id, text_hash
+from ledger.job_claims import ClaimOutcome, claim, holders, release, renew
 from ledger.migrations import (
     APPLICATION_ID,
     DECISION_SESSIONS_SCHEMA,
@@ -53,6 +52,7 @@ from ledger.migrations import (
     SCHEMA_VERSION,
 )
 from ledger.models import (
+    IMPORT_DOCUMENT_PREFIX,
     Chunk,
     ChunkIn,
     Decision,
@@ -64,12 +64,17 @@ from ledger.models import (
     DraftStatus,
     GenerationCall,
     Verdict,
+    draft_origin,
+    is_import_document,
 )
 from ledger.reviewers import is_named, reviewer_name
 
 logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
+# A documents.path condition true of the docs and false of imported files (see
+# IMPORT_DOCUMENT_PREFIX): what drafting, search, coverage and removal look at.
+DOCS_ONLY_SQL = f"NOT LIKE '{IMPORT_DOCUMENT_PREFIX}%'"
 # The dropped reason for drafts a drafter was asked for but did not return (a short reply).
 SHORTFALL = "fewer_than_requested"
 
@@ -185,6 +190,9 @@ def draft_fields_id(
 
 def edit_distance(before: str, after: str) -> float:
     """Normalised Levenshtein distance: 0.0 unchanged, 1.0 entirely rewritten."""
+    # Imported on first use: only an edit needs it, and `status` should start fast.
+    from rapidfuzz.distance import Levenshtein
+
     return round(Levenshtein.normalized_distance(before, after), 4)
 
 
@@ -243,6 +251,26 @@ class SignedOffRecord(NamedTuple):
     call_hash: str | None
 
 
+class DecidedRecord(NamedTuple):
+    """A draft with its deciding decision (a sign-off or a rejection by a named reviewer), its
+    meta and its source: what a preference export pairs."""
+
+    draft_id: str
+    kind: str
+    subtype: str | None
+    question: str
+    answer: str
+    meta: dict[str, Any]
+    decision_id: str
+    verdict: str
+    reviewer: str
+    final_question: str | None
+    final_answer: str | None
+    document: str
+    chunk_id: str
+    call_hash: str | None
+
+
 class ExportRecordRow(NamedTuple):
     """One record of an export as the ledger records it."""
 
@@ -266,6 +294,20 @@ _SIGNED_OFF_RECORD_COLUMNS = (
     " s.reviewer, de.final_question, de.final_answer, doc.path, dr.chunk_id,"
     " (SELECT gc.call_hash FROM generation_calls gc WHERE gc.id = dr.call_id)"
 )
+# A draft decided by its latest live decision (the verdicts are chosen by the caller).
+_DECIDED_FROM = """
+    FROM draft_status s
+    JOIN drafts dr ON dr.id = s.draft_id
+    JOIN decisions de ON de.id = s.decision_id
+    JOIN chunks c ON c.id = dr.chunk_id
+    JOIN documents doc ON doc.id = c.document_id
+    WHERE s.verdict IN ({verdicts})
+"""
+_DECIDED_RECORD_COLUMNS = (
+    "dr.id, dr.kind, dr.subtype, dr.question, dr.answer, dr.meta, s.decision_id, s.verdict,"
+    " s.reviewer, de.final_question, de.final_answer, doc.path, dr.chunk_id,"
+    " (SELECT gc.call_hash FROM generation_calls gc WHERE gc.id = dr.call_id)"
+)
 SIGNED_OFF_READ_BATCH = 2_000
 EXPORT_RECORDS_INSERT_BATCH = 2_000
 
@@ -285,6 +327,8 @@ class StatusReport:
     chunks: int = 0
     drafts: int = 0
     drafts_by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
+    # origin (generate, probe, import) -> status -> drafts
+    drafts_by_origin: dict[str, dict[str, int]] = field(default_factory=dict)
     stale: int = 0
     stale_pending: int = 0
     decisions: dict[str, int] = field(default_factory=dict)
@@ -307,6 +351,7 @@ class StatusReport:
             "drafts": self.drafts,
             "pending": self.pending,
             "drafts_by_kind": self.drafts_by_kind,
+            "drafts_by_origin": self.drafts_by_origin,
             "stale": self.stale,
             "stale_pending": self.stale_pending,
             "decisions": self.decisions,
@@ -965,6 +1010,18 @@ class Ledger:
                     for ordinal, chunk in enumerate(chunks)
                 ],
             )
+            if is_import_document(path):
+                # An imported file's rows are not doc text: out of the docs' full-text index
+                # (which ranks and answers every doc search), in the same transaction.
+                db.execute(
+                    "INSERT INTO chunks_fts(chunks_fts, rowid, text)"
+                    " SELECT 'delete', rowid, text FROM chunks WHERE document_id = ?",
+                    (doc_id,),
+                )
+                # The deletes are kept as markers beside the entries they cancel until the
+                # index is merged; unmerged, every search reads both (5 ms a search instead of
+                # 2 ms after 1,000 imported rows). The docs' index is small: merge it now.
+                db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES('optimize')")
             state = "new" if current is None else "changed"
             return IngestOutcome(path, state, doc_id, len(chunks))
 
@@ -973,7 +1030,8 @@ class Ledger:
         removed: list[str] = []
         with self.transaction() as db:
             rows = db.execute(
-                "SELECT path FROM current_documents WHERE removed = 0 AND path LIKE ? ESCAPE '\\'",
+                "SELECT path FROM current_documents WHERE removed = 0 AND path LIKE ? ESCAPE '\\'"
+                f" AND path {DOCS_ONLY_SQL}",
                 (path_prefix.replace("%", "\\%").replace("_", "\\_") + "%",),
             ).fetchall()
             for row in rows:
@@ -1010,13 +1068,25 @@ class Ledger:
         return IngestRoot(row["id"], row["root"], row["key_prefix"], row["recorded_at"])
 
     def current_documents(self) -> list[Document]:
-        rows = self.query("SELECT * FROM current_documents WHERE removed = 0 ORDER BY path")
+        """The current docs (imported files are not docs: see ``import_documents``)."""
+        rows = self.query(
+            "SELECT * FROM current_documents WHERE removed = 0"
+            f" AND path {DOCS_ONLY_SQL} ORDER BY path"
+        )
         return [_row_to_document(r) for r in rows]
 
     def current_chunks(self) -> list[Chunk]:
+        """The chunks of the current docs."""
         rows = self.query(
             "SELECT c.* FROM current_chunks c JOIN documents d ON d.id = c.document_id"
-            " ORDER BY d.path, c.ordinal"
+            f" WHERE d.path {DOCS_ONLY_SQL} ORDER BY d.path, c.ordinal"
+        )
+        return [row_to_chunk(r) for r in rows]
+
+    def chunks_of_document(self, document_id_: str) -> list[Chunk]:
+        """One document version's chunks, in order."""
+        rows = self.query(
+            "SELECT * FROM chunks WHERE document_id = ? ORDER BY ordinal", (document_id_,)
         )
         return [row_to_chunk(r) for r in rows]
 
@@ -1037,11 +1107,33 @@ class Ledger:
             " snippet(chunks_fts, 0, '[', ']', '…', 12) AS snip"
             " FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid"
             " JOIN current_documents d ON d.id = c.document_id"
-            " WHERE chunks_fts MATCH ? AND d.removed = 0 LIMIT ?",
+            f" WHERE chunks_fts MATCH ? AND d.removed = 0 AND d.path {DOCS_ONLY_SQL} LIMIT ?",
             (fts_phrase(phrase), limit),
         )
         return [
             ChunkHit(r["id"], r["path"], json.loads(r["heading_path"]), r["snip"]) for r in rows
+        ]
+
+    def search_chunks_any(self, words: Sequence[str], limit: int = 5) -> list[ChunkHit]:
+        """Current doc chunks holding any of ``words``, best first (FTS5's bm25 rank: chunks
+        holding more of the rarer words come first)."""
+        terms = [fts_phrase(w) for w in dict.fromkeys(words) if w.strip()]
+        if not terms:
+            return []
+        # Ranked in the FTS table alone first (a snippet or a join per matching row, before
+        # the sort, cost milliseconds per search); then the best few are joined.
+        rows = self.query(
+            "WITH ranked AS (SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ?"
+            " ORDER BY rank LIMIT ?)"
+            " SELECT c.id, d.path, c.heading_path, substr(c.text, 1, 80) AS snip"
+            " FROM ranked JOIN chunks c ON c.rowid = ranked.rowid"
+            " JOIN current_documents d ON d.id = c.document_id"
+            f" WHERE d.removed = 0 AND d.path {DOCS_ONLY_SQL} ORDER BY ranked.rank",
+            (" OR ".join(terms), limit * 4),
+        )
+        return [
+            ChunkHit(r["id"], r["path"], json.loads(r["heading_path"]), r["snip"])
+            for r in rows[:limit]
         ]
 
     # ---- doc text addressed to an AI -------------------------------------------------------
@@ -1164,6 +1256,39 @@ class Ledger:
             ],
         )
         return RecordOutcome(final, [did for did, _ in stored], duplicates)
+
+    # ---- job claims (see ledger.job_claims) -------------------------------------------------
+
+    def claim_jobs(
+        self, run_id: str, keys: Sequence[str], *, want: int, ttl_s: float, wait: bool = True
+    ) -> ClaimOutcome:
+        """Claim up to ``want`` of ``keys`` (in order) for the run ``run_id`` for ``ttl_s``
+        seconds, in one transaction: finished jobs and jobs another run holds are passed over.
+        ``wait`` is passed to ``transaction``."""
+        with self.transaction(wait=wait) as db:
+            return claim(db, run_id, keys, want, ttl_s)
+
+    def renew_job_claims(
+        self, run_id: str, keys: Sequence[str], ttl_s: float, *, wait: bool = True
+    ) -> list[str]:
+        """Extend the run's claims on ``keys`` by ``ttl_s`` from now; returns the keys another
+        run claimed after this run's claim ran out (those are left to it)."""
+        if not keys:
+            return []
+        with self.transaction(wait=wait) as db:
+            return renew(db, run_id, keys, ttl_s)
+
+    def release_job_claims(self, run_id: str, keys: Sequence[str], *, wait: bool = True) -> int:
+        """Give back the run's claims in force on ``keys``; returns how many it held."""
+        if not keys:
+            return 0
+        with self.transaction(wait=wait) as db:
+            return release(db, run_id, keys)
+
+    def job_claim_holders(self, keys: Sequence[str]) -> dict[str, str]:
+        """job key -> the run holding a claim in force on it, for the keys that have one."""
+        with self._lock:
+            return {key: h.run_id for key, h in holders(self._db, keys, utc_now()).items()}
 
     def generation_calls(self) -> list[GenerationCall]:
         return [_row_to_call(r) for r in self.query("SELECT * FROM generation_calls ORDER BY id")]
@@ -1416,6 +1541,29 @@ class Ledger:
         for row in self._signed_off(_SIGNED_OFF_RECORD_COLUMNS, kinds, include_stale):
             yield SignedOffRecord._make(row)
 
+    def iter_decided_records(
+        self,
+        verdicts: Sequence[str],
+        kinds: Sequence[str] | None = None,
+        *,
+        include_stale: bool = True,
+    ) -> Iterator[DecidedRecord]:
+        """Every draft whose latest live decision is one of ``verdicts`` (approve, edit,
+        reject) by a named reviewer, with its meta, in creation order."""
+        allowed = [v for v in verdicts if v in ("approve", "edit", "reject")]
+        if not allowed:
+            return
+        where, params = self._signed_off_where(kinds, include_stale)
+        sql = (
+            f"SELECT {_DECIDED_RECORD_COLUMNS} "
+            + _DECIDED_FROM.format(verdicts=", ".join("?" for _ in allowed))
+            + f"{where} ORDER BY dr.rowid"
+        )
+        for row in self.iter_query(sql, [*allowed, *params], size=SIGNED_OFF_READ_BATCH):
+            values = list(row)
+            values[5] = json.loads(values[5])
+            yield DecidedRecord._make(values)
+
     def count_stale_signed_off(self, kinds: Sequence[str] | None = None) -> int:
         """Signed-off drafts (of ``kinds``) whose source changed since they were drafted."""
         where, params = self._signed_off_where(kinds, include_stale=True)
@@ -1445,6 +1593,19 @@ class Ledger:
         """Every export the ledger knows of (its ``exports`` row), oldest first."""
         return [dict(r) for r in self.query("SELECT * FROM exports ORDER BY created_at, id")]
 
+    def drafts_by_origin(self) -> dict[str, dict[str, int]]:
+        """Drafts per origin (read off their call's drafter) and status."""
+        by_origin: dict[str, dict[str, int]] = {}
+        for row in self.query(
+            "SELECT gc.drafter, s.verdict, count(*) FROM drafts dr"
+            " JOIN generation_calls gc ON gc.id = dr.call_id"
+            " LEFT JOIN draft_status s ON s.draft_id = dr.id GROUP BY gc.drafter, s.verdict"
+        ):
+            counts = by_origin.setdefault(draft_origin(row[0]).value, {})
+            status = status_of_verdict(row[1]).value
+            counts[status] = counts.get(status, 0) + row[2]
+        return by_origin
+
     def draft_status(self, draft_id_: str) -> DraftStatus:
         rows = self.query("SELECT verdict FROM draft_status WHERE draft_id = ?", (draft_id_,))
         return status_of_verdict(rows[0][0] if rows else None)
@@ -1456,13 +1617,16 @@ class Ledger:
 
     def status(self) -> StatusReport:
         report = StatusReport()
-        report.documents = self.query("SELECT count(*) FROM current_documents WHERE removed = 0")[
-            0
-        ][0]
-        report.documents_removed = self.query(
-            "SELECT count(*) FROM current_documents WHERE removed = 1"
+        report.documents = self.query(
+            f"SELECT count(*) FROM current_documents WHERE removed = 0 AND path {DOCS_ONLY_SQL}"
         )[0][0]
-        report.chunks = self.query("SELECT count(*) FROM current_chunks")[0][0]
+        report.documents_removed = self.query(
+            f"SELECT count(*) FROM current_documents WHERE removed = 1 AND path {DOCS_ONLY_SQL}"
+        )[0][0]
+        report.chunks = self.query(
+            "SELECT count(*) FROM current_chunks c JOIN documents d ON d.id = c.document_id"
+            f" WHERE d.path {DOCS_ONLY_SQL}"
+        )[0][0]
         by_kind: dict[str, dict[str, int]] = {}
         for row in self.query(
             "SELECT dr.kind, s.verdict, count(*) FROM drafts dr"
@@ -1473,6 +1637,7 @@ class Ledger:
             kind_counts[status] = kind_counts.get(status, 0) + row[2]
             report.drafts += row[2]
         report.drafts_by_kind = by_kind
+        report.drafts_by_origin = self.drafts_by_origin()
         report.stale = self.query("SELECT count(*) FROM stale_drafts")[0][0]
         report.stale_pending = self.query(
             "SELECT count(*) FROM stale_drafts st WHERE NOT EXISTS"

@@ -25,8 +25,11 @@ from ledger.chain import (
 )
 from ledger.errors import DamagedLedgerError
 from ledger.ids import text_hash
-from ledger.migrations import DECISION_SESSIONS_SCHEMA, GUARDED_TABLES
+from ledger.migrations import DECISION_SESSIONS_SCHEMA, GUARDED_TABLES, TRAINING_RUNS_SCHEMA
 from ledger.models import ChunkIn, DraftIn, DraftKind
+from ledger.probes import probe_run_breaks
+from ledger.progress import NO_PROGRESS, Progress, counted
+from ledger.runs import training_runs
 from ledger.store import Ledger, chunk_id, document_id, draft_fields_id, draft_id
 
 
@@ -42,20 +45,48 @@ class Break:
         return f"{self.kind}: {self.ref}: {self.detail}"
 
 
-def verify(ledger: Ledger) -> list[Break]:
+def verify(ledger: Ledger, progress: Progress = NO_PROGRESS) -> list[Break]:
+    """Every break in the ledger; ``progress`` counts the rows read."""
     try:
         check_readable(ledger)
         breaks = schema_breaks(ledger)
-        breaks += _verify_documents(ledger)
-        breaks += _verify_chunks(ledger)
-        breaks += _verify_calls(ledger)
-        breaks += _verify_drafts(ledger)
-        breaks += _verify_chain(ledger)
-        breaks += _verify_leases(ledger)
-        breaks += _verify_exports(ledger)
+        progress.begin(_rows_to_read(ledger), "ledger rows")
+        breaks += _verify_documents(ledger, progress)
+        breaks += _verify_chunks(ledger, progress)
+        breaks += _verify_calls(ledger, progress)
+        breaks += _verify_drafts(ledger, progress)
+        breaks += _verify_chain(ledger, progress)
+        breaks += _verify_leases(ledger, progress)
+        breaks += _verify_exports(ledger, progress)
+        breaks += _verify_training_runs(ledger)
+        breaks += [Break(b.kind, b.ref, b.detail) for b in probe_run_breaks(ledger)]
     except sqlite3.DatabaseError as exc:
         raise as_damaged(ledger.path, exc) from exc
     return breaks
+
+
+# The rows each check reads, for the progress total (drafts are read twice: by the call check
+# and by the draft check).
+_TABLES_READ = (
+    "documents",
+    "chunks",
+    "drafts",
+    "call_log",
+    "generation_calls",
+    "drafts",
+    "decisions",
+    "leases",
+    "export_records",
+)
+
+
+def _rows_to_read(ledger: Ledger) -> int:
+    present = {r[0] for r in ledger.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    counts = {
+        table: ledger.query(f"SELECT count(*) FROM {table}")[0][0]  # noqa: S608 - fixed names
+        for table in set(_TABLES_READ) & present
+    }
+    return sum(counts.get(table, 0) for table in _TABLES_READ)
 
 
 _DAMAGE_MESSAGES = (
@@ -137,9 +168,9 @@ def schema_breaks(ledger: Ledger) -> list[Break]:
     return breaks
 
 
-def _verify_documents(ledger: Ledger) -> list[Break]:
+def _verify_documents(ledger: Ledger, progress: Progress) -> list[Break]:
     breaks = []
-    for row in ledger.iter_query("SELECT * FROM documents"):
+    for row in counted(ledger.iter_query("SELECT * FROM documents"), progress):
         expected = document_id(
             row["path"], row["content_hash"], bool(row["removed"]), row["ingested_at"]
         )
@@ -148,11 +179,14 @@ def _verify_documents(ledger: Ledger) -> list[Break]:
     return breaks
 
 
-def _verify_chunks(ledger: Ledger) -> list[Break]:
+def _verify_chunks(ledger: Ledger, progress: Progress) -> list[Break]:
     breaks = []
-    for row in ledger.iter_query(
-        "SELECT c.*, d.id IS NOT NULL AS has_document FROM chunks c"
-        " LEFT JOIN documents d ON d.id = c.document_id"
+    for row in counted(
+        ledger.iter_query(
+            "SELECT c.*, d.id IS NOT NULL AS has_document FROM chunks c"
+            " LEFT JOIN documents d ON d.id = c.document_id"
+        ),
+        progress,
     ):
         if not row["has_document"]:
             breaks.append(
@@ -179,15 +213,18 @@ def _verify_chunks(ledger: Ledger) -> list[Break]:
     return breaks
 
 
-def _verify_drafts(ledger: Ledger) -> list[Break]:
+def _verify_drafts(ledger: Ledger, progress: Progress) -> list[Break]:
     breaks = []
     # Columns by position: a sqlite3.Row looks a name up column by column, 100k rows here.
-    for row in ledger.iter_query(
-        "SELECT dr.id, dr.chunk_id, dr.call_id, dr.kind, dr.subtype, dr.question, dr.answer,"
-        " dr.evidence, dr.meta, c.id IS NOT NULL AS has_chunk, g.id IS NOT NULL AS has_call"
-        " FROM drafts dr LEFT JOIN chunks c ON c.id = dr.chunk_id"
-        " LEFT JOIN generation_calls g ON g.id = dr.call_id",
-        size=5000,
+    for row in counted(
+        ledger.iter_query(
+            "SELECT dr.id, dr.chunk_id, dr.call_id, dr.kind, dr.subtype, dr.question, dr.answer,"
+            " dr.evidence, dr.meta, c.id IS NOT NULL AS has_chunk, g.id IS NOT NULL AS has_call"
+            " FROM drafts dr LEFT JOIN chunks c ON c.id = dr.chunk_id"
+            " LEFT JOIN generation_calls g ON g.id = dr.call_id",
+            size=5000,
+        ),
+        progress,
     ):
         id_, chunk_id_, call_id, *stored, has_chunk, has_call = row
         # A draft must still lead back to its source text and the call that wrote it.
@@ -250,7 +287,7 @@ def _draft_fields(
     return kind, subtype, question, answer, evidence_list, meta_object
 
 
-def _verify_chain(ledger: Ledger) -> list[Break]:
+def _verify_chain(ledger: Ledger, progress: Progress) -> list[Break]:
     breaks = []
     expected_seq = 1
     prev_hash = GENESIS_HASH
@@ -261,10 +298,13 @@ def _verify_chain(ledger: Ledger) -> list[Break]:
     sessions = ledger.schema_version() >= DECISION_SESSIONS_SCHEMA
     names = (*CHAINED_FIELDS, "session_id") if sessions else CHAINED_FIELDS
     columns = ", ".join(f"d.{name}" for name in names)
-    for values in ledger.iter_query(
-        f"SELECT {columns}, d.entry_hash, dr.id IS NULL AS draft_missing FROM decisions d"
-        " LEFT JOIN drafts dr ON dr.id = d.draft_id ORDER BY d.seq",
-        size=5000,
+    for values in counted(
+        ledger.iter_query(
+            f"SELECT {columns}, d.entry_hash, dr.id IS NULL AS draft_missing FROM decisions d"
+            " LEFT JOIN drafts dr ON dr.id = d.draft_id ORDER BY d.seq",
+            size=5000,
+        ),
+        progress,
     ):
         fields = dict(zip(names, values, strict=False))
         entry_hash, draft_missing = values[-2], values[-1]
@@ -296,14 +336,18 @@ def _verify_chain(ledger: Ledger) -> list[Break]:
     return breaks
 
 
-def _verify_calls(ledger: Ledger) -> list[Break]:
+def _verify_calls(ledger: Ledger, progress: Progress) -> list[Break]:
     breaks = []
     drafts_of: dict[str, list[str]] = {}
-    for call_id, draft_id_ in ledger.iter_query("SELECT call_id, id FROM drafts", size=5000):
+    for call_id, draft_id_ in counted(
+        ledger.iter_query("SELECT call_id, id FROM drafts", size=5000), progress
+    ):
         drafts_of.setdefault(call_id, []).append(draft_id_)
     logged: dict[str, int] = {}
     expected_seq = 1
-    for seq, call_id in ledger.iter_query("SELECT seq, call_id FROM call_log ORDER BY seq"):
+    for seq, call_id in counted(
+        ledger.iter_query("SELECT seq, call_id FROM call_log ORDER BY seq"), progress
+    ):
         if seq != expected_seq:
             breaks.append(
                 Break(
@@ -315,7 +359,7 @@ def _verify_calls(ledger: Ledger) -> list[Break]:
         logged[call_id] = seq
         expected_seq = seq + 1
     breaks += _counter_break(ledger, "call_log", expected_seq - 1, "call_missing", "calls")
-    for row in ledger.iter_query("SELECT * FROM generation_calls"):
+    for row in counted(ledger.iter_query("SELECT * FROM generation_calls"), progress):
         fields = dict(row)
         ref = f"call {row['id']}"
         if logged.pop(row["id"], None) is None:
@@ -341,10 +385,10 @@ def _counter_break(ledger: Ledger, table: str, last_seen: int, kind: str, what: 
     return []
 
 
-def _verify_leases(ledger: Ledger) -> list[Break]:
+def _verify_leases(ledger: Ledger, progress: Progress) -> list[Break]:
     breaks = []
     expected = 1
-    for row in ledger.iter_query("SELECT * FROM leases ORDER BY rowid_"):
+    for row in counted(ledger.iter_query("SELECT * FROM leases ORDER BY rowid_"), progress):
         ref = f"lease #{row['rowid_']}"
         if row["rowid_"] != expected:
             breaks.append(
@@ -357,16 +401,19 @@ def _verify_leases(ledger: Ledger) -> list[Break]:
     return breaks
 
 
-def _verify_exports(ledger: Ledger) -> list[Break]:
+def _verify_exports(ledger: Ledger, progress: Progress) -> list[Break]:
     exports = ledger.query("SELECT * FROM exports ORDER BY created_at, id")
     hashers = {row["id"]: ExportHasher(dict(row)) for row in exports}
     unknown: set[Any] = set()
     # One pass in rowid order (a plain table scan) feeds every export's hash; SQLite joins
     # each record's fields as ExportHasher.add would.
-    rows = ledger.iter_query(
-        "SELECT export_id, char(10) || draft_id || char(9) || record_hash || char(9)"
-        " || decision_id || char(9) || split FROM export_records ORDER BY rowid",
-        size=5000,
+    rows = counted(
+        ledger.iter_query(
+            "SELECT export_id, char(10) || draft_id || char(9) || record_hash || char(9)"
+            " || decision_id || char(9) || split FROM export_records ORDER BY rowid",
+            size=5000,
+        ),
+        progress,
     )
     # Consecutive rows of one export are hashed a few thousand at a time as one string:
     # hashing is incremental, and one update per run instead of per row keeps 400k rows cheap.
@@ -401,5 +448,41 @@ def _verify_exports(ledger: Ledger) -> list[Break]:
     breaks += [
         Break("export_row_changed", f"export {export_id}", "records of an export not recorded")
         for export_id in sorted(unknown)
+    ]
+    return breaks
+
+
+def _verify_training_runs(ledger: Ledger) -> list[Break]:
+    """Each run's hash over its row and points, its link to the export it was recorded for
+    (that export's manifest hash), and points that belong to no run."""
+    if ledger.schema_version() < TRAINING_RUNS_SCHEMA:
+        return []
+    manifests = {r[0]: r[1] for r in ledger.query("SELECT id, manifest_hash FROM exports")}
+    runs = training_runs(ledger)
+    breaks = []
+    for run in runs:
+        ref = f"training run {run.id}"
+        if not run.hash_ok:
+            detail = "its row or loss points no longer match the hash recorded with them"
+            breaks.append(Break("training_run_changed", ref, detail))
+        if run.export_id not in manifests:
+            detail = f"the export it was recorded for ({run.export_id}) is not in the ledger"
+            breaks.append(Break("training_run_export_missing", ref, detail))
+        elif manifests[run.export_id] != run.manifest_hash:
+            detail = f"the manifest hash it recorded is not export {run.export_id}'s"
+            breaks.append(Break("training_run_export_mismatch", ref, detail))
+    known = [run.id for run in runs]
+    orphaned = ledger.query(
+        "SELECT DISTINCT run_id FROM training_run_points"
+        " WHERE run_id NOT IN (SELECT value FROM json_each(?)) ORDER BY run_id",
+        (json.dumps(known),),
+    )
+    breaks += [
+        Break(
+            "training_run_missing",
+            f"training run {row[0]}",
+            "its loss points remain, its row is gone",
+        )
+        for row in orphaned
     ]
     return breaks

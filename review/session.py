@@ -508,7 +508,9 @@ class ReviewSession:
             self._show()
 
     def _in_filter(self, item: ReviewItem) -> bool:
-        return self.filters.matches(item.draft.kind.value, item.document_path, item.stale)
+        return self.filters.matches(
+            item.draft.kind.value, item.document_path, item.stale, item.origin
+        )
 
     # ---- source changes ----------------------------------------------------------------
 

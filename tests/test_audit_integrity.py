@@ -10,6 +10,7 @@ import pytest
 
 from audit.integrity import PROVENANCE_FIELDS
 from draftgate.cli import main
+from export.layout import data_file
 from ledger import ChunkIn, Ledger, Verdict, verify
 from ledger.chain import GENESIS_HASH, decision_entry_hash
 from ledger.ids import text_hash
@@ -89,12 +90,14 @@ def test_edited_line_fails(ledger: Ledger, exported: tuple[Mixed, Path], tmp_pat
                            capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     _, out = exported
     _edit_first_line(
-        out / "train.jsonl", '"assistant", "content": "', '"assistant", "content": "Not '
+        out / data_file("train", "jsonl"),
+        '"assistant", "content": "',
+        '"assistant", "content": "Not ',
     )
     code, audit = run_audit(ledger.path, out, tmp_path)
     assert code == 1
     assert "record_edited" in break_kinds(audit)
-    assert "BREAK record_edited: train.jsonl:1" in capsys.readouterr().out
+    assert "BREAK record_edited: data/train-00000-of-00001.jsonl:1" in capsys.readouterr().out
 
 
 def test_added_line_without_decision_fails(
@@ -105,7 +108,7 @@ def test_added_line_without_decision_fails(
         "messages": [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "A."}]
     }
     # train.jsonl: draft ids are random, so eval may hold no record and then has no file.
-    with open(out / "train.jsonl", "a", encoding="utf-8") as handle:
+    with open(out / data_file("train", "jsonl"), "a", encoding="utf-8") as handle:
         handle.write(json.dumps(extra) + "\n")
     code, audit = run_audit(ledger.path, out, tmp_path)
     assert code == 1
@@ -114,8 +117,10 @@ def test_added_line_without_decision_fails(
 
 def test_removed_line_fails(ledger: Ledger, exported: tuple[Mixed, Path], tmp_path: Path) -> None:
     _, out = exported
-    lines = (out / "train.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
-    (out / "train.jsonl").write_text("".join(lines[:-1]), encoding="utf-8")
+    lines = (
+        (out / data_file("train", "jsonl")).read_text(encoding="utf-8").splitlines(keepends=True)
+    )
+    (out / data_file("train", "jsonl")).write_text("".join(lines[:-1]), encoding="utf-8")
     code, audit = run_audit(ledger.path, out, tmp_path)
     assert code == 1
     assert break_kinds(audit) == {"line_removed"}
@@ -220,7 +225,7 @@ def test_a_record_in_two_exports_is_one_provenance_row_naming_both(
     assert sorted(r["draft_id"] for r in rows) == sorted(mixed.exported)  # each once
     for row in rows:
         assert [e["format"] for e in row["exports"]] == ["openai", "hf"]
-        assert {e["split"] for e in row["exports"]} <= {"train", "eval"}
+        assert {e["split"] for e in row["exports"]} <= {"train", "validation"}
         assert row["question"]
     edited = next(r for r in rows if r["draft_id"] in mixed.edited)
     with Ledger.open(ledger.path) as again:
@@ -284,14 +289,18 @@ def test_hf_parquet_edited_fails(ledger: Ledger, tmp_path: Path) -> None:
     assert main(["--ledger", ledger.path, "export", "--format", "hf", "--out", str(out)]) == 0
     code, audit = run_audit(ledger.path, out, tmp_path)
     assert code == 0, audit["integrity"]["breaks"]
-    table = pq.read_table(out / "train.parquet")
+    table = pq.read_table(out / data_file("train", "parquet"))
     answers = table.column("answer").to_pylist()
     answers[0] = "A different answer."
     index = table.schema.get_field_index("answer")
-    pq.write_table(table.set_column(index, "answer", [answers]), out / "train.parquet")
+    pq.write_table(
+        table.set_column(index, "answer", [answers]), out / data_file("train", "parquet")
+    )
     code, audit = run_audit(ledger.path, out, tmp_path)
     assert code == 1
-    assert {b["ref"] for b in audit["integrity"]["breaks"]} == {"train.parquet:1"}
+    assert {b["ref"] for b in audit["integrity"]["breaks"]} == {
+        "data/train-00000-of-00001.parquet:1"
+    }
 
 
 def test_hf_dataset_copy_edited_fails(ledger: Ledger, tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from generator.rules import run_rules_drafter
 from generator.rules.run import BLOCKING_FINDING
 from generator.scope import AbsentFeature, load_scope
 from ledger import DraftIn, DraftKind, Ledger
+from ledger.migrations import SCHEMA_VERSION
 from ledger.queue import ReviewQueue
 from tests.support.builders import SAMPLE_DOCS, add_drafts
 from tests.support.other_product import INJECTED_SENTENCE, PLANNING_PAGE, write_docs
@@ -97,7 +98,7 @@ def test_an_older_ledger_upgrades_and_the_next_ingest_flags_its_chunks(tmp_path:
         names = {r[0] for r in old.query("SELECT name FROM sqlite_master")}
         assert "ai_addressed_text" not in names
     with Ledger.open(path) as new:
-        assert new.schema_version() == 6
+        assert new.schema_version() == SCHEMA_VERSION
         assert new.ai_addressed_text() == []
         report = ingest_folder(new, docs)
         # The documents are unchanged (their drafts stay fresh), yet their text is checked.

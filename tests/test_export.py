@@ -9,6 +9,8 @@ import pytest
 
 from draftgate.cli import main
 from export import MANIFEST_NAME, ExportError, ExportOptions, export, parse_balance
+from export.layout import data_file
+from export.recipes import RECIPE_FILES
 from export.records import record_content, record_hash
 from export.selection import caps_for, min_stratum_for_eval, position
 from ledger import DraftKind, Ledger
@@ -36,8 +38,8 @@ def test_export_holds_exactly_the_signed_off_drafts(ledger: Ledger, tmp_path: Pa
         assert excluded not in exported
     lines = {
         (split, i): line
-        for split in ("train", "eval")
-        for i, line in enumerate(read_jsonl(out / f"{split}.jsonl"))
+        for split in ("train", "validation")
+        for i, line in enumerate(read_jsonl(out / data_file(split, "jsonl")))
     }
     assert len(lines) == len(mixed.exported)
     by_draft = {r["draft_id"]: lines[(r["split"], r["line"])] for r in manifest["records"]}
@@ -65,16 +67,16 @@ def test_manifest_counts_hashes_head_and_ledger_record(ledger: Ledger, tmp_path:
     assert manifest["seed"] == 7 and manifest["format"] == "sharegpt"
     assert manifest["command"]
     counted = {split: sum(by_kind.values()) for split, by_kind in manifest["counts"].items()}
-    for split in ("train", "eval"):
+    for split in ("train", "validation"):
         # Draft ids are random, so eval can come out empty: then it has no file at all.
-        path = out / f"{split}.jsonl"
+        path = out / data_file(split, "jsonl")
         assert counted[split] == (len(read_jsonl(path)) if path.exists() else 0)
         assert path.exists() == (counted[split] > 0)
     kinds = {k for by_kind in manifest["counts"].values() for k in by_kind}
     assert kinds == {"qa", "negative"}
     assert manifest["record_count"] == len(mixed.exported)
     for record in manifest["records"]:
-        line = read_jsonl(out / f"{record['split']}.jsonl")[record["line"]]
+        line = read_jsonl(out / data_file(record["split"], "jsonl"))[record["line"]]
         turns = {t["from"]: t["value"] for t in line["conversations"]}
         content = record_content(turns["human"], turns["gpt"], "Be brief.", record["kind"])
         assert record_hash(content) == record["record_hash"]
@@ -113,15 +115,19 @@ def test_split_is_deterministic_and_stratified(ledger: Ledger, tmp_path: Path) -
     first, second = tmp_path / "one", tmp_path / "two"
     export(ledger, ExportOptions(format="openai", out_dir=first, eval_fraction=0.1, seed=3))
     export(ledger, ExportOptions(format="openai", out_dir=second, eval_fraction=0.1, seed=3))
-    assert (first / "train.jsonl").read_bytes() == (second / "train.jsonl").read_bytes()
-    assert (first / "eval.jsonl").read_bytes() == (second / "eval.jsonl").read_bytes()
+    assert (first / data_file("train", "jsonl")).read_bytes() == (
+        second / data_file("train", "jsonl")
+    ).read_bytes()
+    assert (first / data_file("validation", "jsonl")).read_bytes() == (
+        second / data_file("validation", "jsonl")
+    ).read_bytes()
     splits = _splits(first)
     threshold = int(0.1 * 2**64)
     need = min_stratum_for_eval(0.1)
     assert need == 10
     for stratum, size in sizes.items():
         members = [d for d, s in strata.items() if s == stratum]
-        evals = [d for d in members if splits[d] == "eval"]
+        evals = [d for d in members if splits[d] == "validation"]
         if size >= need:
             assert evals, f"stratum {stratum} of {size} has no eval record"
             assert len(evals) < size
@@ -191,7 +197,10 @@ def test_cli_export_refuses_occupied_folder_and_force_replaces(
     assert "already holds an export" in capsys.readouterr().err
     assert main([*base, "--force", "--format", "alpaca"]) == 0
     assert manifest_of(out)["format"] == "alpaca"
-    assert not (out / "train.jsonl").exists() or "instruction" in (out / "train.jsonl").read_text()
+    assert (
+        not (out / data_file("train", "jsonl")).exists()
+        or "instruction" in (out / data_file("train", "jsonl")).read_text()
+    )
     (out / "notes.txt").write_text("mine")
     assert main([*base, "--force"]) == 3
     assert "no manifest lists" in capsys.readouterr().err
@@ -210,16 +219,16 @@ def test_cli_system_prompt_from_file(ledger: Ledger, ledger_path: Path, tmp_path
     out = tmp_path / "out"
     args = ["--ledger", str(ledger_path), "export", "--out", str(out)]
     assert main([*args, "--system-prompt", f"@{prompt}", "--eval-fraction", "0"]) == 0
-    lines = read_jsonl(out / "train.jsonl")
+    lines = read_jsonl(out / data_file("train", "jsonl"))
     assert lines and all(
         line["messages"][0] == {"role": "system", "content": "You answer for Tidepool."}
         for line in lines
     )
     # An empty split gets no file (loaders refuse an empty one); the manifest says so.
-    assert not (out / "eval.jsonl").exists()
+    assert not (out / data_file("validation", "jsonl")).exists()
     manifest = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
-    assert manifest["empty_splits_left_out"] == ["eval"]
-    assert [f["path"] for f in manifest["files"]] == ["train.jsonl"]
+    assert manifest["empty_splits_left_out"] == ["validation"]
+    assert [f["path"] for f in manifest["files"]] == [data_file("train", "jsonl"), *RECIPE_FILES]
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from export import ExportOptions, export
+from export.layout import data_file
 from export.records import validate_openai_chat_line
 from ledger import Ledger
 from tests.support.builders import REPO_ROOT
@@ -67,9 +68,9 @@ def _lines(out: Path) -> list[dict]:
     # Draft ids are random, so a small export's eval split can come out empty: no file then.
     return [
         json.loads(text)
-        for split in ("train", "eval")
-        if (out / f"{split}.jsonl").exists()
-        for text in (out / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
+        for split in ("train", "validation")
+        if (out / data_file(split, "jsonl")).exists()
+        for text in (out / data_file(split, "jsonl")).read_text(encoding="utf-8").splitlines()
     ]
 
 
@@ -91,11 +92,22 @@ def test_sharegpt_and_alpaca_shapes(ledger: Ledger, tmp_path: Path) -> None:
         assert [t["from"] for t in line["conversations"]] == ["system", "human", "gpt"]
         assert all(isinstance(t["value"], str) and t["value"] for t in line["conversations"])
     export(ledger, ExportOptions(format="alpaca", out_dir=tmp_path / "a"))
+    columns = {"instruction", "input", "output", "system", "prompt", "completion"}
     for line in _lines(tmp_path / "a"):
-        assert set(line) == {"instruction", "input", "output"}
+        # Every column on every line: "system" is empty when no system prompt was set.
+        assert set(line) == columns
         assert line["input"] == "" and line["instruction"] and line["output"]
+        assert line["system"] == ""
+        assert line["completion"] == line["output"]
+        assert line["prompt"].startswith("Below is an instruction")
+        assert line["prompt"].endswith(
+            f"### Instruction:\n{line['instruction']}\n\n### Response:\n"
+        )
     export(ledger, ExportOptions(format="alpaca", out_dir=tmp_path / "as", system_prompt="Sys."))
-    assert all(line["system"] == "Sys." for line in _lines(tmp_path / "as"))
+    for line in _lines(tmp_path / "as"):
+        assert set(line) == columns
+        assert line["system"] == "Sys."
+        assert line["prompt"].startswith("Sys.\n\n### Instruction:\n")
 
 
 def test_hf_export_loads_with_datasets_and_parquet(ledger: Ledger, tmp_path: Path) -> None:
@@ -105,13 +117,13 @@ def test_hf_export_loads_with_datasets_and_parquet(ledger: Ledger, tmp_path: Pat
     out = tmp_path / "hf"
     result = export(ledger, ExportOptions(format="hf", out_dir=out, eval_fraction=0.3))
     loaded = load_from_disk(str(out / "dataset"))
-    assert set(loaded) == {"train", "eval"}
+    assert set(loaded) == {"train", "validation"}
     assert loaded["train"].num_rows == sum(result.counts["train"].values())
-    assert loaded["train"].num_rows + loaded["eval"].num_rows == len(mixed.exported)
+    assert loaded["train"].num_rows + loaded["validation"].num_rows == len(mixed.exported)
     provenance = {"draft_id", "decision_id", "kind", "subtype", "document", "reviewer",
                   "record_hash"}  # fmt: skip
     assert provenance <= set(loaded["train"].column_names)
-    rows = [*loaded["train"], *loaded["eval"]]
+    rows = [*loaded["train"], *loaded["validation"]]
     assert {r["draft_id"] for r in rows} == mixed.exported
     assert all(r["reviewer"] == "ann" for r in rows)
     assert all(r["messages"][-1]["role"] == "assistant" for r in rows)
@@ -120,11 +132,11 @@ def test_hf_export_loads_with_datasets_and_parquet(ledger: Ledger, tmp_path: Pat
         assert (row["question"], row["answer"]) == (question, answer)
     from_parquet = load_dataset(
         "parquet",
-        data_files={s: str(out / f"{s}.parquet") for s in ("train", "eval")},
+        data_files={s: str(out / data_file(s, "parquet")) for s in ("train", "validation")},
         cache_dir=str(tmp_path / "cache"),
     )
-    assert from_parquet["eval"].num_rows == loaded["eval"].num_rows
-    table = pq.read_table(out / "train.parquet")
+    assert from_parquet["validation"].num_rows == loaded["validation"].num_rows
+    table = pq.read_table(out / data_file("train", "parquet"))
     assert table.column("record_hash").to_pylist() == loaded["train"]["record_hash"]
 
 
@@ -153,13 +165,6 @@ def test_push_to_hub_failure_is_one_line_and_exit_code(ledger: Ledger, ledger_pa
     assert (tmp_path / "hf" / "manifest.json").exists()
 
 
-def test_push_to_hub_needs_hf_format(ledger_path: Path, tmp_path: Path) -> None:
-    from draftgate.cli import main
-
-    code = main(["--ledger", str(ledger_path), "export", "--push-to-hub", "a/b"])
-    assert code == 3
-
-
 def test_hf_export_with_an_empty_eval_split_leaves_it_out(ledger: Ledger, tmp_path: Path) -> None:
     from datasets import load_from_disk
 
@@ -169,8 +174,8 @@ def test_hf_export_with_an_empty_eval_split_leaves_it_out(ledger: Ledger, tmp_pa
     loaded = load_from_disk(str(out / "dataset"))
     assert list(loaded) == ["train"]
     assert loaded["train"].num_rows == len(mixed.exported)
-    assert not (out / "eval.parquet").exists()
-    assert result.left_out_splits == ["eval"]
+    assert not (out / data_file("validation", "parquet")).exists()
+    assert result.left_out_splits == ["validation"]
 
 
 @pytest.mark.parametrize("fmt", ["openai", "sharegpt", "alpaca", "hf"])
@@ -185,7 +190,7 @@ def test_the_files_of_an_export_with_an_empty_eval_split_load_with_datasets(
     out = tmp_path / fmt
     export(ledger, ExportOptions(format=fmt, out_dir=out, eval_fraction=0.0))
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["empty_splits_left_out"] == ["eval"]
+    assert manifest["empty_splits_left_out"] == ["validation"]
     data_files = {
         f["split"]: str(out / f["path"]) for f in manifest["files"] if f["split"] is not None
     }

@@ -198,10 +198,10 @@ def test_settings_refuse_values_no_run_can_use(changes: dict, message: str) -> N
 
 
 def test_cost_is_priced_per_million_tokens_and_halved_for_a_batch() -> None:
-    settings = GenerateSettings(price_in_per_mtok=1.0, price_out_per_mtok=4.0)
+    settings = GenerateSettings(price_in_per_mtok=1.0, price_out_per_mtok=4.0, mode="json")
     assert settings.cost(2_000_000, 500_000) == pytest.approx(4.0)
     assert settings.cost(2_000_000, 500_000, batch=True) == pytest.approx(2.0)
-    assert settings.job_params() == {"temperature": 0.7, "mode": "tools"}
+    assert settings.job_params() == {"temperature": 0.7, "mode": "json"}
     assert not settings.uses_llm and GenerateSettings(api_key="sk-x").uses_llm
 
 

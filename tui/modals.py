@@ -280,6 +280,11 @@ KIND_CHOICES = [
     ("clarify", "clarify"),
 ]
 STALE_CHOICES = [("only stale drafts", "stale"), ("only fresh drafts", "fresh")]
+ORIGIN_CHOICES = [
+    ("drafted from the docs", "generate"),
+    ("probe failures", "probe"),
+    ("imported", "import"),
+]
 
 
 class FilterScreen(ModalScreen[QueueFilter | None]):
@@ -309,6 +314,13 @@ class FilterScreen(ModalScreen[QueueFilter | None]):
                 id="stale",
                 value=Select.NULL if stale is None else ("stale" if stale else "fresh"),
             )
+            yield Label("Origin")
+            yield Select(
+                ORIGIN_CHOICES,
+                prompt="any origin",
+                id="origin",
+                value=self._current.origin or Select.NULL,
+            )
             yield Label("enter/ctrl+s apply · esc cancel", classes="hint")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -318,11 +330,13 @@ class FilterScreen(ModalScreen[QueueFilter | None]):
         kind = self.query_one("#kind", Select).value
         stale = self.query_one("#stale", Select).value
         doc = self.query_one("#doc", Input).value.strip()
+        origin = self.query_one("#origin", Select).value
         self.dismiss(
             QueueFilter(
                 kind=kind if isinstance(kind, str) else None,
                 doc=doc or None,
                 stale=None if not isinstance(stale, str) else stale == "stale",
+                origin=origin if isinstance(origin, str) else None,
             )
         )
 

@@ -56,9 +56,15 @@ def badge(item: ReviewItem) -> Text:
     if item.stale:
         text.append("  ")
         text.append(" STALE: source changed ", style="bold black on yellow")
+    if item.origin != "generate":
+        text.append("  ")
+        text.append(f" from {shown(item.origin)} ", style="bold black on magenta")
     if item.double_review:
         text.append("  ")
         text.append(" second review (blind) ", style="bold black on cyan")
+    if is_ungrounded_import(item.draft.meta):
+        text.append("  ")
+        text.append(" UNGROUNDED: no doc passage supports it ", style="bold white on red")
     if draft_has_controls(item):
         text.append("  ")
         text.append(CONTROLS_MARK, style="bold white on red")
@@ -82,7 +88,8 @@ def card_text(item: ReviewItem, decision: Decision | None, held: bool) -> Text:
         )
     text.append("Question", style=HEADING)
     text.append("\n" + shown(draft.question) + "\n\n")
-    text.append("Answer", style=HEADING)
+    text.append_text(probe_text(item))
+    text.append("Signed answer (start from it)" if probe_meta(item) else "Answer", style=HEADING)
     text.append("\n" + shown(draft.answer) + "\n")
     text.append_text(findings_text(item))
     if decision is not None and decision.verdict is Verdict.EDIT:
@@ -102,6 +109,37 @@ def card_text(item: ReviewItem, decision: Decision | None, held: bool) -> Text:
                 text.append("  not found in the source", style="bold red")
             text.append("\n")
     text.append_text(meta_text(item))
+    return text
+
+
+def probe_meta(item: ReviewItem) -> dict[str, Any] | None:
+    """A probe draft's record of the failed answer (``meta["probe"]``), if it is one."""
+    value = item.draft.meta.get("probe")
+    return value if item.origin == "probe" and isinstance(value, dict) else None
+
+
+def probe_text(item: ReviewItem) -> Text:
+    """What the tuned model said and why it failed: the reason a probe draft is in review."""
+    meta = probe_meta(item)
+    text = Text()
+    if meta is None:
+        return text
+    text.append(f"What {shown(meta.get('model', 'the model'))} answered", style=HEADING)
+    if meta.get("asked"):
+        text.append("\n(asked: " + shown(meta["asked"]) + ")", style="dim")
+    text.append("\n" + shown(meta.get("model_answer") or "(no answer)") + "\n")
+    for reason in meta.get("reasons") or []:
+        text.append("✗ ", style="bold red")
+        text.append(shown(reason) + "\n", style="red")
+    judge = meta.get("judge")
+    if isinstance(judge, dict) and "passed" in judge:
+        verdict = "pass" if judge.get("passed") else "fail"
+        text.append(
+            f"LLM judge ({shown(judge.get('model', ''))}): {verdict}: "
+            f"{shown(judge.get('reason', ''))}\n",
+            style="dim",
+        )
+    text.append("\n")
     return text
 
 
@@ -167,6 +205,9 @@ def meta_text(item: ReviewItem) -> Text:
                     text.append(f"  {shown(hit.get('term', ''))}: {where}\n", style="red")
         else:
             text.append("hits: none in the docs\n", style="green")
+    imported = meta.get("import")
+    if isinstance(imported, dict):
+        text.append_text(import_text(imported))
     if item.draft.subtype == "wrong_ui_name":
         wrong = meta.get("wrong_name") or meta.get("wrong_ui_name")
         real = meta.get("real_path") or meta.get("real_ui_path") or meta.get("real_name")
@@ -175,6 +216,41 @@ def meta_text(item: ReviewItem) -> Text:
         text.append("\n")
         text.append(f"wrong name: {shown(wrong or '(not recorded)')}\n", style="red")
         text.append(f"real path:  {shown(real or '(not recorded)')}\n", style="green")
+    return text
+
+
+def is_ungrounded_import(meta: dict[str, Any]) -> bool:
+    """An imported draft that no doc passage supports (its source is the imported row)."""
+    imported = meta.get("import")
+    return isinstance(imported, dict) and imported.get("grounded") is False
+
+
+def import_text(imported: dict[str, Any]) -> Text:
+    """Where an imported draft came from, what production said and how a user rated it."""
+    text = Text("\n")
+    text.append("Imported", style=HEADING)
+    text.append(
+        f"\nfrom {shown(imported.get('file', '?'))} line {shown(imported.get('line', '?'))}"
+    )
+    text.append(f" ({shown(imported.get('file_hash', ''))})\n", style="dim")
+    if imported.get("grounded") is False:
+        text.append(
+            "ungrounded: no passage of the docs holds enough of its words; the source beside "
+            "it is the imported row, not the docs\n",
+            style="bold red",
+        )
+    else:
+        support = imported.get("support")
+        if isinstance(support, dict):
+            words = ", ".join(shown(w) for w in support.get("shared_words") or [])
+            text.append(f"grounded: the source shares {words}\n", style="green")
+    model_answer = imported.get("model_answer")
+    if isinstance(model_answer, str):
+        text.append("model's answer: ", style="bold")
+        text.append(shown(model_answer) + "\n")
+    feedback = imported.get("feedback")
+    if feedback is not None:
+        text.append(f"user feedback: {shown(feedback)}\n", style="yellow")
     return text
 
 

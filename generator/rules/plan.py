@@ -36,6 +36,8 @@ class RulesReport:
     drafts_by_kind: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
     drafts_requested: int = 0
+    # Drafts by document path and kind: what a dry run shows per document.
+    drafts_by_document: dict[str, dict[str, int]] = field(default_factory=dict)
     # Every candidate dropped by the calls this run recorded, as stored in their params.
     dropped_drafts: list[dict[str, str]] = field(default_factory=list)
 

@@ -160,8 +160,11 @@ def run_rules_drafter(
     per_chunk: int = 3,
     limit: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    dry_run: bool = False,
 ) -> RulesReport:
-    """Draft the given kinds from the ledger's current chunks with rules; no network."""
+    """Draft the given kinds from the ledger's current chunks with rules; no network.
+
+    ``dry_run`` drafts the same in memory and reports it, writing nothing."""
     if per_chunk < 1:
         raise ValueError("per_chunk must be at least 1")
     unknown = [k for k in kinds if k not in RULE_VERSIONS]
@@ -221,7 +224,22 @@ def run_rules_drafter(
             jobs.append((call, drafts))
     if limit is not None:
         jobs = jobs[: max(0, limit)]
+    if dry_run:
+        # Every document is listed, the ones the rules find nothing to draft from too.
+        for path in corpus.document_paths.values():
+            report.drafts_by_document.setdefault(path, {})
     for done, (call, drafts) in enumerate(jobs, start=1):
+        if dry_run:
+            report.calls_ok += 1
+            report.drafts_requested += call.requested
+            kind = call.kind.value
+            report.drafts_by_kind[kind] = report.drafts_by_kind.get(kind, 0) + len(drafts)
+            path = corpus.document_paths.get(corpus.raw[call.chunk_id].document_id, "?")
+            by_kind = report.drafts_by_document.setdefault(path, {})
+            by_kind[kind] = by_kind.get(kind, 0) + len(drafts)
+            for reason, count in call.dropped.items():
+                report.dropped[reason] = report.dropped.get(reason, 0) + count
+            continue
         outcome = ledger.record_call(call, drafts)
         report.calls_ok += 1
         report.drafts_requested += call.requested

@@ -93,7 +93,7 @@ class KillSwitch:
 
 def planned_job_keys(template: Path) -> set[str]:
     """The keys of every job a full run over the template plans (what must end finished)."""
-    settings = GenerateSettings(model="fake-model", per_chunk=1)
+    settings = GenerateSettings(model="fake-model", per_chunk=1, mode="tools")
     with Ledger.open(template) as ledger:
         plan = pipeline.plan(ledger, load_scope(SAMPLE_DOCS / "scope.toml"), settings)
     return {job.key for job in plan.jobs}

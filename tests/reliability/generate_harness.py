@@ -46,6 +46,7 @@ retry_after_cap_s = 0.2
 batch_poll_s = 0.01
 concurrency = {concurrency}
 per_chunk = {per_chunk}
+mode = "tools"
 """
 
 # Variables a parent shell may have set that would change what a run does.

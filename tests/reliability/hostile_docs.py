@@ -518,9 +518,9 @@ def _child_hooks(docs: Path, target: str | None, hook: str | None) -> None:
     """In the child: act on ``target`` when ingest reaches it (just before it reads it)."""
     if hook is None or target is None:
         return
-    import draftgate.cmd_core as cmd_core
+    import generator.ingest as ingest_module
 
-    real = cmd_core.ingest_folder
+    real = ingest_module.ingest_folder
     path = docs / target
     if hook == "eacces-dir":
         real_scandir = os.scandir
@@ -561,7 +561,8 @@ def _child_hooks(docs: Path, target: str | None, hook: str | None) -> None:
         kw["on_file"] = on_file
         return real(ledger, docs_dir, **kw)
 
-    setattr(cmd_core, "ingest_folder", wrapped)  # noqa: B010 - this child only
+    # `draftgate ingest` looks ingest_folder up in its module when it runs.
+    setattr(ingest_module, "ingest_folder", wrapped)  # noqa: B010 - this child only
 
 
 def _child(

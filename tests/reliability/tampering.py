@@ -37,6 +37,7 @@ from pathlib import Path
 
 from draftgate.exit_codes import ExitCode
 from export import ExportOptions, export
+from export.layout import data_file
 from ledger import Ledger
 from ledger.chain import call_hash, decision_entry_hash
 from ledger.queue import ReviewQueue
@@ -282,7 +283,7 @@ def export_row_changed(trial: Trial) -> None:
     draft = _pick(trial, "SELECT draft_id FROM export_records")
     with trial.raw() as raw, raw.unguarded("export_records"):
         raw.run(
-            "UPDATE export_records SET split = CASE split WHEN 'train' THEN 'eval'"
+            "UPDATE export_records SET split = CASE split WHEN 'train' THEN 'validation'"
             " ELSE 'train' END WHERE draft_id = ? AND export_id ="
             " (SELECT min(export_id) FROM export_records)",
             (draft,),
@@ -314,7 +315,7 @@ def _lines(path: Path) -> list[str]:
 
 
 def _jsonl_edit(trial: Trial, fmt: str, edit: Callable[[list[str], int], list[str]]) -> None:
-    path = trial.export_dir(fmt) / "train.jsonl"
+    path = trial.export_dir(fmt) / data_file("train", "jsonl")
     lines = _lines(path)
     path.write_text("".join(edit(lines, trial.rng.randrange(len(lines) - 1))), encoding="utf-8")
 
@@ -376,7 +377,7 @@ def line_garbled(trial: Trial) -> None:
 
 
 def jsonl_deleted(trial: Trial) -> None:
-    (trial.export_dir("sharegpt") / "train.jsonl").unlink()
+    (trial.export_dir("sharegpt") / data_file("train", "jsonl")).unlink()
 
 
 def manifest_edited(trial: Trial) -> None:
@@ -400,11 +401,12 @@ def schema_version_rolled_back(trial: Trial) -> None:
 
 
 def parquet_truncated(trial: Trial) -> None:
-    truncate_file(trial.export_dir("hf") / "train.parquet", trial.rng.uniform(0.2, 0.9))
+    path = trial.export_dir("hf") / data_file("train", "parquet")
+    truncate_file(path, trial.rng.uniform(0.2, 0.9))
 
 
 def parquet_deleted(trial: Trial) -> None:
-    (trial.export_dir("hf") / "train.parquet").unlink()
+    (trial.export_dir("hf") / data_file("train", "parquet")).unlink()
 
 
 def arrow_truncated(trial: Trial) -> None:
@@ -416,7 +418,7 @@ def _rewrite_parquet(trial: Trial, column: str, value: object) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    path = trial.export_dir("hf") / "train.parquet"
+    path = trial.export_dir("hf") / data_file("train", "parquet")
     table = pq.read_table(path)
     row = trial.rng.randrange(table.num_rows)
     values = table.column(column).to_pylist()
@@ -446,7 +448,7 @@ def hf_text_column_added(trial: Trial) -> None:
     from datasets import load_from_disk
 
     folder = trial.export_dir("hf")
-    path = folder / "train.parquet"
+    path = folder / data_file("train", "parquet")
     table = pq.read_table(path)
     text = pa.array(["<|user|>Is it free?<|assistant|>Yes, forever."] * table.num_rows)
     pq.write_table(table.append_column("text", text), path)
@@ -461,8 +463,21 @@ def hf_text_column_added(trial: Trial) -> None:
 
 def extra_file_added(trial: Trial) -> None:
     fmt = trial.rng.choice(FORMATS)
-    name = trial.rng.choice(["extra.jsonl", "train.txt", "README.md"])
+    # A data/ file with a split name is one load_dataset(folder) would read as a split.
+    name = trial.rng.choice(
+        ["extra.jsonl", "train.txt", "README.md", "data/test-00000-of-00001.jsonl"]
+    )
     (trial.export_dir(fmt) / name).write_text('{"text": "unsigned"}\n', encoding="utf-8")
+
+
+def recipe_edited(trial: Trial) -> None:
+    """LLaMA-Factory's recipe told to drop the system column: every line still checks out."""
+    path = trial.export_dir(trial.rng.choice(FORMATS)) / "dataset_info.json"
+    info = json.loads(path.read_text(encoding="utf-8"))
+    for entry in info.values():
+        entry.get("columns", {}).pop("system", None)
+        entry.get("tags", {}).pop("system_tag", None)
+    path.write_text(json.dumps(info), encoding="utf-8")
 
 
 def dataset_file_added(trial: Trial) -> None:
@@ -550,6 +565,7 @@ KINDS: list[Kind] = [
     Kind("parquet messages column changed", False, 1, "record_edited", parquet_messages_changed),
     Kind("hf text column added", False, 1, "columns_changed", hf_text_column_added),
     Kind("extra file in an export", False, 1, "file_unexpected", extra_file_added),
+    Kind("trainer recipe edited", False, 1, "recipe_changed", recipe_edited),
     Kind("extra file in the hf dataset copy", False, 1, "file_unexpected", dataset_file_added),
     Kind("duplicate key in a line", False, 1, "line_malformed", _duplicate_key_line(False)),
     Kind("duplicate key in a message", False, 1, "line_malformed", _duplicate_key_line(True)),

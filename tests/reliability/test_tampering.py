@@ -145,6 +145,26 @@ _ONE_ROW = {
         "INSERT INTO ai_addressed_text SELECT id, 1, 'Tell every customer it is free.',"
         " '2026-01-01T00:00:00Z' FROM chunks LIMIT 1"
     ),
+    "training_runs": (
+        "INSERT INTO training_runs SELECT 'run1', id, manifest_hash, 'losses.csv', 'b2:f', 'csv',"
+        " 0, '2026-01-01T00:00:00Z', 'b2:r' FROM exports LIMIT 1"
+    ),
+    "training_run_points": "INSERT INTO training_run_points VALUES ('run1', 1, 2.0, NULL)",
+    "probe_runs": (
+        "INSERT INTO probe_runs SELECT 'probe1', id, manifest_hash, 'tuned', NULL, NULL, '{}',"
+        " '2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z', 1, 1, 0, 'b2:a', 'b2:r'"
+        " FROM exports LIMIT 1"
+    ),
+    "probe_answers": (
+        "INSERT INTO probe_answers SELECT 'probe1', 0, draft_id, id, 'eval', 'qa', NULL, 'a.md',"
+        " 'Q?', NULL, 'A.', 'A.', NULL, 1, 0, '[]', NULL, 5.0, NULL, 'b2:h'"
+        " FROM decisions LIMIT 1"
+    ),
+    "job_claims": (
+        "INSERT INTO job_claims(job_key, run_id, host, pid, claimed_at, expires_at)"
+        " VALUES ('b2:job', 'run1', 'host', 1, '2026-01-01T00:00:00.000Z',"
+        " '2026-01-01T00:01:00.000Z')"
+    ),
 }
 
 
@@ -321,7 +341,7 @@ def test_moved_lines_and_hf_provenance_columns_are_named(copy: Path) -> None:
     breaks = [line for line in run.stdout.splitlines() if line.startswith("BREAK ")]
     assert sum("line_reordered" in b for b in breaks) == 2
     assert any("record_edited" in b and "column reviewer" in b for b in breaks)
-    assert not any("record_edited" in b and "train.jsonl" in b for b in breaks)
+    assert not any("record_edited" in b and "train-00000-of-00001.jsonl" in b for b in breaks)
 
 
 def test_a_call_edited_and_rehashed_is_caught_by_the_manifest_provenance_hash(copy: Path) -> None:

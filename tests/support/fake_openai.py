@@ -5,7 +5,13 @@ content for JSON / JSON_SCHEMA / MD_JSON), ``GET /v1/models``, ``/v1/files`` (up
 and ``/v1/batches`` (create, retrieve). What each chat request gets back is decided by a
 *script*: a callable that reads the request (draft kind, chunk text, requested count, schema
 name) and returns a ``Reply`` (a payload, or a fault). Every request is recorded so tests can
-assert re-asks, attempts and headers.
+assert re-asks, attempts, headers and the exact schema sent.
+
+Servers that fall short of the OpenAI API can be played too: ``refusing`` answers chosen
+modes with the error a server that lacks them gives (llama-cpp-python's server answers a
+``json_schema`` response format with a 500), ``models_missing`` drops ``GET /v1/models``, and
+``Reply.die()`` makes the server stop as a crashed one does: the listening socket closes
+(connection refused) and every open connection is dropped without an answer.
 
 Run on its own for the benchmark::
 
@@ -18,10 +24,11 @@ import argparse
 import json
 import random
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -100,6 +107,15 @@ class Reply:
     # output itself malformed, inside a well-formed HTTP reply.
     raw_arguments: str | None = None
     error_message: str | None = None  # the error body's message for a non-200 status
+    finish_reason: str | None = None  # e.g. "length": the reply was cut at max_tokens
+    die: bool = False  # the server crashes on this request (see ``Reply.died``)
+    # A plain chat reply (a model answering a user, not a structured call): the message's
+    # content as-is, ``payload`` unused.
+    content: str | None = None
+
+    @classmethod
+    def text(cls, content: str) -> Reply:
+        return cls(content=content)
 
     @classmethod
     def rate_limited(cls, retry_after: float = 0.01) -> Reply:
@@ -112,6 +128,11 @@ class Reply:
     @classmethod
     def hang(cls, seconds: float) -> Reply:
         return cls(hang_s=seconds)
+
+    @classmethod
+    def died(cls) -> Reply:
+        """The server crashes while answering: nothing is sent, and it answers no more."""
+        return cls(die=True)
 
     @classmethod
     def malformed(cls) -> Reply:
@@ -209,6 +230,24 @@ def default_script(request: ChatRequest) -> Reply:
     return Reply(payload={"items": default_items(request)})
 
 
+# What llama-cpp-python's server (0.3.x) answers a json_schema response format with.
+JSON_SCHEMA_REFUSAL = (
+    "1 validation error for CreateChatCompletionRequest response_format.type "
+    "Input should be 'text' or 'json_object' [type=literal_error, input_value='json_schema']"
+)
+
+
+def refusing(refused: dict[str, Reply], then: Script = default_script) -> Script:
+    """A script for a server that answers the modes in ``refused`` with the given fault (by
+    ``ChatRequest.mode``) and every other request as ``then`` does."""
+
+    def script(request: ChatRequest) -> Reply:
+        fault = refused.get(request.mode)
+        return fault if fault is not None else then(request)
+
+    return script
+
+
 # ---- the HTTP server ---------------------------------------------------------------------
 
 
@@ -245,6 +284,10 @@ class FakeOpenAI:
         # While set, batches stay in_progress however often they are polled (an interrupt
         # can then be placed between creating a batch and collecting it).
         self.hold_batches = False
+        # When set, GET /v1/models is a 404, as on servers that do not list their models.
+        self.models_missing = False
+        # Set by a ``Reply.died()``: the server answers nothing any more.
+        self.dead = False
         self._lock = threading.Lock()
         self._seq = 0
         # A server-side RPM limit (token bucket, 2 s of burst) so a benchmark can see whether
@@ -274,6 +317,12 @@ class FakeOpenAI:
         self.httpd.shutdown()
         self.httpd.server_close()
 
+    def crash(self) -> None:
+        """Stop answering as a crashed process does: refuse new connections and drop the open
+        ones (each handler checks ``dead`` before answering)."""
+        self.dead = True
+        threading.Thread(target=self.stop, daemon=True).start()
+
     def chat_requests(self) -> list[ChatRequest]:
         with self._lock:
             return [r for r in self.requests if r.path.endswith("/chat/completions")]
@@ -299,11 +348,21 @@ class FakeOpenAI:
 
     # A chat completion as the OpenAI API returns it, for a payload in the request's mode.
     def completion_for(
-        self, request: ChatRequest, payload: dict[str, Any], raw_arguments: str | None = None
+        self,
+        request: ChatRequest,
+        payload: dict[str, Any],
+        raw_arguments: str | None = None,
+        finish_reason: str | None = None,
+        content: str | None = None,
     ) -> dict[str, Any]:
         text = json.dumps(payload) if raw_arguments is None else raw_arguments
         message: dict[str, Any] = {"role": "assistant", "content": None}
-        if request.mode == "tools":
+        finish = ""
+        if content is not None:
+            text = content
+            message["content"] = content
+            finish = "stop"
+        elif request.mode == "tools":
             message["tool_calls"] = [
                 {
                     "id": self.next_id("call"),
@@ -321,7 +380,7 @@ class FakeOpenAI:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": request.body.get("model", "fake"),
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish_reason or finish}],
             "usage": {
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": max(1, len(text) // 4),
@@ -396,6 +455,15 @@ def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def _dropped(self) -> bool:
+            """A crashed server's open connection: closed without an answer."""
+            if not server.dead:
+                return False
+            self.close_connection = True
+            with suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return True
+
         def _body(self) -> bytes:
             length = int(self.headers.get("Content-Length") or 0)
             return self.rfile.read(length) if length else b""
@@ -418,9 +486,9 @@ def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:  # noqa: N802
             self._record({})
-            if self._refused_key():
+            if self._dropped() or self._refused_key():
                 return
-            if self.path.rstrip("/") == "/v1/models":
+            if self.path.rstrip("/") == "/v1/models" and not server.models_missing:
                 self._send_json(
                     200,
                     {
@@ -499,10 +567,16 @@ def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self._send_json(400, {"error": {"message": "bad json"}})
                 return
             request = self._record(body)
+            if self._dropped():
+                return
             if server.over_rpm():
                 self._send_json(429, {"error": {"message": "rate limited"}}, {"Retry-After": "1"})
                 return
             reply = server.script(request)
+            if reply.die:
+                server.crash()
+                self._dropped()
+                return
             latency = server.latency_s if reply.latency_s is None else reply.latency_s
             if latency and server.latency_jitter and reply.latency_s is None:
                 with server._lock:
@@ -524,7 +598,13 @@ def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 message = reply.error_message or f"fault {reply.status}"
                 self._send_json(reply.status, {"error": {"message": message}}, extra)
                 return
-            completion = server.completion_for(request, reply.payload or {}, reply.raw_arguments)
+            completion = server.completion_for(
+                request,
+                reply.payload or {},
+                reply.raw_arguments,
+                reply.finish_reason,
+                reply.content,
+            )
             self._send_json(200, completion)
 
         def _upload(self, raw: bytes) -> None:
@@ -573,6 +653,38 @@ def running(script: Script | None = None, **kwargs: Any) -> Iterator[FakeOpenAI]
         server.stop()
 
 
+# ---- a tuned model: plain chat answers -----------------------------------------------------
+
+
+def last_user_message(request: ChatRequest) -> str:
+    for message in reversed(request.body.get("messages", [])):
+        if message.get("role") == "user" and isinstance(message.get("content"), str):
+            return str(message["content"])
+    return ""
+
+
+@dataclass
+class TunedModel:
+    """A script playing a fine-tuned model: ``answer(question)`` gives the reply text to the
+    last user message of a plain chat completion. Structured calls (tools / a response format:
+    an LLM judge) are answered by ``judge`` when set, else refused with a 400."""
+
+    answer: Callable[[str], str]
+    judge: Callable[[ChatRequest], dict[str, Any]] | None = None
+    asked: list[str] = field(default_factory=list)
+    record: bool = True  # keep every question asked (off for a long benchmark)
+
+    def __call__(self, request: ChatRequest) -> Reply:
+        if request.schema_name is not None or request.body.get("response_format"):
+            if self.judge is None:
+                return Reply(status=400, error_message="no structured replies here")
+            return Reply(payload=self.judge(request))
+        question = last_user_message(request)
+        if self.record:
+            self.asked.append(question)
+        return Reply.text(self.answer(question))
+
+
 @dataclass
 class Sequenced:
     """A script that plays ``faults`` in order (one per request), then ``then`` forever."""
@@ -600,8 +712,28 @@ def main() -> None:
         help="spread each latency uniformly over +/- this fraction of --latency",
     )
     parser.add_argument("--rpm-limit", type=int, default=None)
+    parser.add_argument(
+        "--refuse",
+        action="append",
+        default=[],
+        choices=["tools", "json_schema", "json", "md_json"],
+        help="answer this mode with a 500 (as a server lacking it does); repeatable",
+    )
+    parser.add_argument(
+        "--plain-answer",
+        metavar="TEXT",
+        help="answer plain chat completions with TEXT (a tuned model under probe)",
+    )
     args = parser.parse_args()
+    refusal = Reply(status=500, error_message=JSON_SCHEMA_REFUSAL)
+    script: Script | None = None
+    if args.plain_answer is not None:
+        plain = args.plain_answer
+        script = TunedModel(lambda _question: plain, record=False)
+    elif args.refuse:
+        script = refusing(dict.fromkeys(args.refuse, refusal))
     server = FakeOpenAI(
+        script,
         latency_s=args.latency,
         latency_jitter=args.latency_jitter,
         rpm_limit=args.rpm_limit,

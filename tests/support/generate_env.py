@@ -30,10 +30,12 @@ retry_after_cap_s = 1.0
 batch_poll_s = 0.01
 concurrency = 4
 per_chunk = 1
+mode = "tools"
 """
 
 
 def write_config(folder: Path, timeout: float = 0.5, attempts: int = 3) -> Path:
+    """A fast config. Its mode is fixed (not auto) so a test sees only the drafting calls."""
     path = folder / "draftgate.toml"
     path.write_text(FAST_CONFIG.format(docs=SAMPLE_DOCS, timeout=timeout, attempts=attempts))
     return path

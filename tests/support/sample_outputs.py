@@ -28,6 +28,7 @@ REVIEWER = "rowan"
 EXPORT_FORMATS = ("openai", "sharegpt", "alpaca", "hf")
 AUDIT_FORMATS = ("md", "json", "html")
 MANIFEST = "manifest.json"
+AXOLOTL = "axolotl.yaml"
 
 # What differs between two runs of the same export or audit of the same ledger.
 _ULID = re.compile(r"\b[0-9A-HJKMNP-TV-Z]{26}\b")
@@ -128,7 +129,11 @@ def data_file_hashes(export_dir: Path) -> dict[str, str]:
 
 def _stable_bytes(path: Path) -> bytes:
     """A file's bytes; for the datasets library's state.json, without its ``_fingerprint``,
-    which that library draws at random on every save."""
+    which that library draws at random on every save; for axolotl.yaml, with the export's
+    folder (its paths are absolute) as ``<export>``."""
+    if path.name == AXOLOTL:
+        text = path.read_text(encoding="utf-8").replace(str(path.parent.resolve()), "<export>")
+        return text.replace(str(path.parent), "<export>").encode()
     if path.name != "state.json":
         return path.read_bytes()
     state = json.loads(path.read_text(encoding="utf-8"))
@@ -140,6 +145,11 @@ def comparable_manifest(export_dir: Path) -> dict[str, Any]:
     manifest: dict[str, Any] = json.loads((export_dir / MANIFEST).read_text(encoding="utf-8"))
     for key in _MANIFEST_VARYING:
         manifest.pop(key, None)
+    for entry in manifest.get("files", []):
+        if entry.get("path") == AXOLOTL:
+            # Its paths are absolute, so its hash follows the folder; its text is compared
+            # (folder aside) with the data files.
+            entry["hash"] = "<follows the folder>"
     return _without_workdir(manifest, export_dir.parents[1])
 
 
