@@ -122,7 +122,8 @@ def _label_contradiction(row: CallRow, evidence: ServerEvidence, timeout_s: floa
                 f"{timeout_s:.0f} s timeout"
             )
         return None
-    if label in ("invalid_output", "bad_response"):
+    # max_tokens: the server answered (200) but stopped at the token limit the call set.
+    if label in ("invalid_output", "bad_response", "max_tokens"):
         if not any(200 <= c < 300 for c in codes):
             return f"labelled {label}, but the server's log shows no 2xx reply to read"
         if stated:
