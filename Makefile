@@ -57,7 +57,7 @@ clean-demo:
 # ---- compat tier: Draftgate's output checked against the real consumers -----------------------
 # Not part of `make test`: each check installs its consumers into its own cached environment
 # under .compat/ (git-ignored) the first time, which takes minutes.
-compat: compat-trainers
+compat: compat-trainers compat-endpoints
 
 COMPAT := .compat
 
@@ -79,3 +79,11 @@ $(COMPAT)/trainers-%/.installed: compat/trainers-%.txt
 compat-trainers: $(STAMP) $(COMPAT)/trainers-ds3/.installed $(COMPAT)/trainers-ds4/.installed
 	$(BIN)/python compat/trainers.py --venv ds3=$(COMPAT)/trainers-ds3 \
 		--venv ds4=$(COMPAT)/trainers-ds4
+
+# The whole pipeline against real third-party OpenAI-compatible servers with a small local
+# model: each server installed into its own venv under .compat/servers/ (building
+# llama-cpp-python takes the better part of an hour on a loaded two-core machine; pip's cache
+# under .compat/ keeps the built wheel). Writes compat/endpoints-last-run.md.
+.PHONY: compat-endpoints
+compat-endpoints: $(STAMP)
+	$(BIN)/python compat/endpoints.py
