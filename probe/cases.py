@@ -1,4 +1,4 @@
-"""What a probe run asks: the signed-off questions of an export's eval split and the drafts it
+"""What a probe run asks: the signed-off questions of an export's validation split and the drafts it
 held out, each with the answer a reviewer signed as its reference.
 
 The export is found among those the ledger recorded; its manifest must still hash to what the
