@@ -32,8 +32,8 @@ def register(subparsers: Any) -> None:
         help="ask a tuned model an export's eval and held-out questions; failures go to review",
         description="Ask a model (any OpenAI-compatible endpoint: --base-url, [probe] "
         "base_url or OPENAI_BASE_URL; key in OPENAI_API_KEY) every signed-off question of an "
-        "export's validation split and every draft the export held out (export --hold-out), as plain "
-        "chat completions with the export's system prompt. Each answer is judged in code "
+        "export's validation split and every draft the export held out (export --hold-out), "
+        "as plain chat completions with the export's system prompt. Each answer is judged in code "
         "against the signed answer, by kind, with the reasons stored; --judge adds an LLM "
         "verdict beside it. The run is stored in the ledger, linked to the export and its "
         "manifest hash, a report is written, and every failed probe becomes a draft in the "
