@@ -67,7 +67,9 @@ def _llama_cpp_command(python: Path, gguf: Path, port: int, _workdir: Path) -> l
         "--model_alias", MODEL_ALIAS,
         "--host", "127.0.0.1",
         "--port", str(port),
-        "--n_ctx", "2048",
+        # SmolLM2 was trained on 8,192 tokens; the server's default 2,048 is less than one
+        # drafting prompt plus its max_tokens, which the server refuses with an HTTP 400.
+        "--n_ctx", "8192",
         "--n_threads", "2",
     ]  # fmt: skip
 
