@@ -11,6 +11,7 @@ Target: both commands at most 8x `python -c pass` (median).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -22,9 +23,14 @@ REPO = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 8.0
 
 
+# A user's Python keeps compiled bytecode; a shell that turns that off would time compiling
+# every module instead of starting Draftgate.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def timed(command: list[str], cwd: Path) -> float:
     started = time.perf_counter()
-    subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL, env=ENV)
     return time.perf_counter() - started
 
 
@@ -48,6 +54,8 @@ def main() -> int:
             "draftgate --help": [python, "-m", "draftgate", "--help"],
             "draftgate status": [*draftgate, "status"],
         }
+        for command in commands.values():
+            timed(command, work)  # warm-up: writes bytecode, fills the OS file cache
         times: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.rounds):
             for name, command in commands.items():
