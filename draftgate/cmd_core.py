@@ -6,13 +6,11 @@ import argparse
 import sys
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from draftgate.context import CommandError, config_of, open_ledger
-from draftgate.docs_findings import ai_addressed_warning, print_status, status_json
+from draftgate.docs_findings import ai_addressed_warning, status_json, status_lines
 from draftgate.exit_codes import ExitCode
 from draftgate.output import add_json_option, print_json, progress_for
+from draftgate.text_table import text_table
 from ledger import DraftStatus, verify
 
 
@@ -112,27 +110,29 @@ def run_status(args: argparse.Namespace) -> int:
         value = {**report.as_dict(), **status_json(dropped, flags)}
         print_json(value)
         return ExitCode.OK
-    console = Console()
-    console.print(
-        f"[bold]{report.documents}[/] documents ({report.documents_removed} removed), "
-        f"[bold]{report.chunks}[/] chunks, [bold]{report.drafts}[/] drafts"
+    # Plain print, not rich: `status` is the command people run most, and rich's import and
+    # layout were a sixth of its start-up.
+    print(
+        f"{report.documents} documents ({report.documents_removed} removed), "
+        f"{report.chunks} chunks, {report.drafts} drafts"
     )
-    console.print(
-        f"drafts: [bold]{report.pending}[/] pending, {report.drafts - report.pending} decided; "
-        f"[yellow]{report.stale}[/] stale, {report.stale_pending} of them pending"
+    print(
+        f"drafts: {report.pending} pending, {report.drafts - report.pending} decided; "
+        f"{report.stale} stale, {report.stale_pending} of them pending"
     )
     statuses = [s.value for s in DraftStatus]
     if report.drafts_by_kind:
-        table = Table("kind", *statuses, "total", title="drafts by kind and status")
-        for kind, counts in sorted(report.drafts_by_kind.items()):
-            total = str(sum(counts.values()))
-            table.add_row(kind, *(str(counts.get(s, 0)) for s in statuses), total)
-        console.print(table)
+        rows = [
+            [kind, *(counts.get(s, 0) for s in statuses), sum(counts.values())]
+            for kind, counts in sorted(report.drafts_by_kind.items())
+        ]
+        table = text_table(["kind", *statuses, "total"], rows, title="drafts by kind and status")
+        print("\n".join(table))
     else:
         # An empty table reads like a rendering fault; say plainly there is nothing yet.
-        console.print("drafts: none yet")
+        print("drafts: none yet")
     if report.drafts_by_origin:
-        console.print(
+        print(
             "drafts by origin: "
             + ", ".join(
                 f"{origin} {sum(counts.values())}"
@@ -142,9 +142,9 @@ def run_status(args: argparse.Namespace) -> int:
         )
     decisions = ", ".join(f"{v} {k}" for k, v in sorted(report.decisions.items())) or "none"
     calls = ", ".join(f"{v} {k}" for k, v in sorted(report.calls.items())) or "none"
-    console.print(f"decisions: {decisions}; chain head #{report.head_seq} {report.head_hash}")
-    console.print(f"generation calls: {calls}")
-    print_status(console, dropped, flags)
+    print(f"decisions: {decisions}; chain head #{report.head_seq} {report.head_hash}")
+    print(f"generation calls: {calls}")
+    print("\n".join(status_lines(dropped, flags)))
     return ExitCode.OK
 
 

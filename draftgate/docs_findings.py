@@ -7,10 +7,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
+from draftgate.text_table import text_table
 from ledger import AiAddressedText, DroppedCandidate
 
 # ``status`` names this many dropped candidates; ``status --json`` lists all of them.
@@ -59,37 +56,31 @@ def status_json(dropped: list[DroppedCandidate], flags: list[AiAddressedText]) -
     }
 
 
-def print_status(
-    console: Console, dropped: list[DroppedCandidate], flags: list[AiAddressedText]
-) -> None:
+def status_lines(dropped: list[DroppedCandidate], flags: list[AiAddressedText]) -> list[str]:
     """The dropped candidates (counts by kind and reason, the first few by name with the
     ``doc:line`` that decided each) and every doc sentence addressed to an AI."""
+    lines = []
     if dropped:
         counts = dropped_counts(dropped)
         summary = "; ".join(
             f"{kind}: " + ", ".join(f"{reason} {n}" for reason, n in reasons.items())
             for kind, reasons in counts.items()
         )
-        console.print(f"dropped candidates: {len(dropped)} ({escape(summary)})")
+        lines.append(f"dropped candidates: {len(dropped)} ({one_line(summary, 400)})")
         named = [d for d in dropped if d.judged]
         if named:
-            table = Table("kind", "feature or name", "reason", "where", title=None, box=None)
-            for item in named[:DROPPED_NAMED_IN_STATUS]:
-                table.add_row(
-                    escape(item.kind),
-                    escape(one_line(item.name, 60)),
-                    escape(item.reason),
-                    escape(item.at or "-"),
-                )
-            console.print(table)
+            rows = [
+                [item.kind, one_line(item.name, 60), item.reason, item.at or "-"]
+                for item in named[:DROPPED_NAMED_IN_STATUS]
+            ]
+            table = text_table(["kind", "feature or name", "reason", "where"], rows)
+            lines += ["  " + line for line in table]
             if len(named) > DROPPED_NAMED_IN_STATUS:
                 more = len(named) - DROPPED_NAMED_IN_STATUS
-                console.print(f"  … {more} more (all of them: draftgate status --json)")
+                lines.append(f"  … {more} more (all of them: draftgate status --json)")
     else:
-        console.print("dropped candidates: none")
+        lines.append("dropped candidates: none")
     if flags:
-        console.print(
-            f"[bold yellow]text addressed to an AI assistant in the docs: {len(flags)}[/]"
-        )
-        for flag in flags:
-            console.print(f'  {escape(flag.at)}: "{escape(one_line(flag.sentence))}"')
+        lines.append(f"text addressed to an AI assistant in the docs: {len(flags)}")
+        lines += [f'  {one_line(flag.at)}: "{one_line(flag.sentence)}"' for flag in flags]
+    return lines

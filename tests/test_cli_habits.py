@@ -384,3 +384,15 @@ def test_no_bar_when_stderr_is_not_a_terminal(
 ) -> None:
     assert main(["--ledger", str(signed_off), "verify"]) == ExitCode.OK
     assert capsys.readouterr().err == ""
+
+
+def test_plain_tables_show_control_characters_instead_of_obeying_them() -> None:
+    from draftgate.text_table import text_table
+
+    lines = text_table(["name", "n"], [["evil\x1b[2Jname", 3], ["ok", 10]], title="t")
+    assert lines[0] == "t"
+    assert all("\x1b" not in line for line in lines)
+    assert lines[1].split() == ["name", "n"]
+    # Columns line up: each row's second cell starts where the header's does.
+    start = lines[1].index(" n") + 1
+    assert [line[start:] for line in lines[3:]] == ["3", "10"]
