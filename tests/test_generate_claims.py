@@ -165,7 +165,9 @@ def test_a_hung_runs_claims_run_out_and_a_later_run_drafts_its_jobs(
         return default_script(request)
 
     server.script = script
-    ttl = 2.0
+    # Long enough that a run on a loaded machine renews its claims in time before the stop;
+    # the wait below is on the condition, so a longer lifetime costs only its own seconds.
+    ttl = 5.0
     config = write_config(tmp_path, timeout=WAIT_S)
     config.write_text(config.read_text() + f"claim_ttl_s = {ttl}\n")
     jobs = 12

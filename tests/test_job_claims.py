@@ -50,7 +50,9 @@ def test_finished_jobs_are_passed_over_and_failed_ones_taken(ledger: Ledger) -> 
 
 
 def test_expired_and_released_claims_can_be_taken(ledger: Ledger) -> None:
-    ledger.claim_jobs("run-a", KEYS[:2], want=2, ttl_s=0.001)
+    # A claim with no lifetime has run out the moment it is made: no waiting on the clock
+    # (a lifetime shorter than the stored timestamps' millisecond could still look live).
+    ledger.claim_jobs("run-a", KEYS[:2], want=2, ttl_s=0)
     ledger.claim_jobs("run-a", KEYS[2:4], want=2, ttl_s=60)
     assert ledger.release_job_claims("run-a", KEYS[2:4]) == 2
     # The expired and the given-back claims count for nothing; all four can be taken.
