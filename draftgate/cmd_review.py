@@ -36,18 +36,25 @@ def register(subparsers: Any) -> None:
         help="who signs the decisions (default: config review.reviewer, else git "
         "user.name, else $USER)",
     )
-    review.add_argument("--kind", choices=[k.value for k in DraftKind], help="only this kind")
-    review.add_argument(
+    add_queue_options(review)
+    review.set_defaults(run=run_review)
+
+
+def add_queue_options(parser: argparse.ArgumentParser) -> None:
+    """Which drafts a review app shows and in what order: shared by `review` and `serve`,
+    which passes them on to each reviewer's app (queue_argv)."""
+    parser.add_argument("--kind", choices=[k.value for k in DraftKind], help="only this kind")
+    parser.add_argument(
         "--doc", metavar="TEXT", help="only drafts from documents whose path contains TEXT"
     )
-    review.add_argument("--stale", action="store_true", help="only drafts whose source changed")
-    review.add_argument(
+    parser.add_argument("--stale", action="store_true", help="only drafts whose source changed")
+    parser.add_argument(
         "--origin",
         choices=[o.value for o in DraftOrigin],
         help="only drafts of this origin: generate (drafted from the docs), probe (a tuned "
         "model's failed answers, from 'draftgate probe') or import",
     )
-    review.add_argument(
+    parser.add_argument(
         "--order",
         choices=ORDERS,
         default="created",
@@ -55,7 +62,7 @@ def register(subparsers: Any) -> None:
         "(drafts with findings first, then by kind); in doc, kind and risk order "
         "near-duplicate drafts follow one another",
     )
-    review.add_argument(
+    parser.add_argument(
         "--double-review",
         metavar="FRACTION",
         type=float,
@@ -63,7 +70,19 @@ def register(subparsers: Any) -> None:
         help="also show this fraction (0-1) of drafts decided by another reviewer, blind, "
         "so the audit can measure agreement",
     )
-    review.set_defaults(run=run_review)
+
+
+def queue_argv(args: argparse.Namespace) -> list[str]:
+    """The options add_queue_options parsed, as `review` arguments (``--opt=value``, so a
+    value that starts with a dash stays a value)."""
+    argv = [f"--order={args.order}", f"--double-review={args.double_review!r}"]
+    for option in ("kind", "doc", "origin"):
+        value = getattr(args, option)
+        if value:
+            argv.append(f"--{option}={value}")
+    if args.stale:
+        argv.append("--stale")
+    return argv
 
 
 def git_user_name() -> str:

@@ -9,12 +9,11 @@ import os
 import sys
 from typing import Any
 
+from draftgate.cmd_review import add_queue_options, queue_argv
 from draftgate.config import Config, ledger_path
 from draftgate.context import CommandError, config_of, open_ledger
 from draftgate.exit_codes import ExitCode
-from ledger import DraftKind
 from ledger.reviewers import InvalidReviewerName, escaped_name, reviewer_name
-from review.order import ORDERS
 
 
 def register(subparsers: Any) -> None:
@@ -51,25 +50,7 @@ def register(subparsers: Any) -> None:
         help="print a new sign-in token for reviewer NAME and the [serve.reviewers] line to "
         "add to draftgate.toml, then exit (the config keeps only the token's hash)",
     )
-    serve.add_argument("--kind", choices=[k.value for k in DraftKind], help="only this kind")
-    serve.add_argument(
-        "--doc", metavar="TEXT", help="only drafts from documents whose path contains TEXT"
-    )
-    serve.add_argument("--stale", action="store_true", help="only drafts whose source changed")
-    serve.add_argument(
-        "--order",
-        choices=ORDERS,
-        default="created",
-        help="review order for every reviewer, as in `draftgate review` (default: created)",
-    )
-    serve.add_argument(
-        "--double-review",
-        metavar="FRACTION",
-        type=float,
-        default=0.0,
-        help="also show this fraction (0-1) of drafts decided by another reviewer, blind, as "
-        "in `draftgate review` (default: 0)",
-    )
+    add_queue_options(serve)
     serve.set_defaults(run=run_serve)
 
 
@@ -113,15 +94,7 @@ def review_argv(args: argparse.Namespace, ledger: str, reviewer: str) -> list[st
     argv = [sys.executable, "-m", "draftgate", f"--ledger={ledger}"]
     if args.config:
         argv.append(f"--config={os.path.abspath(args.config)}")
-    argv += ["review", f"--reviewer={reviewer}", f"--order={args.order}"]
-    argv.append(f"--double-review={args.double_review!r}")
-    if args.kind:
-        argv.append(f"--kind={args.kind}")
-    if args.doc:
-        argv.append(f"--doc={args.doc}")
-    if args.stale:
-        argv.append("--stale")
-    return argv
+    return [*argv, "review", f"--reviewer={reviewer}", *queue_argv(args)]
 
 
 def print_new_token(raw_name: str) -> int:

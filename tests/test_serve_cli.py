@@ -114,3 +114,23 @@ def test_serve_answers_on_loopback_and_stops_on_ctrl_c(ledger_path: Path, tmp_pa
         process.wait()
     assert process.returncode == 0
     assert "anyone who can open the page signs decisions as the name they type" in err
+
+
+def test_each_reviewers_app_gets_the_queue_options_serve_was_given() -> None:
+    from draftgate.cli import build_parser
+    from draftgate.cmd_serve import review_argv
+
+    args = build_parser("serve").parse_args(
+        ["serve", "--origin", "probe", "--kind", "qa", "--doc=-x.md", "--stale"]
+    )
+    argv = review_argv(args, "/l.sqlite", "ann")
+    assert argv[argv.index("review") :] == [
+        "review",
+        "--reviewer=ann",
+        "--order=created",
+        "--double-review=0.0",
+        "--kind=qa",
+        "--doc=-x.md",
+        "--origin=probe",
+        "--stale",
+    ]

@@ -34,6 +34,7 @@ def review_server(ledger_path: Path, config_path: Path, tokens: dict[str, str]) 
         double_review=0.0,
         kind=None,
         doc=None,
+        origin=None,
         stale=False,
     )
     ledger = str(ledger_path)
